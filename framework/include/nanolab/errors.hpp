@@ -1,0 +1,55 @@
+// The framework's exception types. Each carries the process exit status that the `nanolab`
+// program returns for it (see docs/cli.md): a plugin throws these, the host catches them at the
+// boundary and prints one message. Not a logging facility: the message is the whole report.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace nanolab {
+
+enum class ExitCode : int {
+  ok = 0,
+  internal = 1,
+  config = 2,
+  data = 3,
+  plugin = 4,
+  storage = 5,
+  numerics = 6,
+  checkpoint = 7,
+  run_in_use = 75,
+};
+
+class Error : public std::runtime_error {
+ public:
+  Error(ExitCode code, const std::string& what) : std::runtime_error(what), code_(code) {}
+  ExitCode code() const noexcept { return code_; }
+
+ private:
+  ExitCode code_;
+};
+
+// A tensor of the wrong shape was passed to an op: a bug in the caller (exit 1).
+struct ShapeError : Error {
+  explicit ShapeError(const std::string& what) : Error(ExitCode::internal, what) {}
+};
+struct ConfigError : Error {
+  explicit ConfigError(const std::string& what) : Error(ExitCode::config, what) {}
+};
+struct DataError : Error {
+  explicit DataError(const std::string& what) : Error(ExitCode::data, what) {}
+};
+struct PluginError : Error {
+  explicit PluginError(const std::string& what) : Error(ExitCode::plugin, what) {}
+};
+struct StorageError : Error {
+  explicit StorageError(const std::string& what) : Error(ExitCode::storage, what) {}
+};
+struct NumericsError : Error {
+  explicit NumericsError(const std::string& what) : Error(ExitCode::numerics, what) {}
+};
+struct CheckpointError : Error {
+  explicit CheckpointError(const std::string& what) : Error(ExitCode::checkpoint, what) {}
+};
+
+}  // namespace nanolab
