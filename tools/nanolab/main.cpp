@@ -1,15 +1,79 @@
-// The `nanolab` command-line program: parses the command, applies the thread policy, dispatches
-// to the command's implementation, and turns framework exceptions into one message on stderr and
-// the documented exit status (docs/cli.md).
+// The `nanolab` command-line program: applies the process-wide thread policy, dispatches to the
+// command, and turns framework exceptions into one message on stderr and the documented exit
+// status (docs/cli.md). Never lets an exception escape as an abort.
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <exception>
+#include <functional>
+#include <iostream>
+#include <map>
 #include <string>
 
+#include "commands.hpp"
 #include "nanolab/errors.hpp"
 
+namespace {
+
+using Command = std::function<int(const nanolab::cli::Args&)>;
+
+struct CommandInfo {
+  Command run;
+  const char* usage;
+};
+
+const std::map<std::string, CommandInfo>& commands() {
+  static const std::map<std::string, CommandInfo> table = {
+      {"demo", {nanolab::cli::cmd_demo, "demo [--steps N]   train a tiny model on a toy task (a check of the core)"}},
+  };
+  return table;
+}
+
+void print_usage(std::FILE* out) {
+  std::fprintf(out, "usage: nanolab <command> [args...]\n\ncommands:\n");
+  for (const auto& [name, info] : commands()) std::fprintf(out, "  %s\n", info.usage);
+  std::fprintf(out, "\nenvironment: NANOLAB_THREADS (threads for oneDNN and TBB; default: all cores)\n");
+}
+
+// libgomp reads OMP_WAIT_POLICY when it is loaded, before main(). The thread policy wants it
+// passive (framework/src/runtime/threads.cpp), so set it and start again, once, unless the user
+// chose a policy.
+void apply_omp_wait_policy(char** argv) {
+  if (std::getenv("OMP_WAIT_POLICY") || std::getenv("NANOLAB_NO_REEXEC")) return;
+  setenv("OMP_WAIT_POLICY", "passive", 1);
+  setenv("NANOLAB_NO_REEXEC", "1", 1);
+  execv("/proc/self/exe", argv);
+  // exec failed: go on with the policy the process has
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  (void)argc;
-  (void)argv;
-  std::puts("nanolab");
-  return 0;
+  apply_omp_wait_policy(argv);
+  if (argc < 2 || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "--help")) {
+    print_usage(argc < 2 ? stderr : stdout);
+    return argc < 2 ? int(nanolab::ExitCode::config) : 0;
+  }
+  if (!std::strcmp(argv[1], "--version")) {
+    std::printf("nanolab %s\n", NANOLAB_VERSION);
+    return 0;
+  }
+  auto it = commands().find(argv[1]);
+  if (it == commands().end()) {
+    std::fprintf(stderr, "nanolab: unknown command '%s'\n", argv[1]);
+    print_usage(stderr);
+    return int(nanolab::ExitCode::config);
+  }
+  nanolab::cli::Args args(argv + 2, argv + argc);
+  try {
+    return it->second.run(args);
+  } catch (const nanolab::Error& e) {
+    std::fprintf(stderr, "nanolab %s: error: %s\n", argv[1], e.what());
+    return int(e.code());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "nanolab %s: internal error: %s\n", argv[1], e.what());
+    return int(nanolab::ExitCode::internal);
+  }
 }

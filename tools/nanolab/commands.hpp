@@ -1,0 +1,15 @@
+// The commands of the `nanolab` program. Each lives in its own cmd_<name>.cpp and takes the
+// arguments after its name; it returns the exit status or throws a nanolab::Error, which main()
+// turns into one message and the error's exit status (docs/cli.md).
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace nanolab::cli {
+
+using Args = std::vector<std::string>;
+
+int cmd_demo(const Args& args);
+
+}  // namespace nanolab::cli
