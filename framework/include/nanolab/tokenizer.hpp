@@ -1,0 +1,28 @@
+// Tokenizer: the plugin interface for turning text into token ids and back.
+//
+// A tokenizer that learns its vocabulary does it in `train` (others ignore it). `save` returns the
+// whole tokenizer as bytes (stored in the run file and in standalone files) and `load` of those
+// bytes into a fresh instance gives a tokenizer that encodes and decodes identically. Bytes that
+// `load` cannot read throw DataError. Text is bytes (UTF-8 where the tokenizer cares).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace nanolab {
+
+class Tokenizer {
+ public:
+  virtual ~Tokenizer() = default;
+  virtual void train(std::string_view text, int64_t vocab_size) = 0;
+  virtual std::vector<int32_t> encode(std::string_view text) const = 0;
+  virtual std::string decode(std::span<const int32_t> ids) const = 0;
+  virtual int64_t vocab_size() const = 0;
+  virtual std::string save() const = 0;
+  virtual void load(std::string_view bytes) = 0;
+};
+
+}  // namespace nanolab
