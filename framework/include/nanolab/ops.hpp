@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "nanolab/tensor.hpp"
 
@@ -48,6 +49,10 @@ Tensor softmax(const Tensor& src);
 // Softmax over the last dim of softmax_scale * src with the causal mask: src (..., T, T), row i
 // attends to columns j <= i; masked entries of dst are exactly 0.
 Tensor causal_softmax(const Tensor& src, float softmax_scale = 1.0f);
+
+// Splits the last dim into n equal parts: src (..., n*C) -> n tensors (..., C) (copies). The
+// qkv projection of attention is one linear followed by chunk(qkv, 3).
+std::vector<Tensor> chunk(const Tensor& src, int64_t n);
 
 // (B, T, C) -> (B, NH, T, HS) and back.
 Tensor split_heads(const Tensor& src, int64_t n_head);

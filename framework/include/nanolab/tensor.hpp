@@ -78,7 +78,10 @@ class Tensor {
   Tensor& set_requires_grad(bool on = true);
   Tensor& grad();
   const Tensor& grad() const;
-  void zero_grad();   // fills .grad with zeros where it exists
+  // Fills .grad with zeros, creating it if needed. Zeroing every parameter before each step
+  // (the first included) keeps the gradient buffers alive across steps, so a step allocates the
+  // same blocks every time.
+  void zero_grad();
   void reset_grad();  // drops .grad (the next backward writes it fresh)
   const std::shared_ptr<Node>& grad_fn() const;
   void set_grad_fn(std::shared_ptr<Node> node);

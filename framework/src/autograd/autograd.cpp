@@ -58,9 +58,11 @@ void accumulate_grad(const Tensor& t, Tensor diff) {
                      " for a tensor of shape " + t.shape().str());
   Tensor& slot = t.grad_fn() ? t.grad_fn()->diff_dst : const_cast<Tensor&>(t).grad();
   if (!slot.defined()) {
-    // Take the buffer over only if no one else can see it: a buffer shared with another slot or
-    // with a live tensor would be changed by the next accumulation into this one.
-    slot = diff.sole_owner() ? std::move(diff) : diff.clone();
+    // A node's diff_dst takes the buffer over if no one else can see it (a buffer shared with
+    // another slot or a live tensor would change with the next accumulation into this one). A
+    // leaf's .grad outlives the step, so it gets its own buffer: the diff then goes back to the
+    // cache, and every step, the first included, allocates the same blocks.
+    slot = diff.sole_owner() && t.grad_fn() ? std::move(diff) : diff.clone();
     return;
   }
   kernels::add_inplace(slot.data(), diff.data(), diff.numel());

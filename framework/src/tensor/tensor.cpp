@@ -121,7 +121,8 @@ Tensor& Tensor::set_requires_grad(bool on) {
 Tensor& Tensor::grad() { return impl_->grad; }
 const Tensor& Tensor::grad() const { return impl_->grad; }
 void Tensor::zero_grad() {
-  if (impl_->grad.defined()) impl_->grad.fill(0.0f);
+  if (!impl_->grad.defined()) impl_->grad = Tensor::empty(shape());
+  impl_->grad.fill(0.0f);
 }
 void Tensor::reset_grad() { impl_->grad = Tensor(); }
 const std::shared_ptr<Node>& Tensor::grad_fn() const { return impl_->grad_fn; }
