@@ -30,5 +30,8 @@ void parallel_for(int64_t n, int64_t cost_per_item, F&& f) {
 void copy(const float* src, float* dst, int64_t n);
 void fill(float* dst, float value, int64_t n);
 void add_inplace(float* dst, const float* src, int64_t n);  // dst += src
+// dst(N) = column sums of src(R, N) (a bias gradient). Parallel over blocks of columns with the
+// rows summed in order, so the result does not depend on the thread count.
+void column_sum(const float* src, float* dst, int64_t R, int64_t N);
 
 }  // namespace nanolab::kernels

@@ -53,20 +53,6 @@ void linear_fast(const float* src, const float* weight, const float* bias, float
   dnnl_ctx::execute(e.primitive, args);
 }
 
-// diff_bias(N) = column sums of diff_dst(R, N); parallel over column blocks, rows in order, so the
-// result does not depend on the thread count.
-void column_sum(const float* diff_dst, float* diff_bias, int64_t R, int64_t N) {
-  kernels::parallel_for((N + 15) / 16, R * 16, [&](int64_t b, int64_t e) {
-    for (int64_t n0 = b * 16; n0 < std::min(N, e * 16); n0 += 16) {
-      int64_t n1 = std::min(N, n0 + 16);
-      float acc[16] = {};
-      for (int64_t r = 0; r < R; ++r)
-        for (int64_t n = n0; n < n1; ++n) acc[n - n0] += diff_dst[r * N + n];
-      for (int64_t n = n0; n < n1; ++n) diff_bias[n] = acc[n - n0];
-    }
-  });
-}
-
 }  // namespace
 
 Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
@@ -130,7 +116,7 @@ Tensor linear(const Tensor& src, const Tensor& weight, const Tensor& bias) {
     }
     if (bias.defined() && bias.requires_grad()) {
       Tensor diff_bias = Tensor::empty(bias.shape());
-      column_sum(diff_dst.data(), diff_bias.data(), R, N);
+      kernels::column_sum(diff_dst.data(), diff_bias.data(), R, N);
       autograd::accumulate_grad(bias, std::move(diff_bias));
     }
   });

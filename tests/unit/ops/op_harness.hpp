@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <ostream>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -48,6 +49,9 @@ struct OpCase {
   double lo = -1.0, hi = 1.0;
   std::vector<bool> differentiable;  // per input; empty means all
 };
+
+// gtest prints a failing parameter with this: the case's name, not its bytes.
+inline void PrintTo(const OpCase& c, std::ostream* os) { *os << c.name; }
 
 // Builds a case from generic reference lambdas (instantiated for float and double).
 template <class Fwd, class Bwd>

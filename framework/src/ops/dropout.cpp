@@ -1,0 +1,43 @@
+// Inverted dropout with a TBB loop. The mask is never stored: it is a pure function of (seed,
+// element index) (dropout_mask.hpp), so the backward recomputes it and any split of the elements
+// between threads gives the same result.
+#include <string>
+
+#include "nanolab/autograd.hpp"
+#include "nanolab/errors.hpp"
+#include "nanolab/ops.hpp"
+#include "ops/dropout_mask.hpp"
+#include "ops/kernels.hpp"
+
+namespace nanolab::ops {
+namespace {
+
+// dst(n) = keep(i) ? src(i) / (1 - p) : 0; also the backward, with diff_dst and diff_src.
+void dropout_fast(const float* src, float* dst, int64_t n, float p, uint64_t seed) {
+  const DropoutMask mask(seed, p);
+  const float scale = 1.0f / (1.0f - p);
+  kernels::parallel_for(n, 4, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) dst[i] = mask.keep(uint64_t(i)) ? src[i] * scale : 0.0f;
+  });
+}
+
+}  // namespace
+
+Tensor dropout(const Tensor& src, float p, uint64_t seed) {
+  // p comes from the experiment file (model.dropout); the config schema should stop a bad value
+  // first, this is the last line.
+  if (!(p >= 0.0f && p < 1.0f))
+    throw ConfigError("dropout: p = " + std::to_string(p) + " is outside [0, 1)");
+  if (p == 0.0f) return src;
+  Tensor dst = Tensor::empty(src.shape());
+  dropout_fast(src.data(), dst.data(), src.numel(), p, seed);
+
+  autograd::record(dst, {src}, [src, p, seed](const Tensor& diff_dst) {
+    Tensor diff_src = Tensor::empty(src.shape());
+    dropout_fast(diff_dst.data(), diff_src.data(), src.numel(), p, seed);
+    autograd::accumulate_grad(src, std::move(diff_src));
+  });
+  return dst;
+}
+
+}  // namespace nanolab::ops
