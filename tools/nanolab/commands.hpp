@@ -11,5 +11,9 @@ namespace nanolab::cli {
 using Args = std::vector<std::string>;
 
 int cmd_demo(const Args& args);
+int cmd_plugins(const Args& args);
+int cmd_run(const Args& args);
+int cmd_resume(const Args& args);
+int cmd_sample(const Args& args);
 
 }  // namespace nanolab::cli

@@ -41,6 +41,8 @@ class Registry {
   const std::vector<LoadedPlugin>& plugins() const { return plugins_; }
   const std::vector<PluginProblem>& problems() const { return problems_; }
   std::vector<const LoadedPlugin*> of_kind(PluginKind kind) const;
+  // The folders scanned so far, in discovery order (canonical paths).
+  const std::vector<std::filesystem::path>& directories() const;
 
   // The plugin of `kind` named `name`; ConfigError with did-you-mean over the plugins found, and
   // `where` (e.g. "model.attention.plugin") naming the key that asked for it.

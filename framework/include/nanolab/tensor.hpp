@@ -59,8 +59,8 @@ class Tensor {
   int64_t size(int dim) const { return shape()[dim]; }
   int64_t numel() const { return shape().numel(); }
 
-  float* data();
-  const float* data() const;
+  // A Tensor is a handle, like a shared_ptr: a const handle still gives access to the data.
+  float* data() const;
   std::vector<float> to_vector() const;
   float item() const;  // the value of a one-element tensor
 
@@ -68,21 +68,20 @@ class Tensor {
   Tensor view(const Shape& shape) const;
   // A new tensor with its own storage and the same values; no autograd history.
   Tensor clone() const;
-  void fill(float value);
-  void copy_from(const Tensor& src);  // same numel; no autograd history
+  void fill(float value) const;
+  void copy_from(const Tensor& src) const;  // same numel; no autograd history
 
   // Autograd. A leaf that requires grad gets `.grad()` filled by backward(); zero it (or reset
   // it) between steps yourself. A tensor made by an op from inputs that require grad carries
   // the node that made it (`grad_fn`).
   bool requires_grad() const;
   Tensor& set_requires_grad(bool on = true);
-  Tensor& grad();
-  const Tensor& grad() const;
+  Tensor& grad() const;
   // Fills .grad with zeros, creating it if needed. Zeroing every parameter before each step
   // (the first included) keeps the gradient buffers alive across steps, so a step allocates the
   // same blocks every time.
-  void zero_grad();
-  void reset_grad();  // drops .grad (the next backward writes it fresh)
+  void zero_grad() const;
+  void reset_grad() const;  // drops .grad (the next backward writes it fresh)
   const std::shared_ptr<Node>& grad_fn() const;
   void set_grad_fn(std::shared_ptr<Node> node);
   // Reverse-mode pass from this tensor: one element with seed 1, or any shape with `diff_dst`.

@@ -56,7 +56,7 @@ void accumulate_grad(const Tensor& t, Tensor diff) {
   if (diff.shape() != t.shape())
     throw ShapeError("accumulate_grad: gradient of shape " + diff.shape().str() +
                      " for a tensor of shape " + t.shape().str());
-  Tensor& slot = t.grad_fn() ? t.grad_fn()->diff_dst : const_cast<Tensor&>(t).grad();
+  Tensor& slot = t.grad_fn() ? t.grad_fn()->diff_dst : t.grad();
   if (!slot.defined()) {
     // A node's diff_dst takes the buffer over if no one else can see it (a buffer shared with
     // another slot or a live tensor would change with the next accumulation into this one). A

@@ -10,15 +10,9 @@
 
 #include <cstdint>
 
-namespace nanolab::ops {
+#include "runtime/rng.hpp"
 
-// splitmix64's output function applied to state x (Steele, Lea, Flood 2014).
-constexpr uint64_t splitmix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
+namespace nanolab::ops {
 
 class DropoutMask {
  public:
@@ -27,9 +21,9 @@ class DropoutMask {
       // Mixing the seed first keeps seeds s and s + 0x9E37... from giving shifted copies of one
       // stream. The threshold is compared against a full 64-bit hash, so P(keep) = 1 - p up to
       // 2^-64, and comparing integers leaves no float rounding for two callers to disagree on.
-      : key_(splitmix64(seed)), threshold_(static_cast<uint64_t>(double(p) * 0x1p64)) {}
+      : key_(rng::splitmix64(seed)), threshold_(static_cast<uint64_t>(double(p) * 0x1p64)) {}
 
-  bool keep(uint64_t i) const { return splitmix64(key_ + i * 0x9E3779B97F4A7C15ull) >= threshold_; }
+  bool keep(uint64_t i) const { return rng::splitmix64(key_ + i * 0x9E3779B97F4A7C15ull) >= threshold_; }
 
  private:
   uint64_t key_;

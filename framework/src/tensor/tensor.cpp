@@ -70,8 +70,7 @@ Tensor Tensor::from(const std::vector<float>& values, const Shape& shape) {
 }
 
 const Shape& Tensor::shape() const { return impl_->shape; }
-float* Tensor::data() { return impl_->storage->data + impl_->offset; }
-const float* Tensor::data() const { return impl_->storage->data + impl_->offset; }
+float* Tensor::data() const { return impl_->storage->data + impl_->offset; }
 
 std::vector<float> Tensor::to_vector() const { return {data(), data() + numel()}; }
 
@@ -101,9 +100,9 @@ Tensor Tensor::clone() const {
   return t;
 }
 
-void Tensor::fill(float value) { kernels::fill(data(), value, numel()); }
+void Tensor::fill(float value) const { kernels::fill(data(), value, numel()); }
 
-void Tensor::copy_from(const Tensor& src) {
+void Tensor::copy_from(const Tensor& src) const {
   if (src.numel() != numel())
     throw ShapeError("copy_from: " + src.shape().str() + " into " + shape().str());
   kernels::copy(src.data(), data(), numel());
@@ -118,13 +117,12 @@ Tensor& Tensor::set_requires_grad(bool on) {
   impl_->requires_grad = on;
   return *this;
 }
-Tensor& Tensor::grad() { return impl_->grad; }
-const Tensor& Tensor::grad() const { return impl_->grad; }
-void Tensor::zero_grad() {
+Tensor& Tensor::grad() const { return impl_->grad; }
+void Tensor::zero_grad() const {
   if (!impl_->grad.defined()) impl_->grad = Tensor::empty(shape());
   impl_->grad.fill(0.0f);
 }
-void Tensor::reset_grad() { impl_->grad = Tensor(); }
+void Tensor::reset_grad() const { impl_->grad = Tensor(); }
 const std::shared_ptr<Node>& Tensor::grad_fn() const { return impl_->grad_fn; }
 void Tensor::set_grad_fn(std::shared_ptr<Node> node) {
   impl_->grad_fn = std::move(node);

@@ -1,0 +1,45 @@
+# nanolab_add_plugin: builds one nanolab plugin library. Used in the nanolab tree (plugins/) and,
+# installed with the nanolab CMake package, by third-party plugins built out of tree:
+#
+#   find_package(nanolab REQUIRED)
+#   nanolab_add_plugin(my_attention SOURCES my_attention.cpp)
+#
+# The result is a MODULE library named exactly <NAME>.so (no "lib" prefix), target
+# nanolab_plugin_<NAME>, compiled with hidden visibility so that only the NANOLAB_PLUGIN entry
+# point is exported. It links nanolab::nanolab for the public headers; at run time its framework
+# symbols resolve to the host's libnanolab.so (same soname), never to a second copy.
+# In the nanolab tree it lands in NANOLAB_PLUGIN_OUTPUT_DIR (<build>/lib/nanolab/plugins), where
+# the program finds it without any setting; out of tree it lands in the build folder and is found
+# through NANOLAB_PLUGIN_PATH. It installs into <libdir>/nanolab/plugins.
+#
+# Options, for tests that build plugins outside the plugin folder:
+#   OUTPUT_DIRECTORY dir   build the library into `dir` instead
+#   NO_INSTALL             no install rule (test plugins are not shipped)
+include_guard(GLOBAL)
+include(GNUInstallDirs)
+
+function(nanolab_add_plugin NAME)
+  cmake_parse_arguments(PARSE_ARGV 1 ARG "NO_INSTALL" "OUTPUT_DIRECTORY" "SOURCES")
+  if(NOT ARG_SOURCES)
+    message(FATAL_ERROR "nanolab_add_plugin(${NAME}): no SOURCES given")
+  endif()
+  if(ARG_UNPARSED_ARGUMENTS)
+    message(FATAL_ERROR "nanolab_add_plugin(${NAME}): unexpected arguments ${ARG_UNPARSED_ARGUMENTS}")
+  endif()
+  set(target nanolab_plugin_${NAME})
+  add_library(${target} MODULE ${ARG_SOURCES})
+  target_link_libraries(${target} PRIVATE nanolab::nanolab)
+  set_target_properties(${target} PROPERTIES
+    OUTPUT_NAME ${NAME}
+    PREFIX ""
+    CXX_VISIBILITY_PRESET hidden
+    VISIBILITY_INLINES_HIDDEN ON)
+  if(ARG_OUTPUT_DIRECTORY)
+    set_target_properties(${target} PROPERTIES LIBRARY_OUTPUT_DIRECTORY ${ARG_OUTPUT_DIRECTORY})
+  elseif(DEFINED NANOLAB_PLUGIN_OUTPUT_DIR)
+    set_target_properties(${target} PROPERTIES LIBRARY_OUTPUT_DIRECTORY ${NANOLAB_PLUGIN_OUTPUT_DIR})
+  endif()
+  if(NOT ARG_NO_INSTALL)
+    install(TARGETS ${target} LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}/nanolab/plugins)
+  endif()
+endfunction()

@@ -1,0 +1,59 @@
+// Datasets and batches.
+//
+// A Dataset serves batches of token ids for the train and val splits. Every batch is a pure
+// function of (split, batch_seed): the trainer derives batch_seed from the run's seed and the step,
+// so a resumed run draws exactly the batches an uninterrupted one would, with no loader state to
+// save. Text datasets (a recipe in datasets/ or a path) are tokenized once into memory-mapped
+// shards keyed by the raw file's and the tokenizer's hashes; synthetic:<task> datasets are
+// generated in process and mark only their answer tokens as targets (others are -1), which is what
+// the exact-match accuracy is measured on.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "nanolab/experiment.hpp"
+#include "nanolab/tokenizer.hpp"
+
+namespace nanolab {
+
+enum class Split { train, val };
+
+struct Batch {
+  int64_t B = 0, T = 0;
+  std::vector<int32_t> ids;      // B*T
+  std::vector<int32_t> targets;  // B*T, -1 where no loss is taken
+};
+
+class Dataset {
+ public:
+  virtual ~Dataset() = default;
+  virtual std::string description() const = 0;  // for logs: name, file, sha256, token counts
+  virtual int64_t vocab_size() const = 0;
+  // Fills `out` with B rows of T tokens from `split`, deterministically from batch_seed.
+  virtual void batch(Split split, uint64_t batch_seed, int64_t B, int64_t T, Batch& out) const = 0;
+  // Whether exact-match accuracy on the answer tokens is meaningful (synthetic tasks).
+  virtual bool has_accuracy() const = 0;
+  // Token ids -> text, for samples.
+  virtual std::string decode(std::span<const int32_t> ids) const = 0;
+  // A prompt to start samples with (a few tokens from the val split, or a task's question).
+  virtual std::vector<int32_t> sample_prompt(uint64_t seed) const = 0;
+};
+
+struct DataPaths {
+  std::filesystem::path recipes;  // the project's datasets/ folder
+  std::filesystem::path cache;    // prepared shards (default ~/.cache/nanolab)
+};
+DataPaths default_data_paths();
+
+// Opens the dataset of `config`. For text datasets the tokenizer is trained on the train split
+// first if it learns (config.vocab_size), then the tokens are prepared or taken from the cache.
+// Missing, empty, too short or undecodable data throws DataError naming the file and what to do.
+std::unique_ptr<Dataset> open_dataset(const ExperimentConfig& config, Tokenizer& tokenizer,
+                                      const DataPaths& paths = default_data_paths());
+
+}  // namespace nanolab

@@ -1,0 +1,91 @@
+// Experiments: loading, validating and expanding TOML experiment files into runs.
+//
+// Every key has a default in one schema (framework/src/config/schema.cpp; docs/experiments.md is
+// generated from the same table by `nanolab check --schema`); a file holds only what differs.
+// load_experiment reads a file and its `include`s (earlier files first, later keys win), applies
+// `--set key=value` overrides, validates everything (unknown keys with did-you-mean, types, ranges,
+// cross-key rules such as n_embd % n_head, plugin names and their options against the plugins'
+// schemas), and expands `[sweep]` (and `seeds = [...]`) into one RunSpec per combination. Every
+// problem of a file is reported at once, in one ConfigError, each as file:line:col: key: message.
+// Nothing is created on disk.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "nanolab/options.hpp"
+
+namespace nanolab {
+
+// A plugin named in an experiment with its options (validated against its schema).
+struct PluginChoice {
+  std::string plugin;
+  std::map<std::string, OptionValue> options;  // only the keys the experiment gave
+};
+
+// The fully resolved configuration of one run.
+struct ExperimentConfig {
+  // [experiment]
+  std::string name;
+  int64_t seed;
+  std::vector<std::string> plugin_dirs;
+  // [data]
+  std::string dataset;      // recipe name in datasets/, a path to a text file, or synthetic:<task>
+  PluginChoice tokenizer;   // data.tokenizer
+  int64_t vocab_size;       // for tokenizers that learn one (0: the tokenizer decides)
+  int64_t block_size;       // T
+  int64_t batch_size;       // B per micro-step
+  // [model]
+  int64_t n_layer;
+  int64_t n_head;
+  int64_t n_embd;
+  double dropout;
+  bool bias;
+  PluginChoice attention;   // model.attention
+  // [optimizer]: plugin + lr are the framework's; every other key is a plugin option
+  PluginChoice optimizer;
+  double lr;
+  // [loss]
+  PluginChoice loss;
+  // [train]
+  int64_t max_iters;
+  int64_t warmup_iters;
+  std::string lr_schedule;  // "cosine" | "linear" | "constant"
+  double min_lr;
+  int64_t lr_decay_iters;   // 0: max_iters
+  double grad_clip;         // 0: off
+  int64_t grad_accum_steps;
+  int64_t eval_interval;
+  int64_t eval_iters;
+  int64_t log_interval;
+  int64_t checkpoint_interval;
+  int64_t sample_tokens;    // length of the text sample at each evaluation (0: none)
+  std::string on_nonfinite; // "stop" | "skip"
+  int64_t max_nonfinite_skips;
+};
+
+struct RunSpec {
+  std::string name;                          // run directory name ("run" or from the sweep values)
+  ExperimentConfig config;
+  std::string config_toml;                   // the fully resolved config, every key, as TOML
+  std::map<std::string, std::string> swept;  // sweep key -> value (TOML text) of this run
+};
+
+struct Experiment {
+  std::filesystem::path file;
+  std::string name;
+  std::vector<RunSpec> runs;
+};
+
+// `overrides` are "key.path=value" strings (the value in TOML syntax; a bare word is a string).
+Experiment load_experiment(const std::filesystem::path& file,
+                           const std::vector<std::string>& overrides = {});
+
+// Parses a fully resolved config (RunSpec::config_toml, as stored in a run file) back, validating
+// it like a file named `origin`.
+ExperimentConfig parse_resolved_config(const std::string& toml_text, const std::string& origin);
+
+}  // namespace nanolab

@@ -1,0 +1,115 @@
+// Run files: the HDF5 run log (run.h5), the run lock, and checkpoints (checkpoint.h5).
+//
+// Layout (DESIGN.md, docs/run-format.md): root attrs format, format_version, status, experiment,
+// run, created, finished; /config (resolved TOML text); /meta attrs; /plugins/<kind> attrs;
+// /metrics/train/{step,loss,lr,grad_norm,tokens_per_s,elapsed_s}; /metrics/val/{step,loss[,accuracy]};
+// /samples/{step,text}; /summary attrs; /tokenizer (the tokenizer's saved bytes).
+//
+// RunWriter: every HDF5 call goes through one I/O thread (Debian's HDF5 is serialised by one
+// global lock, and the trainer must not wait on disk). Rows are queued and flushed at most every
+// flush_interval, and at close: a flush opens the file, appends, and closes it again, so that a
+// kill -9 of the writer leaves a file that opens with h5py and h5dump without repair, holding every
+// flushed row. The run directory is claimed with a lock file (run.lock, holding the pid): a second
+// live process gets a RunInUse error (exit 75) and changes nothing; a lock whose pid no longer
+// lives is stale and taken over. run.h5 is created with EXCL, never truncated.
+//
+// Checkpoints: write_checkpoint writes checkpoint.h5.tmp, fsyncs it, renames it over
+// checkpoint.h5 and fsyncs the directory, so checkpoint.h5 is always a whole checkpoint (the
+// previous one stays until the new one is complete). read_checkpoint throws CheckpointError
+// (exit 7) naming the file for a missing, truncated or corrupt one.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "nanolab/errors.hpp"
+#include "nanolab/tensor.hpp"
+
+namespace nanolab {
+
+struct RunInUse : Error {
+  explicit RunInUse(const std::string& what) : Error(ExitCode::run_in_use, what) {}
+};
+
+struct TrainRow {
+  int64_t step;
+  float loss, lr, grad_norm, tokens_per_s, elapsed_s;
+};
+struct ValRow {
+  int64_t step;
+  float loss;
+  float train_loss;  // loss on eval_iters train batches at the same step
+  float accuracy;    // NaN where the task has none (the column is written only if any is finite)
+};
+
+struct PluginRecord {
+  std::string kind, name, version, file, sha256;
+};
+
+// Values of /meta and /summary attributes.
+using Attrs = std::map<std::string, std::string>;
+using NumericAttrs = std::map<std::string, double>;
+
+class RunWriter {
+ public:
+  struct Header {
+    std::string experiment, run;
+    std::string config_toml;
+    Attrs meta;                  // command line, git commit, dirty flag + diff, host, versions...
+    std::vector<PluginRecord> plugins;
+    std::string tokenizer;       // the tokenizer's saved bytes
+  };
+  // Claims `dir` (creating it) and creates dir/run.h5 with status "running".
+  static std::unique_ptr<RunWriter> create(const std::filesystem::path& dir, const Header& header,
+                                           std::chrono::milliseconds flush_interval =
+                                               std::chrono::milliseconds(1000));
+  // Claims an existing run for `nanolab resume`: rows after `step` are dropped (they were logged
+  // after the checkpoint the run resumes from) and status goes back to "running".
+  static std::unique_ptr<RunWriter> reopen(const std::filesystem::path& dir, int64_t step,
+                                           std::chrono::milliseconds flush_interval =
+                                               std::chrono::milliseconds(1000));
+  virtual ~RunWriter() = default;  // flushes, closes, releases the lock
+
+  virtual void train(const TrainRow& row) = 0;
+  virtual void val(const ValRow& row) = 0;
+  virtual void sample(int64_t step, const std::string& text) = 0;
+  // Sets status ("completed", "failed", "interrupted") and `finished`, the summary, and flushes.
+  virtual void finish(const std::string& status, const NumericAttrs& summary) = 0;
+  virtual void flush() = 0;  // waits until everything queued is on disk (not fsynced)
+  // The first I/O error (StorageError naming the path, exit 5) seen by the I/O thread, rethrown
+  // here on the trainer's thread.
+  virtual void check() = 0;
+};
+
+// A reader for compare/report/resume/sample: opens with the plain library, never writes.
+struct RunLog {
+  std::string status, experiment, run, created, finished;
+  std::string config_toml;
+  Attrs meta;
+  std::vector<PluginRecord> plugins;
+  std::string tokenizer;
+  std::vector<TrainRow> train;
+  std::vector<ValRow> val;
+  std::vector<std::pair<int64_t, std::string>> samples;
+  NumericAttrs summary;
+};
+RunLog read_run(const std::filesystem::path& run_h5);
+
+struct Checkpoint {
+  int64_t step = 0;                        // the number of completed iterations
+  std::map<std::string, Tensor> model;     // parameter name -> values
+  std::map<std::string, Tensor> optimizer; // the optimizer's StateDict
+  std::string tokenizer;                   // saved bytes
+  std::string config_toml;
+  std::map<std::string, int64_t> counters; // e.g. tokens_seen, nonfinite_skips
+  std::map<std::string, double> values;    // e.g. best_val_loss, elapsed_s
+};
+void write_checkpoint(const std::filesystem::path& dir, const Checkpoint& checkpoint);
+Checkpoint read_checkpoint(const std::filesystem::path& dir);
+
+}  // namespace nanolab

@@ -1,0 +1,224 @@
+// The plugin registry (registry.hpp): discovery, lookup by kind and name, option validation and
+// the factories' boundary. A file that fails to load is recorded as a problem and the scan goes
+// on, so one damaged file never hides the good plugins beside it. Two plugins of one kind and
+// name are both kept and listed, with a problem naming both files, and asking for that name is an
+// error: the registry never picks one of them silently.
+#include "nanolab/registry.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+
+#include "config/did_you_mean.hpp"
+#include "plugin/loader.hpp"
+#include "plugin/options_schema.hpp"
+
+namespace nanolab {
+namespace {
+
+std::filesystem::path canonical_or_absolute(const std::filesystem::path& p) {
+  std::error_code ec;
+  auto c = std::filesystem::weakly_canonical(p, ec);
+  return ec ? std::filesystem::absolute(p) : c;
+}
+
+std::string label(const PluginDescriptor& d) {
+  return std::string(to_string(d.kind)) + " '" + d.name + "'";
+}
+
+std::string join(const std::vector<std::string>& items, const char* sep) {
+  std::string out;
+  for (const auto& s : items) out += (out.empty() ? "" : sep) + s;
+  return out;
+}
+
+std::vector<std::string> split_path_list(const char* list) {
+  std::vector<std::string> out;
+  std::string item;
+  for (const char* p = list; ; ++p) {
+    if (*p == ':' || *p == '\0') {
+      if (!item.empty()) out.push_back(item);
+      item.clear();
+      if (*p == '\0') break;
+    } else {
+      item += *p;
+    }
+  }
+  return out;
+}
+
+// Runs a plugin's factory: nanolab errors pass through (a plugin may refuse its options with a
+// ConfigError), anything else becomes a PluginError naming the file.
+template <class Make>
+auto call_factory(const LoadedPlugin& plugin, Make make) {
+  const std::string who = plugin.file.string() + ": the factory of " + label(*plugin.descriptor);
+  decltype(make()) made;
+  try {
+    made = make();
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw PluginError(who + " threw: " + e.what());
+  } catch (...) {
+    throw PluginError(who + " threw a non-standard exception");
+  }
+  if (!made) throw PluginError(who + " returned null");
+  return made;
+}
+
+}  // namespace
+
+const char* to_string(PluginKind kind) {
+  switch (kind) {
+    case PluginKind::attention: return "attention";
+    case PluginKind::optimizer: return "optimizer";
+    case PluginKind::loss: return "loss";
+    case PluginKind::tokenizer: return "tokenizer";
+  }
+  return "unknown";
+}
+
+Registry::Registry() = default;
+
+Registry& Registry::instance() {
+  // Never destroyed, like the libraries its descriptors live in.
+  static Registry* registry = [] {
+    auto* r = new Registry;
+    const auto builtin = plugin::default_plugin_dir();
+    // A build or installation without plugins simply has no folder; folders the user names must
+    // exist.
+    if (!builtin.empty() && std::filesystem::is_directory(builtin)) r->scan(builtin);
+    if (const char* env = std::getenv("NANOLAB_PLUGIN_PATH"))
+      for (const auto& dir : split_path_list(env)) r->scan(dir);
+    return r;
+  }();
+  return *registry;
+}
+
+void Registry::scan(const std::filesystem::path& dir) {
+  const auto folder = canonical_or_absolute(dir);
+  if (std::find(scanned_.begin(), scanned_.end(), folder) != scanned_.end()) return;
+  scanned_.push_back(folder);
+
+  std::error_code ec;
+  std::vector<std::filesystem::path> files;
+  for (std::filesystem::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec))
+    if (std::error_code type_ec; it->path().extension() == ".so" && it->is_regular_file(type_ec))
+      files.push_back(it->path());
+  if (ec) {
+    problems_.push_back({folder, "cannot read the plugin folder: " + ec.message()});
+    return;
+  }
+  std::sort(files.begin(), files.end());  // a stable, documented order within a folder
+
+  for (const auto& path : files) {
+    const auto file = canonical_or_absolute(path);
+    auto same_file = [&](const LoadedPlugin& p) { return p.file == file; };
+    if (std::any_of(plugins_.begin(), plugins_.end(), same_file)) continue;
+    try {
+      LoadedPlugin loaded = plugin::load_plugin(file);
+      const auto& d = *loaded.descriptor;
+      for (const auto& other : plugins_)
+        if (other.descriptor->kind == d.kind && other.descriptor->name == d.name)
+          problems_.push_back({file, label(d) + " is also defined by " + other.file.string() +
+                                         ": remove or rename one of the two files"});
+      plugins_.push_back(std::move(loaded));
+    } catch (const PluginError& e) {
+      // The loader's messages start with the file name; the problem keeps it apart.
+      std::string message = e.what();
+      const std::string prefix = file.string() + ": ";
+      if (message.rfind(prefix, 0) == 0) message.erase(0, prefix.size());
+      problems_.push_back({file, message});
+    }
+  }
+}
+
+void Registry::add_directories(const std::vector<std::filesystem::path>& dirs) {
+  const size_t first_new = plugins_.size();
+  for (const auto& dir : dirs) scan(dir);
+  for (size_t i = first_new; i < plugins_.size(); ++i)
+    for (size_t j = 0; j < i; ++j)
+      if (plugins_[j].descriptor->kind == plugins_[i].descriptor->kind &&
+          plugins_[j].descriptor->name == plugins_[i].descriptor->name)
+        throw PluginError(label(*plugins_[i].descriptor) + " is defined by both " +
+                          plugins_[j].file.string() + " and " + plugins_[i].file.string() +
+                          ": remove or rename one of the two files");
+}
+
+const std::vector<std::filesystem::path>& Registry::directories() const { return scanned_; }
+
+std::vector<const LoadedPlugin*> Registry::of_kind(PluginKind kind) const {
+  std::vector<const LoadedPlugin*> out;
+  for (const auto& p : plugins_)
+    if (p.descriptor->kind == kind) out.push_back(&p);
+  return out;
+}
+
+const LoadedPlugin& Registry::find(PluginKind kind, const std::string& name,
+                                   const std::string& where) const {
+  std::vector<const LoadedPlugin*> matches;
+  std::vector<std::string> names;
+  for (const auto* p : of_kind(kind)) {
+    if (p->descriptor->name == name) matches.push_back(p);
+    names.push_back(p->descriptor->name);
+  }
+  const std::string key = where.empty() ? "" : where + ": ";
+  if (matches.size() > 1)
+    throw PluginError(key + to_string(kind) + " '" + name + "' is defined by both " +
+                      matches[0]->file.string() + " and " + matches[1]->file.string() +
+                      ": remove or rename one of the two files");
+  if (matches.size() == 1) return *matches.front();
+
+  std::vector<std::string> folders;
+  for (const auto& d : scanned_) folders.push_back(d.string());
+  std::string message = key + "no " + to_string(kind) + " plugin named '" + name + "'" +
+                        config::did_you_mean_hint(name, names) + "; " +
+                        (names.empty() ? "none found" : "found: " + join(names, ", ")) +
+                        " (searched " + (folders.empty() ? "no folder" : join(folders, ", ")) +
+                        "; more with NANOLAB_PLUGIN_PATH)";
+  if (!problems_.empty())
+    message += "; " + std::to_string(problems_.size()) +
+               " plugin file(s) could not be loaded: run `nanolab plugins` to see why";
+  throw ConfigError(message);
+}
+
+Options Registry::validate(const LoadedPlugin& plugin,
+                           const std::map<std::string, OptionValue>& given,
+                           const std::string& where) {
+  std::map<std::string, OptionValue> complete;
+  auto problems = plugin::check_options(plugin.descriptor->options, given, where, complete);
+  if (!problems.empty())
+    throw ConfigError("invalid options for " + label(*plugin.descriptor) + " (" +
+                      plugin.file.string() + "):\n  " + join(problems, "\n  "));
+  return Options(std::move(complete));
+}
+
+std::unique_ptr<Attention> Registry::make_attention(const std::string& name,
+                                                    const std::map<std::string, OptionValue>& given,
+                                                    const AttentionConfig& config) const {
+  const auto& p = find(PluginKind::attention, name);
+  auto options = validate(p, given);
+  return call_factory(p, [&] { return p.descriptor->make_attention(options, config); });
+}
+
+std::unique_ptr<Optimizer> Registry::make_optimizer(
+    const std::string& name, const std::map<std::string, OptionValue>& given) const {
+  const auto& p = find(PluginKind::optimizer, name);
+  auto options = validate(p, given);
+  return call_factory(p, [&] { return p.descriptor->make_optimizer(options); });
+}
+
+std::unique_ptr<Loss> Registry::make_loss(const std::string& name,
+                                          const std::map<std::string, OptionValue>& given) const {
+  const auto& p = find(PluginKind::loss, name);
+  auto options = validate(p, given);
+  return call_factory(p, [&] { return p.descriptor->make_loss(options); });
+}
+
+std::unique_ptr<Tokenizer> Registry::make_tokenizer(
+    const std::string& name, const std::map<std::string, OptionValue>& given) const {
+  const auto& p = find(PluginKind::tokenizer, name);
+  auto options = validate(p, given);
+  return call_factory(p, [&] { return p.descriptor->make_tokenizer(options); });
+}
+
+}  // namespace nanolab

@@ -1,0 +1,46 @@
+// Builds a run's parts from its configuration through the plugin registry.
+#include "train/components.hpp"
+
+#include "nanolab/registry.hpp"
+
+namespace nanolab::train_detail {
+namespace {
+
+PluginRecord record(const Registry& registry, PluginKind kind, const std::string& name) {
+  const LoadedPlugin& p = registry.find(kind, name);
+  return {to_string(kind), p.descriptor->name, p.descriptor->version, p.file.string(), p.sha256};
+}
+
+}  // namespace
+
+Components build(const ExperimentConfig& config, Purpose purpose, const std::string& saved_tokenizer) {
+  Registry& registry = Registry::instance();
+  std::vector<std::filesystem::path> dirs(config.plugin_dirs.begin(), config.plugin_dirs.end());
+  registry.add_directories(dirs);
+
+  Components c;
+  c.tokenizer = registry.make_tokenizer(config.tokenizer.plugin, config.tokenizer.options);
+  c.plugins.push_back(record(registry, PluginKind::tokenizer, config.tokenizer.plugin));
+  if (!saved_tokenizer.empty()) c.tokenizer->load(saved_tokenizer);
+  // Sampling from a text dataset needs only the tokenizer (saved in the run), not the raw file.
+  const bool synthetic = config.dataset.rfind("synthetic:", 0) == 0;
+  if (purpose == Purpose::train || synthetic) c.dataset = open_dataset(config, *c.tokenizer);
+  const int64_t vocab_size = c.dataset ? c.dataset->vocab_size() : c.tokenizer->vocab_size();
+
+  GptConfig gpt{vocab_size, config.block_size, config.n_layer, config.n_head,
+                config.n_embd,           config.dropout,    config.bias};
+  const PluginChoice& attention = config.attention;
+  c.model = std::make_unique<Gpt>(gpt, [&](const AttentionConfig& ac) {
+    return registry.make_attention(attention.plugin, attention.options, ac);
+  });
+  c.plugins.push_back(record(registry, PluginKind::attention, attention.plugin));
+  if (purpose == Purpose::train) {
+    c.optimizer = registry.make_optimizer(config.optimizer.plugin, config.optimizer.options);
+    c.plugins.push_back(record(registry, PluginKind::optimizer, config.optimizer.plugin));
+    c.loss = registry.make_loss(config.loss.plugin, config.loss.options);
+    c.plugins.push_back(record(registry, PluginKind::loss, config.loss.plugin));
+  }
+  return c;
+}
+
+}  // namespace nanolab::train_detail

@@ -1,0 +1,35 @@
+// Everything a run is made of, built from its configuration: tokenizer, dataset, model, optimizer,
+// loss, and the plugin records for the run log. Shared by train, resume and sample. Internal.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "nanolab/data.hpp"
+#include "nanolab/experiment.hpp"
+#include "nanolab/loss.hpp"
+#include "nanolab/model.hpp"
+#include "nanolab/optimizer.hpp"
+#include "nanolab/run_store.hpp"
+#include "nanolab/tokenizer.hpp"
+
+namespace nanolab::train_detail {
+
+struct Components {
+  std::unique_ptr<Tokenizer> tokenizer;
+  std::unique_ptr<Dataset> dataset;
+  std::unique_ptr<Gpt> model;
+  std::unique_ptr<Optimizer> optimizer;
+  std::unique_ptr<Loss> loss;
+  std::vector<PluginRecord> plugins;
+};
+
+enum class Purpose { train, sample };
+
+// For Purpose::sample no optimizer or loss is made, and a text dataset is not opened (dataset is
+// null; the tokenizer decodes). `saved_tokenizer` (from a run file), when not
+// empty, is loaded instead of training the tokenizer again.
+Components build(const ExperimentConfig& config, Purpose purpose,
+                 const std::string& saved_tokenizer = "");
+
+}  // namespace nanolab::train_detail

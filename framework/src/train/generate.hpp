@@ -1,0 +1,24 @@
+// Autoregressive generation with the attention plugins' KV caches, for evaluation samples and
+// `nanolab sample`. Internal.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "nanolab/model.hpp"
+
+namespace nanolab::train_detail {
+
+struct Sampling {
+  int64_t tokens;
+  double temperature;  // > 0
+  int64_t top_k;       // 0: all
+  uint64_t seed;
+};
+
+// The `s.tokens` ids that follow `prompt` (not empty). When the context fills block_size, the
+// caches restart from the last half of it (each token is still predicted from at least
+// block_size / 2 tokens of context).
+std::vector<int32_t> generate(Gpt& model, const std::vector<int32_t>& prompt, const Sampling& s);
+
+}  // namespace nanolab::train_detail

@@ -1,0 +1,426 @@
+// The training loop behind train() and resume() (trainer.hpp).
+#include "nanolab/trainer.hpp"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <limits>
+
+#include "nanolab/autograd.hpp"
+#include "nanolab/ops.hpp"
+#include "runtime/rng.hpp"
+#include "train/components.hpp"
+#include "train/environment.hpp"
+#include "train/generate.hpp"
+#include "train/schedule.hpp"
+
+namespace nanolab {
+namespace {
+
+using train_detail::Components;
+using clock_type = std::chrono::steady_clock;
+
+// Random streams of a run (rng::mix(seed, stream) keys each).
+enum Stream : uint64_t { train_batches = 1, eval_batches = 2, dropout = 3, samples = 4 };
+uint64_t stream_seed(uint64_t seed, Stream s, uint64_t where) {
+  return rng::mix(rng::mix(seed, s), where);
+}
+
+std::atomic<int> stop_requested{0};
+extern "C" void request_stop(int signal) { stop_requested = signal; }
+
+// Installs SIGINT/SIGTERM handlers for the life of a loop, restoring the previous ones after.
+class StopSignals {
+ public:
+  StopSignals() {
+    stop_requested = 0;
+    struct sigaction sa {};
+    sa.sa_handler = request_stop;
+    sigaction(SIGINT, &sa, &old_int_);
+    sigaction(SIGTERM, &sa, &old_term_);
+  }
+  ~StopSignals() {
+    sigaction(SIGINT, &old_int_, nullptr);
+    sigaction(SIGTERM, &old_term_, nullptr);
+  }
+
+ private:
+  struct sigaction old_int_ {}, old_term_ {};
+};
+
+std::string format_duration(double s) {
+  char buf[32];
+  const long t = long(s + 0.5);
+  if (t >= 3600)
+    std::snprintf(buf, sizeof buf, "%ldh%02ldm", t / 3600, t / 60 % 60);
+  else
+    std::snprintf(buf, sizeof buf, "%ldm%02lds", t / 60, t % 60);
+  return buf;
+}
+
+// The state that a checkpoint carries besides weights and optimizer state.
+struct Counters {
+  int64_t step = 0;
+  int64_t tokens_seen = 0;
+  int64_t consecutive_skips = 0;
+  int64_t skipped_total = 0;
+  double best_val_loss = std::numeric_limits<double>::infinity();
+  int64_t best_val_step = -1;
+  double best_val_accuracy = std::numeric_limits<double>::quiet_NaN();
+  double final_train_loss = std::numeric_limits<double>::quiet_NaN();
+  double wall_s = 0;        // summed over every session of the run
+  double train_step_s = 0;  // time inside training steps, for ms_per_iter
+  int64_t timed_steps = 0;
+};
+
+class Loop {
+ public:
+  Loop(const RunSpec& spec, Components& parts, RunWriter& writer, const TrainOptions& options,
+       Counters counters)
+      : c_(spec.config), spec_(spec), parts_(parts), writer_(writer), options_(options),
+        n_(counters), tty_(isatty(STDERR_FILENO)) {}
+
+  TrainResult run() {
+    StopSignals signals;
+    const auto session_start = clock_type::now();
+    const double wall_before = n_.wall_s;
+    auto wall = [&] {
+      return wall_before + std::chrono::duration<double>(clock_type::now() - session_start).count();
+    };
+    if (n_.step == 0) evaluate(0);
+    const Parameters& params = parts_.model->parameters();
+    int64_t tokens_since_log = 0;
+    double seconds_since_log = 0;
+    while (n_.step < c_.max_iters) {
+      const int64_t step = n_.step + 1;
+      const auto t0 = clock_type::now();
+      const double lr = train_detail::learning_rate(c_, step - 1);
+      const double loss = forward_backward(step, params);
+      const double grad_norm = clip_gradients(params);
+      const bool finite = std::isfinite(loss) && std::isfinite(grad_norm);
+      if (finite) {
+        parts_.optimizer->step(params, float(lr), step);
+        n_.consecutive_skips = 0;
+      } else {
+        handle_nonfinite(step, loss, grad_norm);
+      }
+      const int64_t tokens = c_.batch_size * c_.block_size * c_.grad_accum_steps;
+      const double dt = std::chrono::duration<double>(clock_type::now() - t0).count();
+      n_.step = step;
+      n_.tokens_seen += tokens;
+      n_.final_train_loss = loss;
+      n_.train_step_s += dt;
+      ++n_.timed_steps;
+      tokens_since_log += tokens;
+      seconds_since_log += dt;
+
+      const bool last = step == c_.max_iters;
+      if (step % c_.log_interval == 0 || step == 1 || last) {
+        const double tok_s = tokens_since_log / std::max(seconds_since_log, 1e-9);
+        writer_.train({step, float(loss), float(lr), float(grad_norm), float(tok_s), float(wall())});
+        progress(step, loss, lr, tok_s);
+        tokens_since_log = 0;
+        seconds_since_log = 0;
+      }
+      if (step % c_.eval_interval == 0 || last) evaluate(step);
+      n_.wall_s = wall();
+      const bool stopping = stop_requested != 0;
+      if (step % c_.checkpoint_interval == 0 || last || stopping) checkpoint();
+      writer_.check();
+      if (stopping) {
+        end_progress();
+        std::fprintf(stderr, "stopped by signal %d at step %ld; `nanolab resume %s` continues\n",
+                     int(stop_requested), long(step), options_.run_dir.c_str());
+        return finish("interrupted");
+      }
+    }
+    n_.wall_s = wall();
+    end_progress();
+    return finish("completed");
+  }
+
+  NumericAttrs summary() const {
+    NumericAttrs s{{"params", double(parts_.model->num_params())},
+                   {"best_val_loss", n_.best_val_loss},
+                   {"best_val_step", double(n_.best_val_step)},
+                   {"final_train_loss", n_.final_train_loss},
+                   {"tokens_seen", double(n_.tokens_seen)},
+                   {"wall_s", n_.wall_s},
+                   {"ms_per_iter", n_.timed_steps ? 1e3 * n_.train_step_s / n_.timed_steps : 0.0},
+                   {"nonfinite_skipped", double(n_.skipped_total)}};
+    if (!std::isnan(n_.best_val_accuracy)) s["best_val_accuracy"] = n_.best_val_accuracy;
+    return s;
+  }
+
+ private:
+  // Zeroes the gradients, runs grad_accum_steps micro-batches; returns the mean loss.
+  double forward_backward(int64_t step, const Parameters& params) {
+    for (const Parameter& p : params) p.tensor.zero_grad();
+    double sum = 0;
+    for (int64_t micro = 0; micro < c_.grad_accum_steps; ++micro) {
+      const uint64_t where = uint64_t(step) * 4096 + uint64_t(micro);
+      parts_.dataset->batch(Split::train, stream_seed(c_.seed, train_batches, where), c_.batch_size,
+                            c_.block_size, batch_);
+      ForwardContext ctx{true, stream_seed(c_.seed, dropout, where)};
+      Tensor logits = parts_.model->forward(batch_.ids, batch_.B, batch_.T, ctx);
+      Tensor loss = parts_.loss->forward(logits, batch_.targets);
+      sum += loss.item();
+      if (c_.grad_accum_steps > 1) loss = ops::scale(loss, 1.0f / float(c_.grad_accum_steps));
+      loss.backward();
+    }
+    return sum / double(c_.grad_accum_steps);
+  }
+
+  // The global gradient norm before clipping; scales the gradients down to grad_clip if above.
+  double clip_gradients(const Parameters& params) {
+    double sq = 0;
+    for (const Parameter& p : params) {
+      const float* g = p.tensor.grad().data();
+      for (int64_t i = 0, n = p.tensor.numel(); i < n; ++i) sq += double(g[i]) * g[i];
+    }
+    const double norm = std::sqrt(sq);
+    if (c_.grad_clip > 0 && norm > c_.grad_clip && std::isfinite(norm)) {
+      const float k = float(c_.grad_clip / (norm + 1e-6));
+      for (const Parameter& p : params) {
+        float* g = p.tensor.grad().data();
+        for (int64_t i = 0, n = p.tensor.numel(); i < n; ++i) g[i] *= k;
+      }
+    }
+    return norm;
+  }
+
+  void handle_nonfinite(int64_t step, double loss, double grad_norm) {
+    const std::string what = !std::isfinite(loss) ? "the loss is " + std::to_string(loss)
+                                                  : "the gradient norm is " + std::to_string(grad_norm);
+    if (c_.on_nonfinite == "stop")
+      throw NumericsError("step " + std::to_string(step) + ": " + what +
+                          "; no checkpoint was written after it. hint: lower optimizer.lr, set "
+                          "train.grad_clip, or train.on_nonfinite = \"skip\"");
+    ++n_.skipped_total;
+    if (++n_.consecutive_skips > c_.max_nonfinite_skips)
+      throw NumericsError("step " + std::to_string(step) + ": " + what + " for " +
+                          std::to_string(n_.consecutive_skips) +
+                          " steps in a row (train.max_nonfinite_skips = " +
+                          std::to_string(c_.max_nonfinite_skips) + ")");
+    end_progress();
+    std::fprintf(stderr, "step %ld: %s; the update is skipped\n", long(step), what.c_str());
+  }
+
+  void evaluate(int64_t step) {
+    NoGrad no_grad;
+    const auto mean_loss = [&](Split split, double* accuracy) {
+      double sum = 0;
+      int64_t rows = 0, correct = 0;
+      for (int64_t i = 0; i < c_.eval_iters; ++i) {
+        const uint64_t where = uint64_t(step) * 1'000'003 + uint64_t(i) * 2 + (split == Split::val);
+        parts_.dataset->batch(split, stream_seed(c_.seed, eval_batches, where), c_.batch_size,
+                              c_.block_size, batch_);
+        Tensor logits = parts_.model->forward(batch_.ids, batch_.B, batch_.T, ForwardContext{});
+        // Evaluation always reports cross-entropy, so runs with different training losses compare.
+        sum += ops::cross_entropy(logits, batch_.targets).item();
+        if (accuracy) count_exact_matches(logits, rows, correct);
+      }
+      if (accuracy) *accuracy = rows ? double(correct) / double(rows) : 0.0;
+      return sum / double(c_.eval_iters);
+    };
+    double accuracy = std::numeric_limits<double>::quiet_NaN();
+    const bool with_accuracy = parts_.dataset->has_accuracy();
+    const double val = mean_loss(Split::val, with_accuracy ? &accuracy : nullptr);
+    const double train = mean_loss(Split::train, nullptr);
+    writer_.val({step, float(val), float(train), float(accuracy)});
+    if (val < n_.best_val_loss) {
+      n_.best_val_loss = val;
+      n_.best_val_step = step;
+    }
+    if (with_accuracy && !(accuracy <= n_.best_val_accuracy)) n_.best_val_accuracy = accuracy;
+    std::string text;
+    if (c_.sample_tokens > 0) {
+      const uint64_t seed = stream_seed(c_.seed, samples, uint64_t(step));
+      const std::vector<int32_t> prompt = parts_.dataset->sample_prompt(seed);
+      const auto ids = train_detail::generate(*parts_.model, prompt,
+                                              {c_.sample_tokens, 1.0, 0, seed});
+      text = parts_.dataset->decode(prompt) + parts_.dataset->decode(ids);
+      writer_.sample(step, text);
+    }
+    end_progress();
+    if (with_accuracy)
+      std::fprintf(stderr, "step %ld: train loss %.4f, val loss %.4f, val accuracy %.3f\n",
+                   long(step), train, val, accuracy);
+    else
+      std::fprintf(stderr, "step %ld: train loss %.4f, val loss %.4f\n", long(step), train, val);
+  }
+
+  // Rows whose answer tokens (targets >= 0) are all predicted (argmax) exactly.
+  void count_exact_matches(const Tensor& logits, int64_t& rows, int64_t& correct) const {
+    const int64_t T = batch_.T, V = logits.size(-1);
+    const float* x = logits.data();
+    for (int64_t b = 0; b < batch_.B; ++b) {
+      bool any = false, all = true;
+      for (int64_t t = 0; t < T; ++t) {
+        const int32_t target = batch_.targets[size_t(b * T + t)];
+        if (target < 0) continue;
+        any = true;
+        const float* row = x + (b * T + t) * V;
+        all = all && std::max_element(row, row + V) - row == target;
+      }
+      rows += any;
+      correct += any && all;
+    }
+  }
+
+  void checkpoint() {
+    Checkpoint ck;
+    ck.step = n_.step;
+    for (const Parameter& p : parts_.model->parameters()) ck.model[p.name] = p.tensor;
+    ck.optimizer = parts_.optimizer->state();
+    ck.tokenizer = parts_.tokenizer->save();
+    ck.config_toml = spec_.config_toml;
+    ck.counters = {{"tokens_seen", n_.tokens_seen},
+                   {"consecutive_skips", n_.consecutive_skips},
+                   {"skipped_total", n_.skipped_total},
+                   {"best_val_step", n_.best_val_step},
+                   {"timed_steps", n_.timed_steps}};
+    ck.values = {{"best_val_loss", n_.best_val_loss},
+                 {"best_val_accuracy", n_.best_val_accuracy},
+                 {"final_train_loss", n_.final_train_loss},
+                 {"wall_s", n_.wall_s},
+                 {"train_step_s", n_.train_step_s}};
+    write_checkpoint(options_.run_dir, ck);
+  }
+
+  TrainResult finish(const std::string& status) {
+    writer_.finish(status, summary());
+    writer_.check();
+    return {status, summary()};
+  }
+
+  void progress(int64_t step, double loss, double lr, double tok_s) {
+    if (!options_.progress) return;
+    const double per_step = n_.train_step_s / double(std::max<int64_t>(1, n_.timed_steps));
+    const std::string eta = format_duration(per_step * double(c_.max_iters - step));
+    std::fprintf(stderr, "%sstep %ld/%ld  loss %.4f  lr %.2e  %.0f tok/s  eta %s%s",
+                 tty_ ? "\r\033[K" : "", long(step), long(c_.max_iters), loss, lr, tok_s,
+                 eta.c_str(), tty_ ? "" : "\n");
+    live_line_ = tty_;
+  }
+
+  void end_progress() {
+    if (live_line_) std::fputc('\n', stderr);
+    live_line_ = false;
+  }
+
+  const ExperimentConfig& c_;
+  const RunSpec& spec_;
+  Components& parts_;
+  RunWriter& writer_;
+  TrainOptions options_;
+  Counters n_;
+  Batch batch_;
+  bool tty_;
+  bool live_line_ = false;
+};
+
+void load_parameters(const Gpt& model, const Checkpoint& ck, const std::string& origin) {
+  for (const Parameter& p : model.parameters()) {
+    auto it = ck.model.find(p.name);
+    if (it == ck.model.end())
+      throw CheckpointError(origin + ": parameter " + p.name + " is missing");
+    if (it->second.shape() != p.tensor.shape())
+      throw CheckpointError(origin + ": parameter " + p.name + " has shape " +
+                            it->second.shape().str() + ", the model expects " +
+                            p.tensor.shape().str());
+    p.tensor.copy_from(it->second);
+  }
+}
+
+// Runs the loop, recording a failure in the run file before the error propagates.
+TrainResult run_loop(Loop& loop, RunWriter& writer) {
+  try {
+    return loop.run();
+  } catch (const std::exception&) {
+    try {
+      writer.finish("failed", loop.summary());
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "could not record the failure in the run file: %s\n", e.what());
+    }
+    throw;
+  }
+}
+
+}  // namespace
+
+TrainResult train(const RunSpec& spec, const TrainOptions& options) {
+  Components parts = train_detail::build(spec.config, train_detail::Purpose::train);
+  parts.model->init(spec.config.seed);
+  RunWriter::Header header{spec.config.name,  spec.name, spec.config_toml,
+                           train_detail::environment(options.command_line), parts.plugins,
+                           parts.tokenizer->save()};
+  header.meta["seed"] = std::to_string(spec.config.seed);
+  header.meta["dataset"] = parts.dataset->description();
+  auto writer = RunWriter::create(options.run_dir, header);
+  std::fprintf(stderr, "run %s/%s: %.2fM parameters, %s\n", spec.config.name.c_str(),
+               spec.name.c_str(), parts.model->num_params() / 1e6,
+               parts.dataset->description().c_str());
+  Loop loop(spec, parts, *writer, options, Counters{});
+  return run_loop(loop, *writer);
+}
+
+TrainResult resume(const TrainOptions& options) {
+  const Checkpoint ck = read_checkpoint(options.run_dir);
+  const std::string origin = (options.run_dir / "checkpoint.h5").string();
+  RunSpec spec;
+  spec.config = parse_resolved_config(ck.config_toml, origin);
+  spec.config_toml = ck.config_toml;
+  spec.name = options.run_dir.filename().string();
+  Components parts = train_detail::build(spec.config, train_detail::Purpose::train, ck.tokenizer);
+  load_parameters(*parts.model, ck, origin);
+  parts.optimizer->load_state(ck.optimizer);
+  Counters n;
+  n.step = ck.step;
+  auto counter = [&](const char* k) { return ck.counters.count(k) ? ck.counters.at(k) : 0; };
+  auto value = [&](const char* k) {
+    return ck.values.count(k) ? ck.values.at(k) : std::numeric_limits<double>::quiet_NaN();
+  };
+  n.tokens_seen = counter("tokens_seen");
+  n.consecutive_skips = counter("consecutive_skips");
+  n.skipped_total = counter("skipped_total");
+  n.best_val_step = counter("best_val_step");
+  n.timed_steps = counter("timed_steps");
+  n.best_val_loss = value("best_val_loss");
+  n.best_val_accuracy = value("best_val_accuracy");
+  n.final_train_loss = value("final_train_loss");
+  n.wall_s = value("wall_s");
+  n.train_step_s = value("train_step_s");
+  auto writer = RunWriter::reopen(options.run_dir, ck.step);
+  std::fprintf(stderr, "resuming %s at step %ld of %ld\n", options.run_dir.c_str(), long(ck.step),
+               long(spec.config.max_iters));
+  Loop loop(spec, parts, *writer, options, n);
+  return run_loop(loop, *writer);
+}
+
+std::string sample(const std::filesystem::path& run_dir, const SampleOptions& options) {
+  const Checkpoint ck = read_checkpoint(run_dir);
+  const ExperimentConfig config =
+      parse_resolved_config(ck.config_toml, (run_dir / "checkpoint.h5").string());
+  Components parts = train_detail::build(config, train_detail::Purpose::sample, ck.tokenizer);
+  load_parameters(*parts.model, ck, (run_dir / "checkpoint.h5").string());
+  std::vector<int32_t> prompt;
+  if (!options.prompt.empty())
+    prompt = parts.tokenizer->encode(options.prompt);
+  else if (parts.dataset)
+    prompt = parts.dataset->sample_prompt(options.seed);
+  else
+    prompt = parts.tokenizer->encode("\n");
+  const auto ids = train_detail::generate(
+      *parts.model, prompt, {options.tokens, options.temperature, options.top_k, options.seed});
+  auto decode = [&](const std::vector<int32_t>& v) {
+    return parts.dataset ? parts.dataset->decode(v) : parts.tokenizer->decode(v);
+  };
+  return (options.prompt.empty() ? decode(prompt) : options.prompt) + decode(ids);
+}
+
+}  // namespace nanolab

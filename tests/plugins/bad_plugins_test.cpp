@@ -1,0 +1,167 @@
+// Bad plugins seen from the real program: `<build>/bin/nanolab plugins` runs as a subprocess with
+// NANOLAB_PLUGIN_PATH set to a temporary folder holding one bad file beside the good test plugin
+// fixture_bytes. Each case asserts what a user relies on: the process exits with status 4 (never
+// a signal), stderr names the bad file with the reason, and the good plugin is still listed.
+// `plugins show` is checked on the fixture (every option with type, default, range, doc) and
+// with an unknown name (status 2, did-you-mean).
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "plugins/plugin_folder.hpp"
+
+namespace nanolab::test {
+namespace {
+
+struct Outcome {
+  bool exited = false;  // false: killed by a signal
+  int status = -1;      // exit status, or the signal number
+  std::string out, err;
+};
+
+std::string read_file(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Runs the nanolab program with `args`, NANOLAB_PLUGIN_PATH set to `plugin_path`.
+Outcome run_nanolab(const std::vector<std::string>& args, const std::string& plugin_path,
+                    const PluginFolder& scratch) {
+  const auto out_file = scratch.path() / "stdout.txt", err_file = scratch.path() / "stderr.txt";
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (!freopen(out_file.c_str(), "w", stdout) || !freopen(err_file.c_str(), "w", stderr)) _exit(127);
+    setenv("NANOLAB_PLUGIN_PATH", plugin_path.c_str(), 1);
+    std::vector<char*> argv = {const_cast<char*>(NANOLAB_TEST_CLI)};
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(NANOLAB_TEST_CLI, argv.data());
+    _exit(127);
+  }
+  int wstatus = 0;
+  waitpid(pid, &wstatus, 0);
+  Outcome o;
+  o.exited = WIFEXITED(wstatus);
+  o.status = o.exited ? WEXITSTATUS(wstatus) : WTERMSIG(wstatus);
+  o.out = read_file(out_file);
+  o.err = read_file(err_file);
+  return o;
+}
+
+// The folder for the program, and a separate one for its captured output (so that the output
+// files are not in the plugin folder).
+struct Case {
+  PluginFolder plugins, scratch;
+  Case() { plugins.add(fixture_plugin("fixture_bytes")); }
+  Outcome list() { return run_nanolab({"plugins"}, plugins.path().string(), scratch); }
+};
+
+// A listed plugin: its row in the table (kind, name, version, file).
+bool lists(const Outcome& o, const std::string& name, const std::filesystem::path& file) {
+  std::istringstream lines(o.out);
+  for (std::string line; std::getline(lines, line);)
+    if (line.rfind("tokenizer", 0) == 0 && line.find(" " + name + " ") != std::string::npos &&
+        line.find(std::filesystem::canonical(file).string()) != std::string::npos)
+      return true;
+  return false;
+}
+
+void expect_plugin_error(const Outcome& o, const std::filesystem::path& bad_file,
+                         const std::string& reason, const Case& c) {
+  ASSERT_TRUE(o.exited) << "killed by signal " << o.status << "\n" << o.err;
+  EXPECT_EQ(o.status, 4) << o.err;
+  const std::string line = "nanolab plugins: error: " +
+                           std::filesystem::canonical(bad_file).string() + ": " + reason;
+  EXPECT_NE(o.err.find(line), std::string::npos) << "expected: " << line << "\ngot: " << o.err;
+  EXPECT_TRUE(lists(o, "fixture_bytes", c.plugins.path() / "fixture_bytes.so")) << o.out;
+}
+
+TEST(BadPlugins, CleanFolderListsAndExitsZero) {
+  Case c;
+  auto o = c.list();
+  ASSERT_TRUE(o.exited);
+  EXPECT_EQ(o.status, 0) << o.err;
+  EXPECT_TRUE(lists(o, "fixture_bytes", c.plugins.path() / "fixture_bytes.so")) << o.out;
+  EXPECT_NE(o.out.find("KIND"), std::string::npos);
+  EXPECT_NE(o.out.find(" 1.2.3 "), std::string::npos) << o.out;
+  EXPECT_EQ(o.err, "");
+}
+
+TEST(BadPlugins, NotALibrary) {
+  Case c;
+  auto bad = c.plugins.add_text("x.so", "just some text\n");
+  expect_plugin_error(c.list(), bad, "not a shared library (no ELF header)", c);
+}
+
+TEST(BadPlugins, TruncatedCopyOfARealPlugin) {
+  Case c;
+  auto bad = c.plugins.add_truncated(fixture_plugin("fixture_bytes"), "truncated.so", 1.0 / 3);
+  expect_plugin_error(c.list(), bad, "truncated: ", c);
+}
+
+TEST(BadPlugins, NoEntryPoint) {
+  Case c;
+  auto bad = c.plugins.add(bad_plugin("no_entry_point"));
+  expect_plugin_error(c.list(), bad, "has no entry point nanolab_plugin_v1", c);
+}
+
+TEST(BadPlugins, WrongAbiVersion) {
+  Case c;
+  auto bad = c.plugins.add(bad_plugin("wrong_abi"));
+  expect_plugin_error(c.list(), bad,
+                      "built for plugin ABI version 999, this nanolab uses version 1", c);
+}
+
+TEST(BadPlugins, DescriptorFactoryThrows) {
+  Case c;
+  auto bad = c.plugins.add(bad_plugin("describe_throws"));
+  expect_plugin_error(c.list(), bad,
+                      "its entry point threw while describing the plugin: describe() failed on purpose",
+                      c);
+}
+
+TEST(BadPlugins, DuplicateKindAndNameNamesBothFiles) {
+  Case c;
+  // Files are loaded in name order, so the problem is reported on the later one, fixture_bytes.so.
+  const auto first = c.plugins.add(bad_plugin("duplicate_fixture_bytes"));
+  expect_plugin_error(c.list(), c.plugins.path() / "fixture_bytes.so",
+                      "tokenizer 'fixture_bytes' is also defined by " +
+                          std::filesystem::canonical(first).string(),
+                      c);
+}
+
+TEST(BadPlugins, ShowPrintsEveryOption) {
+  Case c;
+  auto o = run_nanolab({"plugins", "show", "fixture_bytes"}, c.plugins.path().string(), c.scratch);
+  ASSERT_TRUE(o.exited);
+  EXPECT_EQ(o.status, 0) << o.err;
+  const auto file = std::filesystem::canonical(c.plugins.path() / "fixture_bytes.so");
+  for (const std::string& expected : std::vector<std::string>{
+       "kind         tokenizer\n", "name         fixture_bytes\n", "version      1.2.3\n",
+        "file         " + file.string() + "\n",
+        "sha256       ", "description  test byte tokenizer with one option of each type\n",
+        "  NAME     TYPE         DEFAULT      ALLOWED                     DOC\n",
+        "  offset   integer      0            [0, 1000]                   added to every byte's id\n",
+        "  mode     string       \"plain\"      one of \"plain\", \"reversed\"  order of the ids\n",
+        "  strict   boolean      true         any                         unused; a boolean to validate\n",
+        "  scale    number       1.0          [0.0, 10.0]                 unused; a bounded number",
+        "  weights  number list  [0.5, 0.25]  [0.0, 1.0]                  unused; a bounded number list"})
+    EXPECT_NE(o.out.find(expected), std::string::npos) << "expected: " << expected << "\ngot:\n" << o.out;
+}
+
+TEST(BadPlugins, ShowUnknownNameIsAConfigErrorWithDidYouMean) {
+  Case c;
+  auto o = run_nanolab({"plugins", "show", "fixture_byte"}, c.plugins.path().string(), c.scratch);
+  ASSERT_TRUE(o.exited);
+  EXPECT_EQ(o.status, 2);
+  EXPECT_NE(o.err.find("no plugin named 'fixture_byte' (did you mean 'fixture_bytes'?)"),
+            std::string::npos) << o.err;
+}
+
+}  // namespace
+}  // namespace nanolab::test

@@ -1,0 +1,110 @@
+// `nanolab plugins` and `nanolab plugins show NAME`: what the registry found (docs/plugins.md).
+//
+// The list goes to stdout as aligned columns (kind, name, version, file); each file that could not
+// be loaded is one line on stderr naming it, and the status is then 4, so a script can tell a
+// damaged plugin folder from a clean one while a person still sees the good plugins. `show` prints
+// one plugin's description and options. Folders come from the registry's discovery only
+// (NANOLAB_PLUGIN_PATH): there is deliberately no command-line option for them.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "commands.hpp"
+#include "config/did_you_mean.hpp"
+#include "nanolab/errors.hpp"
+#include "nanolab/registry.hpp"
+#include "plugin/options_schema.hpp"
+
+namespace nanolab::cli {
+namespace {
+
+using Row = std::vector<std::string>;
+
+// Left-aligned columns two spaces apart; the last column is not padded.
+void print_table(const std::vector<Row>& rows, const std::string& indent = "") {
+  std::vector<size_t> width;
+  for (const auto& row : rows)
+    for (size_t i = 0; i < row.size(); ++i) {
+      if (width.size() <= i) width.push_back(0);
+      width[i] = std::max(width[i], row[i].size());
+    }
+  for (const auto& row : rows) {
+    std::string line = indent;
+    for (size_t i = 0; i < row.size(); ++i)
+      line += i + 1 < row.size() ? row[i] + std::string(width[i] - row[i].size() + 2, ' ') : row[i];
+    std::printf("%s\n", line.c_str());
+  }
+}
+
+std::string joined(const std::vector<std::filesystem::path>& dirs) {
+  std::string out;
+  for (const auto& d : dirs) out += (out.empty() ? "" : ", ") + d.string();
+  return out.empty() ? "none" : out;
+}
+
+int list(const Registry& registry) {
+  if (registry.plugins().empty()) {
+    std::printf("no plugins found\n");
+  } else {
+    std::vector<Row> rows = {{"KIND", "NAME", "VERSION", "FILE"}};
+    for (const auto& p : registry.plugins())
+      rows.push_back({to_string(p.descriptor->kind), p.descriptor->name, p.descriptor->version,
+                      p.file.string()});
+    print_table(rows);
+  }
+  std::printf("searched: %s\n", joined(registry.directories()).c_str());
+  for (const auto& problem : registry.problems())
+    std::fprintf(stderr, "nanolab plugins: error: %s: %s\n", problem.file.c_str(),
+                 problem.message.c_str());
+  return int(registry.problems().empty() ? ExitCode::ok : ExitCode::plugin);
+}
+
+void show(const LoadedPlugin& p) {
+  const auto& d = *p.descriptor;
+  print_table({{"kind", to_string(d.kind)},
+               {"name", d.name},
+               {"version", d.version},
+               {"file", p.file.string()},
+               {"sha256", p.sha256},
+               {"description", d.description}});
+  if (d.options.empty()) {
+    std::printf("options: none\n");
+    return;
+  }
+  std::printf("options:\n");
+  std::vector<Row> rows = {{"NAME", "TYPE", "DEFAULT", "ALLOWED", "DOC"}};
+  for (const auto& o : d.options) {
+    std::string allowed = plugin::allowed_text(o);
+    rows.push_back({o.name, to_string(o.type), to_string(o.default_value),
+                    allowed.empty() ? "any" : allowed, o.doc});
+  }
+  print_table(rows, "  ");
+}
+
+int show(const Registry& registry, const std::string& name) {
+  std::vector<const LoadedPlugin*> matches;
+  std::vector<std::string> names;
+  for (const auto& p : registry.plugins()) {
+    if (p.descriptor->name == name) matches.push_back(&p);
+    names.push_back(p.descriptor->name);
+  }
+  if (matches.empty())
+    throw ConfigError("no plugin named '" + name + "'" + config::did_you_mean_hint(name, names) +
+                      " (searched " + joined(registry.directories()) +
+                      "; `nanolab plugins` lists what was found)");
+  for (size_t i = 0; i < matches.size(); ++i) {
+    if (i) std::printf("\n");
+    show(*matches[i]);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int cmd_plugins(const Args& args) {
+  if (args.empty()) return list(Registry::instance());
+  if (args.size() == 2 && args[0] == "show") return show(Registry::instance(), args[1]);
+  throw ConfigError("usage: nanolab plugins [show NAME]");
+}
+
+}  // namespace nanolab::cli

@@ -1,0 +1,23 @@
+// `nanolab resume RUN_DIR`: continues an interrupted or failed run from its last whole checkpoint,
+// with the metrics an uninterrupted run would have logged (trainer.hpp).
+#include <cstdio>
+
+#include "args.hpp"
+#include "commands.hpp"
+#include "nanolab/errors.hpp"
+#include "nanolab/trainer.hpp"
+
+namespace nanolab::cli {
+
+int cmd_resume(const Args& args) {
+  const ParsedArgs a = parse_args("resume", args, {}, {"--quiet"});
+  if (a.positional.size() != 1) throw ConfigError("usage: nanolab resume RUN_DIR");
+  std::string command_line = "nanolab resume";
+  for (const auto& s : args) command_line += " " + s;
+  const TrainResult r = resume({a.positional[0], command_line, !a.has("--quiet")});
+  std::fprintf(stderr, "%s: %s, best val loss %.4f\n", a.positional[0].c_str(), r.status.c_str(),
+               r.summary.at("best_val_loss"));
+  return r.status == "interrupted" ? 130 : 0;
+}
+
+}  // namespace nanolab::cli
