@@ -74,8 +74,8 @@ class CausalMha final : public Attention {
   }
 
   void reset_cache(int64_t batch) override {
-    if (batch < 1) throw ShapeError("causal_mha: reset_cache needs a batch >= 1, got " +
-                                    std::to_string(batch));
+    if (batch < 1)
+      throw ShapeError("causal_mha: reset_cache needs a batch >= 1, got " + std::to_string(batch));
     // (B, NH, block_size, HS) each
     k_cache_ = Tensor::zeros({batch, NH_, block_size_, HS_});
     v_cache_ = Tensor::zeros({batch, NH_, block_size_, HS_});
@@ -87,9 +87,8 @@ class CausalMha final : public Attention {
     const int64_t B = k_cache_.size(0);
     check_src(src, block_size_ - cached_, "forward_cached");
     if (src.size(0) != B)
-      throw ShapeError("causal_mha: forward_cached got a batch of " +
-                       std::to_string(src.size(0)) + " after reset_cache(" + std::to_string(B) +
-                       ")");
+      throw ShapeError("causal_mha: forward_cached got a batch of " + std::to_string(src.size(0)) +
+                       " after reset_cache(" + std::to_string(B) + ")");
     NoGrad no_grad;
     const int64_t t = src.size(1), L = block_size_, start = cached_;
     std::vector<Tensor> qkv = ops::chunk(ops::linear(src, c_attn_weight_, c_attn_bias_), 3);
@@ -105,13 +104,14 @@ class CausalMha final : public Attention {
     }
     cached_ += t;
 
-    // y (B, NH, t, HS): new position i sits at absolute position start + i and sees keys 0..it.
+    // y (B, NH, t, HS): new position i sits at absolute position start + i and sees keys
+    // 0 .. start + i.
     Tensor y = Tensor::empty({B, NH_, t, HS_});
     const float scale = softmax_scale();
     std::vector<float> w(static_cast<size_t>(cached_));
     for (int64_t bh = 0; bh < B * NH_; ++bh) {
-      const float* K = k_cache_.data() + bh * L * HS_;
-      const float* V = v_cache_.data() + bh * L * HS_;
+      const float* keys = k_cache_.data() + bh * L * HS_;
+      const float* values = v_cache_.data() + bh * L * HS_;
       for (int64_t i = 0; i < t; ++i) {
         const float* qi = q.data() + (bh * t + i) * HS_;
         float* yi = y.data() + (bh * t + i) * HS_;
@@ -119,7 +119,7 @@ class CausalMha final : public Attention {
         float max = -INFINITY;
         for (int64_t j = 0; j < n; ++j) {
           float s = 0.0f;
-          for (int64_t d = 0; d < HS_; ++d) s += qi[d] * K[j * HS_ + d];
+          for (int64_t d = 0; d < HS_; ++d) s += qi[d] * keys[j * HS_ + d];
           w[j] = scale * s;
           max = std::max(max, w[j]);
         }
@@ -128,7 +128,7 @@ class CausalMha final : public Attention {
         const float inv_sum = 1.0f / sum;
         std::fill(yi, yi + HS_, 0.0f);
         for (int64_t j = 0; j < n; ++j)
-          for (int64_t d = 0; d < HS_; ++d) yi[d] += w[j] * inv_sum * V[j * HS_ + d];
+          for (int64_t d = 0; d < HS_; ++d) yi[d] += w[j] * inv_sum * values[j * HS_ + d];
       }
     }
     return ops::linear(ops::merge_heads(y), c_proj_weight_, c_proj_bias_);
@@ -141,12 +141,13 @@ class CausalMha final : public Attention {
   void check_src(const Tensor& src, int64_t max_t, const char* what) const {
     const Shape& s = src.shape();
     if (s.ndim() != 3 || s[2] != C_ || s[1] < 1 || s[1] > max_t)
-      throw ShapeError(std::string("causal_mha: ") + what + " expects src (B, T, C=" +
-                       std::to_string(C_) + ") with 1 <= T <= " + std::to_string(max_t) +
-                       (max_t < block_size_ ? " (what is left of block_size = " +
-                                                  std::to_string(block_size_) + " in the cache)"
-                                            : " (block_size)") +
-                       ", got " + s.str());
+      throw ShapeError(
+          std::string("causal_mha: ") + what + " expects src (B, T, C=" + std::to_string(C_) +
+          ") with 1 <= T <= " + std::to_string(max_t) +
+          (max_t < block_size_
+               ? " (what is left of block_size = " + std::to_string(block_size_) + " in the cache)"
+               : " (block_size)") +
+          ", got " + s.str());
   }
 
   int64_t C_, NH_, HS_, block_size_;

@@ -35,6 +35,7 @@ PluginDescriptor describe() {
   d.name = "cross_entropy";
   d.version = "1.0.0";
   d.description = "mean cross-entropy of softmax(logits) against the targets (fused op)";
+  // name, type, default, min, max (inclusive), choices, doc
   d.options = {
       {"label_smoothing", OptionType::number, 0.0, 0.0, 1.0, {},
        "mass taken from the target and spread evenly over the vocabulary, in [0, 1]"},

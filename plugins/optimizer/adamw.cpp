@@ -13,10 +13,10 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
-#include <tbb/parallel_for.h>
-
+#include "nanolab/parallel.hpp"
 #include "nanolab/plugin.hpp"
 
 namespace {
@@ -26,6 +26,9 @@ using namespace nanolab;
 // Elements per task: enough work to outweigh TBB's cost of a task, small enough that a large
 // weight is shared between threads.
 constexpr int64_t block = 1 << 14;
+
+// State keys: "<parameter name>.exp_avg", "<parameter name>.exp_avg_sq" and "step".
+constexpr std::string_view exp_avg_suffix = ".exp_avg", exp_avg_sq_suffix = ".exp_avg_sq";
 
 // A float holds every integer up to 2^24 exactly: the most steps the state can record.
 constexpr int64_t max_steps = int64_t(1) << 24;
@@ -40,9 +43,11 @@ class AdamW final : public Optimizer {
   explicit AdamW(const Options& options)
       : weight_decay_(float(options.get<double>("weight_decay"))),
         eps_(float(options.get<double>("eps"))) {
+    // The schema checks each element against [0, 1]; the count and the open end are checked
+    // here (beta = 1 would make the bias correction divide by zero).
     const auto& betas = options.get<std::vector<double>>("betas");
-    if (betas.size() != 2 || !std::all_of(betas.begin(), betas.end(),
-                                          [](double b) { return b >= 0.0 && b < 1.0; }))
+    if (betas.size() != 2 ||
+        !std::all_of(betas.begin(), betas.end(), [](double b) { return b >= 0.0 && b < 1.0; }))
       throw ConfigError("adamw: betas = " + to_string(OptionValue(betas)) +
                         " must be two numbers in [0, 1); hint: nanoGPT uses [0.9, 0.95]");
     beta1_ = float(betas[0]);
@@ -78,15 +83,15 @@ class AdamW final : public Optimizer {
                          s.exp_avg_sq.data() + at, std::min(block, p.numel() - at), decay});
     }
     const float beta1 = beta1_, beta2 = beta2_, eps = eps_;
-    tbb::parallel_for(size_t(0), spans.size(), [&](size_t i) {
-      const Span& s = spans[i];
-      for (int64_t j = 0; j < s.n; ++j) {
-        const float g = s.g[j];
-        s.m[j] = beta1 * s.m[j] + (1.0f - beta1) * g;
-        s.v[j] = beta2 * s.v[j] + (1.0f - beta2) * g * g;
-        const float denom = std::sqrt(s.v[j]) / bias_correction2_sqrt + eps;
-        s.p[j] = s.p[j] * s.decay - step_size * s.m[j] / denom;
-      }
+    parallel_for(int64_t(spans.size()), block, [&](int64_t begin, int64_t end) {
+      for (const Span& s : std::span(spans).subspan(size_t(begin), size_t(end - begin)))
+        for (int64_t j = 0; j < s.n; ++j) {
+          const float g = s.g[j];
+          s.m[j] = beta1 * s.m[j] + (1.0f - beta1) * g;
+          s.v[j] = beta2 * s.v[j] + (1.0f - beta2) * g * g;
+          const float denom = std::sqrt(s.v[j]) / bias_correction2_sqrt + eps;
+          s.p[j] = s.p[j] * s.decay - step_size * s.m[j] / denom;
+        }
     });
   }
 
@@ -97,8 +102,8 @@ class AdamW final : public Optimizer {
     // Copies: the caller may hold the state while this optimizer keeps stepping.
     StateDict out{{"step", Tensor::full({1}, float(steps_))}};
     for (const auto& [name, s] : moments_) {
-      out[name + ".exp_avg"] = s.exp_avg.clone();
-      out[name + ".exp_avg_sq"] = s.exp_avg_sq.clone();
+      out[name + std::string(exp_avg_suffix)] = s.exp_avg.clone();
+      out[name + std::string(exp_avg_sq_suffix)] = s.exp_avg_sq.clone();
     }
     return out;
   }
@@ -113,10 +118,10 @@ class AdamW final : public Optimizer {
           throw CheckpointError("adamw state: 'step' must be one whole number >= 0, got a tensor " +
                                 t.shape().str());
         steps = int64_t(v);
-      } else if (key.ends_with(".exp_avg_sq")) {
-        moments[key.substr(0, key.size() - 11)].exp_avg_sq = t.clone();
-      } else if (key.ends_with(".exp_avg")) {
-        moments[key.substr(0, key.size() - 8)].exp_avg = t.clone();
+      } else if (key.ends_with(exp_avg_sq_suffix)) {
+        moments[key.substr(0, key.size() - exp_avg_sq_suffix.size())].exp_avg_sq = t.clone();
+      } else if (key.ends_with(exp_avg_suffix)) {
+        moments[key.substr(0, key.size() - exp_avg_suffix.size())].exp_avg = t.clone();
       } else {
         throw CheckpointError("adamw state: unexpected entry '" + key +
                               "' (expected 'step', '<param>.exp_avg', '<param>.exp_avg_sq')");
@@ -142,9 +147,8 @@ class AdamW final : public Optimizer {
     if (added) {
       s = {Tensor::zeros(shape), Tensor::zeros(shape)};
     } else if (s.exp_avg.shape() != shape) {
-      throw CheckpointError("adamw state: parameter '" + param.name + "' has shape " +
-                            shape.str() + " but its saved moments have " +
-                            s.exp_avg.shape().str());
+      throw CheckpointError("adamw state: parameter '" + param.name + "' has shape " + shape.str() +
+                            " but its saved moments have " + s.exp_avg.shape().str());
     }
     return s;
   }
@@ -160,13 +164,14 @@ PluginDescriptor describe() {
   d.name = "adamw";
   d.version = "1.0.0";
   d.description = "Adam with decoupled weight decay on parameters of 2+ dims (PyTorch's AdamW)";
+  // name, type, default, min, max (inclusive), choices, doc
   d.options = {
-      {"betas", OptionType::number_list, std::vector<double>{0.9, 0.999}, std::nullopt,
-       std::nullopt, {}, "decay rates of the first and second moment estimates, each in [0, 1)"},
+      {"betas", OptionType::number_list, std::vector<double>{0.9, 0.999}, 0.0, 1.0, {},
+       "decay rates of the first and second moment estimates: two numbers in [0, 1)"},
       {"eps", OptionType::number, 1e-8, 0.0, std::nullopt, {},
        "added to the root of the second moment; must be > 0"},
       {"weight_decay", OptionType::number, 0.01, 0.0, std::nullopt, {},
-       "decoupled decay: p -= lr * weight_decay * p, only on parameters with 2 or more dims"},
+       "decoupled decay: p -= lr * weight_decay * p, only on parameters of 2+ dims"},
   };
   d.make_optimizer = [](const Options& options) -> std::unique_ptr<Optimizer> {
     if (!(options.get<double>("eps") > 0.0))

@@ -5,16 +5,16 @@
 //   g   <- g + momentum * buf if nesterov, else buf
 //   p   <- p - lr * g
 // The learning rate is not an option: the trainer passes it to every step. The update is a TBB
-// loop over fixed blocks of every parameter; each element is updated on its own, so the thread
+// loop (nanolab::parallel_for) over fixed blocks of every parameter; each element is updated on its own, so the thread
 // count cannot change a result. Not a fused multi-tensor kernel.
 #include <algorithm>
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
-#include <tbb/parallel_for.h>
-
+#include "nanolab/parallel.hpp"
 #include "nanolab/plugin.hpp"
 
 namespace {
@@ -24,6 +24,9 @@ using namespace nanolab;
 // Elements per task: enough work to outweigh TBB's cost of a task, small enough that a large
 // weight is shared between threads.
 constexpr int64_t block = 1 << 14;
+
+// State keys: "<parameter name>.momentum_buffer" (PyTorch's name for it).
+constexpr std::string_view buffer_suffix = ".momentum_buffer";
 
 class Sgd final : public Optimizer {
  public:
@@ -50,7 +53,8 @@ class Sgd final : public Optimizer {
       bool first = false;
       if (momentum_ > 0.0f) {
         auto [it, added] = buffers_.try_emplace(param.name);
-        if (added) it->second = Tensor::empty(p.shape());
+        if (added)
+          it->second = Tensor::empty(p.shape());
         else if (it->second.shape() != p.shape())
           throw CheckpointError("sgd state: parameter '" + param.name + "' has shape " +
                                 p.shape().str() + " but its saved momentum buffer has " +
@@ -65,33 +69,33 @@ class Sgd final : public Optimizer {
     }
     const float momentum = momentum_;
     const bool nesterov = nesterov_;
-    tbb::parallel_for(size_t(0), spans.size(), [&](size_t i) {
-      const Span& s = spans[i];
-      for (int64_t j = 0; j < s.n; ++j) {
-        float g = s.g[j] + s.weight_decay * s.p[j];
-        if (s.buf) {
-          const float b = s.buf[j] = s.first ? g : momentum * s.buf[j] + g;
-          g = nesterov ? g + momentum * b : b;
+    parallel_for(int64_t(spans.size()), block, [&](int64_t begin, int64_t end) {
+      for (const Span& s : std::span(spans).subspan(size_t(begin), size_t(end - begin)))
+        for (int64_t j = 0; j < s.n; ++j) {
+          float g = s.g[j] + s.weight_decay * s.p[j];
+          if (s.buf) {
+            const float b = s.buf[j] = s.first ? g : momentum * s.buf[j] + g;
+            g = nesterov ? g + momentum * b : b;
+          }
+          s.p[j] -= lr * g;
         }
-        s.p[j] -= lr * g;
-      }
     });
   }
 
   StateDict state() const override {
     // Copies: the caller may hold the state while this optimizer keeps stepping.
     StateDict out;
-    for (const auto& [name, buf] : buffers_) out[name + ".momentum_buffer"] = buf.clone();
+    for (const auto& [name, buf] : buffers_) out[name + std::string(buffer_suffix)] = buf.clone();
     return out;
   }
 
   void load_state(const StateDict& state) override {
     std::map<std::string, Tensor> buffers;
     for (const auto& [key, t] : state) {
-      if (!key.ends_with(".momentum_buffer"))
+      if (!key.ends_with(buffer_suffix))
         throw CheckpointError("sgd state: unexpected entry '" + key +
                               "' (expected '<param>.momentum_buffer')");
-      buffers[key.substr(0, key.size() - 16)] = t.clone();
+      buffers[key.substr(0, key.size() - buffer_suffix.size())] = t.clone();
     }
     buffers_ = std::move(buffers);
   }
@@ -108,13 +112,14 @@ PluginDescriptor describe() {
   d.name = "sgd";
   d.version = "1.0.0";
   d.description = "SGD with momentum, Nesterov and L2 weight decay on parameters of 2+ dims";
+  // name, type, default, min, max (inclusive), choices, doc
   d.options = {
       {"momentum", OptionType::number, 0.0, 0.0, 1.0, {},
-       "weight of the previous update in the momentum buffer, in [0, 1); 0 turns momentum off"},
+       "weight of the previous update in the momentum buffer, in [0, 1); 0 turns it off"},
       {"nesterov", OptionType::boolean, false, std::nullopt, std::nullopt, {},
        "Nesterov momentum (needs momentum > 0)"},
       {"weight_decay", OptionType::number, 0.0, 0.0, std::nullopt, {},
-       "L2 penalty added to the gradient: g += weight_decay * p, only on parameters of 2+ dims"},
+       "L2 penalty added to the gradient: g += weight_decay * p, only on params of 2+ dims"},
   };
   d.make_optimizer = [](const Options& options) -> std::unique_ptr<Optimizer> {
     const double momentum = options.get<double>("momentum");

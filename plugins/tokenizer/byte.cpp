@@ -43,8 +43,10 @@ class ByteTokenizer final : public Tokenizer {
 
   void load(std::string_view bytes) override {
     if (bytes != format)
-      throw DataError("byte tokenizer: the saved tokenizer is not a byte tokenizer (expected the "
-                      "header '" + std::string(format.substr(0, format.size() - 1)) + "')");
+      throw DataError(
+          "byte tokenizer: the saved tokenizer is not a byte tokenizer (expected the "
+          "header '" +
+          std::string(format.substr(0, format.size() - 1)) + "')");
   }
 };
 

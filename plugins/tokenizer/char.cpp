@@ -37,12 +37,22 @@ Decoded decode_utf8(std::string_view text, size_t at) {
   const auto byte = [&](size_t i) { return static_cast<unsigned char>(text[i]); };
   const unsigned char b0 = byte(at);
   if (b0 < 0x80) return {b0, 1};
-  size_t n;
-  uint32_t cp, min;
-  if ((b0 & 0xE0) == 0xC0) n = 2, cp = b0 & 0x1F, min = 0x80;
-  else if ((b0 & 0xF0) == 0xE0) n = 3, cp = b0 & 0x0F, min = 0x800;
-  else if ((b0 & 0xF8) == 0xF0) n = 4, cp = b0 & 0x07, min = 0x10000;
-  else return {0, 0};
+  // The lead byte gives the length, its payload bits, and the smallest code point that needs
+  // that length (anything below is an overlong form).
+  struct Lead {
+    unsigned char mask, tag, payload;
+    size_t n;
+    uint32_t min;
+  };
+  static constexpr Lead leads[] = {
+      {0xE0, 0xC0, 0x1F, 2, 0x80}, {0xF0, 0xE0, 0x0F, 3, 0x800}, {0xF8, 0xF0, 0x07, 4, 0x10000}};
+  const Lead* lead = nullptr;
+  for (const Lead& l : leads)
+    if ((b0 & l.mask) == l.tag) lead = &l;
+  if (!lead) return {0, 0};
+  const size_t n = lead->n;
+  const uint32_t min = lead->min;
+  uint32_t cp = b0 & lead->payload;
   if (at + n > text.size()) return {0, 0};
   for (size_t i = 1; i < n; ++i) {
     if ((byte(at + i) & 0xC0) != 0x80) return {0, 0};
@@ -119,7 +129,8 @@ class CharTokenizer final : public Tokenizer {
     utf8_ = valid_utf8(text);
     std::vector<bool> seen(utf8_ ? max_code_point + 1 : 256);
     for (size_t at = 0; at < text.size();) {
-      const Decoded d = utf8_ ? decode_utf8(text, at) : Decoded{static_cast<unsigned char>(text[at]), 1};
+      const Decoded d =
+          utf8_ ? decode_utf8(text, at) : Decoded{static_cast<unsigned char>(text[at]), 1};
       seen[d.cp] = true;
       at += d.length;
     }
@@ -162,8 +173,10 @@ class CharTokenizer final : public Tokenizer {
         throw DataError("char tokenizer: id " + std::to_string(ids[i]) + " at position " +
                         std::to_string(i) + " is outside [0, " + std::to_string(chars_.size()) +
                         ")");
-      if (utf8_) append_utf8(text, chars_[size_t(ids[i])]);
-      else text += char(chars_[size_t(ids[i])]);
+      if (utf8_)
+        append_utf8(text, chars_[size_t(ids[i])]);
+      else
+        text += char(chars_[size_t(ids[i])]);
     }
     return text;
   }
@@ -190,7 +203,8 @@ class CharTokenizer final : public Tokenizer {
     if (!utf8) in.expect("bytes ", "the mode 'utf8' or 'bytes'");
     const uint32_t limit = utf8 ? max_code_point : 255;
     const uint64_t n = in.number("the number of characters");
-    if (n > uint64_t(limit) + 1) Reader::fail("at most " + std::to_string(limit + 1) + " characters");
+    if (n > uint64_t(limit) + 1)
+      Reader::fail("at most " + std::to_string(limit + 1) + " characters");
     in.expect("\n", "a line break after the count");
     std::vector<uint32_t> chars;
     for (uint64_t i = 0; i < n; ++i) {
@@ -213,8 +227,10 @@ class CharTokenizer final : public Tokenizer {
     ascii_.fill(-1);
     others_.clear();
     for (size_t id = 0; id < chars_.size(); ++id) {
-      if (chars_[id] < ascii_.size()) ascii_[chars_[id]] = int32_t(id);
-      else others_[chars_[id]] = int32_t(id);
+      if (chars_[id] < ascii_.size())
+        ascii_[chars_[id]] = int32_t(id);
+      else
+        others_[chars_[id]] = int32_t(id);
     }
   }
 
@@ -239,8 +255,8 @@ class CharTokenizer final : public Tokenizer {
   }
 
   bool utf8_ = true;
-  std::vector<uint32_t> chars_;                  // sorted; id = index
-  std::array<int32_t, 128> ascii_{};             // id of each ASCII character, -1 if absent
+  std::vector<uint32_t> chars_;                   // sorted; id = index
+  std::array<int32_t, 128> ascii_{};              // id of each ASCII character, -1 if absent
   std::unordered_map<uint32_t, int32_t> others_;  // id of every other character
 };
 

@@ -5,52 +5,18 @@
 // `plugins show` is checked on the fixture (every option with type, default, range, doc) and
 // with an unknown name (status 2, did-you-mean).
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <fstream>
 #include <sstream>
 
 #include "plugins/plugin_folder.hpp"
+#include "support/program.hpp"
 
 namespace nanolab::test {
 namespace {
 
-struct Outcome {
-  bool exited = false;  // false: killed by a signal
-  int status = -1;      // exit status, or the signal number
-  std::string out, err;
-};
-
-std::string read_file(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 // Runs the nanolab program with `args`, NANOLAB_PLUGIN_PATH set to `plugin_path`.
 Outcome run_nanolab(const std::vector<std::string>& args, const std::string& plugin_path,
                     const PluginFolder& scratch) {
-  const auto out_file = scratch.path() / "stdout.txt", err_file = scratch.path() / "stderr.txt";
-  pid_t pid = fork();
-  if (pid == 0) {
-    if (!freopen(out_file.c_str(), "w", stdout) || !freopen(err_file.c_str(), "w", stderr)) _exit(127);
-    setenv("NANOLAB_PLUGIN_PATH", plugin_path.c_str(), 1);
-    std::vector<char*> argv = {const_cast<char*>(NANOLAB_TEST_CLI)};
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execv(NANOLAB_TEST_CLI, argv.data());
-    _exit(127);
-  }
-  int wstatus = 0;
-  waitpid(pid, &wstatus, 0);
-  Outcome o;
-  o.exited = WIFEXITED(wstatus);
-  o.status = o.exited ? WEXITSTATUS(wstatus) : WTERMSIG(wstatus);
-  o.out = read_file(out_file);
-  o.err = read_file(err_file);
-  return o;
+  return run_program(args, scratch.path(), {{"NANOLAB_PLUGIN_PATH", plugin_path}});
 }
 
 // The folder for the program, and a separate one for its captured output (so that the output

@@ -10,6 +10,7 @@
 // framework; its gradients are central differences of the reference itself, in double.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <map>
@@ -91,8 +92,10 @@ TEST_P(AttentionContract, IsCausal) {
       for (int64_t s = 0; s < T; ++s)
         for (int64_t c = 0; c < C; ++c) {
           const size_t i = size_t((b * T + s) * C + c);
-          if (s <= t) ASSERT_EQ(out[i], dst[i]) << "row " << s << " changed after perturbing rows > " << t;
-          else later_rows_changed |= out[i] != dst[i];
+          if (s <= t)
+            ASSERT_EQ(out[i], dst[i]) << "row " << s << " changed after perturbing rows > " << t;
+          else
+            later_rows_changed |= out[i] != dst[i];
         }
     // The perturbation must reach the output at all, or the test above proves nothing.
     EXPECT_TRUE(later_rows_changed) << "perturbing rows > " << t << " changed no output";
@@ -125,7 +128,8 @@ TEST_P(AttentionContract, KvCacheMatchesFullForward) {
       for (int64_t b = 0; b < B; ++b)
         for (int64_t t = 0; t < n; ++t)
           for (int64_t c = 0; c < C; ++c)
-            ASSERT_NEAR(out.data()[(b * n + t) * C + c], full[size_t((b * T + t0 + t) * C + c)], tol)
+            ASSERT_NEAR(out.data()[(b * n + t) * C + c], full[size_t((b * T + t0 + t) * C + c)],
+                        tol)
                 << "b " << b << ", position " << t0 + t << ", channel " << c << ", chunk of " << n;
       t0 += n;
     }
@@ -170,6 +174,11 @@ TEST_P(AttentionContract, DropoutOnlyWhenTrainingAndSeeded) {
   const std::vector<float> a = dropped->forward(src, {true, 11}).to_vector();
   EXPECT_EQ(dropped->forward(src, {true, 11}).to_vector(), a) << "same seed, different masks";
   EXPECT_NE(a, reference) << "dropout 0.5 when training changed nothing";
+  // Dropout on the output projection (AttentionConfig) zeroes whole outputs: about half of them
+  // at p = 0.5; the bounds are +-20 standard deviations of that count for B*T*C = 192.
+  const auto zeros = std::count(a.begin(), a.end(), 0.0f);
+  EXPECT_GT(zeros, 0.3 * double(a.size())) << "too few outputs dropped";
+  EXPECT_LT(zeros, 0.7 * double(a.size())) << "too many outputs dropped";
   EXPECT_NE(dropped->forward(src, {true, 12}).to_vector(), a) << "another seed, same mask";
 }
 
@@ -190,7 +199,8 @@ std::vector<double> reference_attention(const std::vector<double>& x, const Weig
   for (int64_t r = 0; r < B * T; ++r)
     for (int64_t o = 0; o < 3 * C; ++o) {
       double s = w.c_attn_bias.empty() ? 0.0 : w.c_attn_bias[size_t(o)];
-      for (int64_t c = 0; c < C; ++c) s += x[size_t(r * C + c)] * w.c_attn_weight[size_t(o * C + c)];
+      for (int64_t c = 0; c < C; ++c)
+        s += x[size_t(r * C + c)] * w.c_attn_weight[size_t(o * C + c)];
       qkv[size_t(r * 3 * C + o)] = s;
     }
   auto at = [&](int64_t b, int64_t t, int64_t part, int64_t h, int64_t d) {
@@ -217,7 +227,8 @@ std::vector<double> reference_attention(const std::vector<double>& x, const Weig
   for (int64_t r = 0; r < B * T; ++r)
     for (int64_t o = 0; o < C; ++o) {
       double s = w.c_proj_bias.empty() ? 0.0 : w.c_proj_bias[size_t(o)];
-      for (int64_t c = 0; c < C; ++c) s += y[size_t(r * C + c)] * w.c_proj_weight[size_t(o * C + c)];
+      for (int64_t c = 0; c < C; ++c)
+        s += y[size_t(r * C + c)] * w.c_proj_weight[size_t(o * C + c)];
       dst[size_t(r * C + o)] = s;
     }
   return dst;
@@ -230,7 +241,7 @@ std::vector<double> to_double(const Tensor& t) {
 
 // The plugin's parameters by name, if they are exactly the standard layout for (C, bias).
 std::optional<std::map<std::string, Tensor>> standard_layout(Attention& attention, int64_t C,
-                                                              bool bias) {
+                                                             bool bias) {
   std::map<std::string, Shape> expected{{"c_attn.weight", {3 * C, C}}, {"c_proj.weight", {C, C}}};
   if (bias) expected.insert({{"c_attn.bias", {3 * C}}, {"c_proj.bias", {C}}});
   std::map<std::string, Tensor> found;
@@ -307,7 +318,8 @@ TEST_P(AttentionContract, MatchesReferenceAttention) {
         grad_scale = std::max(grad_scale, std::abs(numeric[i]));
       }
       for (size_t i = 0; i < v.size(); ++i)
-        ASSERT_NEAR(grad[i], numeric[i], 2e-5 * grad_scale) << "gradient of " << name << "[" << i << "]";
+        ASSERT_NEAR(grad[i], numeric[i], 2e-5 * grad_scale)
+            << "gradient of " << name << "[" << i << "]";
     }
   }
 }

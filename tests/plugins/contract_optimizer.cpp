@@ -7,6 +7,7 @@
 //   loaded into a fresh instance.
 // The formulas are written out below, not taken from the plugins.
 #include <gtest/gtest.h>
+#include <tbb/task_arena.h>
 
 #include <cmath>
 #include <cstring>
@@ -15,8 +16,6 @@
 #include <random>
 #include <string>
 #include <vector>
-
-#include <tbb/task_arena.h>
 
 #include "contract_util.hpp"
 #include "nanolab/registry.hpp"
@@ -89,7 +88,8 @@ std::unique_ptr<Optimizer> make(const std::string& name, const Given& given = {}
 }
 
 bool has_option(const std::string& name, const std::string& option) {
-  for (const OptionSpec& spec : Registry::instance().find(PluginKind::optimizer, name).descriptor->options)
+  for (const OptionSpec& spec :
+       Registry::instance().find(PluginKind::optimizer, name).descriptor->options)
     if (spec.name == option) return true;
   return false;
 }
@@ -105,7 +105,8 @@ Given busy_options(const std::string& name) {
 // --- Hand formulas, per element, in double ------------------------------------------------------
 
 // One parameter element p with curvature a under `steps` updates at learning rates lrs.
-using Formula = std::function<double(double p, double a, bool decays, const std::vector<float>& lrs)>;
+using Formula =
+    std::function<double(double p, double a, bool decays, const std::vector<float>& lrs)>;
 
 double option(const Given& given, const std::string& key, double fallback) {
   auto it = given.find(key);
@@ -179,7 +180,8 @@ TEST_P(OptimizerContract, MatchesHandFormula) {
   if (cases == hand_cases.end())
     GTEST_SKIP() << "no hand formula for " << GetParam() << "; the generic tests cover it";
   for (const Given& given : cases->second) {
-    for (const std::vector<float>& lrs : {std::vector<float>{0.1f}, std::vector<float>{0.1f, 0.05f, 0.2f}}) {
+    for (const std::vector<float>& lrs :
+         {std::vector<float>{0.1f}, std::vector<float>{0.1f, 0.05f, 0.2f}}) {
       SCOPED_TRACE("options " + std::to_string(&given - cases->second.data()) + ", " +
                    std::to_string(lrs.size()) + " step(s)");
       Problem q = make_problem();
@@ -283,6 +285,18 @@ TEST_P(OptimizerContract, SavedStateContinuesBitIdentically) {
 TEST_P(OptimizerContract, LoadStateRejectsAForeignEntry) {
   auto opt = make(GetParam());
   EXPECT_THROW(opt->load_state({{"not a state entry", Tensor::zeros({3})}}), CheckpointError);
+}
+
+// Option combinations a schema's per-option bounds cannot express, refused by the factories.
+TEST(SgdOptimizer, RefusesMomentumOneAndNesterovWithoutMomentum) {
+  EXPECT_THROW(make("sgd", {{"momentum", 1.0}}), ConfigError);
+  EXPECT_THROW(make("sgd", {{"nesterov", true}}), ConfigError);
+}
+
+TEST(AdamwOptimizer, RefusesBetasThatAreNotTwoNumbersBelowOne) {
+  EXPECT_THROW(make("adamw", {{"betas", std::vector<double>{0.9}}}), ConfigError);
+  EXPECT_THROW(make("adamw", {{"betas", std::vector<double>{0.9, 1.0}}}), ConfigError);
+  EXPECT_THROW(make("adamw", {{"eps", 0.0}}), ConfigError);
 }
 
 INSTANTIATE_TEST_SUITE_P(Every, OptimizerContract,

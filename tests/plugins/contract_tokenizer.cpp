@@ -1,5 +1,6 @@
 // The tokenizer contract, run over every tokenizer plugin the registry finds, on one shared list
-// of edge cases (empty, one character, all 256 bytes, long runs, mixed Unicode, control bytes):
+// of edge cases (empty, one character, all 256 bytes, long runs, mixed Unicode, control bytes,
+// text that is not UTF-8):
 // - trained on a string (train is a no-op for those that do not learn), a tokenizer encodes it to
 //   ids in [0, vocab_size) that decode back to the same bytes;
 // - trained on the whole list, it round-trips each string;
@@ -39,6 +40,7 @@ const std::vector<std::string>& edge_cases() {
       std::string(300, 'a') + std::string(300, 'b') + "ab" + std::string(700, ' '),
       "héllo wörld — 日本語 🙂",
       std::string("nul\0inside\n\ttabs\r\n", 18),
+      "overlong \xC0\x80, surrogate \xED\xA0\x80, cut \xE6\x97",  // not UTF-8
   };
   return cases;
 }
@@ -55,7 +57,8 @@ std::unique_ptr<Tokenizer> make(const std::string& name) {
 
 // A printable label for a test case: its index and length.
 std::string label(size_t i) {
-  return "edge case " + std::to_string(i) + " (" + std::to_string(edge_cases()[i].size()) + " bytes)";
+  return "edge case " + std::to_string(i) + " (" + std::to_string(edge_cases()[i].size()) +
+         " bytes)";
 }
 
 void expect_round_trip(const Tokenizer& tok, const std::string& text) {
@@ -110,11 +113,13 @@ TEST_P(TokenizerContract, LoadRefusesGarbageAndTruncations) {
   tok->train(joined_edge_cases(), train_vocab_size);
   const std::string saved = tok->save();
   auto fresh = make(GetParam());
-  for (const std::string& garbage : {std::string("not a tokenizer"), saved + "trailing", all_bytes()})
+  for (const std::string& garbage :
+       {std::string("not a tokenizer"), saved + "trailing", all_bytes()})
     EXPECT_THROW(fresh->load(garbage), DataError) << "loaded: " << garbage.substr(0, 40);
   // A run file cut short must never load as a smaller, different tokenizer.
   for (size_t n = 0; n < saved.size(); ++n)
-    EXPECT_THROW(fresh->load(saved.substr(0, n)), DataError) << "a truncation to " << n << " bytes loaded";
+    EXPECT_THROW(fresh->load(saved.substr(0, n)), DataError)
+        << "a truncation to " << n << " bytes loaded";
 }
 
 TEST_P(TokenizerContract, DecodeRefusesIdsOutsideTheVocabulary) {
@@ -176,6 +181,9 @@ TEST(CharTokenizer, FallsBackToBytesForTextThatIsNotUtf8) {
   } catch (const DataError& e) {
     EXPECT_NE(std::string(e.what()).find("0x80"), std::string::npos) << e.what();
   }
+  // An overlong NUL and a UTF-16 surrogate are not UTF-8 either: 5 distinct bytes.
+  tok->train("\xC0\x80 \xED\xA0\x80", 0);
+  EXPECT_EQ(tok->vocab_size(), 5);
 }
 
 TEST(ByteTokenizer, IdsAreTheBytesWithoutTraining) {

@@ -12,6 +12,7 @@ using Args = std::vector<std::string>;
 
 int cmd_demo(const Args& args);
 int cmd_plugins(const Args& args);
+int cmd_check(const Args& args);
 int cmd_run(const Args& args);
 int cmd_resume(const Args& args);
 int cmd_sample(const Args& args);

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 
+#include "nanolab/errors.hpp"
 #include "nanolab/parameter.hpp"
 #include "nanolab/tensor.hpp"
 
@@ -33,7 +34,7 @@ struct ForwardContext {
   uint64_t dropout_seed = 0;  // distinct per call; a plugin derives its own seeds from it
 };
 
-class Attention {
+class NANOLAB_VISIBLE Attention {
  public:
   virtual ~Attention() = default;
   // The trainable tensors, named relative to the attention ("c_attn.weight"); stable order.

@@ -53,6 +53,8 @@ DataPaths default_data_paths();
 // Opens the dataset of `config`. For text datasets the tokenizer is trained on the train split
 // first if it learns (config.vocab_size), then the tokens are prepared or taken from the cache.
 // Missing, empty, too short or undecodable data throws DataError naming the file and what to do.
+// A text dataset keeps a reference to `tokenizer` (for decode), which must outlive it; synthetic
+// tasks have their own vocabulary and do not use it. docs/data.md has the details.
 std::unique_ptr<Dataset> open_dataset(const ExperimentConfig& config, Tokenizer& tokenizer,
                                       const DataPaths& paths = default_data_paths());
 

@@ -6,6 +6,10 @@
 #include <stdexcept>
 #include <string>
 
+// Types thrown or shared across the plugin boundary keep default visibility even in plugins built
+// with -fvisibility=hidden, so that catching by type and dynamic_cast work across libraries.
+#define NANOLAB_VISIBLE __attribute__((visibility("default")))
+
 namespace nanolab {
 
 enum class ExitCode : int {
@@ -20,7 +24,7 @@ enum class ExitCode : int {
   run_in_use = 75,
 };
 
-class Error : public std::runtime_error {
+class NANOLAB_VISIBLE Error : public std::runtime_error {
  public:
   Error(ExitCode code, const std::string& what) : std::runtime_error(what), code_(code) {}
   ExitCode code() const noexcept { return code_; }
@@ -30,25 +34,25 @@ class Error : public std::runtime_error {
 };
 
 // A tensor of the wrong shape was passed to an op: a bug in the caller (exit 1).
-struct ShapeError : Error {
+struct NANOLAB_VISIBLE ShapeError : Error {
   explicit ShapeError(const std::string& what) : Error(ExitCode::internal, what) {}
 };
-struct ConfigError : Error {
+struct NANOLAB_VISIBLE ConfigError : Error {
   explicit ConfigError(const std::string& what) : Error(ExitCode::config, what) {}
 };
-struct DataError : Error {
+struct NANOLAB_VISIBLE DataError : Error {
   explicit DataError(const std::string& what) : Error(ExitCode::data, what) {}
 };
-struct PluginError : Error {
+struct NANOLAB_VISIBLE PluginError : Error {
   explicit PluginError(const std::string& what) : Error(ExitCode::plugin, what) {}
 };
-struct StorageError : Error {
+struct NANOLAB_VISIBLE StorageError : Error {
   explicit StorageError(const std::string& what) : Error(ExitCode::storage, what) {}
 };
-struct NumericsError : Error {
+struct NANOLAB_VISIBLE NumericsError : Error {
   explicit NumericsError(const std::string& what) : Error(ExitCode::numerics, what) {}
 };
-struct CheckpointError : Error {
+struct NANOLAB_VISIBLE CheckpointError : Error {
   explicit CheckpointError(const std::string& what) : Error(ExitCode::checkpoint, what) {}
 };
 

@@ -24,6 +24,8 @@ namespace nanolab {
 struct PluginChoice {
   std::string plugin;
   std::map<std::string, OptionValue> options;  // only the keys the experiment gave
+
+  bool operator==(const PluginChoice&) const = default;
 };
 
 // The fully resolved configuration of one run.
@@ -65,6 +67,8 @@ struct ExperimentConfig {
   int64_t sample_tokens;    // length of the text sample at each evaluation (0: none)
   std::string on_nonfinite; // "stop" | "skip"
   int64_t max_nonfinite_skips;
+
+  bool operator==(const ExperimentConfig&) const = default;
 };
 
 struct RunSpec {

@@ -7,11 +7,12 @@
 #include <cstdint>
 #include <span>
 
+#include "nanolab/errors.hpp"
 #include "nanolab/tensor.hpp"
 
 namespace nanolab {
 
-class Loss {
+class NANOLAB_VISIBLE Loss {
  public:
   virtual ~Loss() = default;
   virtual Tensor forward(const Tensor& logits, std::span<const int32_t> targets) = 0;

@@ -12,13 +12,14 @@
 #include <span>
 #include <string>
 
+#include "nanolab/errors.hpp"
 #include "nanolab/parameter.hpp"
 
 namespace nanolab {
 
 using StateDict = std::map<std::string, Tensor>;
 
-class Optimizer {
+class NANOLAB_VISIBLE Optimizer {
  public:
   virtual ~Optimizer() = default;
   virtual void step(std::span<const Parameter> params, float lr, int64_t step) = 0;

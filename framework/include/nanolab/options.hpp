@@ -23,10 +23,10 @@ struct OptionSpec {
   std::string name;
   OptionType type;
   OptionValue default_value;
-  std::optional<double> min;         // inclusive bounds for integer and number
-  std::optional<double> max;
-  std::vector<std::string> choices;  // allowed values of a string option; empty means any
-  std::string doc;                   // one line
+  std::optional<double> min{};         // inclusive bounds for integer and number
+  std::optional<double> max{};
+  std::vector<std::string> choices{};  // allowed values of a string option; empty means any
+  std::string doc{};                   // one line
 };
 
 const char* to_string(OptionType type);

@@ -2,8 +2,9 @@
 //
 // Layout (DESIGN.md, docs/run-format.md): root attrs format, format_version, status, experiment,
 // run, created, finished; /config (resolved TOML text); /meta attrs; /plugins/<kind> attrs;
-// /metrics/train/{step,loss,lr,grad_norm,tokens_per_s,elapsed_s}; /metrics/val/{step,loss[,accuracy]};
-// /samples/{step,text}; /summary attrs; /tokenizer (the tokenizer's saved bytes).
+// /metrics/train/{step,loss,lr,grad_norm,tokens_per_s,elapsed_s};
+// /metrics/val/{step,loss,train_loss,accuracy}; /samples/{step,text}; /summary attrs;
+// /tokenizer (the tokenizer's saved bytes).
 //
 // RunWriter: every HDF5 call goes through one I/O thread (Debian's HDF5 is serialised by one
 // global lock, and the trainer must not wait on disk). Rows are queued and flushed at most every
@@ -32,7 +33,7 @@
 
 namespace nanolab {
 
-struct RunInUse : Error {
+struct NANOLAB_VISIBLE RunInUse : Error {
   explicit RunInUse(const std::string& what) : Error(ExitCode::run_in_use, what) {}
 };
 
@@ -44,7 +45,7 @@ struct ValRow {
   int64_t step;
   float loss;
   float train_loss;  // loss on eval_iters train batches at the same step
-  float accuracy;    // NaN where the task has none (the column is written only if any is finite)
+  float accuracy;    // NaN where the task has none (the column always exists)
 };
 
 struct PluginRecord {
@@ -87,6 +88,10 @@ class RunWriter {
 };
 
 // A reader for compare/report/resume/sample: opens with the plain library, never writes.
+// A run being written by another process reads as a consistent prefix of its rows (a failed open
+// in the instant of a flush is retried). Not for a run that a RunWriter of this same process has
+// open: one process cannot hold an HDF5 file read-only and read-write at once, and the writer's
+// flush would fail.
 struct RunLog {
   std::string status, experiment, run, created, finished;
   std::string config_toml;

@@ -12,9 +12,11 @@
 #include <string_view>
 #include <vector>
 
+#include "nanolab/errors.hpp"
+
 namespace nanolab {
 
-class Tokenizer {
+class NANOLAB_VISIBLE Tokenizer {
  public:
   virtual ~Tokenizer() = default;
   virtual void train(std::string_view text, int64_t vocab_size) = 0;

@@ -1,6 +1,6 @@
 // matmul and linear on oneDNN's matmul primitive. Transposed operands are described to oneDNN by
 // their strides, so no copy is made; linear's weight (N, K) is passed as a K x N matrix with
-// strides (1, K), which is the layout oneDNN runs fastest (see docs/performance.md).
+// strides (1, K), which is the layout oneDNN runs fastest (see docs/ops.md).
 #include "nanolab/autograd.hpp"
 #include "nanolab/ops.hpp"
 #include "ops/check.hpp"

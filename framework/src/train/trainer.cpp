@@ -289,6 +289,9 @@ class Loop {
                  {"final_train_loss", n_.final_train_loss},
                  {"wall_s", n_.wall_s},
                  {"train_step_s", n_.train_step_s}};
+    // Every row logged up to this step reaches the run file before the checkpoint exists, so a
+    // run resumed from it (after a kill -9, say) has no gap in its metrics.
+    writer_.flush();
     write_checkpoint(options_.run_dir, ck);
   }
 

@@ -1,0 +1,283 @@
+// The schema table (schema.hpp) and the texts derived from it. The defaults are nanoGPT's CPU
+// configuration ("baby" Shakespeare char model) on the synthetic sorting task, so that an
+// experiment file of a single line trains something sensible without a download.
+#include "config/schema.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace nanolab::config {
+namespace {
+
+using C = ExperimentConfig;
+using Strings = std::vector<std::string>;
+constexpr std::optional<double> none = std::nullopt;
+
+KeySpec value_row(std::string key, Field field, KeyValue default_value, std::string doc,
+                  std::optional<double> min = none, std::optional<double> max = none) {
+  KeySpec spec;
+  spec.key = std::move(key);
+  spec.field = field;
+  spec.default_value = std::move(default_value);
+  spec.min = min;
+  spec.max = max;
+  spec.doc = std::move(doc);
+  return spec;
+}
+
+KeySpec choice_row(std::string key, std::string C::*field, std::string default_value,
+                   Strings choices, std::string doc) {
+  KeySpec spec = value_row(std::move(key), field, std::move(default_value), std::move(doc));
+  spec.choices = std::move(choices);
+  return spec;
+}
+
+KeySpec plugin_row(std::string key, PluginChoice C::*field, PluginKind kind,
+                   std::string default_plugin, std::string doc) {
+  KeySpec spec = value_row(std::move(key), field, std::move(default_plugin), std::move(doc));
+  spec.plugin_kind = kind;
+  return spec;
+}
+
+KeySpec fixed(KeySpec spec) {
+  spec.sweepable = false;
+  return spec;
+}
+
+KeySpec exclusive(KeySpec spec, bool min_exclusive, bool max_exclusive) {
+  spec.min_exclusive = min_exclusive;
+  spec.max_exclusive = max_exclusive;
+  return spec;
+}
+
+std::vector<KeySpec> make_schema() {
+  std::vector<KeySpec> rows = {
+      fixed(
+          value_row("experiment.name", &C::name, std::string("experiment"),
+                    "folder of the runs inside the output folder; letters, digits, '.', '_', '-'")),
+      value_row("experiment.seed", &C::seed, int64_t{1337},
+                "seeds every random number of a run (weights, data order, dropout, samples)", 0.0),
+      fixed(value_row("experiment.include", static_cast<Strings C::*>(nullptr), Strings{},
+                      "files read before this one (relative to it); later keys win; not stored")),
+      fixed(value_row("experiment.plugin_dirs", &C::plugin_dirs, Strings{},
+                      "more plugin folders (relative to the file), searched after the built-in "
+                      "folder and NANOLAB_PLUGIN_PATH")),
+
+      value_row("data.dataset", &C::dataset, std::string("synthetic:sort"),
+                "a recipe in datasets/, a path to a text file, or synthetic:sort, synthetic:add, "
+                "synthetic:copy"),
+      plugin_row("data.tokenizer", &C::tokenizer, PluginKind::tokenizer, "char",
+                 "the tokenizer: { plugin = NAME, option = value, ... }"),
+      value_row("data.vocab_size", &C::vocab_size, int64_t{0},
+                "vocabulary size for tokenizers that learn one; 0: the tokenizer decides", 0.0),
+      value_row("data.block_size", &C::block_size, int64_t{64}, "context length T", 1.0),
+      value_row("data.batch_size", &C::batch_size, int64_t{12}, "sequences B per micro-step", 1.0),
+
+      value_row("model.n_layer", &C::n_layer, int64_t{4}, "transformer blocks", 1.0),
+      value_row("model.n_head", &C::n_head, int64_t{4}, "attention heads NH; divides n_embd", 1.0),
+      value_row("model.n_embd", &C::n_embd, int64_t{128}, "embedding width C", 1.0),
+      exclusive(value_row("model.dropout", &C::dropout, 0.0,
+                          "dropout probability (embeddings, attention output, MLP)", 0.0, 1.0),
+                false, true),
+      value_row("model.bias", &C::bias, false, "biases in the linear layers and layer norms"),
+      plugin_row("model.attention", &C::attention, PluginKind::attention, "causal_mha",
+                 "the attention of every block: { plugin = NAME, option = value, ... }"),
+
+      plugin_row(
+          "optimizer", &C::optimizer, PluginKind::optimizer, "adamw",
+          "the [optimizer] table: plugin = NAME; its keys other than lr are the plugin's options"),
+      exclusive(value_row("optimizer.lr", &C::lr, 1e-3, "peak learning rate", 0.0), true, false),
+
+      plugin_row("loss", &C::loss, PluginKind::loss, "cross_entropy",
+                 "the [loss] table: plugin = NAME; its other keys are the plugin's options"),
+
+      value_row("train.max_iters", &C::max_iters, int64_t{2000}, "optimizer steps", 1.0),
+      value_row("train.warmup_iters", &C::warmup_iters, int64_t{100},
+                "linear warmup steps from 0 to lr; at most max_iters", 0.0),
+      choice_row("train.lr_schedule", &C::lr_schedule, "cosine", {"cosine", "linear", "constant"},
+                 "decay from lr to min_lr after warmup"),
+      value_row("train.min_lr", &C::min_lr, 1e-4, "learning rate at the end of the decay; <= lr",
+                0.0),
+      value_row("train.lr_decay_iters", &C::lr_decay_iters, int64_t{0},
+                "step at which the decay reaches min_lr; 0: max_iters", 0.0),
+      value_row("train.grad_clip", &C::grad_clip, 1.0, "clip the global gradient norm; 0: off",
+                0.0),
+      value_row("train.grad_accum_steps", &C::grad_accum_steps, int64_t{1},
+                "micro-steps of batch_size per optimizer step", 1.0),
+      value_row("train.eval_interval", &C::eval_interval, int64_t{250},
+                "evaluate (and sample) every this many steps", 1.0),
+      value_row("train.eval_iters", &C::eval_iters, int64_t{200},
+                "batches per evaluation, of train and of val", 1.0),
+      value_row("train.log_interval", &C::log_interval, int64_t{10},
+                "log a train metrics row every this many steps", 1.0),
+      value_row("train.checkpoint_interval", &C::checkpoint_interval, int64_t{500},
+                "write a checkpoint every this many steps (and at the end)", 1.0),
+      value_row("train.sample_tokens", &C::sample_tokens, int64_t{200},
+                "tokens of the text sample at each evaluation; 0: none", 0.0),
+      choice_row("train.on_nonfinite", &C::on_nonfinite, "stop", {"stop", "skip"},
+                 "a non-finite loss or gradient: stop (exit 6) or skip the step"),
+      value_row("train.max_nonfinite_skips", &C::max_nonfinite_skips, int64_t{10},
+                "with skip: stop after this many non-finite steps in a row", 1.0),
+  };
+  return rows;
+}
+
+// Whole bounds read best without ".0" ("[0, 1)"), also for number keys.
+std::string bound_text(double v) {
+  if (v == std::trunc(v) && std::abs(v) < 1e15) return std::to_string(int64_t(v));
+  return to_string(OptionValue(v));
+}
+
+}  // namespace
+
+std::string KeySpec::parent() const {
+  const auto dot = key.rfind('.');
+  return dot == std::string::npos ? "" : key.substr(0, dot);
+}
+
+std::string KeySpec::leaf() const {
+  const auto dot = key.rfind('.');
+  return dot == std::string::npos ? key : key.substr(dot + 1);
+}
+
+const std::vector<KeySpec>& schema() {
+  static const std::vector<KeySpec> rows = make_schema();
+  return rows;
+}
+
+const KeySpec* find_key(const std::string& key) {
+  for (const auto& spec : schema())
+    if (spec.key == key) return &spec;
+  return nullptr;
+}
+
+bool is_table_path(const std::string& path) {
+  if (path.empty()) return true;
+  for (const auto& spec : schema())
+    if (spec.key.size() > path.size() && spec.key.compare(0, path.size(), path) == 0 &&
+        spec.key[path.size()] == '.')
+      return true;
+  return false;
+}
+
+std::vector<std::string> keys_in(const std::string& table_path) {
+  const std::string prefix = table_path.empty() ? "" : table_path + ".";
+  std::vector<std::string> out;
+  for (const auto& spec : schema()) {
+    if (spec.key.size() <= prefix.size() || spec.key.compare(0, prefix.size(), prefix) != 0)
+      continue;
+    // A key inside a nested table names that table: "data.tokenizer" is inside "data".
+    std::string child = spec.key.substr(0, spec.key.find('.', prefix.size()));
+    if (std::find(out.begin(), out.end(), child) == out.end()) out.push_back(std::move(child));
+  }
+  return out;
+}
+
+std::vector<std::string> leaf_keys() {
+  std::vector<std::string> out;
+  for (const auto& spec : schema())
+    out.push_back(spec.type() == KeyType::plugin ? spec.key + ".plugin" : spec.key);
+  return out;
+}
+
+ExperimentConfig default_config() {
+  ExperimentConfig config{};
+  for (const auto& spec : schema()) {
+    std::visit(
+        [&](auto member) {
+          if (member == nullptr) return;
+          using Member = std::remove_reference_t<decltype(config.*member)>;
+          if constexpr (std::is_same_v<Member, PluginChoice>)
+            config.*member = PluginChoice{std::get<std::string>(spec.default_value), {}};
+          else
+            config.*member = std::get<Member>(spec.default_value);
+        },
+        spec.field);
+  }
+  return config;
+}
+
+std::string expected_text(const KeySpec& spec) {
+  switch (spec.type()) {
+    case KeyType::boolean:
+      return "a boolean";
+    case KeyType::integer:
+      return "an integer";
+    case KeyType::number:
+      return "a number";
+    case KeyType::string:
+      return "a string";
+    case KeyType::string_list:
+      return "an array of strings";
+    case KeyType::plugin:
+      return spec.key.find('.') == std::string::npos
+                 ? "a table [" + spec.key + "] with plugin = \"NAME\""
+                 : "a table { plugin = \"NAME\" }";
+  }
+  return "";
+}
+
+std::string allowed_text(const KeySpec& spec) {
+  if (!spec.choices.empty()) {
+    std::string out = "one of ";
+    for (size_t i = 0; i < spec.choices.size(); ++i)
+      out += (i ? ", " : "") + to_string(OptionValue(spec.choices[i]));
+    return out;
+  }
+  std::string out;
+  if (spec.min && spec.max)
+    out.append(spec.min_exclusive ? "(" : "[")
+        .append(bound_text(*spec.min))
+        .append(", ")
+        .append(bound_text(*spec.max))
+        .append(spec.max_exclusive ? ")" : "]");
+  else if (spec.min)
+    out.append(spec.min_exclusive ? "> " : ">= ").append(bound_text(*spec.min));
+  else if (spec.max)
+    out.append(spec.max_exclusive ? "< " : "<= ").append(bound_text(*spec.max));
+  return out;
+}
+
+std::string value_text(const KeyValue& value) {
+  return std::visit(
+      [](const auto& v) -> std::string {
+        if constexpr (std::is_same_v<std::decay_t<decltype(v)>, std::vector<std::string>>) {
+          std::string out = "[";
+          for (size_t i = 0; i < v.size(); ++i)
+            out += (i ? ", " : "") + to_string(OptionValue(v[i]));
+          return out + "]";
+        } else {
+          return to_string(OptionValue(v));
+        }
+      },
+      value);
+}
+
+std::string schema_markdown() {
+  static const char* type_names[] = {"boolean", "integer",     "number",
+                                     "string",  "string list", "plugin table"};
+  std::string out =
+      "| key | type | default | allowed | description |\n"
+      "| --- | --- | --- | --- | --- |\n";
+  for (const auto& spec : schema()) {
+    std::string def = value_text(spec.default_value);
+    std::string allowed = allowed_text(spec);
+    if (spec.type() == KeyType::plugin) {
+      def = "{ plugin = " + def + " }";
+      const std::string kind = to_string(spec.plugin_kind);
+      const bool vowel = std::string("aeiou").find(kind[0]) != std::string::npos;
+      allowed = (vowel ? "an " : "a ") + kind + " plugin (`nanolab plugins`)";
+    }
+    std::string doc = spec.doc;
+    if (!spec.sweepable) doc += " (cannot be swept)";
+    // A '|' inside a cell would end it.
+    for (std::string* cell : {&def, &allowed, &doc})
+      for (size_t at = cell->find('|'); at != std::string::npos; at = cell->find('|', at + 2))
+        cell->replace(at, 1, "\\|");
+    out += "| `" + spec.key + "` | " + type_names[size_t(spec.type())] + " | `" + def + "` | " +
+           (allowed.empty() ? "any" : allowed) + " | " + doc + " |\n";
+  }
+  return out;
+}
+
+}  // namespace nanolab::config

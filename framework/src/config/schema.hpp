@@ -1,0 +1,79 @@
+// The one schema of an experiment file: every key, its type, default, allowed values and doc.
+//
+// Everything else reads this table: the defaults of a config, the checks of each value, the list
+// of known keys for "did you mean", the key order of a resolved config, and the Markdown table of
+// `nanolab check --schema` (pasted into docs/experiments.md). A key is added here and nowhere else.
+// A row of type `plugin` is a table (or a whole section, like [optimizer]) holding `plugin = NAME`
+// and that plugin's options; the options are not in this table: each plugin declares its own
+// (Registry::validate checks them). Not a parser: load.cpp reads TOML and checks values against
+// these rows.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "nanolab/experiment.hpp"
+#include "nanolab/plugin.hpp"
+
+namespace nanolab::config {
+
+enum class KeyType { boolean, integer, number, string, string_list, plugin };
+
+// The field of ExperimentConfig a row fills; its alternative fixes the row's type.
+using Field =
+    std::variant<bool ExperimentConfig::*, int64_t ExperimentConfig::*, double ExperimentConfig::*,
+                 std::string ExperimentConfig::*, std::vector<std::string> ExperimentConfig::*,
+                 PluginChoice ExperimentConfig::*>;
+
+// A default value; a plugin row's default is its plugin's name.
+using KeyValue = std::variant<bool, int64_t, double, std::string, std::vector<std::string>>;
+
+struct KeySpec {
+  std::string key;  // full dotted path: "model.n_embd", "data.tokenizer", "optimizer"
+  Field field;      // nullptr member for keys that are not part of the resolved config (include)
+  KeyValue default_value;
+  std::optional<double> min;  // bounds of integer and number rows
+  std::optional<double> max;
+  bool min_exclusive = false;
+  bool max_exclusive = false;
+  std::vector<std::string> choices;                // allowed values of a string row; empty: any
+  std::string doc;                                 // one line
+  PluginKind plugin_kind = PluginKind::attention;  // of plugin rows only
+  bool sweepable = true;
+
+  KeyType type() const { return KeyType(field.index()); }
+  std::string parent() const;  // the table holding the key: "model" for "model.n_embd", "" at top
+  std::string leaf() const;    // last segment: "n_embd"
+};
+
+// Every key, in the order of a resolved config (sections in order, keys within each).
+const std::vector<KeySpec>& schema();
+
+// The row of exactly `key`, or null.
+const KeySpec* find_key(const std::string& key);
+
+// True when `path` is a section or any table that holds schema keys ("", "model", "optimizer").
+bool is_table_path(const std::string& path);
+
+// The schema keys directly inside `table_path` (full paths), for "did you mean".
+std::vector<std::string> keys_in(const std::string& table_path);
+// Every key a value can be given for, with "<row>.plugin" for plugin rows
+// ("model.attention.plugin").
+std::vector<std::string> leaf_keys();
+
+// A config holding every default.
+ExperimentConfig default_config();
+
+// "an integer", "a number", "a table { plugin = ... }": what a row expects, for messages.
+std::string expected_text(const KeySpec& spec);
+// "[0, 1)", ">= 1", "one of \"stop\", \"skip\"", or "" when any value of the type is allowed.
+std::string allowed_text(const KeySpec& spec);
+std::string value_text(const KeyValue& value);  // as TOML
+
+// The schema as a Markdown table: key | type | default | allowed | description.
+std::string schema_markdown();
+
+}  // namespace nanolab::config

@@ -1,0 +1,356 @@
+// RunWriter: creates run.h5 (or reclaims it for a resume) and appends rows from one I/O thread.
+//
+// The trainer's calls only queue rows under a mutex; the I/O thread owns every HDF5 call after
+// create/reopen. A flush opens the file, writes, and closes it (the cycle that left every killed
+// file readable without repair, STACK.md), so between flushes run.h5 is a closed, complete file.
+// Within a flush the data columns are written and flushed to the file before the `step` columns
+// are extended: a reader that finds a row's step finds its values too (read_run also takes the
+// shortest column). Row positions are fixed before a write starts, so a flush that failed
+// half-way (disk full) is repeated whole at the next flush and never duplicates a row.
+//
+// Not a general HDF5 logger: the layout is run_layout.hpp and docs/run-format.md.
+#include <time.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <iostream>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <utility>
+
+#include "nanolab/run_store.hpp"
+#include "store/h5.hpp"
+#include "store/run_layout.hpp"
+#include "store/run_lock.hpp"
+
+namespace nanolab {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using store::column;
+using store::Handle;
+
+// A failed flush is retried no sooner than this, so that a full disk is not hammered.
+constexpr std::chrono::milliseconds retry_delay(1000);
+
+std::string utc_now_iso() {
+  time_t now = time(nullptr);
+  tm utc{};
+  gmtime_r(&now, &utc);
+  char text[32];
+  strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return text;
+}
+
+struct Ending {
+  std::string status, finished;
+  NumericAttrs summary;
+};
+
+// Everything queued since the last successful flush.
+struct Batch {
+  std::vector<TrainRow> train;
+  std::vector<ValRow> val;
+  std::vector<std::pair<int64_t, std::string>> samples;
+  std::optional<Ending> ending;
+
+  bool empty() const { return train.empty() && val.empty() && samples.empty() && !ending; }
+  // Puts `newer` after this batch's rows; a newer ending wins.
+  void append(Batch&& newer) {
+    train.insert(train.end(), newer.train.begin(), newer.train.end());
+    val.insert(val.end(), newer.val.begin(), newer.val.end());
+    samples.insert(samples.end(), std::make_move_iterator(newer.samples.begin()),
+                   std::make_move_iterator(newer.samples.end()));
+    if (newer.ending) ending = std::move(newer.ending);
+  }
+};
+
+// Rows already in the file per group: where the next flush writes.
+struct RowCounts {
+  uint64_t train = 0, val = 0, samples = 0;
+};
+
+template <class Row, class Field>
+std::vector<float> gather(const std::vector<Row>& rows, Field field) {
+  std::vector<float> v;
+  v.reserve(rows.size());
+  for (const Row& r : rows) v.push_back(r.*field);
+  return v;
+}
+
+template <class Row>
+std::vector<int64_t> steps_of(const std::vector<Row>& rows) {
+  std::vector<int64_t> v;
+  v.reserve(rows.size());
+  for (const Row& r : rows) v.push_back(r.step);
+  return v;
+}
+
+class Hdf5RunWriter final : public RunWriter {
+ public:
+  Hdf5RunWriter(std::filesystem::path file, store::RunLock lock, std::chrono::milliseconds interval,
+                RowCounts rows)
+      : file_(std::move(file)), lock_(std::move(lock)), interval_(interval), rows_(rows) {
+    io_ = std::thread([this] { run(); });
+  }
+
+  ~Hdf5RunWriter() override {
+    {
+      std::lock_guard lk(m_);
+      if (!finished_) pending_.ending = Ending{"failed", utc_now_iso(), {}};
+      stop_ = true;
+    }
+    wake_.notify_one();
+    io_.join();
+    if (error_ && !reported_) {
+      try {
+        std::rethrow_exception(error_);
+      } catch (const std::exception& e) {
+        std::cerr << "nanolab: the run log was not completely written: " << e.what() << '\n';
+      }
+    }
+  }
+
+  void train(const TrainRow& row) override { enqueue([&](Batch& b) { b.train.push_back(row); }); }
+  void val(const ValRow& row) override { enqueue([&](Batch& b) { b.val.push_back(row); }); }
+  void sample(int64_t step, const std::string& text) override {
+    enqueue([&](Batch& b) { b.samples.emplace_back(step, text); });
+  }
+
+  void finish(const std::string& status, const NumericAttrs& summary) override {
+    enqueue([&](Batch& b) { b.ending = Ending{status, utc_now_iso(), summary}; });
+    {
+      std::lock_guard lk(m_);
+      finished_ = true;
+    }
+    flush();
+  }
+
+  void flush() override {
+    std::unique_lock lk(m_);
+    const uint64_t ticket = ++requested_;
+    wake_.notify_one();
+    flushed_.wait(lk, [&] { return completed_ >= ticket; });
+    lk.unlock();
+    check();
+  }
+
+  void check() override {
+    std::lock_guard lk(m_);
+    if (!error_) return;
+    reported_ = true;
+    std::rethrow_exception(error_);
+  }
+
+ private:
+  template <class F>
+  void enqueue(F add) {
+    bool was_empty;
+    {
+      std::lock_guard lk(m_);
+      was_empty = pending_.empty();
+      add(pending_);
+    }
+    // Only the first row starts the I/O thread's interval clock; later rows need no wake-up.
+    if (was_empty) wake_.notify_one();
+  }
+
+  void run() {
+    store::quiet_errors();
+    std::unique_lock lk(m_);
+    auto last = Clock::now();
+    for (;;) {
+      const auto due = last + (error_ ? std::max(interval_, retry_delay) : interval_);
+      const bool now_due = !pending_.empty() && Clock::now() >= due;
+      if (!stop_ && requested_ == completed_ && !now_due) {
+        if (pending_.empty())
+          wake_.wait(lk);
+        else
+          wake_.wait_until(lk, due);
+        continue;
+      }
+      const uint64_t ticket = requested_;
+      const bool stopping = stop_;
+      Batch batch = std::exchange(pending_, Batch{});
+      lk.unlock();
+      std::exception_ptr failure;
+      if (!batch.empty()) {
+        try {
+          write(batch);
+        } catch (...) {
+          failure = std::current_exception();
+        }
+      }
+      last = Clock::now();
+      lk.lock();
+      if (failure) {
+        if (!error_) error_ = failure;
+        batch.append(std::exchange(pending_, Batch{}));
+        pending_ = std::move(batch);
+      }
+      completed_ = ticket;
+      flushed_.notify_all();
+      if (stopping) return;
+    }
+  }
+
+  // One open-append-close cycle. rows_ moves on only when the whole batch is in the file.
+  void write(const Batch& b) {
+    Handle f = store::open_file(file_, H5F_ACC_RDWR);
+    for (const auto& c : store::train_columns)
+      store::write_rows(f, column(store::train_group, c.name), rows_.train,
+                        gather(b.train, c.field), file_);
+    for (const auto& c : store::val_columns)
+      store::write_rows(f, column(store::val_group, c.name), rows_.val, gather(b.val, c.field),
+                        file_);
+    std::vector<std::string> texts;
+    std::vector<int64_t> sample_steps;
+    for (const auto& [step, text] : b.samples) {
+      sample_steps.push_back(step);
+      texts.push_back(text);
+    }
+    store::write_rows(f, column(store::samples_group, "text"), rows_.samples, texts, file_);
+    store::check(H5Fflush(f, H5F_SCOPE_LOCAL), file_, "write to disk");
+
+    store::write_rows(f, column(store::train_group, "step"), rows_.train, steps_of(b.train), file_);
+    store::write_rows(f, column(store::val_group, "step"), rows_.val, steps_of(b.val), file_);
+    store::write_rows(f, column(store::samples_group, "step"), rows_.samples, sample_steps, file_);
+    if (b.ending) {
+      Handle summary = store::open_group(f, "summary", file_);
+      for (const auto& [name, value] : b.ending->summary)
+        store::write_attr(summary, name, value, file_);
+      summary.reset();
+      store::write_attr(f, "finished", b.ending->finished, file_);
+      // Last, so that a reader who sees "completed" also sees the summary.
+      store::write_attr(f, "status", b.ending->status, file_);
+    }
+    store::close_file(f, file_);
+    rows_.train += b.train.size();
+    rows_.val += b.val.size();
+    rows_.samples += b.samples.size();
+  }
+
+  const std::filesystem::path file_;
+  store::RunLock lock_;
+  const std::chrono::milliseconds interval_;
+  RowCounts rows_;  // I/O thread only, once it runs
+
+  std::mutex m_;
+  std::condition_variable wake_;     // the I/O thread waits here
+  std::condition_variable flushed_;  // flush() waits here
+  Batch pending_;
+  uint64_t requested_ = 0, completed_ = 0;  // flush tickets
+  bool stop_ = false, finished_ = false, reported_ = false;
+  std::exception_ptr error_;  // the first I/O failure
+  std::thread io_;
+};
+
+void write_header(hid_t f, const RunWriter::Header& h, const std::filesystem::path& file) {
+  using store::write_attr;
+  write_attr(f, "format", std::string(store::run_format), file);
+  write_attr(f, "format_version", store::run_format_version, file);
+  write_attr(f, "status", std::string("running"), file);
+  write_attr(f, "experiment", h.experiment, file);
+  write_attr(f, "run", h.run, file);
+  write_attr(f, "created", utc_now_iso(), file);
+  write_attr(f, "finished", std::string(), file);
+  store::write_string(f, "config", h.config_toml, file);
+  {
+    Handle meta = store::create_group(f, "meta", file);
+    for (const auto& [name, value] : h.meta) write_attr(meta, name, value, file);
+  }
+  {
+    Handle plugins = store::create_group(f, "plugins", file);
+    for (const auto& p : h.plugins) {
+      Handle g = store::create_group(plugins, p.kind, file);
+      write_attr(g, "name", p.name, file);
+      write_attr(g, "version", p.version, file);
+      write_attr(g, "file", p.file, file);
+      write_attr(g, "sha256", p.sha256, file);
+    }
+  }
+  store::write_bytes(f, "tokenizer", h.tokenizer, file);
+  store::create_group(f, "metrics", file);
+  for (const char* group : {store::train_group, store::val_group, store::samples_group}) {
+    store::create_group(f, group, file);
+    store::create_column(f, column(group, "step"), store::Column::int64, file);
+  }
+  for (const auto& c : store::train_columns)
+    store::create_column(f, column(store::train_group, c.name), store::Column::float32, file);
+  for (const auto& c : store::val_columns)
+    store::create_column(f, column(store::val_group, c.name), store::Column::float32, file);
+  store::create_column(f, column(store::samples_group, "text"), store::Column::string, file);
+  store::create_group(f, "summary", file);
+}
+
+// Drops the rows of `group` logged after `step` (and any row whose step was never written);
+// returns how many remain.
+uint64_t keep_through(hid_t f, const char* group, int64_t step,
+                      const std::vector<const char*>& columns, const std::filesystem::path& file) {
+  const std::string step_column = column(group, "step");
+  uint64_t n = store::column_length(f, step_column, file);
+  for (const char* c : columns) n = std::min(n, store::column_length(f, column(group, c), file));
+  const std::vector<int64_t> steps = store::read_int64_rows(f, step_column, n, file);
+  const auto keep = uint64_t(
+      std::find_if(steps.begin(), steps.end(), [&](int64_t s) { return s < 0 || s > step; }) -
+      steps.begin());
+  store::truncate_column(f, step_column, keep, file);
+  for (const char* c : columns) store::truncate_column(f, column(group, c), keep, file);
+  return keep;
+}
+
+}  // namespace
+
+std::unique_ptr<RunWriter> RunWriter::create(const std::filesystem::path& dir, const Header& header,
+                                             std::chrono::milliseconds flush_interval) {
+  store::quiet_errors();
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec)
+    throw StorageError(dir.string() + ": could not create the run directory: " + ec.message());
+  store::RunLock lock = store::RunLock::claim(dir);
+  const auto file = dir / "run.h5";
+  if (std::filesystem::exists(file))
+    throw ConfigError(file.string() +
+                      ": the run directory already holds a run; use `nanolab resume " +
+                      dir.string() + "` or another --name");
+  try {
+    Handle f = store::create_file(file, false);
+    write_header(f, header, file);
+    store::close_file(f, file);
+  } catch (...) {
+    // EXCL made this file ours: a half-written header would only block the next attempt.
+    std::filesystem::remove(file, ec);
+    throw;
+  }
+  return std::make_unique<Hdf5RunWriter>(file, std::move(lock), flush_interval, RowCounts{});
+}
+
+std::unique_ptr<RunWriter> RunWriter::reopen(const std::filesystem::path& dir, int64_t step,
+                                             std::chrono::milliseconds flush_interval) {
+  store::quiet_errors();
+  const auto file = dir / "run.h5";
+  if (!std::filesystem::exists(file))
+    throw StorageError(file.string() + ": no run log here; is " + dir.string() +
+                       " a run directory (made by `nanolab run`)?");
+  store::RunLock lock = store::RunLock::claim(dir);
+  Handle f = store::open_file(file, H5F_ACC_RDWR);
+  store::require_run_format(f, file);
+  RowCounts rows;
+  rows.train = keep_through(f, store::train_group, step, names_of(store::train_columns), file);
+  rows.val = keep_through(f, store::val_group, step, names_of(store::val_columns), file);
+  rows.samples = keep_through(f, store::samples_group, step, {"text"}, file);
+  {
+    // A summary belongs to a finished run; the resumed run writes its own at finish().
+    Handle summary = store::open_group(f, "summary", file);
+    for (const auto& name : store::attr_names(summary, file))
+      store::delete_attr(summary, name, file);
+  }
+  store::write_attr(f, "finished", std::string(), file);
+  store::write_attr(f, "status", std::string("running"), file);
+  store::close_file(f, file);
+  return std::make_unique<Hdf5RunWriter>(file, std::move(lock), flush_interval, rows);
+}
+
+}  // namespace nanolab

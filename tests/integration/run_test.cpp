@@ -1,0 +1,212 @@
+// `nanolab run`, `resume` and `sample` end to end, on a tiny synthetic experiment that trains in
+// about a second: what a run directory holds, determinism, exact resume after an interruption and
+// after kill -9, the run lock, and the exit codes of failures (configuration 2, data 3, numerics
+// 6, run in use 75), each leaving nothing half-written.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+
+#include "nanolab/run_store.hpp"
+#include "support/program.hpp"
+#include "support/temp_dir.hpp"
+
+namespace nanolab::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A small GPT on synthetic:copy; `extra` is appended (later keys win within a table, so extra
+// holds whole tables or `--set`s are used instead).
+std::string tiny_experiment(int64_t max_iters = 60) {
+  return "[experiment]\nname = \"tiny\"\nseed = 7\n"
+         "[data]\ndataset = \"synthetic:copy\"\nblock_size = 16\nbatch_size = 8\n"
+         "[model]\nn_layer = 2\nn_head = 2\nn_embd = 32\n"
+         "[optimizer]\nlr = 3e-3\n"
+         "[train]\nmax_iters = " + std::to_string(max_iters) +
+         "\nwarmup_iters = 5\neval_interval = 20\neval_iters = 2\nlog_interval = 1\n"
+         "checkpoint_interval = 20\nsample_tokens = 8\n";
+}
+
+struct Fixture {
+  TempDir dir{"nanolab-run"};
+  fs::path exp = dir.path() / "tiny.toml";
+  fs::path out = dir.path() / "runs";
+  explicit Fixture(const std::string& toml = tiny_experiment()) { std::ofstream(exp) << toml; }
+
+  std::vector<std::string> run_args(const std::string& name,
+                                    const std::vector<std::string>& sets = {}) const {
+    std::vector<std::string> a = {"run", exp.string(), "--out", out.string(), "--name", name};
+    for (const auto& s : sets) a.insert(a.end(), {"--set", s});
+    return a;
+  }
+  fs::path run_dir(const std::string& name) const { return out / "tiny" / name; }
+  Outcome run(const std::string& name, const std::vector<std::string>& sets = {}) const {
+    return run_program(run_args(name, sets), dir.path(), plugin_env());
+  }
+  static std::map<std::string, std::string> plugin_env() {
+    return {{"NANOLAB_PLUGIN_PATH", NANOLAB_TEST_INTEGRATION_PLUGIN_DIR}};
+  }
+};
+
+void expect_same_metrics(const RunLog& a, const RunLog& b) {
+  ASSERT_EQ(a.train.size(), b.train.size());
+  for (size_t i = 0; i < a.train.size(); ++i) {
+    EXPECT_EQ(a.train[i].step, b.train[i].step);
+    EXPECT_EQ(a.train[i].loss, b.train[i].loss) << "step " << a.train[i].step;
+    EXPECT_EQ(a.train[i].lr, b.train[i].lr) << "step " << a.train[i].step;
+    EXPECT_EQ(a.train[i].grad_norm, b.train[i].grad_norm) << "step " << a.train[i].step;
+  }
+  ASSERT_EQ(a.val.size(), b.val.size());
+  for (size_t i = 0; i < a.val.size(); ++i) {
+    EXPECT_EQ(a.val[i].step, b.val[i].step);
+    EXPECT_EQ(a.val[i].loss, b.val[i].loss) << "val step " << a.val[i].step;
+    EXPECT_EQ(a.val[i].train_loss, b.val[i].train_loss) << "val step " << a.val[i].step;
+  }
+}
+
+TEST(Run, WritesACompleteRunDirectory) {
+  Fixture f;
+  const Outcome o = f.run("a");
+  ASSERT_TRUE(o.exited && o.status == 0) << o.err;
+  const RunLog log = read_run(f.run_dir("a") / "run.h5");
+  EXPECT_EQ(log.status, "completed");
+  EXPECT_EQ(log.experiment, "tiny");
+  EXPECT_EQ(log.run, "a");
+  ASSERT_EQ(log.train.size(), 60u);  // log_interval 1
+  EXPECT_EQ(log.train.front().step, 1);
+  EXPECT_EQ(log.train.back().step, 60);
+  ASSERT_EQ(log.val.size(), 4u);  // steps 0, 20, 40, 60
+  EXPECT_EQ(log.val.back().step, 60);
+  EXPECT_LT(log.val.back().loss, log.val.front().loss);
+  EXPECT_FALSE(std::isnan(log.val.back().accuracy));
+  EXPECT_EQ(log.samples.size(), 4u);
+  EXPECT_NE(log.config_toml.find("n_embd = 32"), std::string::npos);
+  EXPECT_EQ(log.meta.at("seed"), "7");
+  EXPECT_FALSE(log.meta.at("git_commit").empty());
+  ASSERT_EQ(log.plugins.size(), 4u);
+  for (const auto& p : log.plugins) EXPECT_EQ(p.sha256.size(), 64u) << p.kind;
+  EXPECT_GT(log.summary.at("params"), 0);
+  EXPECT_EQ(log.summary.at("tokens_seen"), 60 * 8 * 16);
+  EXPECT_TRUE(fs::exists(f.run_dir("a") / "checkpoint.h5"));
+  EXPECT_FALSE(fs::exists(f.run_dir("a") / "run.lock"));
+}
+
+TEST(Run, SameSeedGivesIdenticalMetrics) {
+  Fixture f;
+  ASSERT_EQ(f.run("a").status, 0);
+  ASSERT_EQ(f.run("b").status, 0);
+  expect_same_metrics(read_run(f.run_dir("a") / "run.h5"), read_run(f.run_dir("b") / "run.h5"));
+  ASSERT_EQ(f.run("c", {"experiment.seed=8"}).status, 0);
+  EXPECT_NE(read_run(f.run_dir("a") / "run.h5").train.back().loss,
+            read_run(f.run_dir("c") / "run.h5").train.back().loss);
+}
+
+// Interrupts a longer run after its first checkpoint with `sig`, resumes it, and compares every
+// metric with an uninterrupted run.
+void resume_equals_uninterrupted(int sig) {
+  Fixture f(tiny_experiment(400));
+  ASSERT_EQ(f.run("whole").status, 0);
+  {
+    Program p(f.run_args("cut"), f.dir.path(), Fixture::plugin_env(), "cut");
+    ASSERT_TRUE(wait_until([&] { return fs::exists(f.run_dir("cut") / "checkpoint.h5"); }));
+    p.signal(sig);
+    const Outcome o = p.wait();
+    if (sig == SIGKILL) {
+      EXPECT_FALSE(o.exited);
+    } else {
+      EXPECT_TRUE(o.exited) << o.err;
+      EXPECT_EQ(o.status, 130) << o.err;
+    }
+  }
+  const RunLog cut = read_run(f.run_dir("cut") / "run.h5");  // opens without repair
+  EXPECT_EQ(cut.status, sig == SIGKILL ? "running" : "interrupted");
+  ASSERT_LT(cut.train.size(), 400u) << "the run ended before it was interrupted";
+  const RunLog whole = read_run(f.run_dir("whole") / "run.h5");
+  for (size_t i = 0; i < cut.train.size(); ++i)  // every flushed row equals the uninterrupted one
+    EXPECT_EQ(cut.train[i].loss, whole.train[i].loss) << "step " << cut.train[i].step;
+
+  const Outcome r = run_program({"resume", f.run_dir("cut").string()}, f.dir.path(),
+                                Fixture::plugin_env());
+  ASSERT_TRUE(r.exited && r.status == 0) << r.err;
+  const RunLog resumed = read_run(f.run_dir("cut") / "run.h5");
+  EXPECT_EQ(resumed.status, "completed");
+  expect_same_metrics(resumed, whole);
+}
+
+TEST(Run, ResumeAfterSigtermEqualsUninterrupted) { resume_equals_uninterrupted(SIGTERM); }
+TEST(Run, ResumeAfterKill9EqualsUninterrupted) { resume_equals_uninterrupted(SIGKILL); }
+
+TEST(Run, SecondProcessOnTheSameRunExits75AndChangesNothing) {
+  Fixture f(tiny_experiment(400));
+  Program first(f.run_args("a"), f.dir.path(), Fixture::plugin_env(), "first");
+  ASSERT_TRUE(wait_until([&] { return fs::exists(f.run_dir("a") / "run.h5"); }));
+  const Outcome second = f.run("a");
+  EXPECT_TRUE(second.exited);
+  EXPECT_EQ(second.status, 75) << second.err;
+  EXPECT_NE(second.err.find(f.run_dir("a").string()), std::string::npos) << second.err;
+  const Outcome o = first.wait();
+  ASSERT_EQ(o.status, 0) << o.err;
+  EXPECT_EQ(read_run(f.run_dir("a") / "run.h5").train.size(), 400u);
+}
+
+TEST(Run, NonFiniteLossExits6WithTheStepAndMarksTheRunFailed) {
+  Fixture f;
+  const Outcome o = f.run("nan", {"loss.plugin=nan_after", "loss.calls=25"});
+  EXPECT_TRUE(o.exited);
+  EXPECT_EQ(o.status, 6) << o.err;
+  EXPECT_NE(o.err.find("step 26"), std::string::npos) << o.err;
+  const RunLog log = read_run(f.run_dir("nan") / "run.h5");
+  EXPECT_EQ(log.status, "failed");
+  EXPECT_EQ(log.train.back().step, 25);
+  // The checkpoint is the one of step 20: none is written after the failure.
+  EXPECT_EQ(read_checkpoint(f.run_dir("nan")).step, 20);
+}
+
+TEST(Run, SkipModeLeavesParametersUnchangedAndStopsAfterTheLimit) {
+  Fixture f;
+  const Outcome o = f.run("skip", {"loss.plugin=nan_after", "loss.calls=25",
+                                   "train.on_nonfinite=\"skip\"", "train.max_nonfinite_skips=3"});
+  EXPECT_EQ(o.status, 6) << o.err;
+  EXPECT_NE(o.err.find("4 steps in a row"), std::string::npos) << o.err;
+}
+
+TEST(Run, ConfigurationErrorExits2AndCreatesNothing) {
+  Fixture f;
+  const Outcome o = f.run("bad", {"model.n_embd=33"});
+  EXPECT_TRUE(o.exited);
+  EXPECT_EQ(o.status, 2) << o.err;
+  EXPECT_NE(o.err.find("n_embd"), std::string::npos) << o.err;
+  EXPECT_FALSE(fs::exists(f.out));
+}
+
+TEST(Run, MissingDatasetFileExits3AndCreatesNothing) {
+  Fixture f;
+  auto env = Fixture::plugin_env();
+  env["NANOLAB_DATA"] = (f.dir.path() / "no-data-here").string();
+  env["XDG_CACHE_HOME"] = (f.dir.path() / "cache").string();
+  const Outcome o = run_program(f.run_args("a", {"data.dataset=\"tinyshakespeare\""}),
+                                f.dir.path(), env);
+  EXPECT_TRUE(o.exited);
+  EXPECT_EQ(o.status, 3) << o.err;
+  EXPECT_NE(o.err.find("input.txt"), std::string::npos) << o.err;
+  EXPECT_FALSE(fs::exists(f.run_dir("a")));
+}
+
+TEST(Sample, GeneratesTheRequestedNumberOfTokensReproducibly) {
+  Fixture f;
+  ASSERT_EQ(f.run("a").status, 0);
+  const std::vector<std::string> args = {"sample", f.run_dir("a").string(), "--tokens", "12",
+                                         "--seed", "3", "--top-k", "4"};
+  const Outcome one = run_program(args, f.dir.path(), Fixture::plugin_env());
+  const Outcome two = run_program(args, f.dir.path(), Fixture::plugin_env());
+  ASSERT_EQ(one.status, 0) << one.err;
+  EXPECT_FALSE(one.out.empty());
+  EXPECT_EQ(one.out, two.out);
+  const Outcome bad = run_program({"sample", f.run_dir("a").string(), "--temperature", "0"},
+                                  f.dir.path(), Fixture::plugin_env());
+  EXPECT_EQ(bad.status, 2) << bad.err;
+}
+
+}  // namespace
+}  // namespace nanolab::test

@@ -1,0 +1,101 @@
+// Test helper: runs the real `nanolab` program as a child process with extra environment, captures
+// its stdout and stderr in files, and reports how it ended (exit status or signal). Shared by the
+// tests that check what a user sees: exit codes, messages, files left behind. The program's path
+// comes from NANOLAB_TEST_CLI (tests/CMakeLists.txt).
+#pragma once
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace nanolab::test {
+
+inline std::string read_file(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+struct Outcome {
+  bool exited = false;  // false: killed by a signal
+  int status = -1;      // exit status, or the signal number
+  std::string out, err;
+};
+
+// A running `nanolab` process; its output goes to <scratch>/<tag>.out and .err.
+class Program {
+ public:
+  Program(const std::vector<std::string>& args, const std::filesystem::path& scratch,
+          const std::map<std::string, std::string>& env = {}, const std::string& tag = "nanolab")
+      : out_(scratch / (tag + ".out")), err_(scratch / (tag + ".err")) {
+    pid_ = fork();
+    if (pid_ < 0) throw std::runtime_error("fork failed");
+    if (pid_ == 0) {
+      if (!freopen(out_.c_str(), "w", stdout) || !freopen(err_.c_str(), "w", stderr)) _exit(127);
+      for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
+      std::vector<char*> argv = {const_cast<char*>(NANOLAB_TEST_CLI)};
+      for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+      argv.push_back(nullptr);
+      execv(NANOLAB_TEST_CLI, argv.data());
+      _exit(127);
+    }
+  }
+  Program(const Program&) = delete;
+  Program& operator=(const Program&) = delete;
+  ~Program() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+
+  pid_t pid() const { return pid_; }
+  void signal(int sig) const { kill(pid_, sig); }
+  bool running() const { return pid_ > 0 && waitpid(pid_, nullptr, WNOHANG) == 0; }
+
+  Outcome wait() {
+    int wstatus = 0;
+    waitpid(pid_, &wstatus, 0);
+    pid_ = -1;
+    Outcome o;
+    o.exited = WIFEXITED(wstatus);
+    o.status = o.exited ? WEXITSTATUS(wstatus) : WTERMSIG(wstatus);
+    o.out = read_file(out_);
+    o.err = read_file(err_);
+    return o;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  std::filesystem::path out_, err_;
+};
+
+inline Outcome run_program(const std::vector<std::string>& args,
+                           const std::filesystem::path& scratch,
+                           const std::map<std::string, std::string>& env = {}) {
+  return Program(args, scratch, env).wait();
+}
+
+// Polls `done` every 5 ms for at most `timeout`; true if it became true.
+template <class F>
+bool wait_until(F done, std::chrono::milliseconds timeout = std::chrono::seconds(60)) {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < end) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return done();
+}
+
+}  // namespace nanolab::test

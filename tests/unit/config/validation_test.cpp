@@ -1,0 +1,204 @@
+// Every class of configuration error, each with its file:line:col (or --set), full key, reason and
+// did-you-mean, and several errors of one file reported in one ConfigError. Messages are matched
+// line by line: an error at the wrong place or under the wrong key fails.
+#include <gtest/gtest.h>
+
+#include "config_test_util.hpp"
+#include "nanolab/experiment.hpp"
+
+namespace nanolab {
+namespace {
+
+using config_test::config_error;
+
+class ValidationTest : public config_test::ConfigFiles {
+ protected:
+  // The ConfigError of loading a file holding `text` (and `overrides`).
+  std::string error_of(const std::string& text, const std::vector<std::string>& overrides = {}) {
+    file_ = write("exp.toml", text).string();
+    return config_error([&] { load_experiment(file_, overrides); });
+  }
+  // `message` has a line starting with "<exp.toml>:" + `line`.
+  void expect_line(const std::string& message, const std::string& line) {
+    EXPECT_NE(message.find(file_ + ":" + line), std::string::npos)
+        << "missing: " << file_ << ":" << line << "\nin:\n"
+        << message;
+  }
+  std::string file_;
+};
+
+TEST_F(ValidationTest, SyntaxErrorHasLineAndColumn) {
+  const std::string m = error_of("[model]\nn_layer = = 4\n");
+  expect_line(m, "2:11: syntax error: ");
+  EXPECT_EQ(m.find('\n'), std::string::npos) << "one error, one line: " << m;
+}
+
+TEST_F(ValidationTest, UnknownKeyHasFullPathLineAndDidYouMean) {
+  const std::string m = error_of("[model]\nn_layer = 2\n  n_layers = 4\n");
+  expect_line(m, "3:3: model.n_layers: unknown key (did you mean 'model.n_layer'?)");
+}
+
+TEST_F(ValidationTest, UnknownKeyInTheWrongTableNamesWhereItBelongs) {
+  const std::string m = error_of("[model]\nlr = 0.1\n");
+  expect_line(
+      m, "2:1: model.lr: unknown key (did you mean 'optimizer.lr'? it belongs to [optimizer])");
+}
+
+TEST_F(ValidationTest, UnknownTableAndFarKeyListTheKnownOnes) {
+  const std::string m = error_of("[modle]\nn_layer = 2\n[train]\nwhatever = 1\n");
+  expect_line(m, "1:2: modle: unknown key (did you mean 'model'?)");
+  expect_line(m, "4:1: train.whatever: unknown key\n    hint: the keys of [train] are max_iters, ");
+}
+
+TEST_F(ValidationTest, WrongTypeSaysExpectedAndActual) {
+  const std::string m = error_of(
+      "[model]\nn_head = \"four\"\nn_layer = 4.0\nbias = 1\n[data]\ntokenizer = \"char\"\n");
+  expect_line(m, "2:10: model.n_head: expected an integer, got a string \"four\"");
+  expect_line(m, "3:11: model.n_layer: expected an integer, got a float 4.0");
+  expect_line(m, "4:8: model.bias: expected a boolean, got an integer 1");
+  expect_line(m,
+              "6:13: data.tokenizer: expected a table { plugin = \"NAME\" }, got a string \"char\""
+              "\n    hint: write tokenizer = { plugin = \"char\" } in [data]");
+}
+
+TEST_F(ValidationTest, ValuesOutOfRange) {
+  const std::string m = error_of(
+      "[data]\nblock_size = 0\n[model]\ndropout = 1.0\n[optimizer]\nlr = -1e-3\n"
+      "[train]\nlr_schedule = \"cosin\"\ngrad_clip = nan\n");
+  expect_line(m, "2:14: data.block_size: must be >= 1, got 0");
+  expect_line(m, "4:11: model.dropout: must be [0, 1), got 1.0");
+  expect_line(m, "6:6: optimizer.lr: must be > 0, got -0.001");
+  expect_line(m,
+              "8:15: train.lr_schedule: must be one of \"cosine\", \"linear\", \"constant\", got "
+              "\"cosin\" (did you mean 'cosine'?)");
+  expect_line(m, "9:13: train.grad_clip: nan is not a finite number");
+}
+
+TEST_F(ValidationTest, NEmbdMustBeDivisibleByNHead) {
+  const std::string m = error_of("[model]\nn_head = 6\nn_embd = 130\n");
+  expect_line(
+      m,
+      "3:10: model.n_embd: n_embd = 130 is not divisible by n_head = 6\n"
+      "    hint: each head gets n_embd / n_head channels; e.g. n_embd = 132 with n_head = 6");
+  // Only n_head given: the error is where the user can fix it.
+  const std::string m2 = error_of("[model]\nn_head = 5\n");
+  expect_line(m2, "2:10: model.n_head: n_embd = 128 is not divisible by n_head = 5");
+}
+
+TEST_F(ValidationTest, WarmupAndMinLrRules) {
+  const std::string m = error_of("[train]\nmax_iters = 50\nwarmup_iters = 100\nmin_lr = 0.01\n");
+  expect_line(m, "3:16: train.warmup_iters: warmup_iters = 100 is more than max_iters = 50");
+  expect_line(m, "4:10: train.min_lr: min_lr = 0.01 is more than optimizer.lr = 0.001");
+}
+
+TEST_F(ValidationTest, UnknownPluginNameWithDidYouMean) {
+  const std::string m = error_of("[model]\nattention = { plugin = \"causal_mah\" }\n");
+  expect_line(m,
+              "2:24: model.attention.plugin: no attention plugin named 'causal_mah' (did you "
+              "mean 'causal_mha'?)");
+  const std::string m2 = error_of("[optimizer]\nplugin = \"adam\"\n");
+  expect_line(m2,
+              "2:10: optimizer.plugin: no optimizer plugin named 'adam' (did you mean 'adamw'?)");
+}
+
+TEST_F(ValidationTest, BadPluginOptionsAreNamedByFullPath) {
+  const std::string m = error_of(
+      "[optimizer]\nplugin = \"adamw\"\nbetas = \"x\"\nbetaz = [0.9]\nweight_decay = -1\n"
+      "[loss]\nsmoothing = { a = 1 }\n");
+  expect_line(m, "3:9: optimizer.betas: expected a number list, got a string (\"x\")");
+  expect_line(m, "4:9: optimizer.betaz: unknown option (did you mean 'betas'?)");
+  expect_line(m, "5:16: optimizer.weight_decay: -1.0 is out of range >= 0");
+  expect_line(m,
+              "7:13: loss.smoothing: expected a boolean, number, string or array of numbers, "
+              "got a table");
+}
+
+TEST_F(ValidationTest, IncludeCycleIsAnError) {
+  write("a.toml", "[experiment]\ninclude = [\"b.toml\"]\n");
+  write("b.toml", "[experiment]\ninclude = [\"a.toml\"]\n");
+  const auto a = (dir_ / "a.toml").string();
+  const auto b = (dir_ / "b.toml").string();
+  const std::string m = config_error([&] { load_experiment(a); });
+  EXPECT_NE(m.find(b + ":2:12: experiment.include: include cycle: " + a + " -> " + b + " -> " + a),
+            std::string::npos)
+      << m;
+}
+
+TEST_F(ValidationTest, MissingIncludeNamesTheFileAndWhereItWasLookedFor) {
+  const std::string m =
+      error_of("[experiment]\ninclude = [\"base.toml\", \"nowhere/x.toml\"]\n", {});
+  expect_line(m, "2:25: experiment.include: cannot include '" + (dir_ / "nowhere/x.toml").string() +
+                     "': no such file");
+}
+
+TEST_F(ValidationTest, MissingExperimentFile) {
+  const auto missing = (dir_ / "missing.toml").string();
+  EXPECT_EQ(config_error([&] { load_experiment(missing); }), missing + ": no such file");
+}
+
+TEST_F(ValidationTest, SetErrorsSayTheyComeFromTheCommandLine) {
+  const std::string m = error_of(
+      "", {"model.n_layers=3", "model.n_head=four", "optimizer.lr", "optimizer.betas=[1, 2]"});
+  EXPECT_NE(
+      m.find("--set model.n_layers: unknown key (from --set) (did you mean 'model.n_layer'?)"),
+      std::string::npos)
+      << m;
+  // A bare word is a string, so the type error shows what the value became.
+  EXPECT_NE(m.find("--set model.n_head: expected an integer, got a string \"four\""),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find("--set optimizer.lr: expected key=value"), std::string::npos) << m;
+  EXPECT_NE(m.find("--set optimizer.betas: element 2 (2.0) is out of range"), std::string::npos)
+      << m;
+}
+
+TEST_F(ValidationTest, SweepKeysAndValuesAreValidated) {
+  const std::string m = error_of(
+      "[sweep]\n\"model.n_layers\" = [1, 2]\n\"model.n_head\" = [4, 0]\n\"optimizer.lr\" = 0.1\n"
+      "\"experiment.name\" = [\"a\", \"b\"]\n\"model\" = [1]\n\"train.max_iters\" = []\n");
+  expect_line(m, "2:1: sweep.model.n_layers: unknown key (did you mean 'model.n_layer'?)");
+  expect_line(m, "3:22: model.n_head: must be >= 1, got 0");
+  expect_line(m, "4:18: sweep.optimizer.lr: expected an array of values, got a float 0.1");
+  expect_line(m, "5:1: sweep.experiment.name: experiment.name cannot be swept");
+  expect_line(m, "6:1: sweep.model: cannot sweep the table model; sweep one of its keys");
+  expect_line(m, "7:21: sweep.train.max_iters: an empty array makes no runs");
+}
+
+TEST_F(ValidationTest, SeedsAndExperimentSeedCannotBothBeSwept) {
+  const std::string m = error_of("[sweep]\n\"experiment.seed\" = [1, 2]\nseeds = [3]\n");
+  expect_line(m, "3:1: sweep.seeds: experiment.seed is swept twice");
+}
+
+TEST_F(ValidationTest, EveryErrorOfAFileComesInOneMessageInLineOrder) {
+  const std::string m = error_of(
+      "[model]\n"
+      "n_layer = 0\n"       // out of range
+      "n_heads = 4\n"       // unknown
+      "n_embd = \"big\"\n"  // wrong type
+      "[train]\n"
+      "on_nonfinite = \"ignore\"\n",  // not one of the choices
+      {"train.max_iters=0"});
+  ASSERT_EQ(m.rfind(file_ + ": 5 errors\n", 0), 0u) << m;
+  const std::vector<std::string> in_order = {
+      file_ + ":2:11: model.n_layer:", file_ + ":3:1: model.n_heads:",
+      file_ + ":4:10: model.n_embd:", file_ + ":6:16: train.on_nonfinite:",
+      "--set train.max_iters: must be >= 1, got 0"};
+  size_t at = 0;
+  for (const auto& line : in_order) {
+    const size_t found = m.find(line, at);
+    ASSERT_NE(found, std::string::npos) << line << " (in order) in:\n" << m;
+    at = found;
+  }
+}
+
+TEST_F(ValidationTest, ErrorsInAnIncludedFileNameThatFile) {
+  write("base.toml", "[model]\n\nn_layer = -2\n");
+  const std::string m = error_of("[experiment]\ninclude = [\"base.toml\"]\n[model]\nbias = 2\n");
+  EXPECT_NE(m.find((dir_ / "base.toml").string() + ":3:11: model.n_layer: must be >= 1, got -2"),
+            std::string::npos)
+      << m;
+  expect_line(m, "4:8: model.bias: expected a boolean, got an integer 2");
+}
+
+}  // namespace
+}  // namespace nanolab

@@ -1,0 +1,40 @@
+// `nanolab check EXP.toml [--set key=value]...`: validates an experiment and lists the runs its
+// sweep would make, without creating anything (docs/experiments.md). Every problem of the file
+// comes back in one ConfigError, which main() prints and turns into exit 2.
+// `nanolab check --schema` prints every key of an experiment as a Markdown table (the table in
+// docs/experiments.md is this output).
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "args.hpp"
+#include "config/schema.hpp"
+#include "nanolab/errors.hpp"
+#include "nanolab/experiment.hpp"
+
+namespace nanolab::cli {
+
+int cmd_check(const Args& args) {
+  const ParsedArgs a = parse_args("check", args, {"--set"}, {"--schema"});
+  if (a.has("--schema") && a.positional.empty() && !a.has("--set")) {
+    std::fputs(config::schema_markdown().c_str(), stdout);
+    return 0;
+  }
+  if (a.positional.size() != 1 || a.has("--schema"))
+    throw ConfigError(
+        "usage: nanolab check EXP.toml [--set key=value]... | nanolab check --schema");
+  const std::string file = a.positional[0];
+
+  const Experiment experiment = load_experiment(file, a.all("--set"));
+  const size_t n = experiment.runs.size();
+  std::printf("%s: ok: experiment '%s', %zu run%s\n", file.c_str(), experiment.name.c_str(), n,
+              n == 1 ? "" : "s");
+  for (const auto& run : experiment.runs) {
+    std::printf("  %s\n", run.name.c_str());
+    for (const auto& [key, value] : run.swept)
+      std::printf("      %s = %s\n", key.c_str(), value.c_str());
+  }
+  return 0;
+}
+
+}  // namespace nanolab::cli
