@@ -8,24 +8,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <map>
-#include <sstream>
 #include <stdexcept>
 #include <string>
-#include <thread>
 #include <vector>
 
-namespace nanolab::test {
+#include "support/files.hpp"
 
-inline std::string read_file(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+namespace nanolab::test {
 
 struct Outcome {
   bool exited = false;  // false: killed by a signal
@@ -85,17 +76,6 @@ inline Outcome run_program(const std::vector<std::string>& args,
                            const std::filesystem::path& scratch,
                            const std::map<std::string, std::string>& env = {}) {
   return Program(args, scratch, env).wait();
-}
-
-// Polls `done` every 5 ms for at most `timeout`; true if it became true.
-template <class F>
-bool wait_until(F done, std::chrono::milliseconds timeout = std::chrono::seconds(60)) {
-  const auto end = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < end) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return done();
 }
 
 }  // namespace nanolab::test

@@ -10,7 +10,6 @@ namespace nanolab::cli {
 
 using Args = std::vector<std::string>;
 
-int cmd_demo(const Args& args);
 int cmd_plugins(const Args& args);
 int cmd_check(const Args& args);
 int cmd_run(const Args& args);

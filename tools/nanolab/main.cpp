@@ -26,7 +26,6 @@ struct CommandInfo {
 
 const std::map<std::string, CommandInfo>& commands() {
   static const std::map<std::string, CommandInfo> table = {
-      {"demo", {nanolab::cli::cmd_demo, "demo [--steps N]   train a tiny model on a toy task (a check of the core)"}},
       {"plugins", {nanolab::cli::cmd_plugins, "plugins [show NAME]   the plugins found, their versions, files and options"}},
       {"check", {nanolab::cli::cmd_check, "check EXP.toml [--set k=v]... | check --schema   validate an experiment and list its runs; the keys of an experiment"}},
       {"run", {nanolab::cli::cmd_run, "run EXP.toml [--set k=v]... [--out DIR] [--name RUN] [--quiet]   train one run, or every run of the sweep"}},

@@ -19,7 +19,7 @@ namespace nanolab {
 namespace {
 
 using test::Child;
-using test::file_bytes;
+using test::read_file;
 using test::TempDir;
 
 // Values no other tensor holds, so a test can find this tensor's bytes in the file.
@@ -128,7 +128,7 @@ TEST(Checkpoint, AFlippedByteInAWeightIsDetected) {
   TempDir tmp;
   write_checkpoint(tmp.path(), sample_checkpoint(500));
   const auto file = tmp.path() / "checkpoint.h5";
-  std::string bytes = file_bytes(file);
+  std::string bytes = read_file(file);
   float first[2] = {marker_base, marker_base + 1.0f};
   const std::string needle(reinterpret_cast<const char*>(first), sizeof first);
   const size_t at = bytes.find(needle);
@@ -187,7 +187,7 @@ TEST(Checkpoint, AFailedWriteIsAStorageErrorAndKeepsThePreviousCheckpoint) {
   });
   const int status = child.wait();
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-  const std::string text = file_bytes(message);
+  const std::string text = read_file(message);
   EXPECT_NE(text.find((tmp.path() / "checkpoint.h5.tmp").string()), std::string::npos) << text;
   EXPECT_NE(text.find("File too large"), std::string::npos) << text;
   EXPECT_FALSE(std::filesystem::exists(tmp.path() / "checkpoint.h5.tmp"));

@@ -3,9 +3,6 @@
 // The child never returns into GoogleTest: it leaves with _exit, status 0 if the function
 // returned normally and 1 if it threw. A pipe lets the child tell the parent "I got this far".
 //
-// Also the two small file helpers these tests share (tests/support/program.hpp has the same two
-// but needs the `nanolab` program built, which unit tests do not).
-//
 // Fork only while no RunWriter is alive in the parent: its I/O thread could hold HDF5's global
 // lock at the instant of the fork, and the child would inherit it locked.
 #pragma once
@@ -25,25 +22,9 @@
 #include <string>
 #include <thread>
 
+#include "support/files.hpp"
+
 namespace nanolab::test {
-
-inline std::string file_bytes(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// Polls `done` every 5 ms for at most `timeout`; true if it became true.
-template <class F>
-bool poll_until(F done, std::chrono::milliseconds timeout) {
-  const auto end = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < end) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return done();
-}
 
 class Child {
  public:

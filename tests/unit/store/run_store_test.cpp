@@ -26,7 +26,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using test::Child;
-using test::file_bytes;
+using test::read_file;
 using test::TempDir;
 
 constexpr auto never = std::chrono::hours(1);  // a flush interval that never comes in a test
@@ -197,7 +197,7 @@ TEST(RunStore, RowsReachTheFileAfterTheFlushIntervalWithoutAnExplicitFlush) {
   // Watched through the file size: opening the file with HDF5 in this process while the I/O
   // thread opens it could make the writer's open fail (one process may not hold a file open
   // read-only and read-write at once).
-  ASSERT_TRUE(test::poll_until([&] { return std::filesystem::file_size(file) > created_size; },
+  ASSERT_TRUE(test::wait_until([&] { return std::filesystem::file_size(file) > created_size; },
                                10s));
   std::this_thread::sleep_for(50ms);  // the flush that grew the file has closed it again
   const RunLog log = read_run(file);
@@ -262,9 +262,9 @@ TEST(RunStore, KillDashNineLeavesEveryFlushedRowReadableWithoutRepair) {
   EXPECT_EQ(shell("h5dump -H " + quoted(file) + " >/dev/null 2>&1"), 0);
   const std::string data = tmp.path() / "h5dump.txt";
   ASSERT_EQ(shell("h5dump -d /metrics/train/step " + quoted(file) + " >" + data + " 2>&1"), 0);
-  EXPECT_NE(file_bytes(data).find("DATASPACE  SIMPLE { ( 200 ) / ( H5S_UNLIMITED ) }"),
+  EXPECT_NE(read_file(data).find("DATASPACE  SIMPLE { ( 200 ) / ( H5S_UNLIMITED ) }"),
             std::string::npos)
-      << file_bytes(data);
+      << read_file(data);
 }
 
 TEST(RunStore, KillDashNineDuringFlushesLeavesAReadableFile) {
@@ -314,7 +314,7 @@ TEST(RunStore, H5pyReadsAKilledRun) {
       "print(f.attrs['status']); print(f['metrics/train/step'][:].tolist()[-1]); "
       "print(f['metrics/train/loss'][:].astype('<f4').tobytes().hex())";
   ASSERT_EQ(shell(python + " -c \"" + script + "\" >" + out.string() + " 2>&1"), 0)
-      << file_bytes(out);
+      << read_file(out);
   std::string loss_hex;
   for (int64_t i = 0; i < 200; ++i) {
     const float loss = train_row(i).loss;
@@ -324,7 +324,7 @@ TEST(RunStore, H5pyReadsAKilledRun) {
     std::snprintf(hex, sizeof hex, "%02x%02x%02x%02x", bytes[0], bytes[1], bytes[2], bytes[3]);
     loss_hex += hex;
   }
-  EXPECT_EQ(file_bytes(out), "running\n199\n" + loss_hex + "\n");
+  EXPECT_EQ(read_file(out), "running\n199\n" + loss_hex + "\n");
 }
 
 TEST(RunStore, ASecondWriterOnALiveRunGetsRunInUseAndChangesNothing) {
@@ -332,8 +332,8 @@ TEST(RunStore, ASecondWriterOnALiveRunGetsRunInUseAndChangesNothing) {
   auto first = RunWriter::create(tmp.path(), header(), never);
   for (int64_t i = 0; i < 10; ++i) first->train(train_row(i));
   first->flush();
-  const std::string h5_before = file_bytes(tmp.path() / "run.h5");
-  const std::string lock_before = file_bytes(tmp.path() / "run.lock");
+  const std::string h5_before = read_file(tmp.path() / "run.h5");
+  const std::string lock_before = read_file(tmp.path() / "run.lock");
   EXPECT_EQ(lock_before, std::to_string(getpid()) + " " + this_host() + "\n");
 
   try {
@@ -347,8 +347,8 @@ TEST(RunStore, ASecondWriterOnALiveRunGetsRunInUseAndChangesNothing) {
         << e.what();
   }
   EXPECT_THROW(RunWriter::reopen(tmp.path(), 5, never), RunInUse);
-  EXPECT_EQ(file_bytes(tmp.path() / "run.h5"), h5_before);
-  EXPECT_EQ(file_bytes(tmp.path() / "run.lock"), lock_before);
+  EXPECT_EQ(read_file(tmp.path() / "run.h5"), h5_before);
+  EXPECT_EQ(read_file(tmp.path() / "run.lock"), lock_before);
   EXPECT_EQ(std::distance(std::filesystem::directory_iterator(tmp.path()),
                           std::filesystem::directory_iterator()),
             2);  // run.h5 and run.lock: no stray lock candidate left behind
@@ -359,7 +359,7 @@ TEST(RunStore, ASecondWriterOnALiveRunGetsRunInUseAndChangesNothing) {
 TEST(RunStore, CreateRefusesADirectoryThatHoldsAFinishedRun) {
   TempDir tmp;
   RunWriter::create(tmp.path(), header(), never)->finish("completed", {});
-  const std::string before = file_bytes(tmp.path() / "run.h5");
+  const std::string before = read_file(tmp.path() / "run.h5");
   try {
     RunWriter::create(tmp.path(), header(), never);
     FAIL() << "create() over an existing run succeeded";
@@ -369,7 +369,7 @@ TEST(RunStore, CreateRefusesADirectoryThatHoldsAFinishedRun) {
               std::string::npos)
         << e.what();
   }
-  EXPECT_EQ(file_bytes(tmp.path() / "run.h5"), before);
+  EXPECT_EQ(read_file(tmp.path() / "run.h5"), before);
   EXPECT_FALSE(std::filesystem::exists(tmp.path() / "run.lock"));
 }
 
@@ -383,7 +383,7 @@ TEST(RunStore, AStaleLockIsTakenOver) {
   EXPECT_NE(err.find("left by process " + std::to_string(dead) + ", which is no longer running"),
             std::string::npos)
       << err;
-  EXPECT_EQ(file_bytes(tmp.path() / "run.lock"),
+  EXPECT_EQ(read_file(tmp.path() / "run.lock"),
             std::to_string(getpid()) + " " + this_host() + "\n");
 }
 
@@ -484,8 +484,8 @@ TEST(RunStore, AnIoErrorReachesCheckAsStorageErrorNamingTheFile) {
     throw std::runtime_error("no StorageError from flush() and check()");
   });
   const int status = child.wait();
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << file_bytes(message);
-  const std::string text = file_bytes(message);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << read_file(message);
+  const std::string text = read_file(message);
   EXPECT_EQ(text.substr(0, 2), "5\n");
   EXPECT_NE(text.find((tmp.path() / "run" / "run.h5").string()), std::string::npos) << text;
   EXPECT_NE(text.find("could not write to disk: file write failed: File too large (errno 27)"),
