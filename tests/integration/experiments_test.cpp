@@ -1,0 +1,48 @@
+// The experiments that ship reach the results the README states: the quickstart a val exact-match
+// accuracy of at least 0.99, nanoGPT's baby configuration a val loss of at most 1.92 at step 2000
+// (nanoGPT reports about 1.88; a PyTorch model of the same shape reached 1.90 on this machine).
+// Each trains for real (about 40 s and 3 min on 2 cores); the Shakespeare one is skipped, with the
+// file named, when $NANOLAB_DATA does not hold tiny Shakespeare.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "nanolab/run_store.hpp"
+#include "support/program.hpp"
+#include "support/temp_dir.hpp"
+
+namespace nanolab::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+RunLog train(const std::string& experiment, const TempDir& dir) {
+  const fs::path file = fs::path(NANOLAB_TEST_SOURCE_DIR) / "experiments" / (experiment + ".toml");
+  const Outcome o = run_program({"run", file.string(), "--out", dir.path().string(), "--quiet"},
+                                dir.path());
+  EXPECT_TRUE(o.exited && o.status == 0) << o.err;
+  return read_run(dir.path() / experiment / "run" / "run.h5");
+}
+
+TEST(Experiments, QuickstartReachesItsStatedAccuracy) {
+  TempDir dir;
+  const RunLog log = train("quickstart", dir);
+  ASSERT_FALSE(log.val.empty());
+  EXPECT_EQ(log.val.back().step, 3000);
+  EXPECT_GE(log.val.back().accuracy, 0.99f);
+}
+
+TEST(Experiments, ShakespeareCharBabyReachesValLoss192) {
+  const char* data = std::getenv("NANOLAB_DATA");
+  const fs::path input = fs::path(data ? data : "") / "tinyshakespeare" / "input.txt";
+  if (!data || !fs::exists(input))
+    GTEST_SKIP() << "needs " << input << " (set NANOLAB_DATA to the folder holding tinyshakespeare/)";
+  TempDir dir;
+  const RunLog log = train("shakespeare_char_baby", dir);
+  ASSERT_FALSE(log.val.empty());
+  EXPECT_EQ(log.val.back().step, 2000);
+  EXPECT_LE(log.val.back().loss, 1.92f);
+}
+
+}  // namespace
+}  // namespace nanolab::test
