@@ -193,6 +193,19 @@ TEST(Run, MissingDatasetFileExits3AndCreatesNothing) {
   EXPECT_FALSE(fs::exists(f.run_dir("a")));
 }
 
+TEST(Run, ResumeFromATruncatedCheckpointExits7NamingTheFile) {
+  Fixture f;
+  ASSERT_EQ(f.run("a").status, 0);
+  const fs::path ck = f.run_dir("a") / "checkpoint.h5";
+  fs::resize_file(ck, fs::file_size(ck) / 2);
+  const Outcome o = run_program({"resume", f.run_dir("a").string()}, f.dir.path(),
+                                Fixture::plugin_env());
+  EXPECT_TRUE(o.exited);
+  EXPECT_EQ(o.status, 7) << o.err;
+  EXPECT_NE(o.err.find(ck.string()), std::string::npos) << o.err;
+  EXPECT_EQ(read_run(f.run_dir("a") / "run.h5").status, "completed");  // the log is untouched
+}
+
 TEST(Sample, GeneratesTheRequestedNumberOfTokensReproducibly) {
   Fixture f;
   ASSERT_EQ(f.run("a").status, 0);
