@@ -133,7 +133,8 @@ TEST_P(Golden, MatchesPyTorch) {
   expect_close(curve, f.read<float>(g + "/curve"), 1e-6, "AdamW loss curve");
 }
 
-INSTANTIATE_TEST_SUITE_P(Gpt, Golden, ::testing::Values("nobias", "bias"));
+INSTANTIATE_TEST_SUITE_P(Gpt, Golden, ::testing::Values(std::string("nobias"), std::string("bias")),
+                         [](const auto& info) { return info.param; });
 
 }  // namespace
 }  // namespace nanolab::test

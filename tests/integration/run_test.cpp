@@ -163,12 +163,16 @@ TEST(Run, NonFiniteLossExits6WithTheStepAndMarksTheRunFailed) {
   EXPECT_EQ(read_checkpoint(f.run_dir("nan")).step, 20);
 }
 
-TEST(Run, SkipModeLeavesParametersUnchangedAndStopsAfterTheLimit) {
+TEST(Run, SkipModeSkipsNonFiniteStepsAndStopsAfterTheLimit) {
   Fixture f;
   const Outcome o = f.run("skip", {"loss.plugin=nan_after", "loss.calls=25",
                                    "train.on_nonfinite=\"skip\"", "train.max_nonfinite_skips=3"});
   EXPECT_EQ(o.status, 6) << o.err;
-  EXPECT_NE(o.err.find("4 steps in a row"), std::string::npos) << o.err;
+  for (const char* skipped : {"step 26:", "step 27:", "step 28:"})
+    EXPECT_NE(o.err.find(std::string(skipped) + " the loss is nan; the update is skipped"),
+              std::string::npos) << o.err;
+  EXPECT_NE(o.err.find("step 29: the loss is nan for 4 steps in a row"), std::string::npos) << o.err;
+  EXPECT_EQ(read_run(f.run_dir("skip") / "run.h5").status, "failed");
 }
 
 TEST(Run, ConfigurationErrorExits2AndCreatesNothing) {
