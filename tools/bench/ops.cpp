@@ -2,8 +2,9 @@
 // autograd) against its plain-loop reference (framework/src/ops/*_ref.hpp), and the GFLOP/s of the
 // matmuls as a share of this machine's f32 matmul peak, measured in the same run. Prints Markdown
 // (a header, then one table per shape group) for docs/ops.md:
-//   OMP_WAIT_POLICY=passive build/bin/bench_ops [--quick] [--reps N]
-// --quick runs only B*T = 768, C = 128 and 384, V = 65 (under a minute on 2 cores).
+//   OMP_WAIT_POLICY=passive build/bin/bench_ops [--quick] [--reps N] [--peak]
+// --quick runs only B*T = 768, C = 128 and 384, V = 65 (under a minute on 2 cores); --peak prints
+// only the f32 matmul peak in GFLOP/s (for tools/bench/run).
 //
 // What is timed. Fast forward: the op called on inputs that require grad (the training forward,
 // node recording included). Fast backward: `dst.backward(diff_dst)` on one recorded op, with every
@@ -507,18 +508,20 @@ std::string now_utc() {
 }
 
 int usage(const char* argv0) {
-  std::fprintf(stderr, "usage: %s [--quick] [--reps N]\n", argv0);
+  std::fprintf(stderr, "usage: %s [--quick] [--reps N] [--peak]\n", argv0);
   return 2;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool quick = false;
+  bool quick = false, peak_only = false;
   int reps = 21;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--quick")) {
       quick = true;
+    } else if (!std::strcmp(argv[i], "--peak")) {
+      peak_only = true;
     } else if (!std::strcmp(argv[i], "--reps") && i + 1 < argc) {
       reps = std::atoi(argv[++i]);
       if (reps < 1) return usage(argv[0]);
@@ -530,6 +533,10 @@ int main(int argc, char** argv) {
   const auto start = clock_type::now();
   const int64_t peak_n = 2048;
   const int peak_reps = 10;
+  if (peak_only) {
+    std::printf("%.1f\n", measure_peak(peak_n, peak_reps));
+    return 0;
+  }
 
   std::printf("## nanolab ops benchmark%s\n\n", quick ? " (--quick)" : "");
   std::printf("- date: %s; CPU: %s; threads: %d; OMP_WAIT_POLICY passive: %s\n", now_utc().c_str(),
