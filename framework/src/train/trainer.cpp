@@ -12,6 +12,7 @@
 
 #include "nanolab/autograd.hpp"
 #include "nanolab/ops.hpp"
+#include "ops/kernels.hpp"
 #include "runtime/rng.hpp"
 #include "train/components.hpp"
 #include "train/environment.hpp"
@@ -176,19 +177,33 @@ class Loop {
   }
 
   // The global gradient norm before clipping; scales the gradients down to grad_clip if above.
+  // Both passes run in parallel over fixed blocks of every gradient, and the partial sums are
+  // added in block order, so the norm does not depend on the thread count.
   double clip_gradients(const Parameters& params) {
+    constexpr int64_t block = 1 << 14;
+    grad_blocks_.clear();
+    for (const Parameter& p : params)
+      for (int64_t at = 0, n = p.tensor.numel(); at < n; at += block)
+        grad_blocks_.push_back({p.tensor.grad().data() + at, std::min(block, n - at)});
+    partial_sums_.assign(grad_blocks_.size(), 0.0);
+    const int64_t n_blocks = int64_t(grad_blocks_.size());
+    kernels::parallel_for(n_blocks, block, [&](int64_t b0, int64_t b1) {
+      for (int64_t b = b0; b < b1; ++b) {
+        double sq = 0;
+        for (int64_t i = 0; i < grad_blocks_[b].n; ++i)
+          sq += double(grad_blocks_[b].g[i]) * grad_blocks_[b].g[i];
+        partial_sums_[b] = sq;
+      }
+    });
     double sq = 0;
-    for (const Parameter& p : params) {
-      const float* g = p.tensor.grad().data();
-      for (int64_t i = 0, n = p.tensor.numel(); i < n; ++i) sq += double(g[i]) * g[i];
-    }
+    for (double s : partial_sums_) sq += s;
     const double norm = std::sqrt(sq);
     if (c_.grad_clip > 0 && norm > c_.grad_clip && std::isfinite(norm)) {
       const float k = float(c_.grad_clip / (norm + 1e-6));
-      for (const Parameter& p : params) {
-        float* g = p.tensor.grad().data();
-        for (int64_t i = 0, n = p.tensor.numel(); i < n; ++i) g[i] *= k;
-      }
+      kernels::parallel_for(n_blocks, block, [&](int64_t b0, int64_t b1) {
+        for (int64_t b = b0; b < b1; ++b)
+          for (int64_t i = 0; i < grad_blocks_[b].n; ++i) grad_blocks_[b].g[i] *= k;
+      });
     }
     return norm;
   }
@@ -323,6 +338,12 @@ class Loop {
   TrainOptions options_;
   Counters n_;
   Batch batch_;
+  struct GradBlock {
+    float* g;
+    int64_t n;
+  };
+  std::vector<GradBlock> grad_blocks_;  // scratch of clip_gradients, kept to reuse its memory
+  std::vector<double> partial_sums_;
   bool tty_;
   bool live_line_ = false;
 };
