@@ -223,6 +223,10 @@ TEST(Sample, GeneratesTheRequestedNumberOfTokensReproducibly) {
   const Outcome bad = run_program({"sample", f.run_dir("a").string(), "--temperature", "0"},
                                   f.dir.path(), Fixture::plugin_env());
   EXPECT_EQ(bad.status, 2) << bad.err;
+  const Outcome prompt = run_program({"sample", f.run_dir("a").string(), "--prompt", "12"},
+                                     f.dir.path(), Fixture::plugin_env());
+  EXPECT_EQ(prompt.status, 2) << prompt.err;
+  EXPECT_NE(prompt.err.find("synthetic:copy"), std::string::npos) << prompt.err;
 }
 
 }  // namespace

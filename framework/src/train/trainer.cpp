@@ -433,6 +433,10 @@ std::string sample(const std::filesystem::path& run_dir, const SampleOptions& op
   Components parts = train_detail::build(config, train_detail::Purpose::sample, ck.tokenizer);
   load_parameters(*parts.model, ck, (run_dir / "checkpoint.h5").string());
   std::vector<int32_t> prompt;
+  if (!options.prompt.empty() && parts.dataset)
+    throw ConfigError("--prompt: " + config.dataset +
+                      " has its own vocabulary, not the tokenizer's; sample without --prompt to "
+                      "get a question of the task");
   if (!options.prompt.empty())
     prompt = parts.tokenizer->encode(options.prompt);
   else if (parts.dataset)
