@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package that nanolab's build, tests and benchmarks need.
 # Safe to run twice (apt-get skips what is installed); prints what it installs. Run as root (or with
-# sudo available). Set NANOLAB_DEPS=build to skip the benchmark-only packages.
+# sudo available). NANOLAB_DEPS selects the groups: `all` (default: build, browser, bench), `test`
+# (build and browser: what tools/test.sh and CI need), `build` (build only).
 set -euo pipefail
 
 build_packages=(
@@ -12,15 +13,26 @@ build_packages=(
   libtomlplusplus-dev              # experiment files
   libhdf5-dev hdf5-tools           # run logs
   libgtest-dev libbenchmark-dev    # tests, micro-benchmarks
+  libpcre2-dev                     # the bpe tokenizer's pre-splitting (GPT-2/GPT-4 patterns)
   python3 python3-numpy python3-h5py  # test fixtures and readers
+  python3-pandas                   # tools/runs_to_pandas.py and its test
 )
+# The Browser.* test renders `nanolab report` pages in headless Chromium (about 2 s); it is skipped,
+# with a message, without it.
+browser_packages=(chromium)
 bench_packages=(
   python3-torch libopenblas0-openmp  # the PyTorch reference (see docs/performance.md)
   hyperfine
+  sentencepiece                      # spm_train, the BPE training comparison (docs/tokenizers.md)
 )
 
 packages=("${build_packages[@]}")
-if [ "${NANOLAB_DEPS:-all}" != build ]; then packages+=("${bench_packages[@]}"); fi
+case "${NANOLAB_DEPS:-all}" in
+  all) packages+=("${browser_packages[@]}" "${bench_packages[@]}") ;;
+  test) packages+=("${browser_packages[@]}") ;;
+  build) ;;
+  *) echo "install-deps: NANOLAB_DEPS must be all, test or build, not '$NANOLAB_DEPS'" >&2; exit 2 ;;
+esac
 
 sudo=""
 if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi

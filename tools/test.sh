@@ -4,7 +4,7 @@
 # beside the clone); a test whose data file is missing is skipped with a message naming the file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-NANOLAB_DEPS=build tools/install-deps.sh
+NANOLAB_DEPS=test tools/install-deps.sh
 build=${NANOLAB_BUILD_DIR:-build}
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build" -j"$(nproc)"

@@ -15,5 +15,8 @@ int cmd_check(const Args& args);
 int cmd_run(const Args& args);
 int cmd_resume(const Args& args);
 int cmd_sample(const Args& args);
+int cmd_compare(const Args& args);
+int cmd_diff(const Args& args);
+int cmd_report(const Args& args);
 
 }  // namespace nanolab::cli

@@ -31,6 +31,9 @@ const std::map<std::string, CommandInfo>& commands() {
       {"run", {nanolab::cli::cmd_run, "run EXP.toml [--set k=v]... [--out DIR] [--name RUN] [--quiet]   train one run, or every run of the sweep"}},
       {"resume", {nanolab::cli::cmd_resume, "resume RUN_DIR   continue an interrupted run from its last checkpoint"}},
       {"sample", {nanolab::cli::cmd_sample, "sample RUN_DIR [--prompt S] [--tokens N] [--temperature T] [--top-k K] [--seed S]   text from a trained run"}},
+      {"compare", {nanolab::cli::cmd_compare, "compare PATH... [--metric KEY] [--sort KEY] [--where k=v[,v]]... [--all-keys] [--group-seeds] [--format table|csv|json|markdown] [--plot FILE.svg] [--x step|tokens|wall] [--log-y] [--smooth N]   the runs side by side, only the keys that differ"}},
+      {"diff", {nanolab::cli::cmd_diff, "diff RUN_A RUN_B [--format table|csv|json|markdown]   config, plugins, git, versions and summary of two runs side by side"}},
+      {"report", {nanolab::cli::cmd_report, "report PATH... -o report.html [--metric KEY] [--sort KEY] [--where k=v[,v]]... [--group-seeds]   one self-contained HTML page: table, curves, config diff, samples"}},
   };
   return table;
 }

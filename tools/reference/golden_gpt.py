@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """The golden fixture for nanolab's GPT: the same tiny GPT in PyTorch (gpt.py), with the same weights.
 
-Builds the model with random weights from a fixed seed, and writes to
-tests/fixtures/golden_gpt.h5, for a model without and one with biases:
+Builds the model with random weights from a fixed seed (GPT-2's init with 8x its std on the linear
+layers, layer norms perturbed: see variant()), and writes to tests/fixtures/golden_gpt.h5, for a
+model without and one with biases:
   /<variant>/config attrs, /<variant>/weights/<name>, ids, targets (one -1, ignored), logits, loss,
   /<variant>/grads/<name>, and /<variant>/curve: the loss before each of 10 AdamW steps
   (lr 1e-2, betas (0.9, 0.99), eps 1e-8, weight decay 0.1 on >= 2-D parameters only).
@@ -28,7 +29,11 @@ def variant(out, bias, seed):
     gen = torch.Generator().manual_seed(seed)
     cfg = Config(V, BLOCK, N_LAYER, N_HEAD, N_EMBD, bias)
     # Non-trivial layer-norm gains and shifts, so that a model ignoring them fails the comparison.
-    w = make_weights(cfg, gen, ln_noise=0.1)
+    # Linear layers 8x GPT-2's std (0.16): at 0.02 this model is almost linear (GELU inputs ~0.08,
+    # attention nearly uniform), and an erf GELU in place of the tanh one moved the logits by only
+    # 2.4e-7 of their scale, under the C++ test's tolerance; at 8x it moves them by 4e-5 and more,
+    # while PyTorch f32 against f64 stays within 2.4e-7 of the scale on every compared tensor.
+    w = make_weights(cfg, gen, ln_noise=0.1, linear_gain=8)
     ids = torch.randint(0, V, (B, T), generator=gen)
     targets = torch.randint(0, V, (B, T), generator=gen)
     targets[1, 3] = -1

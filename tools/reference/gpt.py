@@ -23,10 +23,13 @@ class Config:
     bias: bool
 
 
-def make_weights(cfg, gen, ln_noise=0.0):
-    """GPT-2's initialisation; ln_noise > 0 perturbs the layer norms so a test sees them used."""
+def make_weights(cfg, gen, ln_noise=0.0, linear_gain=1.0):
+    """GPT-2's initialisation; ln_noise > 0 perturbs the layer norms so a test sees them used, and
+    linear_gain > 1 widens the std of the linear layers (not the embeddings) so that GELU and the
+    attention softmax work away from their nearly linear region around 0."""
     C = cfg.n_embd
-    std_residual = 0.02 / math.sqrt(2 * cfg.n_layer)
+    std_linear = 0.02 * linear_gain
+    std_residual = std_linear / math.sqrt(2 * cfg.n_layer)
     w = {}
 
     def normal(name, *shape, std=0.02):
@@ -45,12 +48,12 @@ def make_weights(cfg, gen, ln_noise=0.0):
     for l in range(cfg.n_layer):
         h = f"h.{l}."
         ln(h + "ln_1")
-        normal(h + "attn.c_attn.weight", 3 * C, C)
+        normal(h + "attn.c_attn.weight", 3 * C, C, std=std_linear)
         bias(h + "attn.c_attn.bias", 3 * C)
         normal(h + "attn.c_proj.weight", C, C, std=std_residual)
         bias(h + "attn.c_proj.bias", C)
         ln(h + "ln_2")
-        normal(h + "mlp.c_fc.weight", 4 * C, C)
+        normal(h + "mlp.c_fc.weight", 4 * C, C, std=std_linear)
         bias(h + "mlp.c_fc.bias", 4 * C)
         normal(h + "mlp.c_proj.weight", C, 4 * C, std=std_residual)
         bias(h + "mlp.c_proj.bias", C)

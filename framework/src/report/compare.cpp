@@ -1,0 +1,509 @@
+// The compare table (report.hpp): finding runs, flattening their configuration, the keys that
+// differ, --where filters, seed groups, the two-run diff table, and the tables' text formats.
+// Plots live in plot.cpp, the report page in html.cpp.
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <set>
+#include <sstream>
+
+#include "nanolab/report.hpp"
+
+namespace nanolab::report {
+namespace {
+
+constexpr const char* seed_key = "experiment.seed";
+
+std::string number_text(double v) {
+  if (std::isnan(v)) return "";
+  char buf[32];
+  // Whole numbers (params, steps) in full: %g would print a 12345678-parameter model
+  // as 1.23457e+07.
+  if (v == std::trunc(v) && std::fabs(v) < 1e15)
+    std::snprintf(buf, sizeof buf, "%.0f", v);
+  else
+    std::snprintf(buf, sizeof buf, "%.6g", v);
+  return buf;
+}
+
+bool parse_number(const std::string& s, double& out) {
+  if (s.empty()) return false;
+  char* end = nullptr;
+  out = std::strtod(s.c_str(), &end);
+  return end == s.c_str() + s.size();
+}
+
+std::string value_text(const toml::node& node) {
+  if (const auto* v = node.as_string()) return v->get();
+  // Shortest text that reads back as the same double: 0.003, not toml++'s 0.0030000000000000001.
+  if (const auto* v = node.as_floating_point()) {
+    char buf[32];
+    const auto end = std::to_chars(buf, buf + sizeof buf, v->get()).ptr;
+    return std::string(buf, end);
+  }
+  std::ostringstream out;
+  node.visit([&](const auto& n) { out << n; });
+  return out.str();
+}
+
+void flatten(const toml::table& table, const std::string& prefix,
+             std::map<std::string, std::string>& out) {
+  for (const auto& [key, node] : table) {
+    const std::string name = prefix + std::string(key.str());
+    if (const auto* t = node.as_table())
+      flatten(*t, name + ".", out);
+    else
+      out[name] = value_text(node);
+  }
+}
+
+// Two config values are the same if their text is, or both are the same number (3e-4, 0.0003).
+bool same_value(const std::string& a, const std::string& b) {
+  double x, y;
+  return a == b || (parse_number(a, x) && parse_number(b, y) && x == y);
+}
+
+struct Numbers {
+  double params = NAN, best = NAN, best_step = NAN, final_train = NAN, tokens_per_s = NAN,
+         wall_s = NAN;
+};
+
+double summary_or(const RunLog& log, const char* key, double fallback) {
+  auto it = log.summary.find(key);
+  return it == log.summary.end() ? fallback : it->second;
+}
+
+Numbers numbers_of(const RunLog& log, const Metric& metric) {
+  Numbers n;
+  n.params = summary_or(log, "params", NAN);
+  for (const Point& p : metric_points(log, metric)) {
+    if (std::isnan(p.value)) continue;
+    if (std::isnan(n.best) || (metric.higher_is_better ? p.value > n.best : p.value < n.best)) {
+      n.best = p.value;
+      n.best_step = double(p.step);
+    }
+  }
+  if (!log.train.empty()) {
+    n.final_train = log.train.back().loss;
+    // A running run has no summary yet: its rows give the same numbers so far.
+    double sum = 0;
+    for (const TrainRow& r : log.train) sum += r.tokens_per_s;
+    n.tokens_per_s = sum / double(log.train.size());
+    n.wall_s = log.train.back().elapsed_s;
+  }
+  n.final_train = summary_or(log, "final_train_loss", n.final_train);
+  n.wall_s = summary_or(log, "wall_s", n.wall_s);
+  const double tokens = summary_or(log, "tokens_seen", NAN);
+  if (!std::isnan(tokens) && n.wall_s > 0) n.tokens_per_s = tokens / n.wall_s;
+  return n;
+}
+
+std::vector<double> as_vector(const Numbers& n) {
+  return {n.params, n.best, n.best_step, n.final_train, n.tokens_per_s, n.wall_s};
+}
+
+std::vector<std::string> number_columns(const Metric& metric) {
+  return {"params", "best " + metric.name, "best step", "final train loss", "tokens/s", "wall s"};
+}
+
+void sort_table(Table& table, const std::string& sort) {
+  if (sort.empty()) return;
+  const bool descending = sort[0] == '-';
+  const std::string name = descending ? sort.substr(1) : sort;
+  auto it = std::find(table.columns.begin(), table.columns.end(), name);
+  if (it == table.columns.end()) {
+    std::string all;
+    for (const auto& c : table.columns) all += (all.empty() ? "" : ", ") + c;
+    throw ConfigError("--sort '" + name + "': no such column (columns: " + all + ")");
+  }
+  const size_t c = size_t(it - table.columns.begin());
+  std::stable_sort(table.rows.begin(), table.rows.end(), [&](const auto& a, const auto& b) {
+    double x = 0, y = 0;
+    const bool nx = parse_number(a[c], x), ny = parse_number(b[c], y);
+    // Empty cells go last whichever the direction.
+    if (a[c].empty() != b[c].empty()) return b[c].empty();
+    const bool less = nx && ny ? x < y : a[c] < b[c];
+    const bool greater = nx && ny ? y < x : b[c] < a[c];
+    return descending ? greater : less;
+  });
+}
+
+std::string csv_cell(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+std::string json_string(const std::string& s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += char(c);
+    } else if (c < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else {
+      out += char(c);
+    }
+  }
+  return out + "\"";
+}
+
+std::string markdown_cell(const std::string& s) {
+  std::string out;
+  for (char c : s) out += c == '|' ? std::string("\\|") : std::string(1, c);
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::filesystem::path> find_runs(const std::vector<std::filesystem::path>& paths) {
+  namespace fs = std::filesystem;
+  std::set<fs::path> found;
+  for (const fs::path& path : paths) {
+    size_t before = found.size();
+    if (fs::is_regular_file(path)) {
+      found.insert(fs::weakly_canonical(path));
+    } else if (fs::is_regular_file(path / "run.h5")) {
+      found.insert(fs::weakly_canonical(path / "run.h5"));
+    } else if (fs::is_directory(path)) {
+      for (const auto& entry : fs::recursive_directory_iterator(path))
+        if (entry.is_regular_file() && entry.path().filename() == "run.h5")
+          found.insert(fs::weakly_canonical(entry.path()));
+    }
+    if (found.size() == before)
+      throw ConfigError(path.string() +
+                        ": no run found (give a run.h5, a run directory, or a "
+                        "folder that holds run directories)");
+  }
+  return {found.begin(), found.end()};
+}
+
+std::map<std::string, std::string> flatten_config(const std::string& toml_text) {
+  std::map<std::string, std::string> out;
+  try {
+    flatten(toml::parse(toml_text), "", out);
+  } catch (const toml::parse_error& e) {
+    throw StorageError(std::string("the run's /config is not valid TOML: ") +
+                       std::string(e.description()));
+  }
+  return out;
+}
+
+Run load_run(const std::filesystem::path& run_h5) {
+  Run run{run_h5, read_run(run_h5), {}};
+  run.config = flatten_config(run.log.config_toml);
+  return run;
+}
+
+std::vector<Run> load_runs(const std::vector<std::filesystem::path>& paths) {
+  std::vector<Run> runs;
+  for (const auto& file : find_runs(paths)) runs.push_back(load_run(file));
+  return runs;
+}
+
+std::vector<std::string> differing_keys(const std::vector<Run>& runs) {
+  std::set<std::string> all;
+  for (const Run& r : runs)
+    for (const auto& [k, v] : r.config) all.insert(k);
+  std::vector<std::string> out;
+  for (const auto& key : all) {
+    const std::string* first = nullptr;
+    bool differs = false;
+    for (const Run& r : runs) {
+      auto it = r.config.find(key);
+      if (it == r.config.end()) {
+        differs = true;
+        break;
+      }
+      if (!first)
+        first = &it->second;
+      else if (!same_value(*first, it->second))
+        differs = true;
+    }
+    if (differs) out.push_back(key);
+  }
+  return out;
+}
+
+std::vector<SeedGroup> seed_groups(const std::vector<Run>& runs) {
+  std::vector<std::string> keys = differing_keys(runs);
+  std::erase(keys, std::string(seed_key));
+  std::vector<SeedGroup> groups;
+  std::map<std::string, size_t> index;
+  for (const Run& run : runs) {
+    std::string label;
+    for (const auto& key : keys) {
+      auto it = run.config.find(key);
+      label += (label.empty() ? "" : " ") + key + "=" + (it == run.config.end() ? "" : it->second);
+    }
+    auto [it, fresh] = index.emplace(label, groups.size());
+    if (fresh) groups.push_back({label.empty() ? run.log.run : label, {}});
+    groups[it->second].runs.push_back(&run);
+  }
+  return groups;
+}
+
+Metric parse_metric(const std::string& name) {
+  static const std::vector<std::string> known = {
+      "val/loss", "val/accuracy",    "val/train_loss",    "train/loss",
+      "train/lr", "train/grad_norm", "train/tokens_per_s"};
+  if (std::find(known.begin(), known.end(), name) == known.end()) {
+    std::string all;
+    for (const auto& k : known) all += (all.empty() ? "" : ", ") + k;
+    throw ConfigError("--metric '" + name + "': unknown metric (metrics: " + all + ")");
+  }
+  return {name, name == "val/accuracy" || name == "train/tokens_per_s"};
+}
+
+std::vector<Point> metric_points(const RunLog& log, const Metric& metric) {
+  std::vector<Point> out;
+  const std::string& m = metric.name;
+  if (m.rfind("val/", 0) == 0) {
+    for (const ValRow& r : log.val)
+      out.push_back({r.step, m == "val/loss"       ? r.loss
+                             : m == "val/accuracy" ? r.accuracy
+                                                   : r.train_loss});
+  } else {
+    for (const TrainRow& r : log.train)
+      out.push_back({r.step, m == "train/loss"        ? r.loss
+                             : m == "train/lr"        ? r.lr
+                             : m == "train/grad_norm" ? r.grad_norm
+                                                      : r.tokens_per_s});
+  }
+  return out;
+}
+
+void add_where(CompareOptions& options, const std::string& clause) {
+  const size_t eq = clause.find('=');
+  if (eq == std::string::npos || eq == 0)
+    throw ConfigError("--where '" + clause +
+                      "': expected key=value[,value...], e.g. "
+                      "--where optimizer.lr=3e-4,1e-3");
+  auto& values = options.where[clause.substr(0, eq)];
+  std::stringstream rest(clause.substr(eq + 1));
+  for (std::string v; std::getline(rest, v, ',');) values.push_back(v);
+}
+
+std::vector<Run> filter_runs(std::vector<Run> runs, const CompareOptions& options) {
+  std::erase_if(runs, [&](const Run& run) {
+    for (const auto& [key, accepted] : options.where) {
+      std::string value;
+      if (key == "status") {
+        value = run.log.status;
+      } else {
+        auto it = run.config.find(key);
+        if (it == run.config.end()) return true;
+        value = it->second;
+      }
+      if (std::none_of(accepted.begin(), accepted.end(),
+                       [&](const std::string& a) { return same_value(a, value); }))
+        return true;
+    }
+    return false;
+  });
+  return runs;
+}
+
+Table compare_table(const std::vector<Run>& runs, const CompareOptions& options) {
+  std::vector<std::string> keys;
+  if (options.all_keys) {
+    std::set<std::string> all;
+    for (const Run& r : runs)
+      for (const auto& [k, v] : r.config) all.insert(k);
+    keys.assign(all.begin(), all.end());
+  } else {
+    keys = differing_keys(runs);
+  }
+  Table t;
+  const auto numbers = number_columns(options.metric);
+  if (!options.group_seeds) {
+    t.columns = {"run", "status"};
+    t.columns.insert(t.columns.end(), keys.begin(), keys.end());
+    t.first_number = t.columns.size();
+    t.columns.insert(t.columns.end(), numbers.begin(), numbers.end());
+    for (const Run& r : runs) {
+      std::vector<std::string> row = {r.log.run, r.log.status};
+      for (const auto& key : keys) {
+        auto it = r.config.find(key);
+        row.push_back(it == r.config.end() ? "" : it->second);
+      }
+      for (double v : as_vector(numbers_of(r.log, options.metric))) row.push_back(number_text(v));
+      t.rows.push_back(std::move(row));
+    }
+  } else {
+    std::erase(keys, std::string(seed_key));
+    t.columns = {"group", "runs", "seeds"};  // runs: the names of the group's runs
+    t.columns.insert(t.columns.end(), keys.begin(), keys.end());
+    t.first_number = t.columns.size();
+    for (const auto& c : numbers) {
+      t.columns.push_back(c + " mean");
+      t.columns.push_back(c + " std");
+    }
+    for (const SeedGroup& group : seed_groups(runs)) {
+      const auto& members = group.runs;
+      std::string names, seeds;
+      for (const Run* r : members) {
+        names += (names.empty() ? "" : " ") + r->log.run;
+        auto it = r->config.find(seed_key);
+        seeds += (seeds.empty() ? "" : " ") + (it == r->config.end() ? "" : it->second);
+      }
+      std::vector<std::string> row = {group.label, names, seeds};
+      for (const auto& key : keys) {
+        auto it = members.front()->config.find(key);
+        row.push_back(it == members.front()->config.end() ? "" : it->second);
+      }
+      std::vector<std::vector<double>> columns;
+      for (const Run* r : members) columns.push_back(as_vector(numbers_of(r->log, options.metric)));
+      for (size_t c = 0; c < numbers.size(); ++c) {
+        double sum = 0, n = 0;
+        for (const auto& v : columns)
+          if (!std::isnan(v[c])) sum += v[c], n += 1;
+        const double mean = n ? sum / n : NAN;
+        double sq = 0;
+        for (const auto& v : columns)
+          if (!std::isnan(v[c])) sq += (v[c] - mean) * (v[c] - mean);
+        // The sample standard deviation (n - 1): the seeds are a sample of all seeds.
+        const double sd = n > 1 ? std::sqrt(sq / (n - 1)) : (n == 1 ? 0.0 : NAN);
+        row.push_back(number_text(mean));
+        row.push_back(number_text(sd));
+      }
+      t.rows.push_back(std::move(row));
+    }
+  }
+  sort_table(t, options.sort);
+  return t;
+}
+
+Table diff_table(const Run& a, const Run& b) {
+  Table t;
+  t.columns = {"section", "key", a.log.run, b.log.run};
+  if (a.log.run == b.log.run) {  // same run name in two experiments or folders
+    t.columns[2] = a.file.parent_path().string();
+    t.columns[3] = b.file.parent_path().string();
+  }
+  t.first_number = t.columns.size();
+  auto value = [](const auto& map, const std::string& key) -> std::string {
+    auto it = map.find(key);
+    return it == map.end() ? "" : it->second;
+  };
+  for (const auto& key : differing_keys({a, b}))
+    t.rows.push_back({"config", key, value(a.config, key), value(b.config, key)});
+  auto plugins_of = [](const RunLog& log) {
+    std::map<std::string, std::string> m;
+    for (const PluginRecord& p : log.plugins)
+      m[p.kind] = p.name + " " + p.version + " sha256:" + p.sha256.substr(0, 12);
+    return m;
+  };
+  const auto pa = plugins_of(a.log), pb = plugins_of(b.log);
+  std::set<std::string> kinds;
+  for (const auto& m : {pa, pb})
+    for (const auto& [k, v] : m) kinds.insert(k);
+  for (const auto& k : kinds) t.rows.push_back({"plugin", k, value(pa, k), value(pb, k)});
+  // A multi-line value (the uncommitted diff) would break every format's rows.
+  auto one_line = [](const std::string& v) {
+    const size_t nl = v.find('\n');
+    if (nl == std::string::npos) return v;
+    const size_t lines = size_t(std::count(v.begin(), v.end(), '\n')) + (v.back() != '\n');
+    return v.substr(0, nl) + " (" + std::to_string(lines) + " lines)";
+  };
+  std::set<std::string> meta;
+  for (const auto& m : {a.log.meta, b.log.meta})
+    for (const auto& [k, v] : m) meta.insert(k);
+  for (const auto& k : meta)
+    t.rows.push_back({"meta", k, one_line(value(a.log.meta, k)), one_line(value(b.log.meta, k))});
+  std::set<std::string> metrics;
+  for (const auto& m : {a.log.summary, b.log.summary})
+    for (const auto& [k, v] : m) metrics.insert(k);
+  auto metric = [](const NumericAttrs& m, const std::string& k) {
+    auto it = m.find(k);
+    return it == m.end() ? std::string() : number_text(it->second);
+  };
+  for (const auto& k : metrics)
+    t.rows.push_back({"summary", k, metric(a.log.summary, k), metric(b.log.summary, k)});
+  return t;
+}
+
+Format parse_format(const std::string& name) {
+  if (name == "table") return Format::table;
+  if (name == "csv") return Format::csv;
+  if (name == "json") return Format::json;
+  if (name == "markdown") return Format::markdown;
+  throw ConfigError("--format '" + name + "': expected table, csv, json or markdown");
+}
+
+std::string render(const Table& table, Format format) {
+  std::string out;
+  switch (format) {
+    case Format::table: {
+      std::vector<size_t> width(table.columns.size());
+      for (size_t c = 0; c < width.size(); ++c) {
+        width[c] = table.columns[c].size();
+        for (const auto& row : table.rows) width[c] = std::max(width[c], row[c].size());
+      }
+      auto line = [&](const std::vector<std::string>& cells) {
+        std::string l;
+        for (size_t c = 0; c < cells.size(); ++c) {
+          l += cells[c] + std::string(width[c] - cells[c].size(), ' ');
+          if (c + 1 < cells.size()) l += "  ";
+        }
+        while (!l.empty() && l.back() == ' ') l.pop_back();
+        return l + "\n";
+      };
+      out += line(table.columns);
+      std::vector<std::string> rule;
+      for (size_t w : width) rule.push_back(std::string(w, '-'));
+      out += line(rule);
+      for (const auto& row : table.rows) out += line(row);
+      break;
+    }
+    case Format::csv:
+      for (size_t c = 0; c < table.columns.size(); ++c)
+        out.append(c ? "," : "").append(csv_cell(table.columns[c]));
+      out += "\n";
+      for (const auto& row : table.rows) {
+        for (size_t c = 0; c < row.size(); ++c) out.append(c ? "," : "").append(csv_cell(row[c]));
+        out += "\n";
+      }
+      break;
+    case Format::json:
+      out += "[";
+      for (size_t r = 0; r < table.rows.size(); ++r) {
+        out += r ? ",\n {" : "\n {";
+        for (size_t c = 0; c < table.columns.size(); ++c) {
+          const std::string& cell = table.rows[r][c];
+          double v;
+          // Config values stay text (a run name "1" is still a name); metrics are numbers.
+          const bool numeric_column = c >= table.first_number;
+          out.append(c ? ", " : "").append(json_string(table.columns[c])).append(": ");
+          out.append(cell.empty()                              ? std::string("null")
+                     : numeric_column && parse_number(cell, v) ? cell
+                                                               : json_string(cell));
+        }
+        out += "}";
+      }
+      out += "\n]\n";
+      break;
+    case Format::markdown:
+      out += "|";
+      for (const auto& c : table.columns) out.append(" ").append(markdown_cell(c)).append(" |");
+      out += "\n|";
+      for (size_t c = 0; c < table.columns.size(); ++c) out += " --- |";
+      out += "\n";
+      for (const auto& row : table.rows) {
+        out += "|";
+        for (const auto& cell : row) out.append(" ").append(markdown_cell(cell)).append(" |");
+        out += "\n";
+      }
+      break;
+  }
+  return out;
+}
+
+}  // namespace nanolab::report

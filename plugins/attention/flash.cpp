@@ -1,0 +1,506 @@
+// attention `flash`: the causal multi-head self-attention of causal_mha (same parameters c_attn and
+// c_proj, same init marks, same dropout sites) with a fused attention core in the manner of
+// FlashAttention-2. The projections and head splits are framework ops; between them, one fused op
+// attends in tiles (TILE query rows against TILE keys) with an online softmax (a running max m
+// and sum l per query row), so the (T, T) weights never exist: the forward keeps only the output
+// O (B, NH, T, HS) and the per-row logsumexp L (B, NH, T), and its hand-written backward
+// recomputes the weights tile by tile from Q, K and L, in one pass over the key tiles
+// (FlashAttention-2's dK/dV loop, with dQ accumulated by the same task). Work is split with
+// nanolab::parallel_for, over B x NH x query tiles for the forward and over B x NH heads for the
+// backward (each head owns its dQ, dK and dV rows), so every output element is summed by one task
+// in a fixed order: results do not depend on the thread count. Attention dropout is implemented,
+// not refused: the keep decision of weight (b, h, i, j) is a hash of (seed, index), recomputed by
+// the backward instead of stored; the masks are not causal_mha's (which come from ops::dropout
+// over the materialised weights), only their distribution is. The KV-cache path reuses the
+// forward kernel with a query offset. Not a GPU kernel and not oneDNN (which must not run inside
+// TBB tasks): the inner loops are plain float loops over contiguous memory, register-blocked,
+// compiled for AVX-512F, FMA and baseline x86-64 and picked when the plugin is loaded.
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "nanolab/autograd.hpp"
+#include "nanolab/ops.hpp"
+#include "nanolab/parallel.hpp"
+#include "nanolab/plugin.hpp"
+
+// The framework builds without -march=native by default; the kernels carry their own clones so
+// that they vectorise with the widest units of the machine that loads the plugin. The clones are
+// named by ISA feature, not by CPU ("arch=skylake-avx512" is chosen only on that exact model: a
+// Cascade Lake ran the baseline clone, 2x slower).
+#define FLASH_KERNEL __attribute__((target_clones("avx512f", "fma", "default")))
+// The helpers of the kernels are inlined into each clone, so that they are compiled for its units.
+#define FLASH_INLINE inline __attribute__((always_inline))
+
+namespace {
+
+using namespace nanolab;
+
+// Query rows and keys per tile. 64 keys of scores fill four AVX-512 registers, and a (64, HS) tile
+// of K, V and the accumulators stays in L1/L2 for HS = 64.
+constexpr int64_t TILE = 64;
+
+// splitmix64's finaliser: derives the seed of each dropout site from the call's seed, and hashes
+// (seed, element index) into the keep decision of an attention weight.
+uint64_t mix64(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+uint64_t site_seed(uint64_t seed, uint64_t site) {
+  return mix64(seed + 0x9e3779b97f4a7c15ULL * (site + 1));
+}
+
+// exp(x) for x <= 0: every argument that is used is a score minus its row max or its logsumexp.
+// Cephes' expf (range reduction by ln 2, degree-5 polynomial, 2^n through the exponent bits),
+// written without branches so that the compiler vectorises it (std::exp stays a scalar call).
+// Relative error at most 8.3e-8 (measured over every float in [-87, 0]); results below e^-87
+// (~1.6e-38) are clamped there, which is 0 for every sum they enter. x is clamped to [-87, 0] so
+// that the masked lanes a loop computes and then discards stay finite.
+FLASH_INLINE float exp_nonpositive(float x) {
+  x = std::min(std::max(x, -87.0f), 0.0f);
+  // n = round(x / ln 2) by adding and subtracting 1.5 * 2^23 (floor would be a libm call).
+  const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+  const float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  const float e = p * r * r + r + 1.0f;
+  return e * std::bit_cast<float>((static_cast<int32_t>(n) + 127) << 23);
+}
+
+// Dropout on the attention weights of one call: weight (bh, i, j) of a (B*NH, T, T) attention is
+// kept with probability 1 - p and then scaled by 1 / (1 - p); p == 0 keeps everything.
+struct WeightDropout {
+  WeightDropout() = default;
+  WeightDropout(float p, uint64_t seed, int64_t T)
+      : active(p > 0.0f),
+        key(mix64(seed)),
+        threshold(static_cast<uint64_t>(double(p) * 0x1p64)),
+        keep_scale(1.0f / (1.0f - p)),
+        T(T) {}
+
+  // z[j] = the factor of weight (bh, i, j0 + j), for j < n.
+  FLASH_INLINE void factors(int64_t bh, int64_t i, int64_t j0, int64_t n, float* z) const {
+    const uint64_t row = uint64_t((bh * T + i) * T + j0);
+    for (int64_t j = 0; j < n; ++j)
+      z[j] =
+          mix64(key + (row + uint64_t(j)) * 0x9e3779b97f4a7c15ULL) >= threshold ? keep_scale : 0.0f;
+  }
+
+  bool active = false;
+  uint64_t key = 0;
+  uint64_t threshold = 0;
+  float keep_scale = 1.0f;
+  int64_t T = 0;
+};
+
+// The geometry of one call of the kernels: heads are (B*NH) blocks of rows of HS floats.
+struct Heads {
+  int64_t BNH, T, HS;  // T: query rows (and keys, except in the cached path)
+  float scale;         // 1 / sqrt(HS)
+  WeightDropout drop;
+};
+
+// c (m, n) += a (m, k) · b (k, n), all row-major with row strides lda, ldb, ldc: the one matrix
+// product every step of the tiles is made of. Blocks of MR rows x NR columns of c keep their sums
+// in registers across the whole k loop, so each row of b loaded is used MR times; the remainders
+// (the last rows of a partial tile, head sizes that are not a multiple of NR) take plain loops.
+FLASH_INLINE void gemm_acc(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
+                           const float* b, int64_t ldb, float* c, int64_t ldc) {
+  constexpr int64_t MR = 4, NR = 32;
+  int64_t i = 0;
+  for (; i + MR <= m; i += MR) {
+    int64_t j = 0;
+    for (; j + NR <= n; j += NR) {
+      float acc[MR][NR];
+      for (int64_t r = 0; r < MR; ++r)
+        for (int64_t x = 0; x < NR; ++x) acc[r][x] = c[(i + r) * ldc + j + x];
+      for (int64_t p = 0; p < k; ++p) {
+        const float* bp = b + p * ldb + j;
+        for (int64_t r = 0; r < MR; ++r) {
+          const float ar = a[(i + r) * lda + p];
+          for (int64_t x = 0; x < NR; ++x) acc[r][x] += ar * bp[x];
+        }
+      }
+      for (int64_t r = 0; r < MR; ++r)
+        for (int64_t x = 0; x < NR; ++x) c[(i + r) * ldc + j + x] = acc[r][x];
+    }
+    for (int64_t r = i; r < i + MR && j < n; ++r)
+      for (int64_t p = 0; p < k; ++p)
+        for (int64_t x = j; x < n; ++x) c[r * ldc + x] += a[r * lda + p] * b[p * ldb + x];
+  }
+  for (; i < m; ++i)
+    for (int64_t p = 0; p < k; ++p)
+      for (int64_t x = 0; x < n; ++x) c[i * ldc + x] += a[i * lda + p] * b[p * ldb + x];
+}
+
+// dst (cols, TILE) = src (rows, cols) transposed, row stride ld; columns rows..TILE-1 of dst are
+// zero, so products against a partial tile can still run the full tile width.
+FLASH_INLINE void transpose_tile(const float* src, int64_t rows, int64_t cols, int64_t ld,
+                                 float* dst) {
+  std::fill(dst, dst + cols * TILE, 0.0f);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) dst[c * TILE + r] = src[r * ld + c];
+}
+
+// s (rows, TILE) = scale * q (rows, HS) · kt (HS, TILE).
+FLASH_INLINE void scores(int64_t rows, int64_t HS, const float* q, const float* kt, float scale,
+                         float* s) {
+  std::fill(s, s + rows * TILE, 0.0f);
+  gemm_acc(rows, TILE, HS, q, HS, kt, TILE, s, TILE);
+  for (int64_t x = 0; x < rows * TILE; ++x) s[x] *= scale;
+}
+
+// Reductions over one row of a tile in LANES interleaved partial results, combined in a fixed
+// order: a plain running sum or max is a serial chain the compiler may not reorder into vectors.
+constexpr int64_t LANES = 16;
+
+// max of s[0 .. n), -inf for n == 0.
+FLASH_INLINE float masked_max(const float* s, int64_t n) {
+  float part[LANES];
+  std::fill(part, part + LANES, -INFINITY);
+  for (int64_t j0 = 0; j0 < TILE; j0 += LANES)
+    for (int64_t x = 0; x < LANES; ++x)
+      part[x] = std::max(part[x], j0 + x < n ? s[j0 + x] : -INFINITY);
+  float m = -INFINITY;
+  for (int64_t x = 0; x < LANES; ++x) m = std::max(m, part[x]);
+  return m;
+}
+
+// sum of s[0 .. TILE).
+FLASH_INLINE float tile_sum(const float* s) {
+  float part[LANES] = {};
+  for (int64_t j0 = 0; j0 < TILE; j0 += LANES)
+    for (int64_t x = 0; x < LANES; ++x) part[x] += s[j0 + x];
+  float sum = 0.0f;
+  for (int64_t x = 0; x < LANES; ++x) sum += part[x];
+  return sum;
+}
+
+// Keys of a tile starting at j0 (nk of them) that the query at position pos sees.
+FLASH_INLINE int64_t visible(int64_t pos, int64_t j0, int64_t nk) {
+  return std::clamp<int64_t>(pos + 1 - j0, 0, nk);
+}
+
+// Forward for query rows [i0, i1) (at most TILE) of head bh. Query row i sits at absolute position
+// offset + i and attends to keys 0 .. offset + i of k and v. q, o: (rows, HS) of this head, from
+// its first row; k, v: (keys, HS) of this head; lse: (rows) of this head, the logsumexp of each
+// row's scaled scores before dropout. Scratch: kt (HS, TILE), s (TILE, TILE), acc (TILE, HS).
+FLASH_KERNEL void forward_rows(const Heads& h, int64_t bh, int64_t i0, int64_t i1, int64_t offset,
+                               const float* q, const float* k, const float* v, float* o, float* lse,
+                               float* kt, float* s, float* acc) {
+  const int64_t HS = h.HS, rows = i1 - i0;
+  float m[TILE], l[TILE], z[TILE];
+  std::fill(m, m + rows, -INFINITY);
+  std::fill(l, l + rows, 0.0f);
+  std::fill(acc, acc + rows * HS, 0.0f);
+  const int64_t keys = offset + i1;  // the last row sees them all
+  for (int64_t j0 = 0; j0 < keys; j0 += TILE) {
+    const int64_t nk = std::min(TILE, keys - j0);
+    transpose_tile(k + j0 * HS, nk, HS, HS, kt);
+    scores(rows, HS, q + i0 * HS, kt, h.scale, s);
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t pos = offset + i0 + r, n = visible(pos, j0, nk);
+      float* sr = s + r * TILE;
+      float* ar = acc + r * HS;
+      const float tile_max = masked_max(sr, n);
+      // A row that sees no key of this tile keeps m and l as they are (alpha = 1, sum = 0).
+      const float m_new = std::max(m[r], tile_max);
+      const float alpha = n > 0 ? exp_nonpositive(m[r] - m_new) : 1.0f;
+      for (int64_t j = 0; j < TILE; ++j) {
+        const float e = exp_nonpositive(sr[j] - m_new);
+        sr[j] = j < n ? e : 0.0f;
+      }
+      l[r] = l[r] * alpha + tile_sum(sr);
+      if (n > 0) m[r] = m_new;
+      // Dropout falls on the normalised weights, so it scales what reaches O, never l.
+      if (h.drop.active && n > 0) {
+        h.drop.factors(bh, pos, j0, n, z);
+        for (int64_t j = 0; j < n; ++j) sr[j] *= z[j];
+      }
+      for (int64_t d = 0; d < HS; ++d) ar[d] *= alpha;
+    }
+    gemm_acc(rows, HS, nk, s, TILE, v + j0 * HS, HS, acc, HS);
+  }
+  for (int64_t r = 0; r < rows; ++r) {
+    const float inv_l = 1.0f / l[r];
+    for (int64_t d = 0; d < HS; ++d) o[(i0 + r) * HS + d] = acc[r * HS + d] * inv_l;
+    lse[i0 + r] = m[r] + std::log(l[r]);
+  }
+}
+
+// Scratch of one backward task, each a tile: kt, vt (HS, TILE); p, dp, t (TILE, TILE); dk, dv
+// (TILE, HS).
+struct BackwardScratch {
+  explicit BackwardScratch(int64_t HS)
+      : kt(size_t(HS * TILE)),
+        vt(size_t(HS * TILE)),
+        p(size_t(TILE * TILE)),
+        dp(size_t(TILE * TILE)),
+        t(size_t(TILE * TILE)),
+        dk(size_t(TILE * HS)),
+        dv(size_t(TILE * HS)) {}
+  std::vector<float> kt, vt, p, dp, t, dk, dv;
+};
+
+// The backward of one head, in one pass over its key tiles (FlashAttention-2's order): for each
+// key tile, every query tile that sees it recomputes P from Q, K and L, then
+//   dV_tile += Pzᵀ dO,  dP = (dO Vᵀ) * z,  dS = scale * P * (dP - D),
+//   dK_tile += dSᵀ Q,   dQ_rows += dS K_tile,
+// where z is dropout's factor (1 without) and Pz = P * z the weights that reached O. The head is
+// one task, so its dQ rows are summed over key tiles in a fixed order without sharing.
+// q, k, v, dout, dq, dk, dv: (T, HS) of this head; lse, D: (T).
+FLASH_KERNEL void backward_head(const Heads& h, int64_t bh, const float* q, const float* k,
+                                const float* v, const float* dout, const float* lse, const float* D,
+                                float* dq, float* dk, float* dv, BackwardScratch& w) {
+  const int64_t HS = h.HS, T = h.T;
+  float z[TILE];
+  std::fill(dq, dq + T * HS, 0.0f);
+  for (int64_t j0 = 0; j0 < T; j0 += TILE) {
+    const int64_t nk = std::min(TILE, T - j0);
+    transpose_tile(k + j0 * HS, nk, HS, HS, w.kt.data());
+    transpose_tile(v + j0 * HS, nk, HS, HS, w.vt.data());
+    std::fill(w.dk.begin(), w.dk.end(), 0.0f);
+    std::fill(w.dv.begin(), w.dv.end(), 0.0f);
+    for (int64_t i0 = j0; i0 < T; i0 += TILE) {  // query tiles before j0 see none of its keys
+      const int64_t rows = std::min(TILE, T - i0);
+      float *p = w.p.data(), *dp = w.dp.data(), *t = w.t.data();
+      scores(rows, HS, q + i0 * HS, w.kt.data(), h.scale, p);
+      std::fill(dp, dp + rows * TILE, 0.0f);
+      gemm_acc(rows, TILE, HS, dout + i0 * HS, HS, w.vt.data(), TILE, dp, TILE);
+      for (int64_t r = 0; r < rows; ++r) {
+        const int64_t i = i0 + r, n = visible(i, j0, nk);
+        float* pr = p + r * TILE;
+        float* dpr = dp + r * TILE;
+        for (int64_t j = 0; j < TILE; ++j) {
+          const float e = exp_nonpositive(pr[j] - lse[i]);
+          pr[j] = j < n ? e : 0.0f;
+        }
+        if (h.drop.active && n > 0) {
+          h.drop.factors(bh, i, j0, n, z);
+          for (int64_t j = 0; j < n; ++j) dpr[j] *= z[j];
+        }
+        // t (TILE, rows) = Pzᵀ, for dV; then p becomes dS in place.
+        for (int64_t j = 0; j < TILE; ++j)
+          t[j * TILE + r] = h.drop.active && j < n ? pr[j] * z[j] : pr[j];
+        for (int64_t j = 0; j < TILE; ++j) pr[j] = h.scale * pr[j] * (dpr[j] - D[i]);
+      }
+      gemm_acc(nk, HS, rows, t, TILE, dout + i0 * HS, HS, w.dv.data(), HS);
+      for (int64_t r = 0; r < rows; ++r)  // t (TILE, rows) = dSᵀ, for dK
+        for (int64_t j = 0; j < TILE; ++j) t[j * TILE + r] = p[r * TILE + j];
+      gemm_acc(nk, HS, rows, t, TILE, q + i0 * HS, HS, w.dk.data(), HS);
+      gemm_acc(rows, HS, nk, p, TILE, k + j0 * HS, HS, dq + i0 * HS, HS);
+    }
+    std::copy(w.dk.begin(), w.dk.begin() + nk * HS, dk + j0 * HS);
+    std::copy(w.dv.begin(), w.dv.begin() + nk * HS, dv + j0 * HS);
+  }
+}
+
+int64_t tiles(int64_t n) { return (n + TILE - 1) / TILE; }
+
+// Forward over every head: O (BNH, T, HS), L (BNH, T) from q (BNH, T, HS) and keys k, v of which
+// head bh starts at bh * kv_stride floats; query row i sits at position offset + i.
+void attention_forward(const Heads& h, const float* q, const float* k, const float* v,
+                       int64_t kv_stride, int64_t offset, float* o, float* lse) {
+  const int64_t nq = tiles(h.T), HS = h.HS;
+  const int64_t keys = offset + h.T;
+  parallel_for(h.BNH * nq, 2 * TILE * keys * HS, [&](int64_t begin, int64_t end) {
+    std::vector<float> kt(size_t(HS * TILE)), s(size_t(TILE * TILE)), acc(size_t(TILE * HS));
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t bh = task / nq, i0 = (task % nq) * TILE, i1 = std::min(h.T, i0 + TILE);
+      forward_rows(h, bh, i0, i1, offset, q + bh * h.T * HS, k + bh * kv_stride, v + bh * kv_stride,
+                   o + bh * h.T * HS, lse + bh * h.T, kt.data(), s.data(), acc.data());
+    }
+  });
+}
+
+// What the backward of the fused op needs: its inputs, its output and the logsumexp of each row.
+struct FlashSaved {
+  Heads h;
+  Tensor q, k, v;  // (B, NH, T, HS)
+  Tensor o;        // (B, NH, T, HS), a second handle on dst without its history
+  Tensor lse;      // (B, NH, T)
+};
+
+void attention_backward(const FlashSaved& saved, const Tensor& diff_dst) {
+  const Heads& h = saved.h;
+  const int64_t T = h.T, HS = h.HS, head = T * HS;
+  const Shape shape = saved.q.shape();
+  const float *q = saved.q.data(), *k = saved.k.data(), *v = saved.v.data();
+  const float *o = saved.o.data(), *lse = saved.lse.data(), *dout = diff_dst.data();
+  // D (BNH, T) = rowsum(dO * O): the term of the softmax backward that needs the whole row.
+  Tensor D = Tensor::empty({h.BNH, T});
+  float* Dp = D.data();
+  parallel_for(h.BNH * T, 2 * HS, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      float s = 0.0f;
+      for (int64_t d = 0; d < HS; ++d) s += dout[r * HS + d] * o[r * HS + d];
+      Dp[r] = s;
+    }
+  });
+  Tensor dq = Tensor::empty(shape), dk = Tensor::empty(shape), dv = Tensor::empty(shape);
+  // One task per head: B * NH of them keep the cores busy at GPT shapes, and no two tasks write
+  // the same gradient row.
+  parallel_for(h.BNH, 5 * T * T * HS, [&](int64_t begin, int64_t end) {
+    BackwardScratch scratch(HS);
+    for (int64_t bh = begin; bh < end; ++bh)
+      backward_head(h, bh, q + bh * head, k + bh * head, v + bh * head, dout + bh * head,
+                    lse + bh * T, Dp + bh * T, dq.data() + bh * head, dk.data() + bh * head,
+                    dv.data() + bh * head, scratch);
+  });
+  autograd::accumulate_grad(saved.q, std::move(dq));
+  autograd::accumulate_grad(saved.k, std::move(dk));
+  autograd::accumulate_grad(saved.v, std::move(dv));
+}
+
+// The fused op: q, k, v (B, NH, T, HS) -> O (B, NH, T, HS), recorded on the tape with its backward.
+Tensor flash_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                       const WeightDropout& drop) {
+  const Shape& s = q.shape();
+  const Heads h{s[0] * s[1], s[2], s[3], 1.0f / std::sqrt(float(s[3])), drop};
+  Tensor dst = Tensor::empty(s);
+  Tensor lse = Tensor::empty({s[0], s[1], s[2]});
+  attention_forward(h, q.data(), k.data(), v.data(), h.T * h.HS, 0, dst.data(), lse.data());
+  if (autograd::needs_grad({&q, &k, &v})) {
+    // dst has no history yet, so view() records nothing: it only makes the second handle, which
+    // the backward can hold without holding the node that holds it.
+    FlashSaved saved{h, q, k, v, dst.view(s), lse};
+    autograd::record(dst, {q, k, v},
+                     [saved](const Tensor& diff_dst) { attention_backward(saved, diff_dst); });
+  }
+  return dst;
+}
+
+Tensor parameter(const Shape& shape) { return Tensor::zeros(shape).set_requires_grad(); }
+
+class Flash final : public Attention {
+ public:
+  explicit Flash(const AttentionConfig& config)
+      : C_(config.n_embd),
+        NH_(config.n_head),
+        HS_(config.n_embd / config.n_head),
+        block_size_(config.block_size),
+        dropout_(config.dropout),
+        c_attn_weight_(parameter({3 * C_, C_})),
+        c_proj_weight_(parameter({C_, C_})) {
+    if (config.bias) {
+      c_attn_bias_ = parameter({3 * C_});
+      c_proj_bias_ = parameter({C_});
+    }
+  }
+
+  Parameters parameters() override {
+    Parameters p{{"c_attn.weight", c_attn_weight_, Init::normal}};
+    if (c_attn_bias_.defined()) p.push_back({"c_attn.bias", c_attn_bias_, Init::zeros});
+    p.push_back({"c_proj.weight", c_proj_weight_, Init::residual_projection});
+    if (c_proj_bias_.defined()) p.push_back({"c_proj.bias", c_proj_bias_, Init::zeros});
+    return p;
+  }
+
+  Tensor forward(const Tensor& src, const ForwardContext& ctx) override {
+    check_src(src, block_size_, "forward");
+    // (B, T, 3C) -> q, k, v (B, NH, T, HS)
+    std::vector<Tensor> qkv = ops::chunk(ops::linear(src, c_attn_weight_, c_attn_bias_), 3);
+    Tensor q = ops::split_heads(qkv[0], NH_);
+    Tensor k = ops::split_heads(qkv[1], NH_);
+    Tensor v = ops::split_heads(qkv[2], NH_);
+    const bool drop = ctx.training && dropout_ > 0.0f;
+    const WeightDropout weights_drop =
+        drop ? WeightDropout(dropout_, site_seed(ctx.dropout_seed, 0), src.size(1))
+             : WeightDropout();
+    // (B, NH, T, HS) -> (B, T, C)
+    Tensor y = ops::merge_heads(flash_attention(q, k, v, weights_drop));
+    Tensor dst = ops::linear(y, c_proj_weight_, c_proj_bias_);
+    if (drop) dst = ops::dropout(dst, dropout_, site_seed(ctx.dropout_seed, 1));
+    return dst;
+  }
+
+  void reset_cache(int64_t batch) override {
+    if (batch < 1)
+      throw ShapeError("flash: reset_cache needs a batch >= 1, got " + std::to_string(batch));
+    // (B, NH, block_size, HS) each
+    k_cache_ = Tensor::zeros({batch, NH_, block_size_, HS_});
+    v_cache_ = Tensor::zeros({batch, NH_, block_size_, HS_});
+    cached_ = 0;
+  }
+
+  Tensor forward_cached(const Tensor& src) override {
+    if (!k_cache_.defined()) throw ShapeError("flash: forward_cached before reset_cache");
+    const int64_t B = k_cache_.size(0);
+    check_src(src, block_size_ - cached_, "forward_cached");
+    if (src.size(0) != B)
+      throw ShapeError("flash: forward_cached got a batch of " + std::to_string(src.size(0)) +
+                       " after reset_cache(" + std::to_string(B) + ")");
+    NoGrad no_grad;
+    const int64_t t = src.size(1), L = block_size_, start = cached_;
+    std::vector<Tensor> qkv = ops::chunk(ops::linear(src, c_attn_weight_, c_attn_bias_), 3);
+    // (B, NH, t, HS) each
+    Tensor q = ops::split_heads(qkv[0], NH_);
+    Tensor k = ops::split_heads(qkv[1], NH_);
+    Tensor v = ops::split_heads(qkv[2], NH_);
+    const int64_t rows = t * HS_;
+    for (int64_t bh = 0; bh < B * NH_; ++bh) {
+      const int64_t at = (bh * L + start) * HS_;
+      std::memcpy(k_cache_.data() + at, k.data() + bh * rows, rows * sizeof(float));
+      std::memcpy(v_cache_.data() + at, v.data() + bh * rows, rows * sizeof(float));
+    }
+    cached_ += t;
+    // The new rows sit at positions start .. start + t - 1 and see the cache up to themselves.
+    const Heads h{B * NH_, t, HS_, 1.0f / std::sqrt(float(HS_)), WeightDropout()};
+    Tensor y = Tensor::empty({B, NH_, t, HS_});  // (B, NH, t, HS)
+    Tensor lse = Tensor::empty({B, NH_, t});     // unused: no backward under NoGrad
+    attention_forward(h, q.data(), k_cache_.data(), v_cache_.data(), L * HS_, start, y.data(),
+                      lse.data());
+    return ops::linear(ops::merge_heads(y), c_proj_weight_, c_proj_bias_);
+  }
+
+ private:
+  // src must be (B, T, C) with 1 <= T <= max_t.
+  void check_src(const Tensor& src, int64_t max_t, const char* what) const {
+    const Shape& s = src.shape();
+    if (s.ndim() != 3 || s[2] != C_ || s[1] < 1 || s[1] > max_t)
+      throw ShapeError(
+          std::string("flash: ") + what + " expects src (B, T, C=" + std::to_string(C_) +
+          ") with 1 <= T <= " + std::to_string(max_t) +
+          (max_t < block_size_
+               ? " (what is left of block_size = " + std::to_string(block_size_) + " in the cache)"
+               : " (block_size)") +
+          ", got " + s.str());
+  }
+
+  int64_t C_, NH_, HS_, block_size_;
+  float dropout_;
+  Tensor c_attn_weight_;  // (3C, C)
+  Tensor c_attn_bias_;    // (3C), or undefined without bias
+  Tensor c_proj_weight_;  // (C, C)
+  Tensor c_proj_bias_;    // (C), or undefined without bias
+  Tensor k_cache_;        // (B, NH, block_size, HS)
+  Tensor v_cache_;        // (B, NH, block_size, HS)
+  int64_t cached_ = 0;    // positions held in the caches
+};
+
+PluginDescriptor describe() {
+  PluginDescriptor d;
+  d.kind = PluginKind::attention;
+  d.name = "flash";
+  d.version = "1.0.0";
+  d.description =
+      "causal multi-head self-attention with a fused, tiled online-softmax core (FlashAttention-2 "
+      "style, memory linear in T); same parameters as causal_mha";
+  d.make_attention = [](const Options&, const AttentionConfig& config) {
+    return std::make_unique<Flash>(config);
+  };
+  return d;
+}
+
+}  // namespace
+
+NANOLAB_PLUGIN(describe)

@@ -1,0 +1,802 @@
+// tokenizer `bpe`: byte-level byte-pair encoding, lossless for any byte string (valid UTF-8 or not).
+// Text is first pre-split into chunks by a regex (GPT-2's or GPT-4's pattern through PCRE2, a custom
+// one, or none); merges never cross a chunk boundary. Training follows minbpe's RegexTokenizer: pair
+// counts over the distinct chunks weighted by their counts, updated incrementally after each merge,
+// ties going to the pair seen first in the text, so that it learns the same merges as minbpe.
+// Options `encoder_json` + `vocab_bpe` load GPT-2's own vocabulary instead (train is then a no-op).
+// Special tokens are a comma-separated string option (the schema has no string-list type).
+// Encoding pre-splits the whole text in one sequential pass and merges the chunks in parallel (the
+// framework's TBB pool): the merges are per chunk, so the result is exactly the sequential one.
+// Not a SentencePiece-style
+// tokenizer: no normalisation, no unigram model, no byte fallback (every byte is a token already).
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <fstream>
+#include <memory>
+#include <queue>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "nanolab/parallel.hpp"
+#include "nanolab/plugin.hpp"
+
+namespace {
+
+using namespace nanolab;
+
+constexpr std::string_view format = "nanolab-tokenizer bpe 1";
+constexpr std::string_view minbpe_header = "minbpe v1\n";
+
+const std::string gpt2_pattern =
+    R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
+const std::string gpt4_pattern =
+    R"('(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]++[\r\n]*|\s*[\r\n]|\s+(?!\S)|\s+)";
+
+std::string resolve_pattern(const std::string& name) {
+  if (name == "gpt2") return gpt2_pattern;
+  if (name == "gpt4") return gpt4_pattern;
+  if (name == "none") return "";
+  return name;
+}
+
+// The pre-splitter: chunk boundaries of a text. Bytes the regex does not match (invalid UTF-8 never
+// matches under PCRE2_MATCH_INVALID_UTF) become chunks of their own, so no byte is ever dropped.
+class Splitter {
+ public:
+  explicit Splitter(const std::string& pattern) : pattern_(pattern) {
+    if (pattern.empty()) return;
+    int error = 0;
+    PCRE2_SIZE offset = 0;
+    code_ = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
+                          PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &error, &offset,
+                          nullptr);
+    if (!code_) {
+      PCRE2_UCHAR message[256];
+      pcre2_get_error_message(error, message, sizeof message);
+      throw ConfigError("bpe: the split pattern does not compile at offset " +
+                        std::to_string(offset) + ": " + reinterpret_cast<char*>(message));
+    }
+    pcre2_jit_compile(code_, PCRE2_JIT_COMPLETE);  // an interpreter fallback if JIT is missing
+  }
+  ~Splitter() { pcre2_code_free(code_); }
+  Splitter(const Splitter&) = delete;
+  Splitter& operator=(const Splitter&) = delete;
+
+  // Chunk end offsets of `text`, in order; the last is text.size().
+  std::vector<size_t> split(std::string_view text) const {
+    if (text.empty()) return {};
+    if (!code_) return {text.size()};
+    return split_range(text, 0, text.size());
+  }
+
+  // Chunk ends of text[begin, end), where `begin` and `end` are chunk boundaries of the whole
+  // text. The regex sees the whole text, so that a look-ahead at `end` sees what follows.
+  std::vector<size_t> split_range(std::string_view text, size_t begin, size_t end) const {
+    std::vector<size_t> ends;
+    pcre2_match_data* match = pcre2_match_data_create_from_pattern(code_, nullptr);
+    const auto* subject = reinterpret_cast<PCRE2_SPTR>(text.data());
+    size_t at = begin;
+    while (at < end) {
+      const int rc = pcre2_match(code_, subject, text.size(), at, 0, match, nullptr);
+      if (rc == PCRE2_ERROR_NOMATCH || (rc >= 0 && pcre2_get_ovector_pointer(match)[0] >= end)) {
+        ends.push_back(end);
+        break;
+      }
+      if (rc < 0) {
+        pcre2_match_data_free(match);
+        throw DataError("bpe: the split pattern failed with PCRE2 error " + std::to_string(rc));
+      }
+      const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(match);
+      if (ov[0] > at) ends.push_back(ov[0]);  // the unmatched bytes before this match
+      // An empty match (a custom pattern may allow one) would never advance: take one byte.
+      const size_t end = ov[1] > ov[0] ? ov[1] : ov[0] + 1;
+      ends.push_back(end);
+      at = end;
+    }
+    pcre2_match_data_free(match);
+    return ends;
+  }
+
+  const std::string& pattern() const { return pattern_; }
+
+ private:
+  std::string pattern_;
+  pcre2_code* code_ = nullptr;
+};
+
+uint64_t pair_key(int32_t a, int32_t b) { return (uint64_t(uint32_t(a)) << 32) | uint32_t(b); }
+
+struct Merge {
+  int32_t a, b, id;  // rank is the position in the merge list
+};
+
+std::string hex(std::string_view bytes) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : bytes) {
+    out += digits[c >> 4];
+    out += digits[c & 15];
+  }
+  return out;
+}
+
+// GPT-2's byte-to-unicode map: printable bytes stand for themselves, the others are shifted to
+// code points from 256 up, so that every byte is a visible character in encoder.json.
+std::vector<int> gpt2_byte_to_code_point() {
+  std::vector<int> cp(256, -1);
+  int n = 0;
+  for (int b = 0; b < 256; ++b) {
+    const bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || b >= 0xAE;
+    cp[size_t(b)] = printable ? b : 256 + n++;
+  }
+  return cp;
+}
+
+class BpeTokenizer final : public Tokenizer {
+ public:
+  explicit BpeTokenizer(const Options& options)
+      : splitter_(std::make_unique<Splitter>(resolve_pattern(options.get<std::string>("pattern")))),
+        cuttable_(splitter_->pattern() == gpt2_pattern || splitter_->pattern() == gpt4_pattern),
+        on_special_(options.get<std::string>("on_special")) {
+    std::stringstream list(options.get<std::string>("special_tokens"));
+    for (std::string token; std::getline(list, token, ',');)
+      if (!token.empty()) specials_.push_back({token, -1});
+    const std::string& encoder = options.get<std::string>("encoder_json");
+    const std::string& vocab = options.get<std::string>("vocab_bpe");
+    if (encoder.empty() != vocab.empty())
+      throw ConfigError("bpe: encoder_json and vocab_bpe must be given together");
+    if (!encoder.empty()) {
+      load_gpt2(encoder, vocab);
+      pretrained_ = true;
+    } else {
+      reset_to_bytes();
+    }
+  }
+
+  void train(std::string_view text, int64_t vocab_size) override {
+    if (pretrained_) return;
+    const int64_t n_special = int64_t(specials_.size());
+    if (vocab_size < 256 + n_special)
+      throw ConfigError("bpe: vocab_size " + std::to_string(vocab_size) +
+                        " is below 256 bytes + " + std::to_string(n_special) + " special tokens");
+    reset_to_bytes();
+    learn_merges(text, vocab_size - 256 - n_special);
+    number_specials();  // their ids follow the merges
+  }
+
+  std::vector<int32_t> encode(std::string_view text) const override {
+    std::vector<int32_t> ids;
+    size_t at = 0;
+    while (at < text.size()) {
+      size_t next = text.size();
+      const Special* found = nullptr;
+      if (on_special_ != "text")
+        for (const Special& s : specials_) {
+          const size_t p = text.find(s.text, at);
+          if (p < next || (p == next && found && s.text.size() > found->text.size())) {
+            next = p;
+            found = &s;
+          }
+        }
+      if (found && on_special_ == "raise")
+        throw DataError("bpe: special token '" + found->text + "' at offset " +
+                        std::to_string(next) + " in ordinary text (on_special = \"raise\")");
+      const std::vector<int32_t> part = encode_ordinary(text.substr(at, next - at));
+      ids.insert(ids.end(), part.begin(), part.end());
+      if (!found) break;
+      ids.push_back(found->id);
+      at = next + found->text.size();
+    }
+    return ids;
+  }
+
+  std::string decode(std::span<const int32_t> ids) const override {
+    std::string text;
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (ids[i] < 0 || ids[i] >= int32_t(vocab_.size()))
+        throw DataError("bpe: id " + std::to_string(ids[i]) + " at position " + std::to_string(i) +
+                        " is outside [0, " + std::to_string(vocab_.size()) + ")");
+      text += vocab_[size_t(ids[i])];
+    }
+    return text;
+  }
+
+  int64_t vocab_size() const override { return int64_t(vocab_.size()); }
+
+  std::string save() const override {
+    std::string out(format);
+    out += "\npattern ";
+    out += hex(splitter_->pattern());
+    out += "\non_special ";
+    out += on_special_;
+    out += "\nbytes";
+    for (int32_t id : byte_id_) {
+      out += ' ';  // not " " + to_string(id): GCC 12 warns falsely on that (-Wrestrict)
+      out += std::to_string(id);
+    }
+    out += "\nmerges " + std::to_string(merges_.size()) + "\n";
+    for (const Merge& m : merges_)
+      out += std::to_string(m.a) + " " + std::to_string(m.b) + " " + std::to_string(m.id) + "\n";
+    out += "special " + std::to_string(specials_.size()) + "\n";
+    for (const Special& s : specials_) out += std::to_string(s.id) + " " + hex(s.text) + "\n";
+    out += "end\n";
+    return out;
+  }
+
+  // The saved form of save(), or a minbpe .model (told apart by its first line).
+  void load(std::string_view bytes) override;
+
+  // Reads GPT-2's encoder.json (token string -> id) and vocab.bpe (merges in rank order).
+  void load_gpt2(const std::string& encoder_path, const std::string& vocab_path);
+
+ private:
+  struct Special {
+    std::string text;
+    int32_t id;
+  };
+
+  void reset_to_bytes() {
+    byte_id_.resize(256);
+    for (int b = 0; b < 256; ++b) byte_id_[size_t(b)] = b;
+    merges_.clear();
+    number_specials();
+  }
+
+  void number_specials() {
+    for (Special& s : specials_) s.id = int32_t(256 + merges_.size() + size_t(&s - &specials_[0]));
+    rebuild();
+  }
+
+  // Derives the vocabulary (bytes of every id) and the merge lookup from byte_id_, merges_ and
+  // specials_, checking that the ids are exactly [0, V) with each id defined once.
+  void rebuild() {
+    const size_t V = 256 + merges_.size() + specials_.size();
+    std::vector<std::string> vocab(V);
+    std::vector<bool> defined(V, false);
+    auto define = [&](int32_t id, std::string bytes) {
+      if (id < 0 || size_t(id) >= V || defined[size_t(id)])
+        throw DataError("bpe: token id " + std::to_string(id) + " is outside [0, " +
+                        std::to_string(V) + ") or defined twice");
+      defined[size_t(id)] = true;
+      vocab[size_t(id)] = std::move(bytes);
+    };
+    for (int b = 0; b < 256; ++b) define(byte_id_[size_t(b)], std::string(1, char(b)));
+    std::unordered_map<uint64_t, std::pair<int32_t, int32_t>> rank;
+    for (size_t r = 0; r < merges_.size(); ++r) {
+      const Merge& m = merges_[r];
+      for (int32_t part : {m.a, m.b})
+        if (part < 0 || size_t(part) >= V || !defined[size_t(part)])
+          throw DataError("bpe: merge " + std::to_string(r) + " uses id " + std::to_string(part) +
+                          " before it is defined");
+      define(m.id, vocab[size_t(m.a)] + vocab[size_t(m.b)]);
+      rank.emplace(pair_key(m.a, m.b), std::pair{int32_t(r), m.id});
+    }
+    for (const Special& s : specials_) define(s.id, s.text);
+    vocab_ = std::move(vocab);
+    rank_ = std::move(rank);
+  }
+
+  // GPT-2's bpe(): merge every occurrence of the lowest-ranked pair, left to right, until no pair
+  // of the chunk has a rank.
+  void encode_chunk(std::string_view chunk, std::vector<int32_t>& ids) const {
+    const size_t start = ids.size();
+    for (unsigned char c : chunk) ids.push_back(byte_id_[c]);
+    for (;;) {
+      int32_t best_rank = INT32_MAX, best_id = -1, a = 0, b = 0;
+      for (size_t i = start; i + 1 < ids.size(); ++i) {
+        const auto it = rank_.find(pair_key(ids[i], ids[i + 1]));
+        if (it != rank_.end() && it->second.first < best_rank) {
+          best_rank = it->second.first;
+          best_id = it->second.second;
+          a = ids[i];
+          b = ids[i + 1];
+        }
+      }
+      if (best_id < 0) return;
+      size_t out = start;
+      for (size_t i = start; i < ids.size(); ++i) {
+        if (i + 1 < ids.size() && ids[i] == a && ids[i + 1] == b) {
+          ids[out++] = best_id;
+          ++i;
+        } else {
+          ids[out++] = ids[i];
+        }
+      }
+      ids.resize(out);
+    }
+  }
+
+  // The pre-split of a large text under GPT-2's or GPT-4's pattern, in parallel pieces. A piece
+  // starts at an ASCII letter right after '\n': no alternative of either pattern matches a newline
+  // followed by a letter (letters join only an optional space, or a non-newline, non-letter,
+  // non-digit character), so every pre-split of the whole text has a boundary there.
+  std::vector<size_t> split_in_pieces(std::string_view text) const {
+    constexpr size_t piece_bytes = size_t(1) << 16;
+    if (!cuttable_ || text.size() < 2 * piece_bytes) return splitter_->split(text);
+    std::vector<size_t> cuts{0};
+    for (size_t want = piece_bytes; want < text.size(); want = cuts.back() + piece_bytes) {
+      size_t p = want;
+      auto letter = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
+      while (p < text.size() && !(text[p - 1] == '\n' && letter(text[p]))) ++p;
+      if (p >= text.size()) break;
+      cuts.push_back(p);
+    }
+    cuts.push_back(text.size());
+    std::vector<std::vector<size_t>> piece_ends(cuts.size() - 1);
+    // About 50 operations per byte: one regex step per character.
+    parallel_for(int64_t(piece_ends.size()), int64_t(piece_bytes) * 50, [&](int64_t k0, int64_t k1) {
+      for (size_t k = size_t(k0); k < size_t(k1); ++k)
+        piece_ends[k] = splitter_->split_range(text, cuts[k], cuts[k + 1]);
+    });
+    std::vector<size_t> ends;
+    for (const auto& e : piece_ends) ends.insert(ends.end(), e.begin(), e.end());
+    return ends;
+  }
+
+  std::vector<int32_t> encode_ordinary(std::string_view text) const {
+    const std::vector<size_t> ends = split_in_pieces(text);
+    // Chunks are short; a block of chunks per task keeps the scheduling cost below the work.
+    constexpr size_t chunks_per_block = 4096;
+    const size_t n_blocks = (ends.size() + chunks_per_block - 1) / chunks_per_block;
+    std::vector<std::vector<int32_t>> blocks(n_blocks);
+    // About 100 operations per chunk: a few hash look-ups per byte of a short chunk.
+    parallel_for(int64_t(n_blocks), int64_t(chunks_per_block) * 100, [&](int64_t b0, int64_t b1) {
+      for (size_t k = size_t(b0); k < size_t(b1); ++k) {
+        const size_t first = k * chunks_per_block;
+        const size_t last = std::min(ends.size(), first + chunks_per_block);
+        size_t at = first == 0 ? 0 : ends[first - 1];
+        for (size_t c = first; c < last; ++c) {
+          encode_chunk(text.substr(at, ends[c] - at), blocks[k]);
+          at = ends[c];
+        }
+      }
+    });
+    std::vector<int32_t> ids;
+    for (const auto& block : blocks) ids.insert(ids.end(), block.begin(), block.end());
+    return ids;
+  }
+
+  void learn_merges(std::string_view text, int64_t n_merges);
+  void load_minbpe(std::string_view bytes);
+  // Replaces the whole tokenizer, or throws DataError and keeps it as it was.
+  void install(const std::string& pattern, const std::string& on_special,
+               std::vector<int32_t> byte_id, std::vector<Merge> merges,
+               std::vector<Special> specials);
+
+  std::unique_ptr<Splitter> splitter_;
+  bool cuttable_;  // the pattern is GPT-2's or GPT-4's: split_in_pieces may cut it
+  std::string on_special_;
+  std::vector<Special> specials_;
+  bool pretrained_ = false;
+  std::vector<int32_t> byte_id_;  // byte -> id
+  std::vector<Merge> merges_;     // in rank order
+  std::vector<std::string> vocab_;                                     // id -> bytes
+  std::unordered_map<uint64_t, std::pair<int32_t, int32_t>> rank_;  // pair -> (rank, merged id)
+};
+
+// minbpe's loop with the recount replaced by an update: the pair counts are kept over the distinct
+// chunks (weighted by how often each occurs), and a merge re-counts only the chunks that hold the
+// merged pair. The best pair comes from a max-heap of (count, pair) with stale entries dropped as
+// they surface. minbpe takes max() over a dict in insertion order, so among pairs of equal count
+// it picks the one that occurs first in the current ids: the distinct chunks are kept in order of
+// first appearance, so that is the tied pair in the lowest chunk, at the lowest position.
+void BpeTokenizer::learn_merges(std::string_view text, int64_t n_merges) {
+  const std::vector<size_t> ends = splitter_->split(text);
+  std::vector<std::vector<int32_t>> chunks;  // distinct chunks, in order of first appearance
+  std::vector<int64_t> weight;
+  {
+    std::unordered_map<std::string_view, size_t> index;
+    size_t at = 0;
+    for (size_t end : ends) {
+      const std::string_view piece = text.substr(at, end - at);
+      at = end;
+      const auto [it, fresh] = index.emplace(piece, chunks.size());
+      if (fresh) {
+        chunks.emplace_back(piece.begin(), piece.end());
+        for (int32_t& id : chunks.back()) id = int32_t(uint8_t(id));
+        weight.push_back(0);
+      }
+      ++weight[it->second];
+    }
+  }
+  std::unordered_map<uint64_t, int64_t> count;
+  std::unordered_map<uint64_t, std::vector<uint32_t>> where;  // pair -> chunks (may be stale)
+  std::vector<uint64_t> changed;  // pairs whose count a merge moved, up or down
+  auto add_pairs = [&](uint32_t c, int64_t sign) {
+    const std::vector<int32_t>& ids = chunks[c];
+    for (size_t i = 0; i + 1 < ids.size(); ++i) {
+      const uint64_t key = pair_key(ids[i], ids[i + 1]);
+      count[key] += sign * weight[c];
+      if (sign > 0) where[key].push_back(c);
+      changed.push_back(key);
+    }
+  };
+  for (uint32_t c = 0; c < chunks.size(); ++c) add_pairs(c, +1);
+  std::priority_queue<std::pair<int64_t, uint64_t>> heap;
+  for (const auto& [key, n] : count) heap.push({n, key});
+  std::vector<int64_t> touched(chunks.size(), -1);
+
+  for (int64_t m = 0; m < n_merges; ++m) {
+    // Every live pair with the top count (a pair may surface more than once: dedupe).
+    std::vector<uint64_t> tied;
+    int64_t top = 0;
+    while (!heap.empty()) {
+      const auto [n, key] = heap.top();
+      const auto it = count.find(key);
+      if (it == count.end() || it->second != n || n <= 0) {
+        heap.pop();
+        continue;
+      }
+      if (!tied.empty() && n < top) break;
+      heap.pop();
+      top = n;
+      if (std::find(tied.begin(), tied.end(), key) == tied.end()) tied.push_back(key);
+    }
+    if (tied.empty()) return;  // every chunk is a single token: nothing left to merge
+    // The first occurrence of each tied pair: the lowest chunk of its (possibly stale) holder
+    // list that still holds it, and the position there.
+    uint64_t best = tied[0];
+    if (tied.size() > 1) {
+      std::pair<size_t, size_t> first{SIZE_MAX, SIZE_MAX};  // (chunk, position)
+      for (uint64_t key : tied)
+        for (uint32_t c : where[key]) {
+          if (c > first.first) continue;
+          const std::vector<int32_t>& ids = chunks[c];
+          for (size_t i = 0; i + 1 < ids.size(); ++i)
+            if (pair_key(ids[i], ids[i + 1]) == key) {
+              if (std::pair{size_t(c), i} < first) {
+                first = {c, i};
+                best = key;
+              }
+              break;
+            }
+        }
+    }
+    for (uint64_t key : tied)
+      if (key != best) heap.push({top, key});
+    const int32_t a = int32_t(best >> 32), b = int32_t(uint32_t(best));
+    const int32_t id = int32_t(256 + m);
+    merges_.push_back({a, b, id});
+    const std::vector<uint32_t> holders = std::move(where[best]);
+    where.erase(best);
+    changed.clear();
+    for (uint32_t c : holders) {
+      if (touched[c] == m) continue;
+      touched[c] = m;
+      std::vector<int32_t>& ids = chunks[c];
+      add_pairs(c, -1);
+      size_t out = 0;
+      for (size_t i = 0; i < ids.size(); ++i) {
+        if (i + 1 < ids.size() && ids[i] == a && ids[i + 1] == b) {
+          ids[out++] = id;
+          ++i;
+        } else {
+          ids[out++] = ids[i];
+        }
+      }
+      ids.resize(out);
+      add_pairs(c, +1);
+    }
+    // The old heap entries of these pairs are now stale (dropped as they surface): push the
+    // current counts.
+    std::sort(changed.begin(), changed.end());
+    changed.erase(std::unique(changed.begin(), changed.end()), changed.end());
+    count.erase(best);
+    for (uint64_t key : changed) {
+      const auto it = count.find(key);
+      if (it != count.end() && it->second > 0) heap.push({it->second, key});
+    }
+  }
+}
+
+// The saved form, read strictly: any line out of place, a count that does not match, or bytes after
+// the final "end" line is a DataError, so that a truncated file never loads as a smaller tokenizer.
+void BpeTokenizer::load(std::string_view bytes) {
+  std::istringstream in{std::string(bytes)};
+  auto fail = [](const std::string& why) -> DataError {
+    return DataError("bpe: the saved tokenizer is malformed: " + why);
+  };
+  auto line = [&](const std::string& what) {
+    std::string l;
+    if (!std::getline(in, l) || in.eof()) throw fail("missing " + what);
+    return l;
+  };
+  auto unhex = [&](const std::string& h) {
+    if (h.size() % 2) throw fail("odd-length hex string");
+    std::string out;
+    for (size_t i = 0; i < h.size(); i += 2) {
+      const std::string digits = h.substr(i, 2);
+      if (digits.find_first_not_of("0123456789abcdef") != std::string::npos)
+        throw fail("bad hex '" + digits + "'");
+      out += char(std::stoi(digits, nullptr, 16));
+    }
+    return out;
+  };
+  auto field = [&](const std::string& l, const std::string& name) {
+    if (l.rfind(name + " ", 0) != 0 && l != name) throw fail("expected '" + name + "', got '" +
+                                                             l.substr(0, 40) + "'");
+    return l.size() > name.size() ? l.substr(name.size() + 1) : std::string();
+  };
+  auto count_of = [&](const std::string& s, const std::string& what) {
+    if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos || s.size() > 9)
+      throw fail("bad " + what + " count '" + s + "'");
+    return size_t(std::stoul(s));
+  };
+  auto ints = [&](const std::string& s, size_t n, const std::string& what) {
+    std::istringstream fields(s);
+    std::vector<int32_t> out(n);
+    for (int32_t& v : out)
+      if (!(fields >> v)) throw fail("too few numbers in " + what);
+    std::string rest;
+    if (fields >> rest) throw fail("too many numbers in " + what);
+    return out;
+  };
+
+  if (bytes.substr(0, minbpe_header.size()) == minbpe_header) return load_minbpe(bytes);
+  if (line("header") != format) throw fail("not a bpe tokenizer (expected the header '" +
+                                           std::string(format) + "')");
+  const std::string pattern = unhex(field(line("pattern"), "pattern"));
+  const std::string on_special = field(line("on_special"), "on_special");
+  if (on_special != "raise" && on_special != "allow" && on_special != "text")
+    throw fail("unknown on_special '" + on_special + "'");
+  std::vector<int32_t> byte_id = ints(field(line("bytes"), "bytes"), 256, "bytes");
+  std::vector<Merge> merges(count_of(field(line("merges"), "merges"), "merge"));
+  for (Merge& m : merges) {
+    const std::vector<int32_t> v = ints(line("merge"), 3, "a merge");
+    m = {v[0], v[1], v[2]};
+  }
+  std::vector<Special> specials(count_of(field(line("special"), "special"), "special"));
+  for (Special& s : specials) {
+    const std::string l = line("special token");
+    const size_t space = l.find(' ');
+    if (space == std::string::npos) throw fail("bad special token line");
+    s = {unhex(l.substr(space + 1)), ints(l.substr(0, space), 1, "a special token")[0]};
+  }
+  if (line("end") != "end" || in.peek() != std::char_traits<char>::eof())
+    throw fail("expected 'end' as the last line");
+
+  install(pattern, on_special, std::move(byte_id), std::move(merges), std::move(specials));
+}
+
+void BpeTokenizer::install(const std::string& pattern, const std::string& on_special,
+                           std::vector<int32_t> byte_id, std::vector<Merge> merges,
+                           std::vector<Special> specials) {
+  std::unique_ptr<Splitter> splitter;
+  try {
+    splitter = std::make_unique<Splitter>(pattern);
+  } catch (const ConfigError& e) {
+    throw DataError(std::string("bpe: the saved tokenizer's pattern: ") + e.what());
+  }
+  // rebuild() validates the ids; on a DataError the tokenizer keeps what it had.
+  std::swap(byte_id_, byte_id);
+  std::swap(merges_, merges);
+  std::swap(specials_, specials);
+  try {
+    rebuild();
+  } catch (const DataError&) {
+    std::swap(byte_id_, byte_id);
+    std::swap(merges_, merges);
+    std::swap(specials_, specials);
+    throw;
+  }
+  splitter_ = std::move(splitter);
+  cuttable_ = pattern == gpt2_pattern || pattern == gpt4_pattern;
+  on_special_ = on_special;
+}
+
+// minbpe's .model: "minbpe v1", the pattern, the number of special tokens, one "token id" line
+// each, then one "a b" line per merge in rank order (merge i makes id 256 + i). Its bytes are
+// the identity. The format has no end marker: a file cut at a line end loads as fewer merges.
+void BpeTokenizer::load_minbpe(std::string_view bytes) {
+  auto fail = [](const std::string& why) -> DataError {
+    return DataError("bpe: the minbpe .model is malformed: " + why);
+  };
+  if (bytes.empty() || bytes.back() != '\n') throw fail("it does not end with a newline");
+  std::vector<std::string> lines;
+  std::istringstream in{std::string(bytes)};
+  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  if (lines.size() < 3) throw fail("fewer than 3 lines");
+  auto number = [&](const std::string& s, size_t line_no) {
+    if (s.empty() || s.size() > 9 || s.find_first_not_of("0123456789") != std::string::npos)
+      throw fail("line " + std::to_string(line_no) + ": '" + s.substr(0, 20) + "' is not a number");
+    return int32_t(std::stol(s));
+  };
+  const size_t n_special = size_t(number(lines[2], 3));
+  if (lines.size() < 3 + n_special) throw fail("fewer special tokens than announced");
+  std::vector<Special> specials;
+  for (size_t i = 3; i < 3 + n_special; ++i) {
+    const size_t space = lines[i].rfind(' ');
+    if (space == std::string::npos) throw fail("line " + std::to_string(i + 1) + " is not 'token id'");
+    specials.push_back({lines[i].substr(0, space), number(lines[i].substr(space + 1), i + 1)});
+  }
+  std::vector<Merge> merges;
+  for (size_t i = 3 + n_special; i < lines.size(); ++i) {
+    const size_t space = lines[i].find(' ');
+    if (space == std::string::npos) throw fail("line " + std::to_string(i + 1) + " is not 'a b'");
+    merges.push_back({number(lines[i].substr(0, space), i + 1),
+                      number(lines[i].substr(space + 1), i + 1), int32_t(256 + merges.size())});
+  }
+  std::vector<int32_t> byte_id(256);
+  for (int b = 0; b < 256; ++b) byte_id[size_t(b)] = b;
+  install(lines[1], on_special_, std::move(byte_id), std::move(merges), std::move(specials));
+}
+
+void BpeTokenizer::load_gpt2(const std::string& encoder_path, const std::string& vocab_path) {
+  auto read = [](const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    if (!f) throw DataError("bpe: cannot read '" + path + "'");
+    std::ostringstream s;
+    s << f.rdbuf();
+    return s.str();
+  };
+  const std::string json = read(encoder_path);
+  const std::string merges_text = read(vocab_path);
+  auto bad = [&](const std::string& path, const std::string& why) {
+    return DataError("bpe: '" + path + "' is malformed: " + why);
+  };
+
+  // GPT-2 token string (UTF-8 of the byte-to-unicode code points) -> the bytes it stands for.
+  std::vector<int> byte_of(512, -1);
+  const std::vector<int> cp = gpt2_byte_to_code_point();
+  for (int b = 0; b < 256; ++b) byte_of[size_t(cp[size_t(b)])] = b;
+  auto code_points_to_bytes = [&](const std::vector<int>& cps, std::string& out) {
+    for (int c : cps) {
+      if (c < 0 || c >= 512 || byte_of[size_t(c)] < 0) return false;
+      out += char(byte_of[size_t(c)]);
+    }
+    return true;
+  };
+  auto utf8_code_points = [](std::string_view s) {
+    std::vector<int> cps;
+    for (size_t i = 0; i < s.size();) {
+      const unsigned char c = s[i];
+      const int n = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+      int v = n == 1 ? c : c & (0x7F >> n);
+      for (int k = 1; k < n && i + size_t(k) < s.size(); ++k) v = (v << 6) | (s[i + size_t(k)] & 0x3F);
+      cps.push_back(v);
+      i += size_t(n);
+    }
+    return cps;
+  };
+
+  // encoder.json: one flat object of "token": id, with JSON string escapes.
+  std::unordered_map<std::string, int32_t> id_of;  // token bytes -> id
+  size_t i = json.find('{');
+  if (i == std::string::npos) throw bad(encoder_path, "no '{'");
+  ++i;
+  auto skip_space = [&] {
+    while (i < json.size() && std::isspace(static_cast<unsigned char>(json[i]))) ++i;
+  };
+  for (;;) {
+    skip_space();
+    if (i < json.size() && json[i] == '}') break;
+    if (i >= json.size() || json[i] != '"') throw bad(encoder_path, "expected a string key");
+    std::vector<int> cps;
+    for (++i;; ++i) {
+      if (i >= json.size()) throw bad(encoder_path, "unterminated string");
+      if (json[i] == '"') break;
+      if (json[i] == '\\') {
+        if (++i >= json.size()) throw bad(encoder_path, "unterminated escape");
+        const char e = json[i];
+        if (e == 'u') {
+          if (i + 4 >= json.size()) throw bad(encoder_path, "short \\u escape");
+          cps.push_back(std::stoi(json.substr(i + 1, 4), nullptr, 16));
+          i += 4;
+        } else {
+          const std::string from = "\"\\/bfnrt", to = "\"\\/\b\f\n\r\t";
+          const size_t k = from.find(e);
+          if (k == std::string::npos) throw bad(encoder_path, "bad escape");
+          cps.push_back(to[k]);
+        }
+      } else {
+        const size_t start = i;
+        while (i + 1 < json.size() && (static_cast<unsigned char>(json[i + 1]) & 0xC0) == 0x80) ++i;
+        for (int c : utf8_code_points(std::string_view(json).substr(start, i + 1 - start)))
+          cps.push_back(c);
+      }
+    }
+    ++i;
+    skip_space();
+    if (i >= json.size() || json[i] != ':') throw bad(encoder_path, "expected ':'");
+    ++i;
+    skip_space();
+    size_t used = 0;
+    int32_t id = 0;
+    try {
+      id = std::stoi(json.substr(i, 12), &used);
+    } catch (const std::exception&) {
+      throw bad(encoder_path, "expected an integer id");
+    }
+    i += used;
+    std::string bytes;
+    if (!code_points_to_bytes(cps, bytes)) throw bad(encoder_path, "a token outside GPT-2's byte alphabet");
+    id_of[bytes] = id;
+    skip_space();
+    if (i < json.size() && json[i] == ',') ++i;
+  }
+
+  std::vector<int32_t> byte_id(256);
+  for (int b = 0; b < 256; ++b) {
+    const auto it = id_of.find(std::string(1, char(b)));
+    if (it == id_of.end()) throw bad(encoder_path, "byte " + std::to_string(b) + " has no token");
+    byte_id[size_t(b)] = it->second;
+  }
+  std::vector<Merge> merges;
+  std::istringstream lines(merges_text);
+  std::string l;
+  size_t line_no = 0;
+  while (std::getline(lines, l)) {
+    ++line_no;
+    if (l.empty() || l.rfind("#version", 0) == 0) continue;
+    const size_t space = l.find(' ');
+    std::string a, b;
+    if (space == std::string::npos ||
+        !code_points_to_bytes(utf8_code_points(l.substr(0, space)), a) ||
+        !code_points_to_bytes(utf8_code_points(l.substr(space + 1)), b))
+      throw bad(vocab_path, "line " + std::to_string(line_no) + " is not a merge");
+    const auto ia = id_of.find(a), ib = id_of.find(b), iab = id_of.find(a + b);
+    if (ia == id_of.end() || ib == id_of.end() || iab == id_of.end())
+      throw bad(vocab_path, "line " + std::to_string(line_no) + " names a token not in " +
+                                encoder_path);
+    merges.push_back({ia->second, ib->second, iab->second});
+  }
+  byte_id_ = std::move(byte_id);
+  merges_ = std::move(merges);
+  // Entries of encoder.json that neither a byte nor a merge makes are special tokens (GPT-2 has
+  // one: <|endoftext|>, written in the byte alphabet like any token), so every id decodes.
+  std::vector<bool> made(id_of.size(), false);
+  for (int32_t id : byte_id_)
+    if (size_t(id) < made.size()) made[size_t(id)] = true;
+  for (const Merge& m : merges_)
+    if (size_t(m.id) < made.size()) made[size_t(m.id)] = true;
+  std::vector<Special> specials;
+  for (const auto& [bytes, id] : id_of)
+    if (id < 0 || size_t(id) >= made.size() || !made[size_t(id)]) specials.push_back({bytes, id});
+  std::sort(specials.begin(), specials.end(),
+            [](const Special& x, const Special& y) { return x.id < y.id; });
+  // A configured special token that encoder.json lacks takes the next free id (some copies of
+  // encoder.json leave out <|endoftext|>, which GPT-2 numbers 50256, the first id after the rest).
+  int32_t next_id = int32_t(id_of.size());
+  for (const Special& s : specials_)
+    if (std::none_of(specials.begin(), specials.end(),
+                     [&](const Special& u) { return u.text == s.text; }))
+      specials.push_back({s.text, next_id++});
+  specials_ = std::move(specials);
+  rebuild();
+}
+
+PluginDescriptor describe() {
+  PluginDescriptor d;
+  d.kind = PluginKind::tokenizer;
+  d.name = "bpe";
+  d.version = "1.0.0";
+  d.description = "byte-level BPE (GPT-2/GPT-4 pre-splitting), trainable or loaded from GPT-2";
+  d.options = {
+      {"pattern", OptionType::string, std::string("gpt2"), std::nullopt, std::nullopt, {},
+       "split pattern: gpt2, gpt4, none, or a PCRE2 regex"},
+      {"special_tokens", OptionType::string, std::string(""), std::nullopt, std::nullopt, {},
+       "comma-separated special tokens, given ids after the merges"},
+      {"on_special", OptionType::string, std::string("raise"), std::nullopt, std::nullopt,
+       {"raise", "allow", "text"},
+       "a special token in the text: raise a DataError, emit its id, or encode it as text"},
+      {"encoder_json", OptionType::string, std::string(""), std::nullopt, std::nullopt, {},
+       "GPT-2 encoder.json to load (with vocab_bpe); train then does nothing"},
+      {"vocab_bpe", OptionType::string, std::string(""), std::nullopt, std::nullopt, {},
+       "GPT-2 vocab.bpe to load (with encoder_json)"},
+  };
+  d.make_tokenizer = [](const Options& options) -> std::unique_ptr<Tokenizer> {
+    return std::make_unique<BpeTokenizer>(options);
+  };
+  return d;
+}
+
+}  // namespace
+
+NANOLAB_PLUGIN(describe)

@@ -1,0 +1,433 @@
+// `nanolab compare`, `diff` and `report`, and tools/runs_to_pandas.py, end to end: run files
+// written with the framework's RunWriter (known configs and known metric rows, no training, so
+// every number in the output is known exactly), read back by the real programs; each output
+// format is parsed back and its cells checked.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <sstream>
+
+#include "nanolab/run_store.hpp"
+#include "support/program.hpp"
+#include "support/temp_dir.hpp"
+
+namespace nanolab::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct FakeRun {
+  std::string name;
+  int seed = 1;
+  std::string lr = "3e-3";
+  std::vector<float> val_loss;       // at steps 0, 10, 20, ...
+  std::string status = "completed";  // "running": write_run returns the open writer
+  std::string sample = "1+1=2";
+  std::string git_diff;
+};
+
+// Writes <root>/<name>/run.h5 with a two-key-varying config; train loss at step s is 5 - s/100.
+// A running run's writer is flushed and returned: the run stays "running" while it lives (a
+// writer dropped without finish marks its run failed).
+std::unique_ptr<RunWriter> write_run(const fs::path& root, const FakeRun& r) {
+  RunWriter::Header h;
+  h.experiment = "cmp";
+  h.run = r.name;
+  h.config_toml = "[experiment]\nname = \"cmp\"\nseed = " + std::to_string(r.seed) +
+                  "\n[model]\nn_layer = 2\n[optimizer]\nplugin = \"adamw\"\nlr = " + r.lr +
+                  "\n[data]\nbatch_size = 4\nblock_size = 8\n";
+  h.meta = {{"git_commit", "abc123"}, {"git_diff", r.git_diff}, {"onednn_version", "2.6.3"}};
+  h.plugins = {{"optimizer", "adamw", "1.0.0", "adamw.so", std::string(64, 'a')}};
+  auto w = RunWriter::create(root / r.name, h);
+  const int64_t steps = 10 * int64_t(r.val_loss.size() - 1);
+  for (int64_t s = 0; s <= steps; ++s)
+    w->train({s, 5.0f - float(s) / 100, 1e-3f, 1.0f, 1000.0f, float(s) * 0.5f});
+  for (size_t i = 0; i < r.val_loss.size(); ++i)
+    w->val({int64_t(i) * 10, r.val_loss[i], r.val_loss[i], float(i) / 10});
+  w->sample(steps, r.sample);
+  if (r.status == "running") {
+    w->flush();
+    return w;
+  }
+  w->finish(r.status, {{"params", 1234},
+                       {"final_train_loss", 5.0 - double(steps) / 100},
+                       {"tokens_seen", 32.0 * double(steps)},
+                       {"wall_s", 0.5 * double(steps)}});
+  return nullptr;
+}
+
+std::vector<std::string> split(const std::string& text, char sep) {
+  std::vector<std::string> out;
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, sep);) out.push_back(item);
+  return out;
+}
+
+// The rows of CSV output without quoted cells (the tests' values have no commas): header first.
+std::vector<std::vector<std::string>> parse_csv(const std::string& text) {
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& line : split(text, '\n')) {
+    rows.push_back(split(line, ','));
+    if (!line.empty() && line.back() == ',') rows.back().push_back("");  // getline drops it
+  }
+  return rows;
+}
+
+std::string cell(const std::vector<std::vector<std::string>>& csv, const std::string& run,
+                 const std::string& column) {
+  const auto& header = csv.at(0);
+  const size_t c = size_t(std::find(header.begin(), header.end(), column) - header.begin());
+  if (c == header.size()) return "<no column " + column + ">";
+  for (size_t r = 1; r < csv.size(); ++r)
+    if (csv[r].at(0) == run) return c < csv[r].size() ? csv[r][c] : "";
+  return "<no run " + run + ">";
+}
+
+size_t count(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+// Runs a shell command, returns its stdout; a non-zero exit fails the test.
+std::string shell(const std::string& cmd) {
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+  EXPECT_EQ(pclose(p), 0) << cmd;
+  return out;
+}
+
+std::string python(const std::string& code, const fs::path& input) {
+  return shell("python3 -c '" + code + "' " + input.string());
+}
+
+class Compare : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    write_run(runs(), {"a", 1, "3e-3", {3.0f, 2.0f, 2.5f}});
+    write_run(runs(), {"b", 2, "3e-3", {3.0f, 1.0f, 1.5f}});
+    write_run(runs(), {"c", 1, "1e-3", {3.0f, 2.8f, 2.6f}});
+  }
+  fs::path runs() const { return tmp.path() / "runs"; }
+  Outcome compare(std::vector<std::string> args) {
+    args.insert(args.begin(), {"compare", runs().string()});
+    return run_program(args, tmp.path());
+  }
+  TempDir tmp;
+};
+
+TEST_F(Compare, ShowsOnlyTheKeysThatDiffer) {
+  const Outcome o = compare({"--format", "csv"});
+  ASSERT_EQ(o.status, 0) << o.err;
+  const auto csv = parse_csv(o.out);
+  EXPECT_EQ(csv.at(0), (std::vector<std::string>{"run", "status", "experiment.seed", "optimizer.lr",
+                                                 "params", "best val/loss", "best step",
+                                                 "final train loss", "tokens/s", "wall s"}));
+  ASSERT_EQ(csv.size(), 4u);
+  EXPECT_EQ(cell(csv, "a", "optimizer.lr"), "0.003");
+  EXPECT_EQ(cell(csv, "c", "optimizer.lr"), "0.001");
+  EXPECT_EQ(cell(csv, "b", "best val/loss"), "1");
+  EXPECT_EQ(cell(csv, "b", "best step"), "10");
+  EXPECT_EQ(cell(csv, "c", "best val/loss"), "2.6");
+  EXPECT_EQ(cell(csv, "c", "best step"), "20");
+  EXPECT_EQ(cell(csv, "a", "final train loss"), "4.8");
+  EXPECT_EQ(cell(csv, "a", "params"), "1234");
+  // tokens_seen / wall_s = 32 x 20 / 10
+  EXPECT_EQ(cell(csv, "a", "tokens/s"), "64");
+  EXPECT_EQ(cell(csv, "a", "wall s"), "10");
+}
+
+TEST_F(Compare, AllKeysShowsTheSameKeysToo) {
+  const Outcome o = compare({"--format", "csv", "--all-keys"});
+  ASSERT_EQ(o.status, 0) << o.err;
+  const auto csv = parse_csv(o.out);
+  EXPECT_EQ(cell(csv, "a", "model.n_layer"), "2");
+  EXPECT_EQ(cell(csv, "c", "optimizer.plugin"), "adamw");
+  EXPECT_EQ(cell(csv, "c", "data.batch_size"), "4");
+}
+
+TEST_F(Compare, WhereFiltersWithOrWithinAKeyAndAndBetweenKeys) {
+  Outcome o = compare({"--format", "csv", "--where", "optimizer.lr=0.003"});
+  ASSERT_EQ(o.status, 0) << o.err;
+  auto csv = parse_csv(o.out);
+  ASSERT_EQ(csv.size(), 3u);
+  EXPECT_EQ(csv[1][0], "a");
+  EXPECT_EQ(csv[2][0], "b");
+  // Only the seed differs between a and b: the lr column is gone.
+  EXPECT_EQ(cell(csv, "a", "optimizer.lr"), "<no column optimizer.lr>");
+
+  o = compare(
+      {"--format", "csv", "--where", "optimizer.lr=1e-3,3e-3", "--where", "experiment.seed=1"});
+  ASSERT_EQ(o.status, 0) << o.err;
+  csv = parse_csv(o.out);
+  ASSERT_EQ(csv.size(), 3u);
+  EXPECT_EQ(csv[1][0], "a");
+  EXPECT_EQ(csv[2][0], "c");
+
+  o = compare({"--where", "optimizer.lr=5"});
+  EXPECT_EQ(o.status, 2);
+  EXPECT_NE(o.err.find("no run matches"), std::string::npos) << o.err;
+}
+
+TEST_F(Compare, SortsByAColumnEitherWay) {
+  auto first_runs = [&](const std::string& sort) {
+    const Outcome o = compare({"--format", "csv", "--sort", sort});
+    EXPECT_EQ(o.status, 0) << o.err;
+    std::string names;
+    for (const auto& row : parse_csv(o.out)) names += row.at(0) + " ";
+    return names;
+  };
+  EXPECT_EQ(first_runs("best val/loss"), "run b a c ");
+  EXPECT_EQ(first_runs("-best val/loss"), "run c a b ");
+}
+
+TEST_F(Compare, GroupSeedsGivesMeanAndSampleStd) {
+  const Outcome o = compare({"--format", "csv", "--group-seeds"});
+  ASSERT_EQ(o.status, 0) << o.err;
+  const auto csv = parse_csv(o.out);
+  ASSERT_EQ(csv.size(), 3u);
+  EXPECT_EQ(cell(csv, "optimizer.lr=0.003", "runs"), "a b");
+  EXPECT_EQ(cell(csv, "optimizer.lr=0.003", "seeds"), "1 2");
+  // best val losses 2 and 1: mean 1.5, sample std sqrt(0.5) = 0.707107 (printed to 6 digits).
+  EXPECT_EQ(cell(csv, "optimizer.lr=0.003", "best val/loss mean"), "1.5");
+  EXPECT_EQ(cell(csv, "optimizer.lr=0.003", "best val/loss std"), "0.707107");
+  EXPECT_EQ(cell(csv, "optimizer.lr=0.001", "best val/loss mean"), "2.6");
+  EXPECT_EQ(cell(csv, "optimizer.lr=0.001", "best val/loss std"), "0");
+}
+
+TEST_F(Compare, MetricAccuracyTakesTheMaximum) {
+  const Outcome o = compare({"--format", "csv", "--metric", "val/accuracy"});
+  ASSERT_EQ(o.status, 0) << o.err;
+  const auto csv = parse_csv(o.out);
+  EXPECT_EQ(cell(csv, "a", "best val/accuracy"), "0.2");
+  EXPECT_EQ(cell(csv, "a", "best step"), "20");
+  EXPECT_EQ(compare({"--metric", "val/bogus"}).status, 2);
+}
+
+TEST_F(Compare, JsonParsesWithPython) {
+  const Outcome o = compare({"--format", "json"});
+  ASSERT_EQ(o.status, 0) << o.err;
+  const fs::path file = tmp.path() / "t.json";
+  { std::ofstream(file) << o.out; }
+  EXPECT_EQ(python("import json,sys; d=json.load(open(sys.argv[1])); "
+                   "print(len(d), d[1][\"run\"], d[1][\"best val/loss\"], d[2][\"optimizer.lr\"], "
+                   "d[0][\"status\"])",
+                   file),
+            "3 b 1 0.001 completed\n");
+}
+
+TEST_F(Compare, MarkdownAndTableHaveOneLinePerRun) {
+  Outcome o = compare({"--format", "markdown"});
+  ASSERT_EQ(o.status, 0) << o.err;
+  auto lines = split(o.out, '\n');
+  ASSERT_EQ(lines.size(), 5u);
+  EXPECT_EQ(lines[1].substr(0, 9), "| --- | -");
+  EXPECT_EQ(split(lines[2], '|').at(1), " a ");
+  EXPECT_EQ(split(lines[4], '|').at(4), " 0.001 ");
+
+  o = compare({});
+  ASSERT_EQ(o.status, 0) << o.err;
+  lines = split(o.out, '\n');
+  ASSERT_EQ(lines.size(), 5u);
+  EXPECT_EQ(lines[0].substr(0, 3), "run");
+  EXPECT_EQ(lines[3].substr(0, 1), "b");
+}
+
+TEST_F(Compare, PlotHasOnePolylinePerRunAndABandPerGroup) {
+  const fs::path svg = tmp.path() / "p.svg";
+  Outcome o = compare({"--plot", svg.string()});
+  ASSERT_EQ(o.status, 0) << o.err;
+  std::string text = read_file(svg);
+  EXPECT_EQ(count(text, "<polyline"), 3u);
+  EXPECT_EQ(count(text, "<polygon"), 0u);
+  // every point drawn: 3 val rows per run
+  EXPECT_EQ(count(text, "data-run=\"a\""), 1u);
+  const size_t at = text.find("data-run=\"a\"");
+  const std::string points = text.substr(text.find("points=\"", at) + 8);
+  EXPECT_EQ(count(points.substr(0, points.find('"')), ","), 3u);
+  EXPECT_NE(text.find(">a</text>"), std::string::npos);
+
+  o = compare(
+      {"--plot", svg.string(), "--group-seeds", "--log-y", "--x", "tokens", "--smooth", "2"});
+  ASSERT_EQ(o.status, 0) << o.err;
+  text = read_file(svg);
+  EXPECT_EQ(count(text, "<polyline"), 2u);
+  EXPECT_EQ(count(text, "<polygon"), 2u);
+  EXPECT_NE(text.find(">tokens</text>"), std::string::npos);
+}
+
+TEST(CompareStatus, RunningAndFailedRunsAreShownWithTheirStatus) {
+  TempDir tmp;
+  write_run(tmp.path(), {"done", 1, "3e-3", {3.0f, 2.0f}});
+  write_run(tmp.path(), {"broke", 2, "3e-3", {3.0f, 2.5f}, "failed"});
+  const auto live = write_run(tmp.path(), {"live", 3, "3e-3", {3.0f, 2.2f, 2.1f}, "running"});
+  // One run given as its run.h5, one as its directory, one found by the recursive search.
+  const Outcome o =
+      run_program({"compare", (tmp.path() / "done" / "run.h5").string(),
+                   (tmp.path() / "broke").string(), tmp.path().string(), "--format", "csv"},
+                  tmp.path());
+  ASSERT_EQ(o.status, 0) << o.err;
+  const auto csv = parse_csv(o.out);
+  ASSERT_EQ(csv.size(), 4u);
+  EXPECT_EQ(cell(csv, "done", "status"), "completed");
+  EXPECT_EQ(cell(csv, "broke", "status"), "failed");
+  EXPECT_EQ(cell(csv, "live", "status"), "running");
+  // A running run has no summary: its rows give the numbers so far (train row 20: elapsed 10 s).
+  EXPECT_EQ(cell(csv, "live", "best val/loss"), "2.1");
+  EXPECT_EQ(cell(csv, "live", "final train loss"), "4.8");
+  EXPECT_EQ(cell(csv, "live", "wall s"), "10");
+  EXPECT_EQ(cell(csv, "live", "tokens/s"), "1000");  // the mean of its logged tokens/s
+  EXPECT_EQ(cell(csv, "live", "params"), "");
+
+  const Outcome none = run_program({"compare", (tmp.path() / "nowhere").string()}, tmp.path());
+  EXPECT_EQ(none.status, 2);
+  EXPECT_NE(none.err.find("no run found"), std::string::npos) << none.err;
+}
+
+TEST(Diff, ShowsConfigPluginsMetaAndSummarySideBySide) {
+  TempDir tmp;
+  write_run(tmp.path(), {"a", 1, "3e-3", {3.0f, 2.0f}, "completed", "x", "line one\nline two\n"});
+  write_run(tmp.path(), {"b", 2, "1e-3", {3.0f, 2.5f}, "completed", "x", ""});
+  const Outcome o = run_program({"diff", (tmp.path() / "a").string(),
+                                 (tmp.path() / "b" / "run.h5").string(), "--format", "csv"},
+                                tmp.path());
+  ASSERT_EQ(o.status, 0) << o.err;
+  const auto csv = parse_csv(o.out);
+  EXPECT_EQ(csv.at(0), (std::vector<std::string>{"section", "key", "a", "b"}));
+  auto row = [&](const std::string& key) {
+    for (const auto& r : csv)
+      if (r.size() > 1 && r[1] == key) return r;
+    return std::vector<std::string>{"<no row " + key + ">"};
+  };
+  EXPECT_EQ(row("experiment.seed"),
+            (std::vector<std::string>{"config", "experiment.seed", "1", "2"}));
+  EXPECT_EQ(row("optimizer.lr"),
+            (std::vector<std::string>{"config", "optimizer.lr", "0.003", "0.001"}));
+  EXPECT_EQ(row("model.n_layer").at(0), "<no row model.n_layer>");  // the same in both
+  EXPECT_EQ(row("optimizer"),
+            (std::vector<std::string>{"plugin", "optimizer", "adamw 1.0.0 sha256:aaaaaaaaaaaa",
+                                      "adamw 1.0.0 sha256:aaaaaaaaaaaa"}));
+  EXPECT_EQ(row("git_commit"),
+            (std::vector<std::string>{"meta", "git_commit", "abc123", "abc123"}));
+  EXPECT_EQ(row("git_diff"),
+            (std::vector<std::string>{"meta", "git_diff", "line one (2 lines)", ""}));
+  EXPECT_EQ(row("onednn_version"),
+            (std::vector<std::string>{"meta", "onednn_version", "2.6.3", "2.6.3"}));
+  EXPECT_EQ(row("best_val_loss").at(0), "<no row best_val_loss>");  // not in these summaries
+  EXPECT_EQ(row("final_train_loss"),
+            (std::vector<std::string>{"summary", "final_train_loss", "4.9", "4.9"}));
+
+  // The table format adds the uncommitted diffs in full when they differ.
+  const Outcome t =
+      run_program({"diff", (tmp.path() / "a").string(), (tmp.path() / "b").string()}, tmp.path());
+  ASSERT_EQ(t.status, 0) << t.err;
+  EXPECT_NE(t.out.find("uncommitted diff of a:\nline one\nline two\n"), std::string::npos) << t.out;
+  EXPECT_NE(t.out.find("uncommitted diff of b:\n(none)"), std::string::npos) << t.out;
+
+  EXPECT_EQ(
+      run_program({"diff", tmp.path().string(), (tmp.path() / "b").string()}, tmp.path()).status,
+      2);  // a folder of two runs is not one side
+}
+
+TEST(Report, IsOneSelfContainedPageWithEveryRunAndEscapedSamples) {
+  TempDir tmp;
+  write_run(tmp.path(),
+            {"alpha", 1, "3e-3", {3.0f, 2.0f}, "completed", "<script>alert(1)</script> & more"});
+  write_run(tmp.path(), {"beta", 2, "1e-3", {3.0f, 2.5f, 2.2f}, "failed", "2+2=4"});
+  const fs::path html = tmp.path() / "report.html";
+  const Outcome o = run_program({"report", tmp.path().string(), "-o", html.string()}, tmp.path());
+  ASSERT_EQ(o.status, 0) << o.err;
+  const std::string page = read_file(html);
+  EXPECT_EQ(count(page, "<script"), 0u);
+  EXPECT_NE(page.find("&lt;script&gt;alert(1)&lt;/script&gt; &amp; more"), std::string::npos);
+  EXPECT_NE(page.find("<h3>alpha</h3>"), std::string::npos);
+  EXPECT_NE(page.find("<h3>beta</h3>"), std::string::npos);
+  EXPECT_NE(page.find("<td class=\"status-failed\">failed</td>"), std::string::npos);
+  // train loss, val loss, val accuracy: one curve per run in each
+  EXPECT_EQ(count(page, "<polyline"), 6u);
+  EXPECT_EQ(count(page, "data-run=\"beta\""), 3u);
+  EXPECT_NE(page.find("id=\"plot-val-accuracy\""), std::string::npos);
+  // Self-contained: no fetched resource of any kind.
+  EXPECT_EQ(count(page, "src="), 0u);
+  EXPECT_EQ(count(page, "href="), 0u);
+  EXPECT_EQ(count(page, "url("), 0u);
+  // The config diff lists the lr of both runs.
+  EXPECT_NE(page.find("<td>optimizer.lr</td><td>0.003</td><td>0.001</td>"), std::string::npos);
+}
+
+// The report rendered by a real browser: Debian's headless Chromium (optional in
+// tools/install-deps.sh; the test is skipped without it) parses the page into a DOM with every
+// run's name and one curve per run and plot, and renders it to a PNG. About 2 s.
+TEST(Browser, ReportRendersInHeadlessChromium) {
+  if (shell("command -v chromium || true").empty())
+    GTEST_SKIP() << "chromium is not installed (tools/install-deps.sh installs it with "
+                    "NANOLAB_DEPS=all)";
+  TempDir tmp;
+  write_run(tmp.path(), {"alpha", 1, "3e-3", {3.0f, 2.0f}, "completed", "<b>bold?</b>"});
+  write_run(tmp.path(), {"beta", 2, "1e-3", {3.0f, 2.5f, 2.2f}});
+  const fs::path html = tmp.path() / "report.html", png = tmp.path() / "report.png";
+  ASSERT_EQ(run_program({"report", tmp.path().string(), "-o", html.string()}, tmp.path()).status,
+            0);
+  const std::string chromium =
+      "timeout 60 chromium --headless --no-sandbox --disable-gpu "
+      "--user-data-dir=" +
+      (tmp.path() / "profile").string() + " ";
+  const std::string dom = shell(chromium + "--dump-dom file://" + html.string() + " 2>/dev/null");
+  EXPECT_EQ(count(dom, "<polyline"), 6u);  // train loss, val loss, val accuracy x 2 runs
+  EXPECT_EQ(count(dom, "data-run=\"alpha\""), 3u);
+  EXPECT_EQ(count(dom, "data-run=\"beta\""), 3u);
+  EXPECT_EQ(count(dom, "<h3>alpha</h3>"), 1u);
+  EXPECT_EQ(count(dom, "<b>"), 0u);  // the sample stayed text
+  EXPECT_NE(dom.find("&lt;b&gt;bold?&lt;/b&gt;"), std::string::npos);
+  shell(chromium + "--screenshot=" + png.string() + " --window-size=1000,1400 file://" +
+        html.string() + " 2>/dev/null");
+  const std::string image = read_file(png);
+  ASSERT_GT(image.size(), 8u);
+  EXPECT_EQ(image.substr(1, 3), "PNG");
+}
+
+// tools/runs_to_pandas.py on a folder of runs: the DataFrame holds every val row of every run with
+// its config. Skipped, naming the module, where Debian's h5py or pandas is missing.
+TEST(RunsToPandas, LoadsAFolderIntoOneDataFrame) {
+  // The first python3 that has both modules: PATH's (it may be a pyenv one), then Debian's.
+  std::string python3, missing;
+  for (const std::string candidate : {"python3", "/usr/bin/python3"}) {
+    const std::string probe =
+        shell(candidate +
+              " -c 'import importlib.util as u; print(*[m for m in (\"h5py\", \"pandas\") "
+              "if u.find_spec(m) is None])' 2>/dev/null || echo python3");
+    if (probe == "\n") {
+      python3 = candidate;
+      break;
+    }
+    missing = probe.substr(0, probe.size() - 1);
+  }
+  if (python3.empty())
+    GTEST_SKIP() << "runs_to_pandas needs Python modules missing here: " << missing
+                 << " (apt-get install python3-h5py python3-pandas)";
+  TempDir tmp;
+  write_run(tmp.path() / "runs", {"a", 1, "3e-3", {3.0f, 2.0f}});
+  const auto live =
+      write_run(tmp.path() / "runs", {"b", 2, "1e-3", {3.0f, 2.5f, 2.25f}, "running"});
+  const fs::path csv_file = tmp.path() / "frame.csv";
+  shell(python3 + " " NANOLAB_TEST_SOURCE_DIR "/tools/runs_to_pandas.py " +
+        (tmp.path() / "runs").string() + " --csv " + csv_file.string());
+  const auto csv = parse_csv(read_file(csv_file));
+  ASSERT_EQ(csv.size(), 6u);  // header + 2 + 3 val rows
+  auto column = [&](const std::string& name) {
+    return size_t(std::find(csv[0].begin(), csv[0].end(), name) - csv[0].begin());
+  };
+  ASSERT_LT(column("optimizer.lr"), csv[0].size());
+  ASSERT_LT(column("status"), csv[0].size());
+  EXPECT_EQ(csv[5][column("run")], "b");
+  EXPECT_EQ(csv[5][column("step")], "20");
+  EXPECT_EQ(csv[5][column("loss")], "2.25");
+  EXPECT_EQ(csv[5][column("status")], "running");
+  EXPECT_EQ(csv[5][column("optimizer.lr")], "0.001");
+  EXPECT_EQ(csv[1][column("experiment.seed")], "1");
+}
+
+}  // namespace
+}  // namespace nanolab::test

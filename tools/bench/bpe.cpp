@@ -1,0 +1,68 @@
+// The bpe tokenizer plugin on tiny Shakespeare (docs/tokenizers.md): encode throughput with GPT-2's
+// vocabulary, and training time for vocab 4096 with the GPT-2 and GPT-4 patterns, on the thread
+// count of NANOLAB_THREADS (the framework fixes it once per process: run it with 1, then 2).
+// Median of a few runs. Reads $NANOLAB_DATA/tinyshakespeare/input.txt and
+// $NANOLAB_DATA/gpt2/{encoder.json,vocab.bpe}. Not a test: it prints, it asserts nothing beyond
+// the token count that says the vocabulary is GPT-2's.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "nanolab/registry.hpp"
+#include "nanolab/runtime.hpp"
+
+using namespace nanolab;
+
+namespace {
+
+double median_seconds(int reps, const std::function<void()>& f) {
+  std::vector<double> t;
+  for (int r = 0; r < reps; ++r) {
+    const auto start = std::chrono::steady_clock::now();
+    f();
+    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+std::string read(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) {
+    std::fprintf(stderr, "bench_bpe: cannot read %s (set NANOLAB_DATA)\n", path.c_str());
+    std::exit(3);
+  }
+  std::ostringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+}  // namespace
+
+int main() {
+  const char* env = std::getenv("NANOLAB_DATA");
+  const std::string data = env ? env : "";
+  const std::string text = read(data + "/tinyshakespeare/input.txt");
+  const double mb = double(text.size()) / 1e6;
+  constexpr int reps = 5;
+
+  auto gpt2 = Registry::instance().make_tokenizer(
+      "bpe", {{"encoder_json", data + "/gpt2/encoder.json"}, {"vocab_bpe", data + "/gpt2/vocab.bpe"}});
+  std::printf("tiny Shakespeare: %zu bytes, median of %d\n", text.size(), reps);
+  size_t n = 0;
+  const double s = median_seconds(reps, [&] { n = gpt2->encode(text).size(); });
+  std::printf("encode, GPT-2 vocab, %d thread(s): %zu tokens, %.3f s, %.1f MB/s\n",
+              runtime::num_threads(), n, s, mb / s);
+  for (const char* pattern : {"gpt2", "gpt4"}) {
+    auto tok = Registry::instance().make_tokenizer("bpe", {{"pattern", std::string(pattern)}});
+    const double s = median_seconds(reps, [&] { tok->train(text, 4096); });
+    std::printf("train vocab 4096, %s pattern: %.3f s\n", pattern, s);
+  }
+  return 0;
+}
