@@ -14,12 +14,15 @@
 // over the materialised weights), only their distribution is. The KV-cache path reuses the
 // forward kernel with a query offset. Not a GPU kernel and not oneDNN (which must not run inside
 // TBB tasks): the inner loops are plain float loops over contiguous memory, register-blocked,
-// compiled for AVX-512F, FMA and baseline x86-64 and picked when the plugin is loaded.
+// compiled for AVX-512F, FMA and baseline x86-64 and picked when the plugin is loaded. Honours every
+// model.position: rope rotates q and k before the kernel, alibi's bias is added to each tile of
+// scores in the forward and again where the backward recomputes them.
 #include <algorithm>
 #include <bit>
 #include <cmath>
-#include <cstring>
+#include <span>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "nanolab/autograd.hpp"
@@ -49,10 +52,6 @@ uint64_t mix64(uint64_t z) {
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
   return z ^ (z >> 31);
-}
-
-uint64_t site_seed(uint64_t seed, uint64_t site) {
-  return mix64(seed + 0x9e3779b97f4a7c15ULL * (site + 1));
 }
 
 // exp(x) for x <= 0: every argument that is used is a score minus its row max or its logsumexp.
@@ -107,7 +106,20 @@ struct Heads {
   int64_t BNH, T, HS;  // T: query rows (and keys, except in the cached path)
   float scale;         // 1 / sqrt(HS)
   WeightDropout drop;
+  std::vector<float> slopes;  // ALiBi's slope of each of the NH heads (head bh % NH), or empty
+
+  float slope(int64_t bh) const {
+    return slopes.empty() ? 0.0f : slopes[size_t(bh % int64_t(slopes.size()))];
+  }
 };
+
+// Adds ALiBi's bias -slope * (pos - j) to the scores s (rows, TILE) of keys j0.. for query rows at
+// positions pos0..; slope 0 leaves them as they are.
+FLASH_INLINE void add_alibi(int64_t rows, int64_t pos0, int64_t j0, float slope, float* s) {
+  if (slope == 0.0f) return;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < TILE; ++j) s[r * TILE + j] -= slope * float(pos0 + r - (j0 + j));
+}
 
 // c (m, n) += a (m, k) · b (k, n), all row-major with row strides lda, ldb, ldc: the one matrix
 // product every step of the tiles is made of. Blocks of MR rows x NR columns of c keep their sums
@@ -207,6 +219,7 @@ FLASH_KERNEL void forward_rows(const Heads& h, int64_t bh, int64_t i0, int64_t i
     const int64_t nk = std::min(TILE, keys - j0);
     transpose_tile(k + j0 * HS, nk, HS, HS, kt);
     scores(rows, HS, q + i0 * HS, kt, h.scale, s);
+    add_alibi(rows, offset + i0, j0, h.slope(bh), s);
     for (int64_t r = 0; r < rows; ++r) {
       const int64_t pos = offset + i0 + r, n = visible(pos, j0, nk);
       float* sr = s + r * TILE;
@@ -274,6 +287,7 @@ FLASH_KERNEL void backward_head(const Heads& h, int64_t bh, const float* q, cons
       const int64_t rows = std::min(TILE, T - i0);
       float *p = w.p.data(), *dp = w.dp.data(), *t = w.t.data();
       scores(rows, HS, q + i0 * HS, w.kt.data(), h.scale, p);
+      add_alibi(rows, i0, j0, h.slope(bh), p);
       std::fill(dp, dp + rows * TILE, 0.0f);
       gemm_acc(rows, TILE, HS, dout + i0 * HS, HS, w.vt.data(), TILE, dp, TILE);
       for (int64_t r = 0; r < rows; ++r) {
@@ -361,11 +375,13 @@ void attention_backward(const FlashSaved& saved, const Tensor& diff_dst) {
   autograd::accumulate_grad(saved.v, std::move(dv));
 }
 
-// The fused op: q, k, v (B, NH, T, HS) -> O (B, NH, T, HS), recorded on the tape with its backward.
-Tensor flash_attention(const Tensor& q, const Tensor& k, const Tensor& v,
-                       const WeightDropout& drop) {
+// The fused op: q, k, v (B, NH, T, HS) -> O (B, NH, T, HS), recorded on the tape with its backward;
+// alibi_slopes: (NH) or empty.
+Tensor flash_attention(const Tensor& q, const Tensor& k, const Tensor& v, const WeightDropout& drop,
+                       std::span<const float> alibi_slopes) {
   const Shape& s = q.shape();
-  const Heads h{s[0] * s[1], s[2], s[3], 1.0f / std::sqrt(float(s[3])), drop};
+  const Heads h{s[0] * s[1], s[2], s[3], 1.0f / std::sqrt(float(s[3])), drop,
+                {alibi_slopes.begin(), alibi_slopes.end()}};
   Tensor dst = Tensor::empty(s);
   Tensor lse = Tensor::empty({s[0], s[1], s[2]});
   attention_forward(h, q.data(), k.data(), v.data(), h.T * h.HS, 0, dst.data(), lse.data());
@@ -389,6 +405,8 @@ class Flash final : public Attention {
         HS_(config.n_embd / config.n_head),
         block_size_(config.block_size),
         dropout_(config.dropout),
+        position_(config.position, config.n_head),
+        cache_("flash", C_, NH_, HS_, block_size_),
         c_attn_weight_(parameter({3 * C_, C_})),
         c_proj_weight_(parameter({C_, C_})) {
     if (config.bias) {
@@ -406,92 +424,63 @@ class Flash final : public Attention {
   }
 
   Tensor forward(const Tensor& src, const ForwardContext& ctx) override {
-    check_src(src, block_size_, "forward");
-    // (B, T, 3C) -> q, k, v (B, NH, T, HS)
-    std::vector<Tensor> qkv = ops::chunk(ops::linear(src, c_attn_weight_, c_attn_bias_), 3);
-    Tensor q = ops::split_heads(qkv[0], NH_);
-    Tensor k = ops::split_heads(qkv[1], NH_);
-    Tensor v = ops::split_heads(qkv[2], NH_);
+    check_attention_src(src, "flash", "forward", C_, block_size_, block_size_);
+    auto [q, k, v] = qkv(src, 0);
     const bool drop = ctx.training && dropout_ > 0.0f;
     const WeightDropout weights_drop =
-        drop ? WeightDropout(dropout_, site_seed(ctx.dropout_seed, 0), src.size(1))
+        drop ? WeightDropout(dropout_, dropout_site_seed(ctx.dropout_seed, 0), src.size(1))
              : WeightDropout();
     // (B, NH, T, HS) -> (B, T, C)
-    Tensor y = ops::merge_heads(flash_attention(q, k, v, weights_drop));
+    Tensor y = ops::merge_heads(flash_attention(q, k, v, weights_drop, position_.alibi_slopes()));
     Tensor dst = ops::linear(y, c_proj_weight_, c_proj_bias_);
-    if (drop) dst = ops::dropout(dst, dropout_, site_seed(ctx.dropout_seed, 1));
+    if (drop) dst = ops::dropout(dst, dropout_, dropout_site_seed(ctx.dropout_seed, 1));
     return dst;
   }
 
-  void reset_cache(int64_t batch) override {
-    if (batch < 1)
-      throw ShapeError("flash: reset_cache needs a batch >= 1, got " + std::to_string(batch));
-    // (B, NH, block_size, HS) each
-    k_cache_ = Tensor::zeros({batch, NH_, block_size_, HS_});
-    v_cache_ = Tensor::zeros({batch, NH_, block_size_, HS_});
-    cached_ = 0;
-  }
+  void reset_cache(int64_t batch) override { cache_.reset(batch); }
 
   Tensor forward_cached(const Tensor& src) override {
-    if (!k_cache_.defined()) throw ShapeError("flash: forward_cached before reset_cache");
-    const int64_t B = k_cache_.size(0);
-    check_src(src, block_size_ - cached_, "forward_cached");
-    if (src.size(0) != B)
-      throw ShapeError("flash: forward_cached got a batch of " + std::to_string(src.size(0)) +
-                       " after reset_cache(" + std::to_string(B) + ")");
+    const int64_t start = cache_.check(src);
     NoGrad no_grad;
-    const int64_t t = src.size(1), L = block_size_, start = cached_;
-    std::vector<Tensor> qkv = ops::chunk(ops::linear(src, c_attn_weight_, c_attn_bias_), 3);
-    // (B, NH, t, HS) each
-    Tensor q = ops::split_heads(qkv[0], NH_);
-    Tensor k = ops::split_heads(qkv[1], NH_);
-    Tensor v = ops::split_heads(qkv[2], NH_);
-    const int64_t rows = t * HS_;
-    for (int64_t bh = 0; bh < B * NH_; ++bh) {
-      const int64_t at = (bh * L + start) * HS_;
-      std::memcpy(k_cache_.data() + at, k.data() + bh * rows, rows * sizeof(float));
-      std::memcpy(v_cache_.data() + at, v.data() + bh * rows, rows * sizeof(float));
-    }
-    cached_ += t;
-    // The new rows sit at positions start .. start + t - 1 and see the cache up to themselves.
-    const Heads h{B * NH_, t, HS_, 1.0f / std::sqrt(float(HS_)), WeightDropout()};
+    const int64_t B = src.size(0), t = src.size(1);
+    auto [q, k, v] = qkv(src, start);
+    cache_.append(k, v);
+    // The new rows sit at positions start .. start + t - 1 and see the cache up to themselves:
+    // the forward kernel with a query offset, over the cache's (block_size, HS) heads.
+    const std::span<const float> slopes = position_.alibi_slopes();
+    const Heads h{B * NH_, t, HS_, 1.0f / std::sqrt(float(HS_)), WeightDropout(),
+                  {slopes.begin(), slopes.end()}};
     Tensor y = Tensor::empty({B, NH_, t, HS_});  // (B, NH, t, HS)
     Tensor lse = Tensor::empty({B, NH_, t});     // unused: no backward under NoGrad
-    attention_forward(h, q.data(), k_cache_.data(), v_cache_.data(), L * HS_, start, y.data(),
-                      lse.data());
+    attention_forward(h, q.data(), cache_.keys().data(), cache_.values().data(),
+                      block_size_ * HS_, start, y.data(), lse.data());
     return ops::linear(ops::merge_heads(y), c_proj_weight_, c_proj_bias_);
   }
 
  private:
-  // src must be (B, T, C) with 1 <= T <= max_t.
-  void check_src(const Tensor& src, int64_t max_t, const char* what) const {
-    const Shape& s = src.shape();
-    if (s.ndim() != 3 || s[2] != C_ || s[1] < 1 || s[1] > max_t)
-      throw ShapeError(
-          std::string("flash: ") + what + " expects src (B, T, C=" + std::to_string(C_) +
-          ") with 1 <= T <= " + std::to_string(max_t) +
-          (max_t < block_size_
-               ? " (what is left of block_size = " + std::to_string(block_size_) + " in the cache)"
-               : " (block_size)") +
-          ", got " + s.str());
+  // src (B, T, C) at positions pos0.. -> q, k, v (B, NH, T, HS), q and k rotated for rope.
+  std::tuple<Tensor, Tensor, Tensor> qkv(const Tensor& src, int64_t pos0) const {
+    std::vector<Tensor> parts = ops::chunk(ops::linear(src, c_attn_weight_, c_attn_bias_), 3);
+    return {position_.rotate(ops::split_heads(parts[0], NH_), pos0),
+            position_.rotate(ops::split_heads(parts[1], NH_), pos0),
+            ops::split_heads(parts[2], NH_)};
   }
 
   int64_t C_, NH_, HS_, block_size_;
   float dropout_;
+  PositionEncoding position_;
+  KvCache cache_;
   Tensor c_attn_weight_;  // (3C, C)
   Tensor c_attn_bias_;    // (3C), or undefined without bias
   Tensor c_proj_weight_;  // (C, C)
   Tensor c_proj_bias_;    // (C), or undefined without bias
-  Tensor k_cache_;        // (B, NH, block_size, HS)
-  Tensor v_cache_;        // (B, NH, block_size, HS)
-  int64_t cached_ = 0;    // positions held in the caches
 };
 
 PluginDescriptor describe() {
   PluginDescriptor d;
   d.kind = PluginKind::attention;
   d.name = "flash";
-  d.version = "1.0.0";
+  d.version = "1.1.0";
   d.description =
       "causal multi-head self-attention with a fused, tiled online-softmax core (FlashAttention-2 "
       "style, memory linear in T); same parameters as causal_mha";

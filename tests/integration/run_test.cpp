@@ -1,7 +1,7 @@
 // `nanolab run`, `resume` and `sample` end to end, on a tiny synthetic experiment that trains in
 // about a second: what a run directory holds, determinism, exact resume after an interruption and
-// after kill -9, the run lock, and the exit codes of failures (configuration 2, data 3, numerics
-// 6, run in use 75), each leaving nothing half-written.
+// after kill -9, the run lock, the exit codes of failures (configuration 2, data 3, numerics 6,
+// run in use 75), each leaving nothing half-written, and the position encodings end to end.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -208,6 +208,30 @@ TEST(Run, ResumeFromATruncatedCheckpointExits7NamingTheFile) {
   EXPECT_EQ(o.status, 7) << o.err;
   EXPECT_NE(o.err.find(ck.string()), std::string::npos) << o.err;
   EXPECT_EQ(read_run(f.run_dir("a") / "run.h5").status, "completed");  // the log is untouched
+}
+
+TEST(Run, EveryPositionEncodingTrainsAndSamples) {
+  Fixture f;
+  ASSERT_EQ(f.run("learned").status, 0);
+  const RunLog learned = read_run(f.run_dir("learned") / "run.h5");
+  for (const std::string position : {"rope", "alibi", "none"}) {
+    SCOPED_TRACE(position);
+    for (const std::string attention : {"causal_mha", "flash"}) {
+      const std::string name = position + "_" + attention;
+      const Outcome o = f.run(name, {"model.position=\"" + position + "\"",
+                                     "model.attention.plugin=\"" + attention + "\""});
+      ASSERT_TRUE(o.exited && o.status == 0) << o.err;
+      const RunLog log = read_run(f.run_dir(name) / "run.h5");
+      EXPECT_NE(log.config_toml.find("position = \"" + position + "\""), std::string::npos);
+      // Only the learned encoding has a table: wpe (block_size 16, n_embd 32).
+      EXPECT_EQ(log.summary.at("params"), learned.summary.at("params") - 16 * 32);
+      EXPECT_LT(log.val.back().loss, log.val.front().loss);
+      // Sampling goes through the KV cache, where rope and alibi need the absolute positions.
+      const Outcome sample = run_program({"sample", f.run_dir(name).string(), "--tokens", "20"},
+                                         f.dir.path(), Fixture::plugin_env());
+      EXPECT_EQ(sample.status, 0) << sample.err;
+    }
+  }
 }
 
 TEST(Sample, GeneratesTheRequestedNumberOfTokensReproducibly) {

@@ -1,11 +1,16 @@
-// The attention contract, run over every attention plugin the registry finds:
+// The attention contract, run over every attention plugin the registry finds and every position
+// encoding that needs the attention's help (learned, rope, alibi; `none` is learned without wpe,
+// which the attention cannot see). A plugin either honours a position or rejects it from its
+// factory with a ConfigError naming itself and the position; the tests below then run on what it
+// honours:
 // - causal: perturbing the input at positions > t leaves output row t exactly unchanged;
 // - the KV-cache path gives the rows of the full forward, token by token and in chunks, and
 //   refuses to grow past block_size;
 // - every parameter and the input receive a gradient; dropout acts only when training and is a
 //   function of the seed;
 // - plugins with the standard GPT-2 parameter layout (causal_mha's c_attn / c_proj) match a plain
-//   reference attention written here in double precision, forward and every gradient.
+//   reference attention written here in double precision, forward and every gradient, with RoPE
+//   and ALiBi written out from their papers' formulas.
 // The reference is deliberately naive (loops over b, t, heads) and shares no code with the
 // framework; its gradients are central differences of the reference itself, in double.
 #include <gtest/gtest.h>
@@ -28,13 +33,45 @@ namespace {
 
 using contract::randn;
 
-AttentionConfig config_of(int64_t C, int64_t NH, int64_t block_size, bool bias, float dropout) {
-  return {C, NH, block_size, bias, dropout, /*layer=*/0, /*n_layer=*/2};
+// One instantiation of the suite: a plugin and a position encoding.
+struct Case {
+  std::string plugin;
+  Position position;
+};
+
+void PrintTo(const Case& c, std::ostream* os) { *os << c.plugin << "/" << position_name(c.position); }
+
+std::vector<Case> cases() {
+  std::vector<Case> out;
+  for (const std::string& name : contract::plugin_names(PluginKind::attention))
+    for (Position p : {Position::learned, Position::rope, Position::alibi}) out.push_back({name, p});
+  return out;
 }
 
-std::unique_ptr<Attention> make(const std::string& name, const AttentionConfig& config) {
-  return Registry::instance().make_attention(name, {}, config);
-}
+class AttentionContract : public testing::TestWithParam<Case> {
+ protected:
+  AttentionConfig config_of(int64_t C, int64_t NH, int64_t block_size, bool bias,
+                            float dropout) const {
+    return {C, NH, block_size, bias, dropout, /*layer=*/0, /*n_layer=*/2, GetParam().position};
+  }
+
+  // The plugin for `config`, or nullptr when it rejects the position (the test then skips: that
+  // the rejection is well-formed is HonoursOrRejectsThePosition's business).
+  std::unique_ptr<Attention> make(const AttentionConfig& config) const {
+    try {
+      return Registry::instance().make_attention(GetParam().plugin, {}, config);
+    } catch (const ConfigError&) {
+      if (GetParam().position == Position::learned) throw;
+      return nullptr;
+    }
+  }
+};
+
+#define MAKE_OR_SKIP(var, config)                                                      \
+  auto var = make(config);                                                             \
+  if (!var)                                                                            \
+    GTEST_SKIP() << GetParam().plugin << " rejects position "                          \
+                 << position_name(GetParam().position) << " (checked by HonoursOrRejectsThePosition)";
 
 // Fills every parameter with N(0, 0.3^2): large enough that the attention weights are far from
 // uniform (a uniform softmax would hide masking and scaling mistakes), small enough to stay O(1).
@@ -67,16 +104,29 @@ float max_abs(const std::vector<float>& v) {
   return m;
 }
 
-class AttentionContract : public testing::TestWithParam<std::string> {};
-
 TEST(AttentionPlugins, HasPlugins) {
   EXPECT_FALSE(contract::plugin_names(PluginKind::attention).empty())
       << "no attention plugin was found; " << contract::registry_report();
 }
 
+TEST_P(AttentionContract, HonoursOrRejectsThePosition) {
+  const std::string name = position_name(GetParam().position);
+  try {
+    auto attention = Registry::instance().make_attention(GetParam().plugin, {},
+                                                         config_of(16, 4, 8, true, 0.0f));
+    EXPECT_TRUE(attention);
+  } catch (const ConfigError& e) {
+    ASSERT_NE(GetParam().position, Position::learned) << "every attention must take learned: "
+                                                      << e.what();
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find(GetParam().plugin), std::string::npos) << msg;
+    EXPECT_NE(msg.find("\"" + name + "\""), std::string::npos) << msg;
+  }
+}
+
 TEST_P(AttentionContract, IsCausal) {
   const int64_t B = 2, T = 7, C = 16, NH = 4;
-  auto attention = make(GetParam(), config_of(C, NH, T, true, 0.0f));
+  MAKE_OR_SKIP(attention, config_of(C, NH, T, true, 0.0f));
   randomise(*attention, 1);
   std::mt19937 rng(2);
   const Tensor src = randn({B, T, C}, 1.0f, rng);
@@ -104,7 +154,7 @@ TEST_P(AttentionContract, IsCausal) {
 
 TEST_P(AttentionContract, KvCacheMatchesFullForward) {
   const int64_t B = 2, T = 8, C = 16, NH = 4;
-  auto attention = make(GetParam(), config_of(C, NH, T, true, 0.0f));
+  MAKE_OR_SKIP(attention, config_of(C, NH, T, true, 0.0f));
   randomise(*attention, 3);
   std::mt19937 rng(4);
   const Tensor src = randn({B, T, C}, 1.0f, rng);
@@ -140,7 +190,7 @@ TEST_P(AttentionContract, KvCacheMatchesFullForward) {
 
 TEST_P(AttentionContract, GradientReachesEveryParameterAndTheInput) {
   const int64_t B = 2, T = 5, C = 8, NH = 2;
-  auto attention = make(GetParam(), config_of(C, NH, T, true, 0.0f));
+  MAKE_OR_SKIP(attention, config_of(C, NH, T, true, 0.0f));
   randomise(*attention, 5);
   std::mt19937 rng(6);
   Tensor src = randn({B, T, C}, 1.0f, rng);
@@ -162,8 +212,8 @@ TEST_P(AttentionContract, GradientReachesEveryParameterAndTheInput) {
 
 TEST_P(AttentionContract, DropoutOnlyWhenTrainingAndSeeded) {
   const int64_t B = 2, T = 6, C = 16, NH = 4;
-  auto plain = make(GetParam(), config_of(C, NH, T, true, 0.0f));
-  auto dropped = make(GetParam(), config_of(C, NH, T, true, 0.5f));
+  MAKE_OR_SKIP(plain, config_of(C, NH, T, true, 0.0f));
+  MAKE_OR_SKIP(dropped, config_of(C, NH, T, true, 0.5f));
   randomise(*plain, 7);
   copy_parameters(*plain, *dropped);
   std::mt19937 rng(8);
@@ -191,9 +241,12 @@ struct Weights {
   std::vector<double> c_proj_bias;    // (C) or empty
 };
 
-// dst (B, T, C) of nanoGPT's CausalSelfAttention in eval mode, in plain loops.
+// dst (B, T, C) of nanoGPT's CausalSelfAttention in eval mode, in plain loops, with the position
+// encoding applied as its paper writes it: RoPE (Su et al.) rotates the pairs (d, d + HS/2) of q
+// and k at position t by t * 10000^(-2d/HS); ALiBi (Press et al.) adds -m_h (i - j) to the scores,
+// m_h = 2^(-8(h+1)/NH) for NH a power of two.
 std::vector<double> reference_attention(const std::vector<double>& x, const Weights& w, int64_t B,
-                                        int64_t T, int64_t C, int64_t NH) {
+                                        int64_t T, int64_t C, int64_t NH, Position position) {
   const int64_t HS = C / NH;
   std::vector<double> qkv(size_t(B * T * 3 * C));  // (B, T, 3C)
   for (int64_t r = 0; r < B * T; ++r)
@@ -203,19 +256,32 @@ std::vector<double> reference_attention(const std::vector<double>& x, const Weig
         s += x[size_t(r * C + c)] * w.c_attn_weight[size_t(o * C + c)];
       qkv[size_t(r * 3 * C + o)] = s;
     }
-  auto at = [&](int64_t b, int64_t t, int64_t part, int64_t h, int64_t d) {
+  auto at = [&](int64_t b, int64_t t, int64_t part, int64_t h, int64_t d) -> double& {
     return qkv[size_t((b * T + t) * 3 * C + part * C + h * HS + d)];
   };
+  if (position == Position::rope)
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t t = 0; t < T; ++t)
+        for (int64_t part : {0, 1})  // q and k
+          for (int64_t h = 0; h < NH; ++h)
+            for (int64_t d = 0; d < HS / 2; ++d) {
+              const double a = double(t) * std::pow(10000.0, -double(2 * d) / double(HS));
+              const double x0 = at(b, t, part, h, d), x1 = at(b, t, part, h, d + HS / 2);
+              at(b, t, part, h, d) = x0 * std::cos(a) - x1 * std::sin(a);
+              at(b, t, part, h, d + HS / 2) = x1 * std::cos(a) + x0 * std::sin(a);
+            }
   std::vector<double> y(size_t(B * T * C), 0.0);  // (B, T, C), heads merged
   std::vector<double> att(static_cast<size_t>(T));
   for (int64_t b = 0; b < B; ++b)
     for (int64_t h = 0; h < NH; ++h)
       for (int64_t i = 0; i < T; ++i) {
         double max = -INFINITY, sum = 0;
+        const double slope =
+            position == Position::alibi ? std::pow(2.0, -8.0 * double(h + 1) / double(NH)) : 0.0;
         for (int64_t j = 0; j <= i; ++j) {
           double s = 0;
           for (int64_t d = 0; d < HS; ++d) s += at(b, i, 0, h, d) * at(b, j, 1, h, d);
-          att[size_t(j)] = s / std::sqrt(double(HS));
+          att[size_t(j)] = s / std::sqrt(double(HS)) - slope * double(i - j);
           max = std::max(max, att[size_t(j)]);
         }
         for (int64_t j = 0; j <= i; ++j) sum += att[size_t(j)] = std::exp(att[size_t(j)] - max);
@@ -256,7 +322,7 @@ TEST_P(AttentionContract, MatchesReferenceAttention) {
   const int64_t B = 2, T = 5, C = 8, NH = 2;
   for (bool bias : {true, false}) {
     SCOPED_TRACE(bias ? "with bias" : "without bias");
-    auto attention = make(GetParam(), config_of(C, NH, T + 2, bias, 0.0f));
+    MAKE_OR_SKIP(attention, config_of(C, NH, T + 2, bias, 0.0f));
     auto params = standard_layout(*attention, C, bias);
     if (!params)
       GTEST_SKIP() << "parameters are not the standard c_attn/c_proj layout; the reference "
@@ -275,7 +341,7 @@ TEST_P(AttentionContract, MatchesReferenceAttention) {
     auto forward = [&] {
       Weights w{values["c_attn.weight"], bias ? values["c_attn.bias"] : std::vector<double>{},
                 values["c_proj.weight"], bias ? values["c_proj.bias"] : std::vector<double>{}};
-      return reference_attention(values["src"], w, B, T, C, NH);
+      return reference_attention(values["src"], w, B, T, C, NH, GetParam().position);
     };
     const std::vector<double> g = to_double(diff_dst);
     auto objective = [&] {  // sum(dst * diff_dst): its gradient is what backward(diff_dst) gives
@@ -324,9 +390,11 @@ TEST_P(AttentionContract, MatchesReferenceAttention) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Every, AttentionContract,
-                         testing::ValuesIn(contract::plugin_names(PluginKind::attention)),
-                         contract::test_name);
+INSTANTIATE_TEST_SUITE_P(Every, AttentionContract, testing::ValuesIn(cases()),
+                         [](const testing::TestParamInfo<Case>& info) {
+                           return contract::test_name({info.param.plugin, info.index}) + "_" +
+                                  position_name(info.param.position);
+                         });
 
 }  // namespace
 }  // namespace nanolab

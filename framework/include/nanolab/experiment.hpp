@@ -46,6 +46,7 @@ struct ExperimentConfig {
   int64_t n_embd;
   double dropout;
   bool bias;
+  std::string position;     // "learned" | "rope" | "alibi" | "none"
   PluginChoice attention;   // model.attention
   // [optimizer]: plugin + lr are the framework's; every other key is a plugin option
   PluginChoice optimizer;

@@ -1,6 +1,8 @@
 // The GPT: nanoGPT's architecture with the attention taken from a plugin.
 //
-// wte (V, C) + wpe (block_size, C) -> dropout -> n_layer pre-LayerNorm blocks
+// wte (V, C) + wpe (block_size, C) -> dropout -> n_layer pre-LayerNorm blocks (wpe only for
+// position = learned; rope and alibi act inside each attention, none has no position signal but
+// the causal mask)
 // [x + attn(ln_1(x)); x + mlp(ln_2(x)) with mlp = c_proj(gelu(c_fc(.))), 4C wide, dropout] ->
 // ln_f -> lm_head, tied to wte. Biases on the linears and layer norms only with `bias`.
 // Parameter names follow GPT-2's checkpoints ("wte.weight", "h.0.ln_1.weight",
@@ -29,6 +31,7 @@ struct GptConfig {
   int64_t n_embd;      // C
   double dropout;
   bool bias;
+  Position position = Position::learned;  // learned: the wpe table; otherwise none (see attention.hpp)
 };
 
 using AttentionFactory = std::function<std::unique_ptr<Attention>(const AttentionConfig&)>;

@@ -46,9 +46,24 @@ Tensor gelu(const Tensor& src, GeluForm form = GeluForm::tanh);
 // Softmax over the last dim.
 Tensor softmax(const Tensor& src);
 
-// Softmax over the last dim of softmax_scale * src with the causal mask: src (..., T, T), row i
-// attends to columns j <= i; masked entries of dst are exactly 0.
-Tensor causal_softmax(const Tensor& src, float softmax_scale = 1.0f);
+// What an attention's softmax may add to the causal mask.
+struct AttentionMask {
+  // 0: every j <= i; w > 0: only the last w positions, j in (i - w, i] (sliding-window attention).
+  int64_t window = 0;
+  // Empty, or one slope m_h per head (dim -3 of the scores): ALiBi's bias -m_h * (i - j) is added
+  // to the scaled score of query i and key j (Press et al. 2022).
+  std::span<const float> alibi_slopes;
+};
+
+// Softmax over the last dim of softmax_scale * src (+ ALiBi) with the causal mask: src (..., T, T),
+// row i attends to columns j <= i (and inside the window); masked entries of dst are exactly 0.
+Tensor causal_softmax(const Tensor& src, float softmax_scale = 1.0f, const AttentionMask& mask = {});
+
+// Rotary position embedding (RoPE, Su et al. 2021) of q or k: src (..., T, HS), HS even, row t at
+// absolute position pos0 + t. The pairs (d, d + HS/2) are rotated by the angle
+// position * base^(-2d/HS) (the "rotate half" layout of GPT-NeoX and LLaMA), so that the dot
+// product of a rotated q and k depends on their positions only through their difference.
+Tensor rope(const Tensor& src, int64_t pos0 = 0, float base = 10000.0f);
 
 // Splits the last dim into n equal parts: src (..., n*C) -> n tensors (..., C) (copies). The
 // qkv projection of attention is one linear followed by chunk(qkv, 3).

@@ -80,6 +80,9 @@ std::vector<KeySpec> make_schema() {
                           "dropout probability (embeddings, attention output, MLP)", 0.0, 1.0),
                 false, true),
       value_row("model.bias", &C::bias, false, "biases in the linear layers and layer norms"),
+      choice_row("model.position", &C::position, "learned", {"learned", "rope", "alibi", "none"},
+                 "position encoding: a learned table (wpe, GPT-2), rotary q/k (rope), ALiBi's "
+                 "score bias, or none (causal attention alone)"),
       plugin_row("model.attention", &C::attention, PluginKind::attention, "causal_mha",
                  "the attention of every block: { plugin = NAME, option = value, ... }"),
 

@@ -39,16 +39,17 @@ Gpt::Gpt(const GptConfig& c, const AttentionFactory& make_attention) : config_(c
     params_.push_back({name, t, init});
   };
   wte_ = parameter({c.vocab_size, C});
-  wpe_ = parameter({c.block_size, C});
   add("wte.weight", wte_, Init::normal);
-  add("wpe.weight", wpe_, Init::normal);
+  if (c.position == Position::learned)
+    add("wpe.weight", wpe_ = parameter({c.block_size, C}), Init::normal);
   for (int64_t l = 0; l < c.n_layer; ++l) {
     auto b = std::make_unique<Block>();
     const std::string h = "h." + std::to_string(l) + ".";
     b->ln_1_w = parameter({C});
     add(h + "ln_1.weight", b->ln_1_w, Init::ones);
     if (c.bias) add(h + "ln_1.bias", b->ln_1_b = parameter({C}), Init::zeros);
-    b->attn = make_attention({C, c.n_head, c.block_size, c.bias, float(c.dropout), l, c.n_layer});
+    b->attn = make_attention(
+        {C, c.n_head, c.block_size, c.bias, float(c.dropout), l, c.n_layer, c.position});
     if (!b->attn) throw PluginError("model: the attention factory returned nothing");
     for (const Parameter& p : b->attn->parameters()) add(h + "attn." + p.name, p.tensor, p.init);
     b->ln_2_w = parameter({C});
@@ -102,9 +103,12 @@ Tensor Gpt::embed(std::span<const int32_t> ids, int64_t B, int64_t T, int64_t po
   if (pos0 + T > config_.block_size)
     throw ShapeError("gpt: sequence of " + std::to_string(pos0 + T) +
                      " positions is longer than block_size " + std::to_string(config_.block_size));
-  positions_.resize(size_t(T));
-  for (int64_t t = 0; t < T; ++t) positions_[size_t(t)] = int32_t(pos0 + t);
-  Tensor x = ops::add(ops::embedding(wte_, ids, {B, T}), ops::embedding(wpe_, positions_, {T}));
+  Tensor x = ops::embedding(wte_, ids, {B, T});
+  if (wpe_.defined()) {  // position = learned; the others act inside attention, or not at all
+    positions_.resize(size_t(T));
+    for (int64_t t = 0; t < T; ++t) positions_[size_t(t)] = int32_t(pos0 + t);
+    x = ops::add(x, ops::embedding(wpe_, positions_, {T}));
+  }
   if (ctx.training && config_.dropout > 0)
     x = ops::dropout(x, float(config_.dropout), dropout_seed(ctx, 0, Site::embedding));
   return x;  // B,T,C

@@ -1,11 +1,16 @@
-// causal_softmax: the attention softmax with the causal mask, as TBB-parallel loops over rows
-// (oneDNN has no masked softmax). Row i of each (T, T) matrix touches only its unmasked part
-// j <= i and writes exact zeros to the rest, so half the exps of a plain masked softmax are never
-// computed. Not a fused attention: it sees only the (T, T) scores.
+// causal_softmax: the attention softmax with the causal mask (optionally a sliding window and
+// ALiBi's distance bias), as TBB-parallel loops over rows (oneDNN has no masked softmax). Row i of
+// each (T, T) matrix touches only its unmasked part j0 <= j <= i and writes exact zeros to the
+// rest, so the exps of the masked part are never computed. ALiBi's bias is a constant of the
+// scores, so the backward is the same with and without it. Not a fused attention: it sees only
+// the (T, T) scores.
 #include <algorithm>
 #include <cmath>
+#include <string>
+#include <vector>
 
 #include "nanolab/autograd.hpp"
+#include "nanolab/errors.hpp"
 #include "nanolab/ops.hpp"
 #include "ops/check.hpp"
 #include "ops/kernels.hpp"
@@ -13,49 +18,66 @@
 namespace nanolab::ops {
 namespace {
 
+// The shape of one call: BH matrices (T, T), the window, and ALiBi's slopes of NH heads (the
+// matrix bh belongs to head bh % NH).
+struct Geometry {
+  int64_t BH, T, window;
+  float scale;
+  std::vector<float> slopes;  // (NH) or empty
+
+  // First column row i of a matrix sees.
+  int64_t first(int64_t i) const { return window > 0 ? std::max<int64_t>(0, i - window + 1) : 0; }
+};
+
 // What the backward needs. `dst` shares the output's storage through its own handle: holding the
 // output tensor itself would make it own the node that holds it, a cycle that is never freed.
 struct CausalSoftmaxSaved {
   Tensor src;  // (..., T, T): only to receive its gradient
   Tensor dst;  // (..., T, T), seen as (BH, T, T)
-  int64_t BH, T;
-  float scale;
+  Geometry g;
 };
 
-// dst(BH, T, T) = causal softmax of scale * src(BH, T, T). Rows are independent; each subtracts
-// its own max before exp so large scores cannot overflow.
-void causal_softmax_fwd(const float* src, float* dst, int64_t BH, int64_t T, float scale) {
-  kernels::parallel_for(BH * T, T, [&](int64_t begin, int64_t end) {
+// dst(BH, T, T) = masked softmax of scale * src(BH, T, T) - slope * (i - j). Rows are
+// independent; each subtracts its own max before exp so large scores cannot overflow.
+void causal_softmax_fwd(const float* src, float* dst, const Geometry& g) {
+  const int64_t T = g.T;
+  const int64_t NH = int64_t(g.slopes.size());
+  kernels::parallel_for(g.BH * T, T, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
-      const int64_t i = r % T;
+      const int64_t i = r % T, j0 = g.first(i);
+      const float slope = NH > 0 ? g.slopes[size_t((r / T) % NH)] : 0.0f;
       const float* x = src + r * T;
       float* y = dst + r * T;
-      float max = scale * x[0];
-      for (int64_t j = 1; j <= i; ++j) max = std::max(max, scale * x[j]);
+      for (int64_t j = j0; j <= i; ++j) y[j] = g.scale * x[j] - slope * float(i - j);
+      float max = y[j0];
+      for (int64_t j = j0 + 1; j <= i; ++j) max = std::max(max, y[j]);
       float sum = 0.0f;
-      for (int64_t j = 0; j <= i; ++j) {
-        y[j] = std::exp(scale * x[j] - max);
+      for (int64_t j = j0; j <= i; ++j) {
+        y[j] = std::exp(y[j] - max);
         sum += y[j];
       }
       const float inv_sum = 1.0f / sum;
-      for (int64_t j = 0; j <= i; ++j) y[j] *= inv_sum;
+      for (int64_t j = j0; j <= i; ++j) y[j] *= inv_sum;
+      std::fill(y, y + j0, 0.0f);
       std::fill(y + i + 1, y + T, 0.0f);
     }
   });
 }
 
-// diff_src = scale * dst * (diff_dst - <diff_dst, dst>) over j <= i, exactly 0 where masked.
-void causal_softmax_bwd(const float* dst, const float* diff_dst, float* diff_src, int64_t BH,
-                        int64_t T, float scale) {
-  kernels::parallel_for(BH * T, T, [&](int64_t begin, int64_t end) {
+// diff_src = scale * dst * (diff_dst - <diff_dst, dst>) over the visible j, exactly 0 elsewhere.
+void causal_softmax_bwd(const float* dst, const float* diff_dst, float* diff_src,
+                        const Geometry& g) {
+  const int64_t T = g.T;
+  kernels::parallel_for(g.BH * T, T, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
-      const int64_t i = r % T;
+      const int64_t i = r % T, j0 = g.first(i);
       const float* y = dst + r * T;
       const float* dy = diff_dst + r * T;
       float* dx = diff_src + r * T;
       float dot = 0.0f;
-      for (int64_t j = 0; j <= i; ++j) dot += dy[j] * y[j];
-      for (int64_t j = 0; j <= i; ++j) dx[j] = scale * y[j] * (dy[j] - dot);
+      for (int64_t j = j0; j <= i; ++j) dot += dy[j] * y[j];
+      for (int64_t j = j0; j <= i; ++j) dx[j] = g.scale * y[j] * (dy[j] - dot);
+      std::fill(dx, dx + j0, 0.0f);
       std::fill(dx + i + 1, dx + T, 0.0f);
     }
   });
@@ -63,20 +85,28 @@ void causal_softmax_bwd(const float* dst, const float* diff_dst, float* diff_src
 
 }  // namespace
 
-Tensor causal_softmax(const Tensor& src, float softmax_scale) {
+Tensor causal_softmax(const Tensor& src, float softmax_scale, const AttentionMask& mask) {
   const Shape& s = src.shape();
   require(s.ndim() >= 2 && s[-1] == s[-2], "causal_softmax", "src (..., T, T)", s);
+  const int64_t NH = int64_t(mask.alibi_slopes.size());
+  if (NH > 0)
+    require(s.ndim() >= 3 && s[-3] == NH, "causal_softmax",
+            "src (..., NH, T, T) with NH = " + std::to_string(NH) + " ALiBi slopes", s);
+  if (mask.window < 0)
+    throw ShapeError("causal_softmax: window must be >= 0 (0 for none), got " +
+                     std::to_string(mask.window));
   const int64_t T = s.last();
-  const int64_t BH = T == 0 ? 0 : s.numel() / (T * T);
+  Geometry g{T == 0 ? 0 : s.numel() / (T * T), T, mask.window, softmax_scale,
+             {mask.alibi_slopes.begin(), mask.alibi_slopes.end()}};
   Tensor dst = Tensor::empty(s);  // (..., T, T)
-  causal_softmax_fwd(src.data(), dst.data(), BH, T, softmax_scale);
+  causal_softmax_fwd(src.data(), dst.data(), g);
   if (autograd::needs_grad({&src})) {
     // dst has no history yet, so view() records nothing: it only makes the second handle.
-    CausalSoftmaxSaved saved{src, dst.view(s), BH, T, softmax_scale};
+    g.slopes.clear();  // the backward does not see the bias
+    CausalSoftmaxSaved saved{src, dst.view(s), std::move(g)};
     autograd::record(dst, {src}, [saved](const Tensor& diff_dst) {
       Tensor diff_src = Tensor::empty(saved.src.shape());  // (..., T, T)
-      causal_softmax_bwd(saved.dst.data(), diff_dst.data(), diff_src.data(), saved.BH, saved.T,
-                         saved.scale);
+      causal_softmax_bwd(saved.dst.data(), diff_dst.data(), diff_src.data(), saved.g);
       autograd::accumulate_grad(saved.src, std::move(diff_src));
     });
   }

@@ -27,8 +27,9 @@ Components build(const ExperimentConfig& config, Purpose purpose, const std::str
   if (purpose == Purpose::train || synthetic) c.dataset = open_dataset(config, *c.tokenizer);
   const int64_t vocab_size = c.dataset ? c.dataset->vocab_size() : c.tokenizer->vocab_size();
 
-  GptConfig gpt{vocab_size, config.block_size, config.n_layer, config.n_head,
-                config.n_embd,           config.dropout,    config.bias};
+  GptConfig gpt{vocab_size,   config.block_size, config.n_layer,
+                config.n_head, config.n_embd,     config.dropout,
+                config.bias,   position_from_name(config.position)};
   const PluginChoice& attention = config.attention;
   c.model = std::make_unique<Gpt>(gpt, [&](const AttentionConfig& ac) {
     return registry.make_attention(attention.plugin, attention.options, ac);

@@ -1,0 +1,103 @@
+// The multi-head causal self-attention that the plugins `causal_mha` and `sliding_window` are
+// made of (each plugin is one .cpp with its descriptor; this header is compiled into both, not a
+// framework API). GPT-2's layout: one linear makes q, k and v at once (c_attn, weight (3C, C) in
+// the x·Wᵀ layout, the tensor GPT-2 checkpoints hold), the heads attend with the framework's
+// masked softmax (causal, optionally a sliding window of the last `window` positions), and c_proj
+// maps the merged heads back into the residual stream. Composed from framework ops, so autograd
+// gives the backward. Dropout, when training, falls on the attention weights and on the output,
+// as in nanoGPT. Honours every model.position: rope rotates q and k, alibi biases the softmax.
+// The KV-cache path for sampling is the framework's KvCache (plain loops over a few new positions
+// at a time). Not a fused or flash-style attention: the (T, T) weights are materialised.
+#pragma once
+
+#include <cmath>
+#include <tuple>
+#include <vector>
+
+#include "nanolab/autograd.hpp"
+#include "nanolab/ops.hpp"
+#include "nanolab/plugin.hpp"
+
+namespace nanolab::plugins {
+
+class MultiHeadAttention final : public Attention {
+ public:
+  // window 0: every earlier position; w > 0: the last w positions, itself included.
+  MultiHeadAttention(const char* plugin, const AttentionConfig& config, int64_t window)
+      : plugin_(plugin),
+        window_(window),
+        C_(config.n_embd),
+        NH_(config.n_head),
+        HS_(config.n_embd / config.n_head),
+        block_size_(config.block_size),
+        dropout_(config.dropout),
+        position_(config.position, config.n_head),
+        cache_(plugin, C_, NH_, HS_, block_size_),
+        c_attn_weight_(parameter({3 * C_, C_})),
+        c_proj_weight_(parameter({C_, C_})) {
+    if (config.bias) {
+      c_attn_bias_ = parameter({3 * C_});
+      c_proj_bias_ = parameter({C_});
+    }
+  }
+
+  Parameters parameters() override {
+    Parameters p{{"c_attn.weight", c_attn_weight_, Init::normal}};
+    if (c_attn_bias_.defined()) p.push_back({"c_attn.bias", c_attn_bias_, Init::zeros});
+    p.push_back({"c_proj.weight", c_proj_weight_, Init::residual_projection});
+    if (c_proj_bias_.defined()) p.push_back({"c_proj.bias", c_proj_bias_, Init::zeros});
+    return p;
+  }
+
+  Tensor forward(const Tensor& src, const ForwardContext& ctx) override {
+    check_attention_src(src, plugin_, "forward", C_, block_size_, block_size_);
+    auto [q, k, v] = qkv(src, 0);
+    // (B, NH, T, T)
+    Tensor att = ops::causal_softmax(ops::matmul(q, k, false, true), softmax_scale(),
+                                     mask());
+    const bool drop = ctx.training && dropout_ > 0.0f;
+    if (drop) att = ops::dropout(att, dropout_, dropout_site_seed(ctx.dropout_seed, 0));
+    // (B, NH, T, HS) -> (B, T, C)
+    Tensor y = ops::merge_heads(ops::matmul(att, v));
+    Tensor dst = ops::linear(y, c_proj_weight_, c_proj_bias_);
+    if (drop) dst = ops::dropout(dst, dropout_, dropout_site_seed(ctx.dropout_seed, 1));
+    return dst;
+  }
+
+  void reset_cache(int64_t batch) override { cache_.reset(batch); }
+
+  Tensor forward_cached(const Tensor& src) override {
+    const int64_t start = cache_.check(src);
+    NoGrad no_grad;
+    auto [q, k, v] = qkv(src, start);
+    cache_.append(k, v);
+    Tensor y = cache_.attend(q, softmax_scale(), mask());
+    return ops::linear(ops::merge_heads(y), c_proj_weight_, c_proj_bias_);
+  }
+
+ private:
+  static Tensor parameter(const Shape& shape) { return Tensor::zeros(shape).set_requires_grad(); }
+  float softmax_scale() const { return 1.0f / std::sqrt(float(HS_)); }
+  ops::AttentionMask mask() const { return {window_, position_.alibi_slopes()}; }
+
+  // src (B, T, C) at positions pos0.. -> q, k, v (B, NH, T, HS), q and k rotated for rope.
+  std::tuple<Tensor, Tensor, Tensor> qkv(const Tensor& src, int64_t pos0) const {
+    std::vector<Tensor> parts = ops::chunk(ops::linear(src, c_attn_weight_, c_attn_bias_), 3);
+    return {position_.rotate(ops::split_heads(parts[0], NH_), pos0),
+            position_.rotate(ops::split_heads(parts[1], NH_), pos0),
+            ops::split_heads(parts[2], NH_)};
+  }
+
+  const char* plugin_;
+  int64_t window_;
+  int64_t C_, NH_, HS_, block_size_;
+  float dropout_;
+  PositionEncoding position_;
+  KvCache cache_;
+  Tensor c_attn_weight_;  // (3C, C)
+  Tensor c_attn_bias_;    // (3C), or undefined without bias
+  Tensor c_proj_weight_;  // (C, C)
+  Tensor c_proj_bias_;    // (C), or undefined without bias
+};
+
+}  // namespace nanolab::plugins
