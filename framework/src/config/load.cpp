@@ -63,9 +63,18 @@ struct Entry {
 using Entries = std::map<std::string, Entry>;
 
 struct Axis {
-  std::string key;  // full key; `seeds` is experiment.seed
+  std::string key;  // full key; `seeds` is experiment.seed; "cases" for sweep.cases
   const toml::array* values;
   Origin origin;
+  std::vector<Entries> cases;  // sweep.cases: the keys each case sets, one run each
+
+  bool sets(const std::string& full_key) const {
+    if (key == full_key) return true;
+    for (const Entries& c : cases)
+      if (c.count(full_key)) return true;
+    return false;
+  }
+  size_t size() const { return cases.empty() ? values->size() : cases.size(); }
 };
 
 // What the files and overrides say, merged: later keys win, sweep axes in file order.
@@ -75,6 +84,7 @@ struct Layers {
 };
 
 void merge(Layers& into, Entries entries, std::vector<Axis> sweep) {
+  // An axis swept again by a later file replaces the earlier one in its place.
   for (auto& [key, entry] : entries) into.entries.insert_or_assign(key, std::move(entry));
   for (auto& axis : sweep) {
     auto same = [&](const Axis& a) { return a.key == axis.key; };
@@ -316,6 +326,8 @@ class Loader {
                const Source& source, Entries& out);
   void read_sweep(const std::string& prefix, const toml::table& table, const Source& source,
                   std::vector<Axis>& out);
+  void read_cases(const toml::node& node, const Origin& origin, const Source& source,
+                  std::vector<Axis>& out);
   void take_document(const toml::table& root, const Source& source, const fs::path& path,
                      Layers& layers, bool allow_include_and_sweep);
 
@@ -382,6 +394,10 @@ void Loader::read_sweep(const std::string& prefix, const toml::table& table, con
     const std::string written = prefix + std::string(k.str());
     const Origin origin = source.at(k.source());
     const std::string shown = "sweep." + written;
+    if (prefix.empty() && written == "cases") {
+      read_cases(node, origin, source, out);
+      continue;
+    }
     if (prefix.empty() && written == "seeds" && !node.is_array()) {
       problem(source.at(node.source()), shown, "expected an array of seeds, got " + describe(node));
       continue;
@@ -419,15 +435,50 @@ void Loader::read_sweep(const std::string& prefix, const toml::table& table, con
       problem(source.at(node.source()), shown, "an empty array makes no runs");
       continue;
     }
-    auto same = [&](const Axis& a) { return a.key == key; };
+    auto same = [&](const Axis& a) { return a.sets(key); };
     if (std::find_if(out.begin(), out.end(), same) != out.end()) {
       problem(
           origin, shown, key + " is swept twice",
           key == "experiment.seed" ? "seeds = [...] is short for \"experiment.seed\" = [...]" : "");
       continue;
     }
-    out.push_back(Axis{key, values, origin});
+    out.push_back(Axis{key, values, origin, {}});
   }
+}
+
+// sweep.cases = [{ "key" = value, ... }, ...]: one run per case (times the other axes), each
+// setting its keys as a file would. For variants that are not a grid: a plugin with its own
+// options, or one optimizer's own learning rates.
+void Loader::read_cases(const toml::node& node, const Origin& origin, const Source& source,
+                        std::vector<Axis>& out) {
+  const auto* array = node.as_array();
+  const std::string hint =
+      "cases = [{ \"model.attention.plugin\" = \"gqa\" }, { \"model.position\" = \"rope\" }]";
+  if (!array || array->empty()) {
+    problem(source.at(node.source()), "sweep.cases",
+            array ? "an empty array makes no runs" : "expected an array of tables, got " + describe(node),
+            hint);
+    return;
+  }
+  Axis axis{"cases", array, origin, {}};
+  for (const toml::node& element : *array) {
+    const auto* table = element.as_table();
+    if (!table || table->empty()) {
+      problem(source.at(element.source()), "sweep.cases",
+              "expected a table of the keys one case sets, got " + describe(element), hint);
+      continue;
+    }
+    Entries keys;
+    flatten("", *table, source.at(element.source()), source, keys);
+    for (const auto& [key, entry] : keys) {
+      if (const auto* spec = find_key(key); spec && !spec->sweepable)
+        problem(entry.key_origin, "sweep.cases", key + " cannot be swept: it is the same for every run");
+      else if (std::any_of(out.begin(), out.end(), [&](const Axis& a) { return a.sets(key); }))
+        problem(entry.key_origin, "sweep.cases", key + " is swept twice: by a case and by [sweep]");
+    }
+    axis.cases.push_back(std::move(keys));
+  }
+  out.push_back(std::move(axis));
 }
 
 void Loader::take_document(const toml::table& root, const Source& source, const fs::path& path,
@@ -571,10 +622,13 @@ void Loader::apply_set(const std::string& assignment, Layers& layers) {
   Entries set;
   flatten(key, *kept.get("v"), at, Source{"", true}, set);
   // The command line is the last word: a key it sets is no longer swept.
-  for (const auto& [k, entry] : set)
+  for (const auto& [k, entry] : set) {
     layers.sweep.erase(std::remove_if(layers.sweep.begin(), layers.sweep.end(),
                                       [&](const Axis& a) { return a.key == k; }),
                        layers.sweep.end());
+    for (Axis& axis : layers.sweep)
+      for (Entries& c : axis.cases) c.erase(k);
+  }
   merge(layers, std::move(set), {});
 }
 
@@ -840,12 +894,15 @@ std::string to_toml(const ExperimentConfig& config) {
 
 // The shortest tail of each swept key that tells it apart from the others ("lr",
 // "attention.plugin"); a lone "plugin" would not say which.
+// The last n segments of a dotted key.
+std::string key_tail(const std::string& key, size_t n) {
+  size_t at = key.size();
+  for (size_t i = 0; i < n && at != std::string::npos && at > 0; ++i) at = key.rfind('.', at - 1);
+  return at == std::string::npos ? key : key.substr(at + 1);
+}
+
 std::vector<std::string> axis_labels(const std::vector<Axis>& axes) {
-  auto tail = [](const std::string& key, size_t n) {
-    size_t at = key.size();
-    for (size_t i = 0; i < n && at != std::string::npos && at > 0; ++i) at = key.rfind('.', at - 1);
-    return at == std::string::npos ? key : key.substr(at + 1);
-  };
+  const auto tail = key_tail;
   std::vector<std::string> labels;
   for (const auto& axis : axes) {
     size_t n = leaf_of(axis.key) == "plugin" ? 2 : 1;
@@ -892,7 +949,7 @@ Experiment load_experiment(const fs::path& file, const std::vector<std::string>&
 
   size_t total = 1;
   for (const auto& axis : layers.sweep) {
-    total *= axis.values->size();
+    total *= axis.size();
     if (total > 100000) {
       loader.problem(axis.origin, "sweep", "the sweep makes more than 100000 runs");
       throw_problems(loader, main_file);
@@ -911,11 +968,20 @@ Experiment load_experiment(const fs::path& file, const std::vector<std::string>&
     size_t rest = run;
     std::vector<size_t> index(layers.sweep.size());
     for (size_t a = layers.sweep.size(); a-- > 0;) {
-      index[a] = rest % layers.sweep[a].values->size();
-      rest /= layers.sweep[a].values->size();
+      index[a] = rest % layers.sweep[a].size();
+      rest /= layers.sweep[a].size();
     }
     for (size_t a = 0; a < layers.sweep.size(); ++a) {
       const Axis& axis = layers.sweep[a];
+      if (!axis.cases.empty()) {  // keys in name order; a plugin key keeps its table's name
+        for (const auto& [key, entry] : axis.cases[index[a]]) {
+          entries.insert_or_assign(key, entry);
+          spec.swept[key] = node_text(*entry.node);
+          pieces.push_back(key_tail(key, leaf_of(key) == "plugin" ? 2 : 1) + "=" +
+                           name_piece(*entry.node));
+        }
+        continue;
+      }
       const toml::node& value = *axis.values->get(index[a]);
       entries.insert_or_assign(
           axis.key, Entry{&value, axis.origin, Source{axis.origin.file, false}.at(value.source())});

@@ -186,6 +186,40 @@ seeds = [1, 2]
   }
 }
 
+TEST_F(LoadTest, SweepCasesSetTheirOwnKeysAndCombineWithTheOtherAxes) {
+  const auto file = write("exp.toml", R"(
+[model]
+attention = { plugin = "causal_mha" }
+[sweep]
+cases = [
+  { "model.attention.plugin" = "sliding_window", "model.attention.window" = 16 },
+  { "model.position" = "rope" },
+  { model.attention.plugin = "gqa", optimizer.lr = 3e-3 },   # nested keys read the same
+]
+seeds = [1, 2]
+)");
+  const Experiment exp = load_experiment(file);
+  ASSERT_EQ(exp.runs.size(), 6u);
+  // Each case's keys in name order, then the seed.
+  EXPECT_EQ(exp.runs[0].name, "attention.plugin=sliding_window,window=16,seed=1");
+  EXPECT_EQ(exp.runs[3].name, "position=rope,seed=2");
+  EXPECT_EQ(exp.runs[5].name, "attention.plugin=gqa,lr=0.003,seed=2");
+  EXPECT_EQ(exp.runs[0].config.attention.plugin, "sliding_window");
+  EXPECT_EQ(std::get<int64_t>(exp.runs[0].config.attention.options.at("window")), 16);
+  // A case sets only its keys: the others keep the file's values.
+  EXPECT_EQ(exp.runs[2].config.attention.plugin, "causal_mha");
+  EXPECT_EQ(exp.runs[2].config.position, "rope");
+  EXPECT_EQ(exp.runs[0].config.position, "learned");
+  EXPECT_EQ(exp.runs[4].config.lr, 3e-3);
+  EXPECT_EQ(exp.runs[5].config.seed, 2);
+  EXPECT_EQ(exp.runs[3].swept, (std::map<std::string, std::string>{
+                                   {"model.position", "\"rope\""}, {"experiment.seed", "2"}}));
+  // --set wins over a case, as over any sweep key.
+  const Experiment set = load_experiment(file, {"model.position=\"alibi\""});
+  ASSERT_EQ(set.runs.size(), 6u);
+  EXPECT_EQ(set.runs[2].config.position, "alibi");
+}
+
 TEST_F(LoadTest, RunNamesUseMoreOfTheKeyWhenTheLastSegmentIsAmbiguous) {
   const auto file = write("exp.toml", R"(
 [sweep]

@@ -164,6 +164,23 @@ TEST_F(ValidationTest, SweepKeysAndValuesAreValidated) {
   expect_line(m, "7:21: sweep.train.max_iters: an empty array makes no runs");
 }
 
+TEST_F(ValidationTest, SweepCasesAreValidatedLikeTheKeysOfAFile) {
+  const std::string m = error_of(
+      "[sweep]\n"
+      "\"optimizer.lr\" = [1e-3]\n"
+      "cases = [{ \"model.n_layers\" = 2 }, 3, { \"optimizer.lr\" = 0.1 },\n"
+      "         { \"model.position\" = \"sinusoid\" }, { \"experiment.name\" = \"x\" }]\n");
+  expect_line(m, "3:12: model.n_layers: unknown key (did you mean 'model.n_layer'?)");
+  expect_line(m, "3:36: sweep.cases: expected a table of the keys one case sets, got an integer 3");
+  // Whichever of the two is read second is the one reported.
+  expect_line(m, "2:1: sweep.optimizer.lr: optimizer.lr is swept twice");
+  expect_line(m, "4:31: model.position: must be one of \"learned\", \"rope\", \"alibi\", \"none\", "
+                 "got \"sinusoid\"");
+  expect_line(m, "4:47: sweep.cases: experiment.name cannot be swept: it is the same for every run");
+  EXPECT_NE(error_of("[sweep]\ncases = []\n").find("sweep.cases: an empty array makes no runs"),
+            std::string::npos);
+}
+
 TEST_F(ValidationTest, SeedsAndExperimentSeedCannotBothBeSwept) {
   const std::string m = error_of("[sweep]\n\"experiment.seed\" = [1, 2]\nseeds = [3]\n");
   expect_line(m, "3:1: sweep.seeds: experiment.seed is swept twice");
