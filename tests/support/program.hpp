@@ -5,6 +5,7 @@
 #pragma once
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,16 +25,24 @@ struct Outcome {
   std::string out, err;
 };
 
-// A running `nanolab` process; its output goes to <scratch>/<tag>.out and .err.
+// A running `nanolab` process; its output goes to <scratch>/<tag>.out and .err. With
+// max_file_bytes >= 0 no file it writes may grow past that size (RLIMIT_FSIZE, with SIGXFSZ
+// ignored so that the write fails with EFBIG): a full disk that spares the test's own files.
 class Program {
  public:
   Program(const std::vector<std::string>& args, const std::filesystem::path& scratch,
-          const std::map<std::string, std::string>& env = {}, const std::string& tag = "nanolab")
+          const std::map<std::string, std::string>& env = {}, const std::string& tag = "nanolab",
+          long max_file_bytes = -1)
       : out_(scratch / (tag + ".out")), err_(scratch / (tag + ".err")) {
     pid_ = fork();
     if (pid_ < 0) throw std::runtime_error("fork failed");
     if (pid_ == 0) {
       if (!freopen(out_.c_str(), "w", stdout) || !freopen(err_.c_str(), "w", stderr)) _exit(127);
+      if (max_file_bytes >= 0) {
+        const rlimit limit{rlim_t(max_file_bytes), rlim_t(max_file_bytes)};
+        if (setrlimit(RLIMIT_FSIZE, &limit) != 0 || ::signal(SIGXFSZ, SIG_IGN) == SIG_ERR)
+          _exit(127);
+      }
       for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
       std::vector<char*> argv = {const_cast<char*>(NANOLAB_TEST_CLI)};
       for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));

@@ -11,6 +11,13 @@
 namespace nanolab::store {
 namespace {
 
+// When libnanolab is loaded, before any HDF5 call of the process (the environment record asks
+// HDF5 for its version early): no HDF5 cleanup at exit. After a failed write (a full disk) HDF5
+// keeps the object whose close failed, and its exit-time cleanup closed it again and crashed
+// (SIGSEGV in H5D_close, after the error was reported and the run marked failed). Every file the
+// store opens is closed by its Handle, so that cleanup has nothing else to do.
+[[maybe_unused]] const bool no_hdf5_cleanup_at_exit = H5dont_atexit() >= 0;
+
 constexpr hsize_t column_chunk_rows = 1024;  // 4 KB of float32: a few chunks for a long run
 
 // The innermost message of the calling thread's HDF5 error stack: the place the failure was first
