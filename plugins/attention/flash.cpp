@@ -1,5 +1,5 @@
-// attention `flash`: the causal multi-head self-attention of causal_mha (same parameters c_attn and
-// c_proj, same init marks, same dropout sites) with a fused attention core in the manner of
+// attention `flash`: the causal multi-head self-attention of causal_mha (multi_head.hpp: the same
+// parameters c_attn and c_proj, init marks, dropout sites and positions) with a fused attention core in the manner of
 // FlashAttention-2. The projections and head splits are framework ops; between them, one fused op
 // attends in tiles (TILE query rows against TILE keys) with an online softmax (a running max m
 // and sum l per query row), so the (T, T) weights never exist: the forward keeps only the output
@@ -22,13 +22,14 @@
 #include <cmath>
 #include <span>
 #include <string>
-#include <tuple>
 #include <vector>
 
 #include "nanolab/autograd.hpp"
 #include "nanolab/ops.hpp"
 #include "nanolab/parallel.hpp"
 #include "nanolab/plugin.hpp"
+
+#include "multi_head.hpp"
 
 // The framework builds without -march=native by default; the kernels carry their own clones so
 // that they vectorise with the widest units of the machine that loads the plugin. The clones are
@@ -395,85 +396,33 @@ Tensor flash_attention(const Tensor& q, const Tensor& k, const Tensor& v, const 
   return dst;
 }
 
-Tensor parameter(const Shape& shape) { return Tensor::zeros(shape).set_requires_grad(); }
-
-class Flash final : public Attention {
+// causal_mha (multi_head.hpp) with the fused core.
+class Flash final : public plugins::MultiHeadAttention {
  public:
-  explicit Flash(const AttentionConfig& config)
-      : C_(config.n_embd),
-        NH_(config.n_head),
-        HS_(config.n_embd / config.n_head),
-        block_size_(config.block_size),
-        dropout_(config.dropout),
-        position_(config.position, config.n_head),
-        cache_("flash", C_, NH_, HS_, block_size_),
-        c_attn_weight_(parameter({3 * C_, C_})),
-        c_proj_weight_(parameter({C_, C_})) {
-    if (config.bias) {
-      c_attn_bias_ = parameter({3 * C_});
-      c_proj_bias_ = parameter({C_});
-    }
+  explicit Flash(const AttentionConfig& config) : MultiHeadAttention("flash", config, 0) {}
+
+ protected:
+  Tensor attend(const Tensor& q, const Tensor& k, const Tensor& v,
+                const ForwardContext& ctx) override {
+    const WeightDropout drop =
+        training_dropout(ctx)
+            ? WeightDropout(dropout(), dropout_site_seed(ctx.dropout_seed, 0), q.size(2))
+            : WeightDropout();
+    return flash_attention(q, k, v, drop, mask().alibi_slopes);
   }
 
-  Parameters parameters() override {
-    Parameters p{{"c_attn.weight", c_attn_weight_, Init::normal}};
-    if (c_attn_bias_.defined()) p.push_back({"c_attn.bias", c_attn_bias_, Init::zeros});
-    p.push_back({"c_proj.weight", c_proj_weight_, Init::residual_projection});
-    if (c_proj_bias_.defined()) p.push_back({"c_proj.bias", c_proj_bias_, Init::zeros});
-    return p;
+  // The forward kernel with a query offset, over the cache's (block_size, HS) heads: the new rows
+  // sit at positions start .. start + t - 1 and see the cache up to themselves.
+  Tensor attend_cached(const Tensor& q, int64_t start) override {
+    const int64_t B = q.size(0), NH = q.size(1), t = q.size(2), HS = q.size(3);
+    const std::span<const float> slopes = mask().alibi_slopes;
+    const Heads h{B * NH, t, HS, softmax_scale(), WeightDropout(), {slopes.begin(), slopes.end()}};
+    Tensor y = Tensor::empty({B, NH, t, HS});  // (B, NH, t, HS)
+    Tensor lse = Tensor::empty({B, NH, t});    // unused: no backward under NoGrad
+    attention_forward(h, q.data(), cache().keys().data(), cache().values().data(),
+                      block_size() * HS, start, y.data(), lse.data());
+    return y;
   }
-
-  Tensor forward(const Tensor& src, const ForwardContext& ctx) override {
-    check_attention_src(src, "flash", "forward", C_, block_size_, block_size_);
-    auto [q, k, v] = qkv(src, 0);
-    const bool drop = ctx.training && dropout_ > 0.0f;
-    const WeightDropout weights_drop =
-        drop ? WeightDropout(dropout_, dropout_site_seed(ctx.dropout_seed, 0), src.size(1))
-             : WeightDropout();
-    // (B, NH, T, HS) -> (B, T, C)
-    Tensor y = ops::merge_heads(flash_attention(q, k, v, weights_drop, position_.alibi_slopes()));
-    Tensor dst = ops::linear(y, c_proj_weight_, c_proj_bias_);
-    if (drop) dst = ops::dropout(dst, dropout_, dropout_site_seed(ctx.dropout_seed, 1));
-    return dst;
-  }
-
-  void reset_cache(int64_t batch) override { cache_.reset(batch); }
-
-  Tensor forward_cached(const Tensor& src) override {
-    const int64_t start = cache_.check(src);
-    NoGrad no_grad;
-    const int64_t B = src.size(0), t = src.size(1);
-    auto [q, k, v] = qkv(src, start);
-    cache_.append(k, v);
-    // The new rows sit at positions start .. start + t - 1 and see the cache up to themselves:
-    // the forward kernel with a query offset, over the cache's (block_size, HS) heads.
-    const std::span<const float> slopes = position_.alibi_slopes();
-    const Heads h{B * NH_, t, HS_, 1.0f / std::sqrt(float(HS_)), WeightDropout(),
-                  {slopes.begin(), slopes.end()}};
-    Tensor y = Tensor::empty({B, NH_, t, HS_});  // (B, NH, t, HS)
-    Tensor lse = Tensor::empty({B, NH_, t});     // unused: no backward under NoGrad
-    attention_forward(h, q.data(), cache_.keys().data(), cache_.values().data(),
-                      block_size_ * HS_, start, y.data(), lse.data());
-    return ops::linear(ops::merge_heads(y), c_proj_weight_, c_proj_bias_);
-  }
-
- private:
-  // src (B, T, C) at positions pos0.. -> q, k, v (B, NH, T, HS), q and k rotated for rope.
-  std::tuple<Tensor, Tensor, Tensor> qkv(const Tensor& src, int64_t pos0) const {
-    std::vector<Tensor> parts = ops::chunk(ops::linear(src, c_attn_weight_, c_attn_bias_), 3);
-    return {position_.rotate(ops::split_heads(parts[0], NH_), pos0),
-            position_.rotate(ops::split_heads(parts[1], NH_), pos0),
-            ops::split_heads(parts[2], NH_)};
-  }
-
-  int64_t C_, NH_, HS_, block_size_;
-  float dropout_;
-  PositionEncoding position_;
-  KvCache cache_;
-  Tensor c_attn_weight_;  // (3C, C)
-  Tensor c_attn_bias_;    // (3C), or undefined without bias
-  Tensor c_proj_weight_;  // (C, C)
-  Tensor c_proj_bias_;    // (C), or undefined without bias
 };
 
 PluginDescriptor describe() {

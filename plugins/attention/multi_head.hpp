@@ -1,6 +1,6 @@
-// The multi-head causal self-attention that the plugins `causal_mha` and `sliding_window` are
-// made of (each plugin is one .cpp with its descriptor; this header is compiled into both, not a
-// framework API). GPT-2's layout: one linear makes q, k and v at once (c_attn, weight (3C, C) in
+// The multi-head causal self-attention that the plugins `causal_mha`, `sliding_window` and `flash`
+// are made of (each plugin is one .cpp with its descriptor; this header is compiled into each, not
+// a framework API; flash replaces the attention core between the projections, `attend`). GPT-2's layout: one linear makes q, k and v at once (c_attn, weight (3C, C) in
 // the x·Wᵀ layout, the tensor GPT-2 checkpoints hold), the heads attend with the framework's
 // masked softmax (causal, optionally a sliding window of the last `window` positions), and c_proj
 // maps the merged heads back into the residual stream. Composed from framework ops, so autograd
@@ -20,7 +20,7 @@
 
 namespace nanolab::plugins {
 
-class MultiHeadAttention final : public Attention {
+class MultiHeadAttention : public Attention {
  public:
   // window 0: every earlier position; w > 0: the last w positions, itself included.
   MultiHeadAttention(const char* plugin, const AttentionConfig& config, int64_t window)
@@ -52,15 +52,10 @@ class MultiHeadAttention final : public Attention {
   Tensor forward(const Tensor& src, const ForwardContext& ctx) override {
     check_attention_src(src, plugin_, "forward", C_, block_size_, block_size_);
     auto [q, k, v] = qkv(src, 0);
-    // (B, NH, T, T)
-    Tensor att = ops::causal_softmax(ops::matmul(q, k, false, true), softmax_scale(),
-                                     mask());
-    const bool drop = ctx.training && dropout_ > 0.0f;
-    if (drop) att = ops::dropout(att, dropout_, dropout_site_seed(ctx.dropout_seed, 0));
     // (B, NH, T, HS) -> (B, T, C)
-    Tensor y = ops::merge_heads(ops::matmul(att, v));
-    Tensor dst = ops::linear(y, c_proj_weight_, c_proj_bias_);
-    if (drop) dst = ops::dropout(dst, dropout_, dropout_site_seed(ctx.dropout_seed, 1));
+    Tensor dst = ops::linear(ops::merge_heads(attend(q, k, v, ctx)), c_proj_weight_, c_proj_bias_);
+    if (training_dropout(ctx))
+      dst = ops::dropout(dst, dropout_, dropout_site_seed(ctx.dropout_seed, 1));
     return dst;
   }
 
@@ -71,14 +66,35 @@ class MultiHeadAttention final : public Attention {
     NoGrad no_grad;
     auto [q, k, v] = qkv(src, start);
     cache_.append(k, v);
-    Tensor y = cache_.attend(q, softmax_scale(), mask());
-    return ops::linear(ops::merge_heads(y), c_proj_weight_, c_proj_bias_);
+    return ops::linear(ops::merge_heads(attend_cached(q, start)), c_proj_weight_, c_proj_bias_);
   }
+
+ protected:
+  // The core: q, k, v (B, NH, T, HS) -> y (B, NH, T, HS), with dropout site 0 on the weights
+  // when training. Here the scores and weights are materialised: (B, NH, T, T).
+  virtual Tensor attend(const Tensor& q, const Tensor& k, const Tensor& v,
+                        const ForwardContext& ctx) {
+    Tensor att = ops::causal_softmax(ops::matmul(q, k, false, true), softmax_scale(), mask());
+    if (training_dropout(ctx))
+      att = ops::dropout(att, dropout_, dropout_site_seed(ctx.dropout_seed, 0));
+    return ops::matmul(att, v);
+  }
+  // The cached core: q (B, NH, t, HS) of positions start.., whose k and v were just appended to
+  // cache(), -> y (B, NH, t, HS).
+  virtual Tensor attend_cached(const Tensor& q, int64_t start) {
+    (void)start;
+    return cache_.attend(q, softmax_scale(), mask());
+  }
+
+  bool training_dropout(const ForwardContext& ctx) const { return ctx.training && dropout_ > 0.0f; }
+  float softmax_scale() const { return 1.0f / std::sqrt(float(HS_)); }
+  ops::AttentionMask mask() const { return {window_, position_.alibi_slopes()}; }
+  const KvCache& cache() const { return cache_; }
+  float dropout() const { return dropout_; }
+  int64_t block_size() const { return block_size_; }
 
  private:
   static Tensor parameter(const Shape& shape) { return Tensor::zeros(shape).set_requires_grad(); }
-  float softmax_scale() const { return 1.0f / std::sqrt(float(HS_)); }
-  ops::AttentionMask mask() const { return {window_, position_.alibi_slopes()}; }
 
   // src (B, T, C) at positions pos0.. -> q, k, v (B, NH, T, HS), q and k rotated for rope.
   std::tuple<Tensor, Tensor, Tensor> qkv(const Tensor& src, int64_t pos0) const {
