@@ -83,9 +83,12 @@ struct Layers {
   std::vector<Axis> sweep;
 };
 
+// Sets `from` over `into` (defined with the key classification below).
+void assign(Entries& into, const Entries& from);
+
 void merge(Layers& into, Entries entries, std::vector<Axis> sweep) {
+  assign(into.entries, entries);
   // An axis swept again by a later file replaces the earlier one in its place.
-  for (auto& [key, entry] : entries) into.entries.insert_or_assign(key, std::move(entry));
   for (auto& axis : sweep) {
     auto same = [&](const Axis& a) { return a.key == axis.key; };
     auto it = std::find_if(into.sweep.begin(), into.sweep.end(), same);
@@ -278,6 +281,25 @@ std::string parent_of(const std::string& path) {
 }
 
 std::string leaf_of(const std::string& path) { return path.substr(path.rfind('.') + 1); }
+
+// Sets `from` over `into`, later keys winning. A plugin's options belong to the plugin named with
+// them: when `from` names another plugin for a table ("optimizer.plugin" = "sgd" over "adamw"),
+// the options `into` holds for the earlier plugin are dropped with it.
+void assign(Entries& into, const Entries& from) {
+  for (const auto& [key, entry] : from) {
+    if (leaf_of(key) != "plugin") continue;
+    const auto earlier = into.find(key);
+    if (earlier == into.end() || node_text(*earlier->second.node) == node_text(*entry.node))
+      continue;
+    const std::string table = key.substr(0, key.size() - std::string("plugin").size());
+    for (auto it = into.lower_bound(table); it != into.end() && it->first.rfind(table, 0) == 0;)
+      it = classify(it->first) == Slot::plugin_leaf && leaf_of(it->first) != "plugin"
+               ? into.erase(it)
+               : std::next(it);
+  }
+  for (const auto& [key, entry] : from) into.insert_or_assign(key, entry);
+}
+
 
 // " (did you mean 'model.n_layer'?)" from the keys of the same table, or else a key of the same
 // name in another table ("model.lr" -> "optimizer.lr"); `hint` gets the table's keys when neither.
@@ -974,8 +996,8 @@ Experiment load_experiment(const fs::path& file, const std::vector<std::string>&
     for (size_t a = 0; a < layers.sweep.size(); ++a) {
       const Axis& axis = layers.sweep[a];
       if (!axis.cases.empty()) {  // keys in name order; a plugin key keeps its table's name
+        assign(entries, axis.cases[index[a]]);
         for (const auto& [key, entry] : axis.cases[index[a]]) {
-          entries.insert_or_assign(key, entry);
           spec.swept[key] = node_text(*entry.node);
           pieces.push_back(key_tail(key, leaf_of(key) == "plugin" ? 2 : 1) + "=" +
                            name_piece(*entry.node));
@@ -983,8 +1005,8 @@ Experiment load_experiment(const fs::path& file, const std::vector<std::string>&
         continue;
       }
       const toml::node& value = *axis.values->get(index[a]);
-      entries.insert_or_assign(
-          axis.key, Entry{&value, axis.origin, Source{axis.origin.file, false}.at(value.source())});
+      assign(entries, {{axis.key, Entry{&value, axis.origin,
+                                        Source{axis.origin.file, false}.at(value.source())}}});
       spec.swept[axis.key] = node_text(value);
       pieces.push_back(labels[a] + "=" + name_piece(value));
     }

@@ -220,6 +220,36 @@ seeds = [1, 2]
   EXPECT_EQ(set.runs[2].config.position, "alibi");
 }
 
+TEST_F(LoadTest, NamingAnotherPluginDropsTheEarlierPluginsOptions) {
+  write("base.toml", R"(
+[optimizer]
+plugin = "adamw"
+lr = 2e-3
+betas = [0.9, 0.95]
+)");
+  const auto file = write("exp.toml", R"(
+[experiment]
+include = ["base.toml"]
+[sweep]
+cases = [{ "optimizer.plugin" = "adamw", "optimizer.weight_decay" = 0.2 },
+         { "optimizer.plugin" = "sgd", "optimizer.momentum" = 0.9 }]
+)");
+  const Experiment exp = load_experiment(file);
+  ASSERT_EQ(exp.runs.size(), 2u);
+  // The same plugin keeps the earlier options and adds its own.
+  EXPECT_EQ(exp.runs[0].config.optimizer.options.count("betas"), 1u);
+  EXPECT_EQ(std::get<double>(exp.runs[0].config.optimizer.options.at("weight_decay")), 0.2);
+  // Another plugin drops adamw's betas (sgd has none); lr is the framework's and stays.
+  EXPECT_EQ(exp.runs[1].config.optimizer.plugin, "sgd");
+  EXPECT_EQ(exp.runs[1].config.optimizer.options.count("betas"), 0u);
+  EXPECT_EQ(std::get<double>(exp.runs[1].config.optimizer.options.at("momentum")), 0.9);
+  EXPECT_EQ(exp.runs[1].config.lr, 2e-3);
+  // The same holds for --set.
+  const Experiment set = load_experiment(write("one.toml", "[experiment]\ninclude = [\"base.toml\"]\n"),
+                                         {"optimizer.plugin=\"lion\""});
+  EXPECT_EQ(set.runs[0].config.optimizer.options.count("betas"), 0u);
+}
+
 TEST_F(LoadTest, RunNamesUseMoreOfTheKeyWhenTheLastSegmentIsAmbiguous) {
   const auto file = write("exp.toml", R"(
 [sweep]
