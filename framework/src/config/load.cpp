@@ -995,12 +995,18 @@ Experiment load_experiment(const fs::path& file, const std::vector<std::string>&
     }
     for (size_t a = 0; a < layers.sweep.size(); ++a) {
       const Axis& axis = layers.sweep[a];
-      if (!axis.cases.empty()) {  // keys in name order; a plugin key keeps its table's name
-        assign(entries, axis.cases[index[a]]);
-        for (const auto& [key, entry] : axis.cases[index[a]]) {
-          spec.swept[key] = node_text(*entry.node);
-          pieces.push_back(key_tail(key, leaf_of(key) == "plugin" ? 2 : 1) + "=" +
-                           name_piece(*entry.node));
+      if (!axis.cases.empty()) {  // keys in the order the case writes them
+        const Entries& keys = axis.cases[index[a]];
+        assign(entries, keys);
+        std::vector<std::pair<std::pair<int64_t, int64_t>, std::string>> written;
+        for (const auto& [key, entry] : keys)
+          written.push_back({{entry.key_origin.line, entry.key_origin.column}, key});
+        std::sort(written.begin(), written.end());
+        for (const auto& [at, key] : written) {
+          const toml::node& value = *keys.at(key).node;
+          spec.swept[key] = node_text(value);
+          // A plugin key keeps its table's name.
+          pieces.push_back(key_tail(key, leaf_of(key) == "plugin" ? 2 : 1) + "=" + name_piece(value));
         }
         continue;
       }

@@ -200,10 +200,11 @@ seeds = [1, 2]
 )");
   const Experiment exp = load_experiment(file);
   ASSERT_EQ(exp.runs.size(), 6u);
-  // Each case's keys in name order, then the seed.
+  // Each case's keys in the order it writes them, then the seed.
   EXPECT_EQ(exp.runs[0].name, "attention.plugin=sliding_window,window=16,seed=1");
   EXPECT_EQ(exp.runs[3].name, "position=rope,seed=2");
   EXPECT_EQ(exp.runs[5].name, "attention.plugin=gqa,lr=0.003,seed=2");
+  EXPECT_EQ(exp.runs[1].name, "attention.plugin=sliding_window,window=16,seed=2");
   EXPECT_EQ(exp.runs[0].config.attention.plugin, "sliding_window");
   EXPECT_EQ(std::get<int64_t>(exp.runs[0].config.attention.options.at("window")), 16);
   // A case sets only its keys: the others keep the file's values.
