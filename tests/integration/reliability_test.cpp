@@ -180,7 +180,7 @@ TEST(Reliability, ASweepWithAFailingRunCompletesTheOthersAndSaysSo) {
       run_program({"run", f.exp.string(), "--out", f.out.string()}, f.dir.path(), Fixture::env());
   EXPECT_TRUE(o.exited);
   EXPECT_EQ(o.status, 6) << "the exit status is that of the failure\n" << o.err;
-  const std::string failed = "calls=10,loss.plugin=nan_after";
+  const std::string failed = "loss.plugin=nan_after,calls=10";
   // Reported as it happens: before the next run starts, and again in the final summary.
   const size_t first = o.err.find(failed);
   ASSERT_NE(first, std::string::npos) << o.err;
