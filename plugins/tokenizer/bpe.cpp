@@ -5,6 +5,8 @@
 // ties going to the pair seen first in the text, so that it learns the same merges as minbpe.
 // Options `encoder_json` + `vocab_bpe` load GPT-2's own vocabulary instead (train is then a no-op).
 // Special tokens are a comma-separated string option (the schema has no string-list type).
+// save() writes nanolab's own strict format, or minbpe's `.model` with `save_format = "minbpe"`
+// (what minbpe's Tokenizer.load reads; load() reads both).
 // Encoding pre-splits the whole text in one sequential pass and merges the chunks in parallel (the
 // framework's TBB pool): the merges are per chunk, so the result is exactly the sequential one.
 // Not a SentencePiece-style
@@ -16,6 +18,7 @@
 #include <cstdint>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <queue>
 #include <sstream>
 #include <string>
@@ -127,6 +130,35 @@ std::string hex(std::string_view bytes) {
   return out;
 }
 
+// The code points of `s`, or nothing when `s` is not valid UTF-8 (overlong forms, surrogates and
+// values past U+10FFFF are invalid, as Python's decoder holds them).
+std::optional<std::vector<int>> utf8_code_points(std::string_view s) {
+  std::vector<int> cps;
+  for (size_t i = 0; i < s.size();) {
+    const unsigned char c = s[i];
+    const int n = c < 0x80 ? 1 : c < 0xC2 ? 0 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : c < 0xF5 ? 4 : 0;
+    if (n == 0 || i + size_t(n) > s.size()) return std::nullopt;
+    int v = n == 1 ? c : c & (0x7F >> n);
+    for (int k = 1; k < n; ++k) {
+      const unsigned char d = s[i + size_t(k)];
+      if ((d & 0xC0) != 0x80) return std::nullopt;
+      v = (v << 6) | (d & 0x3F);
+    }
+    const int least[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (v < least[n] || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return std::nullopt;
+    cps.push_back(v);
+    i += size_t(n);
+  }
+  return cps;
+}
+
+// Python's str.isspace(): what minbpe's `strip()` and `split()` remove when it reads a .model.
+bool python_space(int cp) {
+  return (cp >= 0x09 && cp <= 0x0D) || (cp >= 0x1C && cp <= 0x20) || cp == 0x85 || cp == 0xA0 ||
+         cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 ||
+         cp == 0x202F || cp == 0x205F || cp == 0x3000;
+}
+
 // GPT-2's byte-to-unicode map: printable bytes stand for themselves, the others are shifted to
 // code points from 256 up, so that every byte is a visible character in encoder.json.
 std::vector<int> gpt2_byte_to_code_point() {
@@ -144,7 +176,8 @@ class BpeTokenizer final : public Tokenizer {
   explicit BpeTokenizer(const Options& options)
       : splitter_(std::make_unique<Splitter>(resolve_pattern(options.get<std::string>("pattern")))),
         cuttable_(splitter_->pattern() == gpt2_pattern || splitter_->pattern() == gpt4_pattern),
-        on_special_(options.get<std::string>("on_special")) {
+        on_special_(options.get<std::string>("on_special")),
+        save_format_(options.get<std::string>("save_format")) {
     std::stringstream list(options.get<std::string>("special_tokens"));
     for (std::string token; std::getline(list, token, ',');)
       if (!token.empty()) specials_.push_back({token, -1});
@@ -210,7 +243,21 @@ class BpeTokenizer final : public Tokenizer {
 
   int64_t vocab_size() const override { return int64_t(vocab_.size()); }
 
-  std::string save() const override {
+  std::string save() const override { return save_format_ == "minbpe" ? save_minbpe() : save_own(); }
+
+  // The saved form, or a minbpe .model (told apart by its first line).
+  void load(std::string_view bytes) override;
+
+  // Reads GPT-2's encoder.json (token string -> id) and vocab.bpe (merges in rank order).
+  void load_gpt2(const std::string& encoder_path, const std::string& vocab_path);
+
+ private:
+  struct Special {
+    std::string text;
+    int32_t id;
+  };
+
+  std::string save_own() const {
     std::string out(format);
     out += "\npattern ";
     out += hex(splitter_->pattern());
@@ -230,17 +277,7 @@ class BpeTokenizer final : public Tokenizer {
     return out;
   }
 
-  // The saved form of save(), or a minbpe .model (told apart by its first line).
-  void load(std::string_view bytes) override;
-
-  // Reads GPT-2's encoder.json (token string -> id) and vocab.bpe (merges in rank order).
-  void load_gpt2(const std::string& encoder_path, const std::string& vocab_path);
-
- private:
-  struct Special {
-    std::string text;
-    int32_t id;
-  };
+  std::string save_minbpe() const;
 
   void reset_to_bytes() {
     byte_id_.resize(256);
@@ -373,6 +410,7 @@ class BpeTokenizer final : public Tokenizer {
   std::unique_ptr<Splitter> splitter_;
   bool cuttable_;  // the pattern is GPT-2's or GPT-4's: split_in_pieces may cut it
   std::string on_special_;
+  std::string save_format_;  // "nanolab" or "minbpe"
   std::vector<Special> specials_;
   bool pretrained_ = false;
   std::vector<int32_t> byte_id_;  // byte -> id
@@ -628,6 +666,42 @@ void BpeTokenizer::load_minbpe(std::string_view bytes) {
   install(lines[1], on_special_, std::move(byte_id), std::move(merges), std::move(specials));
 }
 
+// minbpe's save(): the layout load_minbpe reads. minbpe reads the file as UTF-8 text, strips the
+// pattern line and splits each special token line on whitespace, and numbers byte b as id b and
+// merge i as id 256 + i: a tokenizer outside that (GPT-2's vocabulary numbers its bytes in another
+// order) cannot be written, which is a ConfigError rather than a file minbpe would misread.
+// on_special is not part of the format.
+std::string BpeTokenizer::save_minbpe() const {
+  auto refuse = [](const std::string& why) {
+    return ConfigError("bpe: minbpe's .model format cannot hold this tokenizer: " + why +
+                       "; save it in nanolab's format (save_format = \"nanolab\")");
+  };
+  for (int b = 0; b < 256; ++b)
+    if (byte_id_[size_t(b)] != b)
+      throw refuse("byte " + std::to_string(b) + " has id " + std::to_string(byte_id_[size_t(b)]) +
+                   " (minbpe numbers byte b as id b)");
+  for (size_t r = 0; r < merges_.size(); ++r)
+    if (merges_[r].id != int32_t(256 + r))
+      throw refuse("merge " + std::to_string(r) + " makes id " + std::to_string(merges_[r].id) +
+                   " (minbpe's merge r makes id 256 + r)");
+  const std::string& pattern = splitter_->pattern();
+  const auto pattern_cps = utf8_code_points(pattern);
+  const bool padded = !pattern_cps || (!pattern_cps->empty() && (python_space(pattern_cps->front()) ||
+                                                                   python_space(pattern_cps->back())));
+  if (!pattern_cps || padded || pattern.find_first_of("\r\n") != std::string::npos)
+    throw refuse("the split pattern is not one line of UTF-8 without whitespace at its ends");
+  std::string out(minbpe_header);
+  out += pattern + "\n" + std::to_string(specials_.size()) + "\n";
+  for (const Special& s : specials_) {
+    const auto cps = utf8_code_points(s.text);
+    if (!cps || cps->empty() || std::any_of(cps->begin(), cps->end(), python_space))
+      throw refuse("special token '" + s.text + "' is not UTF-8 without whitespace");
+    out += s.text + " " + std::to_string(s.id) + "\n";
+  }
+  for (const Merge& m : merges_) out += std::to_string(m.a) + " " + std::to_string(m.b) + "\n";
+  return out;
+}
+
 void BpeTokenizer::load_gpt2(const std::string& encoder_path, const std::string& vocab_path) {
   auto read = [](const std::string& path) {
     std::ifstream f(path, std::ios::binary);
@@ -646,24 +720,13 @@ void BpeTokenizer::load_gpt2(const std::string& encoder_path, const std::string&
   std::vector<int> byte_of(512, -1);
   const std::vector<int> cp = gpt2_byte_to_code_point();
   for (int b = 0; b < 256; ++b) byte_of[size_t(cp[size_t(b)])] = b;
-  auto code_points_to_bytes = [&](const std::vector<int>& cps, std::string& out) {
-    for (int c : cps) {
+  auto code_points_to_bytes = [&](const std::optional<std::vector<int>>& cps, std::string& out) {
+    if (!cps) return false;
+    for (int c : *cps) {
       if (c < 0 || c >= 512 || byte_of[size_t(c)] < 0) return false;
       out += char(byte_of[size_t(c)]);
     }
     return true;
-  };
-  auto utf8_code_points = [](std::string_view s) {
-    std::vector<int> cps;
-    for (size_t i = 0; i < s.size();) {
-      const unsigned char c = s[i];
-      const int n = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
-      int v = n == 1 ? c : c & (0x7F >> n);
-      for (int k = 1; k < n && i + size_t(k) < s.size(); ++k) v = (v << 6) | (s[i + size_t(k)] & 0x3F);
-      cps.push_back(v);
-      i += size_t(n);
-    }
-    return cps;
   };
 
   // encoder.json: one flat object of "token": id, with JSON string escapes.
@@ -698,8 +761,9 @@ void BpeTokenizer::load_gpt2(const std::string& encoder_path, const std::string&
       } else {
         const size_t start = i;
         while (i + 1 < json.size() && (static_cast<unsigned char>(json[i + 1]) & 0xC0) == 0x80) ++i;
-        for (int c : utf8_code_points(std::string_view(json).substr(start, i + 1 - start)))
-          cps.push_back(c);
+        const auto c = utf8_code_points(std::string_view(json).substr(start, i + 1 - start));
+        if (!c) throw bad(encoder_path, "not UTF-8 at byte " + std::to_string(start));
+        cps.insert(cps.end(), c->begin(), c->end());
       }
     }
     ++i;
@@ -790,6 +854,9 @@ PluginDescriptor describe() {
        "GPT-2 encoder.json to load (with vocab_bpe); train then does nothing"},
       {"vocab_bpe", OptionType::string, std::string(""), std::nullopt, std::nullopt, {},
        "GPT-2 vocab.bpe to load (with encoder_json)"},
+      {"save_format", OptionType::string, std::string("nanolab"), std::nullopt, std::nullopt,
+       {"nanolab", "minbpe"},
+       "what save() writes: nanolab's own format, or minbpe's .model (load reads both)"},
   };
   d.make_tokenizer = [](const Options& options) -> std::unique_ptr<Tokenizer> {
     return std::make_unique<BpeTokenizer>(options);

@@ -5,12 +5,14 @@
 // - trained on tests/fixtures/bpe_corpus.txt it learns minbpe's merges, merge for merge, with the
 //   GPT-2 and GPT-4 patterns (the fixtures come from tools/reference/minbpe_reference.py), which
 //   holds the PCRE2 pre-split and the tie-breaking to minbpe's; minbpe's .model file loads as the
-//   same tokenizer;
+//   same tokenizer, and is written back byte for byte (save_format = "minbpe"); a tokenizer that
+//   format cannot hold is refused rather than written wrong;
 // - large inputs pre-split in parallel pieces give the ids of a one-pass pre-split;
 // - bytes that are not UTF-8 round-trip under both patterns; special tokens follow on_special;
 // - malformed GPT-2 files are DataErrors naming the file.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -165,6 +167,67 @@ TEST(BpeTokenizer, LoadsMinbpesModelFormat) {
   const std::string model = read(fixtures / "bpe_minbpe_gpt4_512.model");
   EXPECT_THROW(loaded->load(model.substr(0, model.size() - 2)), DataError);  // cut mid-line
   EXPECT_THROW(loaded->load("minbpe v1\n" + gpt4_text_line() + "0\n300 1\n"), DataError);
+}
+
+TEST(BpeTokenizer, WritesMinbpesModelFilesBackByteForByte) {
+  for (const char* model : {"bpe_minbpe_gpt4_512.model", "bpe_minbpe_gpt2_400.model"}) {
+    SCOPED_TRACE(model);
+    const std::string bytes = read(fixtures / model);
+    auto tok = make({{"save_format", std::string("minbpe")}});
+    tok->load(bytes);
+    EXPECT_EQ(tok->save(), bytes);
+  }
+}
+
+// Trained with a special token, written as a .model and read into a fresh instance: the nanolab
+// form of what was read equals the trained tokenizer's (pattern, bytes, merges, special ids), and
+// both encode alike. on_special is not in minbpe's format: the reader's own setting applies.
+TEST(BpeTokenizer, MinbpeModelOfATrainedTokenizerLoadsAsTheSameTokenizer) {
+  const std::string corpus = read(fixtures / "bpe_corpus.txt");
+  const std::map<std::string, OptionValue> options{{"pattern", std::string("gpt4")},
+                                                   {"special_tokens", std::string("<|eot|>")},
+                                                   {"on_special", std::string("allow")}};
+  auto trained = make(options);
+  trained->train(corpus, 400);
+  auto writer_options = options;
+  writer_options["save_format"] = std::string("minbpe");
+  auto writer = make(writer_options);
+  writer->train(corpus, 400);
+  const std::string model = writer->save();
+  // 400 = 256 bytes + 143 merges + 1 special token, which takes the id after the merges.
+  const std::string head = "minbpe v1\n" + gpt4_text_line() + "1\n<|eot|> 399\n";
+  ASSERT_EQ(model.substr(0, head.size()), head);
+  EXPECT_EQ(std::count(model.begin(), model.end(), '\n'), 4 + 143);
+
+  auto loaded = make({{"on_special", std::string("allow")}});
+  loaded->load(model);
+  EXPECT_EQ(loaded->save(), trained->save());
+  const std::string text = corpus.substr(0, 900) + "<|eot|>" + corpus.substr(900);
+  EXPECT_EQ(loaded->encode(text), trained->encode(text));
+}
+
+TEST(BpeTokenizer, MinbpeFormatRefusesWhatItCannotHold) {
+  auto expect_refused = [](std::map<std::string, OptionValue> options, const std::string& why) {
+    options["save_format"] = std::string("minbpe");
+    auto tok = make(options);
+    tok->train("one two one two", 300);
+    try {
+      tok->save();
+      ADD_FAILURE() << "wrote a .model minbpe would misread: " << why;
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find(why), std::string::npos) << e.what();
+    }
+  };
+  // minbpe splits a special token line on whitespace and strips the pattern line.
+  expect_refused({{"special_tokens", std::string("<|end of text|>")}}, "special token '<|end of text|>'");
+  expect_refused({{"pattern", std::string(R"(\w+|\s )")}}, "split pattern");
+  const auto [data, why] = data_dir({"gpt2/encoder.json", "gpt2/vocab.bpe"});
+  if (data.empty()) GTEST_SKIP() << why;
+  // GPT-2's vocabulary numbers byte 0 as id 188, minbpe as id 0.
+  auto tok = make({{"encoder_json", (data / "gpt2/encoder.json").string()},
+                   {"vocab_bpe", (data / "gpt2/vocab.bpe").string()},
+                   {"save_format", std::string("minbpe")}});
+  EXPECT_THROW(tok->save(), ConfigError);
 }
 
 TEST(BpeTokenizer, InvalidUtf8RoundTripsUnderEachPattern) {

@@ -1,13 +1,19 @@
 // The bpe tokenizer plugin on tiny Shakespeare (docs/tokenizers.md): encode throughput with GPT-2's
 // vocabulary, and training time for vocab 4096 with the GPT-2 and GPT-4 patterns, on the thread
 // count of NANOLAB_THREADS (the framework fixes it once per process: run it with 1, then 2).
+// In the same run, SentencePiece's `spm_train --model_type=bpe` (Debian `sentencepiece`) trains
+// vocab 4096 on the same file with as many threads, timed by wall clock around the process
+// (including its start and model write, as a user sees it); skipped, saying so, without it.
 // Median of a few runs. Reads $NANOLAB_DATA/tinyshakespeare/input.txt and
-// $NANOLAB_DATA/gpt2/{encoder.json,vocab.bpe}. Not a test: it prints, it asserts nothing beyond
-// the token count that says the vocabulary is GPT-2's.
+// $NANOLAB_DATA/gpt2/{encoder.json,vocab.bpe}. Not a test: it prints, and checks nothing but the
+// exit status of spm_train.
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <sstream>
@@ -54,7 +60,8 @@ int main() {
 
   auto gpt2 = Registry::instance().make_tokenizer(
       "bpe", {{"encoder_json", data + "/gpt2/encoder.json"}, {"vocab_bpe", data + "/gpt2/vocab.bpe"}});
-  std::printf("tiny Shakespeare: %zu bytes, median of %d\n", text.size(), reps);
+  std::printf("tiny Shakespeare: %zu bytes, median of %d, %d thread(s)\n", text.size(), reps,
+              runtime::num_threads());
   size_t n = 0;
   const double s = median_seconds(reps, [&] { n = gpt2->encode(text).size(); });
   std::printf("encode, GPT-2 vocab, %d thread(s): %zu tokens, %.3f s, %.1f MB/s\n",
@@ -64,5 +71,26 @@ int main() {
     const double s = median_seconds(reps, [&] { tok->train(text, 4096); });
     std::printf("train vocab 4096, %s pattern: %.3f s\n", pattern, s);
   }
+
+  if (std::system("command -v spm_train > /dev/null") != 0) {
+    std::printf("spm_train: not found (apt-get install sentencepiece), not measured\n");
+    return 0;
+  }
+  const std::filesystem::path prefix =
+      std::filesystem::temp_directory_path() / ("bench_bpe_spm_" + std::to_string(::getpid()));
+  const std::string spm = "spm_train --input=" + data + "/tinyshakespeare/input.txt" +
+                          " --model_prefix=" + prefix.string() +
+                          " --vocab_size=4096 --model_type=bpe --minloglevel=2 --num_threads=" +
+                          std::to_string(runtime::num_threads()) + " > /dev/null 2>&1";
+  bool failed = false;
+  const double spm_s = median_seconds(reps, [&] { failed |= std::system(spm.c_str()) != 0; });
+  std::filesystem::remove(prefix.string() + ".model");
+  std::filesystem::remove(prefix.string() + ".vocab");
+  if (failed) {
+    std::fprintf(stderr, "bench_bpe: spm_train failed: %s\n", spm.c_str());
+    return 1;
+  }
+  std::printf("spm_train --model_type=bpe vocab 4096, %d thread(s): %.3f s\n",
+              runtime::num_threads(), spm_s);
   return 0;
 }

@@ -18,5 +18,6 @@ int cmd_sample(const Args& args);
 int cmd_compare(const Args& args);
 int cmd_diff(const Args& args);
 int cmd_report(const Args& args);
+int cmd_tokenizer(const Args& args);
 
 }  // namespace nanolab::cli

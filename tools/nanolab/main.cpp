@@ -34,6 +34,7 @@ const std::map<std::string, CommandInfo>& commands() {
       {"compare", {nanolab::cli::cmd_compare, "compare PATH... [--metric KEY] [--sort KEY] [--where k=v[,v]]... [--all-keys] [--group-seeds] [--format table|csv|json|markdown] [--plot FILE.svg] [--x step|tokens|wall] [--log-y] [--smooth N]   the runs side by side, only the keys that differ"}},
       {"diff", {nanolab::cli::cmd_diff, "diff RUN_A RUN_B [--format table|csv|json|markdown]   config, plugins, git, versions and summary of two runs side by side"}},
       {"report", {nanolab::cli::cmd_report, "report PATH... -o report.html [--metric KEY] [--sort KEY] [--where k=v[,v]]... [--group-seeds]   one self-contained HTML page: table, curves, config diff, samples"}},
+      {"tokenizer", {nanolab::cli::cmd_tokenizer, "tokenizer train|encode|decode ...   a tokenizer outside an experiment: train one to a file, encode text to ids, decode ids (`nanolab tokenizer` for its usage)"}},
   };
   return table;
 }

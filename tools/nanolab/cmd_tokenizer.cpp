@@ -1,0 +1,273 @@
+// `nanolab tokenizer train|encode|decode`: a tokenizer plugin outside an experiment
+// (docs/cli.md, docs/tokenizers.md).
+//
+//   train TEXT_FILE|- --vocab-size N -o|--out FILE [--plugin bpe] [--pattern P] [--option k=v]...
+//   encode (--tokenizer FILE | --gpt2 DIR) [--plugin bpe] [--option k=v]... [--count] [FILE|- | --text S]
+//   decode (--tokenizer FILE | --gpt2 DIR) [--plugin bpe] [--option k=v]... IDS...|-
+//
+// A tokenizer file holds what the plugin's save() returns; `-o NAME.model` asks the plugin for
+// minbpe's .model format instead (its option save_format = "minbpe"). `encode` prints the ids on
+// one line (or only their number); `decode` writes the bytes exactly, with no newline added, so
+// `encode F | decode -` gives F back. Timing and sizes go to stderr, results to stdout. A file
+// that cannot be read or that the plugin refuses is a data error (exit 3) naming the file.
+// This command does not know any plugin's file format: it only moves bytes to and from save()/load().
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "args.hpp"
+#include "commands.hpp"
+#include "nanolab/errors.hpp"
+#include "nanolab/registry.hpp"
+
+namespace nanolab::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* usage =
+    "usage: nanolab tokenizer train TEXT_FILE|- --vocab-size N -o|--out FILE [--plugin bpe] [--pattern P] "
+    "[--option k=v]...\n"
+    "       nanolab tokenizer encode (--tokenizer FILE | --gpt2 DIR) [--plugin bpe] [--option k=v]... "
+    "[--count] [FILE|- | --text S]\n"
+    "       nanolab tokenizer decode (--tokenizer FILE | --gpt2 DIR) [--plugin bpe] "
+    "[--option k=v]... IDS...|-";
+
+// A whole file, or standard input for "-"; DataError naming the file.
+std::string read_input(const std::string& path) {
+  std::ostringstream s;
+  if (path == "-") {
+    s << std::cin.rdbuf();
+    return s.str();
+  }
+  std::ifstream f(path, std::ios::binary);
+  if (!f || fs::is_directory(path))
+    throw DataError("cannot read '" + path + "': " +
+                    (fs::exists(path) ? "not a readable file" : "no such file"));
+  s << f.rdbuf();
+  return s.str();
+}
+
+// `--option k=v` values typed by the plugin's schema, so that `vocab_size=4096` reaches an integer
+// option as an integer; a name the schema lacks passes through for validation to name it.
+std::map<std::string, OptionValue> typed_options(const LoadedPlugin& plugin,
+                                                 const std::vector<std::string>& assignments) {
+  std::map<std::string, OptionValue> given;
+  for (const std::string& kv : assignments) {
+    const size_t eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0)
+      throw ConfigError("--option: expected NAME=VALUE, got '" + kv + "'");
+    const std::string name = kv.substr(0, eq), text = kv.substr(eq + 1);
+    const OptionSpec* spec = nullptr;
+    for (const OptionSpec& s : plugin.descriptor->options)
+      if (s.name == name) spec = &s;
+    auto bad = [&](const char* expected) {
+      return ConfigError("--option " + name + ": expected " + expected + ", got '" + text + "'");
+    };
+    char* end = nullptr;
+    if (!spec || spec->type == OptionType::string) {
+      given[name] = text;
+    } else if (spec->type == OptionType::boolean) {
+      if (text != "true" && text != "false") throw bad("true or false");
+      given[name] = text == "true";
+    } else if (spec->type == OptionType::integer) {
+      const long long v = std::strtoll(text.c_str(), &end, 10);
+      if (text.empty() || *end != '\0') throw bad("an integer");
+      given[name] = int64_t(v);
+    } else if (spec->type == OptionType::number) {
+      const double v = std::strtod(text.c_str(), &end);
+      if (text.empty() || *end != '\0') throw bad("a number");
+      given[name] = v;
+    } else {
+      std::vector<double> list;
+      std::istringstream items(text);
+      for (std::string item; std::getline(items, item, ',');) {
+        const double v = std::strtod(item.c_str(), &end);
+        if (item.empty() || *end != '\0') throw bad("numbers separated by commas");
+        list.push_back(v);
+      }
+      given[name] = list;
+    }
+  }
+  return given;
+}
+
+// The plugin named by --plugin (default bpe) with the options given, `defaults` first so that an
+// --option of the same name wins.
+std::unique_ptr<Tokenizer> make(const ParsedArgs& a, std::map<std::string, OptionValue> defaults) {
+  const Registry& registry = Registry::instance();
+  const LoadedPlugin& plugin = registry.find(PluginKind::tokenizer, a.get("--plugin", "bpe"), "--plugin");
+  for (auto& [k, v] : typed_options(plugin, a.all("--option"))) defaults[k] = v;
+  return registry.make_tokenizer(plugin.descriptor->name, defaults);
+}
+
+// The tokenizer of --tokenizer FILE (the plugin's saved bytes, or any format its load() reads) or
+// of --gpt2 DIR (GPT-2's encoder.json + vocab.bpe, with <|endoftext|> as id 50256).
+std::unique_ptr<Tokenizer> open_tokenizer(const ParsedArgs& a) {
+  if (a.has("--tokenizer") == a.has("--gpt2"))
+    throw ConfigError("give one of --tokenizer FILE or --gpt2 DIR\n" + std::string(usage));
+  if (a.has("--gpt2")) {
+    const fs::path dir = a.get("--gpt2");
+    return make(a, {{"encoder_json", (dir / "encoder.json").string()},
+                    {"vocab_bpe", (dir / "vocab.bpe").string()},
+                    {"special_tokens", std::string("<|endoftext|>")}});
+  }
+  const std::string path = a.get("--tokenizer");
+  const std::string bytes = read_input(path);
+  std::unique_ptr<Tokenizer> tok = make(a, {});
+  try {
+    tok->load(bytes);
+  } catch (const DataError& e) {
+    throw DataError("'" + path + "' is not a tokenizer the " + a.get("--plugin", "bpe") +
+                    " plugin can read: " + e.what());
+  }
+  return tok;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// Written to a temporary name beside FILE and renamed, so that a failed write never leaves a
+// truncated tokenizer under the final name.
+void write_file(const fs::path& path, const std::string& bytes) {
+  const fs::path tmp = path.string() + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    f.write(bytes.data(), std::streamsize(bytes.size()));
+    if (!f.flush()) {
+      std::error_code ec;
+      fs::remove(tmp, ec);
+      throw StorageError("cannot write '" + path.string() + "'");
+    }
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) throw StorageError("cannot write '" + path.string() + "': " + ec.message());
+}
+
+int train(const ParsedArgs& a) {
+  if (a.positional.size() != 1 || !a.has("--out") || !a.has("--vocab-size"))
+    throw ConfigError("train needs one TEXT_FILE (or -), --vocab-size and -o\n" + std::string(usage));
+  const double vocab_size = a.number("--vocab-size", 0);
+  if (vocab_size < 1 || vocab_size != double(int64_t(vocab_size)))
+    throw ConfigError("--vocab-size: expected a positive integer, got '" + a.get("--vocab-size") + "'");
+  const fs::path out = a.get("--out");
+  std::map<std::string, OptionValue> defaults;
+  if (a.has("--pattern")) defaults["pattern"] = a.get("--pattern");
+  if (out.extension() == ".model") {
+    const LoadedPlugin& plugin =
+        Registry::instance().find(PluginKind::tokenizer, a.get("--plugin", "bpe"), "--plugin");
+    bool writes_minbpe = false;
+    for (const OptionSpec& s : plugin.descriptor->options)
+      if (s.name == "save_format")
+        for (const std::string& c : s.choices) writes_minbpe |= c == "minbpe";
+    if (!writes_minbpe)
+      throw ConfigError("-o " + out.string() + ": a .model file is minbpe's format, which the " +
+                        plugin.descriptor->name + " plugin cannot write; use another extension");
+    defaults["save_format"] = std::string("minbpe");
+  }
+  std::unique_ptr<Tokenizer> tok = make(a, defaults);
+
+  const std::string text = read_input(a.positional[0]);
+  std::fprintf(stderr, "training %s to vocab %lld on %zu bytes of %s\n",
+               a.get("--plugin", "bpe").c_str(), static_cast<long long>(vocab_size), text.size(),
+               a.positional[0].c_str());
+  const auto start = std::chrono::steady_clock::now();
+  tok->train(text, int64_t(vocab_size));
+  std::fprintf(stderr, "trained in %.3f s: vocab %lld\n", seconds_since(start),
+               static_cast<long long>(tok->vocab_size()));
+  if (tok->vocab_size() != int64_t(vocab_size))
+    std::fprintf(stderr, "note: the text gave a vocab of %lld, not %lld (too little text to merge)\n",
+                 static_cast<long long>(tok->vocab_size()), static_cast<long long>(vocab_size));
+  std::string saved;
+  try {
+    saved = tok->save();
+  } catch (const ConfigError& e) {
+    if (out.extension() != ".model") throw;
+    throw ConfigError(std::string(e.what()) + "; -o with another extension than .model writes it");
+  }
+  write_file(out, saved);
+  std::fprintf(stderr, "wrote %s (%zu bytes)\n", out.c_str(), saved.size());
+  return 0;
+}
+
+int encode(const ParsedArgs& a) {
+  if (a.positional.size() + size_t(a.has("--text")) != 1)
+    throw ConfigError("encode needs one FILE (or -) or --text S\n" + std::string(usage));
+  std::unique_ptr<Tokenizer> tok = open_tokenizer(a);
+  const std::string text = a.has("--text") ? a.get("--text") : read_input(a.positional[0]);
+  const auto start = std::chrono::steady_clock::now();
+  const std::vector<int32_t> ids = tok->encode(text);
+  const double s = seconds_since(start);
+  std::fprintf(stderr, "encoded %zu bytes to %zu tokens in %.3f s\n", text.size(), ids.size(), s);
+  if (a.has("--count")) {
+    std::printf("%zu\n", ids.size());
+    return 0;
+  }
+  std::string line;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (i) line += ' ';
+    line += std::to_string(ids[i]);
+  }
+  line += '\n';
+  std::fwrite(line.data(), 1, line.size(), stdout);
+  return 0;
+}
+
+int decode(const ParsedArgs& a) {
+  if (a.positional.empty()) throw ConfigError("decode needs IDS... or -\n" + std::string(usage));
+  std::unique_ptr<Tokenizer> tok = open_tokenizer(a);
+  std::vector<std::string> words = a.positional;
+  if (words.size() == 1 && words[0] == "-") {
+    words.clear();
+    std::istringstream in(read_input("-"));
+    for (std::string w; in >> w;) words.push_back(w);
+  }
+  std::vector<int32_t> ids;
+  for (size_t i = 0; i < words.size(); ++i) {
+    char* end = nullptr;
+    const long long v = std::strtoll(words[i].c_str(), &end, 10);
+    if (words[i].empty() || *end != '\0' || v < INT32_MIN || v > INT32_MAX)
+      throw DataError("id " + std::to_string(i) + " is not an integer: '" + words[i] + "'");
+    ids.push_back(int32_t(v));
+  }
+  const std::string text = tok->decode(ids);
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  return 0;
+}
+
+}  // namespace
+
+int cmd_tokenizer(const Args& args) {
+  if (args.empty()) throw ConfigError(usage);
+  const std::string sub = args[0];
+  Args rest(args.begin() + 1, args.end());
+  // parse_args knows only long options: -o is the short name of --out.
+  for (std::string& arg : rest)
+    if (arg == "-o") arg = "--out";
+  const std::set<std::string> shared = {"--plugin", "--option"};
+  auto with = [&](std::set<std::string> more) {
+    more.insert(shared.begin(), shared.end());
+    return more;
+  };
+  if (sub == "train")
+    return train(parse_args("tokenizer train", rest, with({"--vocab-size", "--out", "--pattern"})));
+  if (sub == "encode")
+    return encode(parse_args("tokenizer encode", rest, with({"--tokenizer", "--gpt2", "--text"}),
+                             {"--count"}));
+  if (sub == "decode")
+    return decode(parse_args("tokenizer decode", rest, with({"--tokenizer", "--gpt2"})));
+  throw ConfigError("unknown subcommand '" + sub + "'\n" + std::string(usage));
+}
+
+}  // namespace nanolab::cli
