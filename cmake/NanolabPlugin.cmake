@@ -6,7 +6,9 @@
 #
 # The result is a MODULE library named exactly <NAME>.so (no "lib" prefix), target
 # nanolab_plugin_<NAME>, compiled with hidden visibility so that only the NANOLAB_PLUGIN entry
-# point is exported. It links nanolab::nanolab for the public headers; at run time its framework
+# point is exported, and with -fno-math-errno: std::sqrt then compiles to the SIMD instruction, so
+# that elementwise loops over parameters (an optimizer's update) are vectorised; no plugin reads
+# errno after a math function, and every result stays the same. It links nanolab::nanolab for the public headers; at run time its framework
 # symbols resolve to the host's libnanolab.so (same soname), never to a second copy.
 # In the nanolab tree it lands in NANOLAB_PLUGIN_OUTPUT_DIR (<build>/lib/nanolab/plugins), where
 # the program finds it without any setting; out of tree it lands in the build folder and is found
@@ -29,6 +31,7 @@ function(nanolab_add_plugin NAME)
   set(target nanolab_plugin_${NAME})
   add_library(${target} MODULE ${ARG_SOURCES})
   target_link_libraries(${target} PRIVATE nanolab::nanolab)
+  target_compile_options(${target} PRIVATE -fno-math-errno)
   set_target_properties(${target} PROPERTIES
     OUTPUT_NAME ${NAME}
     PREFIX ""

@@ -1,6 +1,8 @@
-// The multi-head causal self-attention that the plugins `causal_mha`, `sliding_window` and `flash`
-// are made of (each plugin is one .cpp with its descriptor; this header is compiled into each, not
-// a framework API; flash replaces the attention core between the projections, `attend`). GPT-2's layout: one linear makes q, k and v at once (c_attn, weight (3C, C) in
+// The multi-head causal self-attention that the plugins `causal_mha`, `sliding_window`, `flash` and
+// `linear` are made of (each plugin is one .cpp with its descriptor; this header is compiled into
+// each, not a framework API; flash and linear replace the attention core between the projections,
+// `attend`, and linear also the cached path, with `qkv` and `project` around its own state).
+// GPT-2's layout: one linear makes q, k and v at once (c_attn, weight (3C, C) in
 // the x·Wᵀ layout, the tensor GPT-2 checkpoints hold), the heads attend with the framework's
 // masked softmax (causal, optionally a sliding window of the last `window` positions), and c_proj
 // maps the merged heads back into the residual stream. Composed from framework ops, so autograd
@@ -52,8 +54,7 @@ class MultiHeadAttention : public Attention {
   Tensor forward(const Tensor& src, const ForwardContext& ctx) override {
     check_attention_src(src, plugin_, "forward", C_, block_size_, block_size_);
     auto [q, k, v] = qkv(src, 0);
-    // (B, NH, T, HS) -> (B, T, C)
-    Tensor dst = ops::linear(ops::merge_heads(attend(q, k, v, ctx)), c_proj_weight_, c_proj_bias_);
+    Tensor dst = project(attend(q, k, v, ctx));
     if (training_dropout(ctx))
       dst = ops::dropout(dst, dropout_, dropout_site_seed(ctx.dropout_seed, 1));
     return dst;
@@ -66,7 +67,7 @@ class MultiHeadAttention : public Attention {
     NoGrad no_grad;
     auto [q, k, v] = qkv(src, start);
     cache_.append(k, v);
-    return ops::linear(ops::merge_heads(attend_cached(q, start)), c_proj_weight_, c_proj_bias_);
+    return project(attend_cached(q, start));
   }
 
  protected:
@@ -90,11 +91,11 @@ class MultiHeadAttention : public Attention {
   float softmax_scale() const { return 1.0f / std::sqrt(float(HS_)); }
   ops::AttentionMask mask() const { return {window_, position_.alibi_slopes()}; }
   const KvCache& cache() const { return cache_; }
+  int64_t n_embd() const { return C_; }
+  int64_t n_head() const { return NH_; }
+  int64_t head_size() const { return HS_; }
   float dropout() const { return dropout_; }
   int64_t block_size() const { return block_size_; }
-
- private:
-  static Tensor parameter(const Shape& shape) { return Tensor::zeros(shape).set_requires_grad(); }
 
   // src (B, T, C) at positions pos0.. -> q, k, v (B, NH, T, HS), q and k rotated for rope.
   std::tuple<Tensor, Tensor, Tensor> qkv(const Tensor& src, int64_t pos0) const {
@@ -103,6 +104,13 @@ class MultiHeadAttention : public Attention {
             position_.rotate(ops::split_heads(parts[1], NH_), pos0),
             ops::split_heads(parts[2], NH_)};
   }
+  // y (B, NH, T, HS) -> dst (B, T, C): the heads merged and c_proj, without dropout.
+  Tensor project(const Tensor& y) const {
+    return ops::linear(ops::merge_heads(y), c_proj_weight_, c_proj_bias_);
+  }
+
+ private:
+  static Tensor parameter(const Shape& shape) { return Tensor::zeros(shape).set_requires_grad(); }
 
   const char* plugin_;
   int64_t window_;

@@ -173,14 +173,14 @@ class Adafactor final : public Optimizer {
     if (steps_ > max_steps)
       throw CheckpointError("adafactor: the step count " + std::to_string(steps_) +
                             " is too large to store exactly (at most 2^24)");
-    // Copies: the caller may hold the state while this optimizer keeps stepping.
+    // The live moments, valid until the next step (optimizer.hpp).
     StateDict out{{"step", Tensor::full({1}, float(steps_))}};
     for (const auto& [name, s] : moments_) {
       if (s.full.defined()) {
-        out[name + std::string(full_suffix)] = s.full.clone();
+        out[name + std::string(full_suffix)] = s.full;
       } else {
-        out[name + std::string(row_suffix)] = s.row.clone();
-        out[name + std::string(col_suffix)] = s.col.clone();
+        out[name + std::string(row_suffix)] = s.row;
+        out[name + std::string(col_suffix)] = s.col;
       }
     }
     return out;

@@ -4,10 +4,11 @@
 //   m   <- beta1 * m + (1 - beta1) * g
 //   v   <- beta2 * v + (1 - beta2) * g^2
 //   p   <- p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
-// where t counts the updates this state has made. The learning rate is not an option: the trainer
-// passes it to every step (schedules live in the trainer). The update is a TBB loop over fixed
-// blocks of every parameter; each element is updated on its own, so the thread count cannot change
-// a result. Not AMSGrad, not a fused multi-tensor kernel.
+// where t counts the updates this state has made (the framework's AdamWUpdate, optimizer.hpp). The
+// learning rate is not an option: the trainer passes it to every step (schedules live in the
+// trainer). The update is a TBB loop over fixed blocks of every parameter; each element is updated
+// on its own, so the thread count cannot change a result. Not AMSGrad, not a fused multi-tensor
+// kernel.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -58,10 +59,7 @@ class AdamW final : public Optimizer {
     // Bias correction counts this state's own updates (PyTorch's rule), so a loaded state carries
     // its count with it and the trainer's step number is not needed.
     ++steps_;
-    const double bias_correction1 = 1.0 - std::pow(double(beta1_), double(steps_));
-    const double bias_correction2 = 1.0 - std::pow(double(beta2_), double(steps_));
-    const float step_size = float(double(lr) / bias_correction1);
-    const float bias_correction2_sqrt = float(std::sqrt(bias_correction2));
+    const AdamWUpdate update(lr, beta1_, beta2_, eps_, steps_);
 
     struct Span {
       float* p;
@@ -82,16 +80,9 @@ class AdamW final : public Optimizer {
         spans.push_back({p.data() + at, g.data() + at, s.exp_avg.data() + at,
                          s.exp_avg_sq.data() + at, std::min(block, p.numel() - at), decay});
     }
-    const float beta1 = beta1_, beta2 = beta2_, eps = eps_;
     parallel_for(int64_t(spans.size()), block, [&](int64_t begin, int64_t end) {
       for (const Span& s : std::span(spans).subspan(size_t(begin), size_t(end - begin)))
-        for (int64_t j = 0; j < s.n; ++j) {
-          const float g = s.g[j];
-          s.m[j] = beta1 * s.m[j] + (1.0f - beta1) * g;
-          s.v[j] = beta2 * s.v[j] + (1.0f - beta2) * g * g;
-          const float denom = std::sqrt(s.v[j]) / bias_correction2_sqrt + eps;
-          s.p[j] = s.p[j] * s.decay - step_size * s.m[j] / denom;
-        }
+        update.apply(s.p, s.g, s.m, s.v, s.n, s.decay);
     });
   }
 
@@ -99,11 +90,11 @@ class AdamW final : public Optimizer {
     if (steps_ > max_steps)
       throw CheckpointError("adamw: the step count " + std::to_string(steps_) +
                             " is too large to store exactly (at most 2^24)");
-    // Copies: the caller may hold the state while this optimizer keeps stepping.
+    // The live moments, valid until the next step (optimizer.hpp).
     StateDict out{{"step", Tensor::full({1}, float(steps_))}};
     for (const auto& [name, s] : moments_) {
-      out[name + std::string(exp_avg_suffix)] = s.exp_avg.clone();
-      out[name + std::string(exp_avg_sq_suffix)] = s.exp_avg_sq.clone();
+      out[name + std::string(exp_avg_suffix)] = s.exp_avg;
+      out[name + std::string(exp_avg_sq_suffix)] = s.exp_avg_sq;
     }
     return out;
   }

@@ -78,9 +78,9 @@ class Lion final : public Optimizer {
   }
 
   StateDict state() const override {
-    // Copies: the caller may hold the state while this optimizer keeps stepping.
+    // The live moments, valid until the next step (optimizer.hpp).
     StateDict out;
-    for (const auto& [name, m] : exp_avg_) out[name + std::string(exp_avg_suffix)] = m.clone();
+    for (const auto& [name, m] : exp_avg_) out[name + std::string(exp_avg_suffix)] = m;
     return out;
   }
 

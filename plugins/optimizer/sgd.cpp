@@ -83,9 +83,9 @@ class Sgd final : public Optimizer {
   }
 
   StateDict state() const override {
-    // Copies: the caller may hold the state while this optimizer keeps stepping.
+    // The live buffers, valid until the next step (optimizer.hpp).
     StateDict out;
-    for (const auto& [name, buf] : buffers_) out[name + std::string(buffer_suffix)] = buf.clone();
+    for (const auto& [name, buf] : buffers_) out[name + std::string(buffer_suffix)] = buf;
     return out;
   }
 

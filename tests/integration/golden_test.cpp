@@ -4,7 +4,6 @@
 // gradient of every parameter, and the loss over 10 AdamW steps, for a model without and one with
 // biases. Every comparison names the tensor, the worst index and both values.
 #include <gtest/gtest.h>
-#include <hdf5.h>
 
 #include <cmath>
 #include <map>
@@ -14,72 +13,18 @@
 #include "nanolab/model.hpp"
 #include "nanolab/ops.hpp"
 #include "nanolab/registry.hpp"
+#include "support/expect_close.hpp"
+#include "support/h5_file.hpp"
 
 namespace nanolab::test {
 namespace {
 
 const std::string fixture = std::string(NANOLAB_TEST_SOURCE_DIR) + "/tests/fixtures/golden_gpt.h5";
 
-// The fixture, read with HDF5's C API.
-class Fixture {
- public:
-  Fixture() : file_(H5Fopen(fixture.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT)) {
-    if (file_ < 0) throw std::runtime_error("cannot open " + fixture);
-  }
-  ~Fixture() { H5Fclose(file_); }
-
-  bool has(const std::string& path) const { return H5Lexists(file_, path.c_str(), H5P_DEFAULT) > 0; }
-
-  template <class T>
-  std::vector<T> read(const std::string& path) const {
-    hid_t d = H5Dopen2(file_, path.c_str(), H5P_DEFAULT);
-    if (d < 0) throw std::runtime_error(fixture + ": no dataset " + path);
-    hid_t space = H5Dget_space(d);
-    std::vector<T> v(size_t(H5Sget_simple_extent_npoints(space)));
-    H5Dread(d, std::is_same_v<T, float> ? H5T_NATIVE_FLOAT : H5T_NATIVE_INT32, H5S_ALL, H5S_ALL,
-            H5P_DEFAULT, v.data());
-    H5Sclose(space);
-    H5Dclose(d);
-    return v;
-  }
-
-  size_t children(const std::string& group) const {
-    H5G_info_t info{};
-    H5Gget_info_by_name(file_, group.c_str(), &info, H5P_DEFAULT);
-    return size_t(info.nlinks);
-  }
-
-  int64_t attr(const std::string& group, const std::string& name) const {
-    int64_t v = 0;
-    hid_t a = H5Aopen_by_name(file_, group.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT);
-    H5Aread(a, H5T_NATIVE_INT64, &v);
-    H5Aclose(a);
-    return v;
-  }
-
- private:
-  hid_t file_;
-};
-
-// |nanolab - torch| <= tol * max(1, max |torch|) over the tensor.
-void expect_close(const std::vector<float>& ours, const std::vector<float>& torch, double tol,
-                  const std::string& what) {
-  ASSERT_EQ(ours.size(), torch.size()) << what;
-  double scale = 1, worst = 0;
-  size_t at = 0;
-  for (float t : torch) scale = std::max(scale, double(std::fabs(t)));
-  for (size_t i = 0; i < ours.size(); ++i) {
-    const double e = std::fabs(double(ours[i]) - double(torch[i]));
-    if (!(e <= worst)) worst = e, at = i;
-  }
-  EXPECT_LE(worst, tol * scale) << what << ": worst at index " << at << ": nanolab " << ours[at]
-                                << ", PyTorch " << torch[at];
-}
-
 class Golden : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(Golden, MatchesPyTorch) {
-  Fixture f;
+  const test::H5File f(fixture);
   const std::string g = "/" + GetParam();
   const GptConfig config{f.attr(g, "vocab_size"), f.attr(g, "block_size"), f.attr(g, "n_layer"),
                          f.attr(g, "n_head"),     f.attr(g, "n_embd"),     0.0,

@@ -10,7 +10,8 @@
 //   function of the seed;
 // - plugins with the standard GPT-2 parameter layout (causal_mha's c_attn / c_proj) match a plain
 //   reference attention written here in double precision, forward and every gradient, with RoPE
-//   and ALiBi written out from their papers' formulas.
+//   and ALiBi written out from their papers' formulas; its core between the projections is the
+//   scaled softmax, or for `linear` the normalised feature-map weights of linear attention.
 // The reference is deliberately naive (loops over b, t, heads) and shares no code with the
 // framework; its gradients are central differences of the reference itself, in double.
 #include <gtest/gtest.h>
@@ -234,6 +235,16 @@ TEST_P(AttentionContract, DropoutOnlyWhenTrainingAndSeeded) {
 
 // --- The reference attention, for the standard GPT-2 layout -------------------------------------
 
+// What a plugin computes between the projections: the scaled causal softmax of q·k, or linear
+// attention (Katharopoulos et al. 2020): weights phi(q_i)·phi(k_j) with phi(x) = elu(x) + 1,
+// divided by their sum over j <= i plus eps = 1e-6.
+enum class Core { softmax, linear };
+
+// Every plugin with the GPT-2 layout is a softmax attention but those named here.
+Core core_of(const std::string& plugin) {
+  return plugin == "linear" ? Core::linear : Core::softmax;
+}
+
 struct Weights {
   std::vector<double> c_attn_weight;  // (3C, C): rows 0..C-1 make q, then k, then v
   std::vector<double> c_attn_bias;    // (3C) or empty
@@ -244,9 +255,11 @@ struct Weights {
 // dst (B, T, C) of nanoGPT's CausalSelfAttention in eval mode, in plain loops, with the position
 // encoding applied as its paper writes it: RoPE (Su et al.) rotates the pairs (d, d + HS/2) of q
 // and k at position t by t * 10000^(-2d/HS); ALiBi (Press et al.) adds -m_h (i - j) to the scores,
-// m_h = 2^(-8(h+1)/NH) for NH a power of two.
+// m_h = 2^(-8(h+1)/NH) for NH a power of two. With Core::linear the weights are linear attention's
+// (the positions it takes, learned and none, need nothing of the core).
 std::vector<double> reference_attention(const std::vector<double>& x, const Weights& w, int64_t B,
-                                        int64_t T, int64_t C, int64_t NH, Position position) {
+                                        int64_t T, int64_t C, int64_t NH, Position position,
+                                        Core core) {
   const int64_t HS = C / NH;
   std::vector<double> qkv(size_t(B * T * 3 * C));  // (B, T, 3C)
   for (int64_t r = 0; r < B * T; ++r)
@@ -278,13 +291,23 @@ std::vector<double> reference_attention(const std::vector<double>& x, const Weig
         double max = -INFINITY, sum = 0;
         const double slope =
             position == Position::alibi ? std::pow(2.0, -8.0 * double(h + 1) / double(NH)) : 0.0;
-        for (int64_t j = 0; j <= i; ++j) {
-          double s = 0;
-          for (int64_t d = 0; d < HS; ++d) s += at(b, i, 0, h, d) * at(b, j, 1, h, d);
-          att[size_t(j)] = s / std::sqrt(double(HS)) - slope * double(i - j);
-          max = std::max(max, att[size_t(j)]);
+        if (core == Core::linear) {
+          auto phi = [](double v) { return v > 0 ? v + 1 : std::exp(v); };
+          for (int64_t j = 0; j <= i; ++j) {
+            double s = 0;
+            for (int64_t d = 0; d < HS; ++d) s += phi(at(b, i, 0, h, d)) * phi(at(b, j, 1, h, d));
+            sum += att[size_t(j)] = s;
+          }
+          sum += 1e-6;
+        } else {
+          for (int64_t j = 0; j <= i; ++j) {
+            double s = 0;
+            for (int64_t d = 0; d < HS; ++d) s += at(b, i, 0, h, d) * at(b, j, 1, h, d);
+            att[size_t(j)] = s / std::sqrt(double(HS)) - slope * double(i - j);
+            max = std::max(max, att[size_t(j)]);
+          }
+          for (int64_t j = 0; j <= i; ++j) sum += att[size_t(j)] = std::exp(att[size_t(j)] - max);
         }
-        for (int64_t j = 0; j <= i; ++j) sum += att[size_t(j)] = std::exp(att[size_t(j)] - max);
         for (int64_t j = 0; j <= i; ++j)
           for (int64_t d = 0; d < HS; ++d)
             y[size_t((b * T + i) * C + h * HS + d)] += att[size_t(j)] / sum * at(b, j, 2, h, d);
@@ -341,7 +364,8 @@ TEST_P(AttentionContract, MatchesReferenceAttention) {
     auto forward = [&] {
       Weights w{values["c_attn.weight"], bias ? values["c_attn.bias"] : std::vector<double>{},
                 values["c_proj.weight"], bias ? values["c_proj.bias"] : std::vector<double>{}};
-      return reference_attention(values["src"], w, B, T, C, NH, GetParam().position);
+      return reference_attention(values["src"], w, B, T, C, NH, GetParam().position,
+                                 core_of(GetParam().plugin));
     };
     const std::vector<double> g = to_double(diff_dst);
     auto objective = [&] {  // sum(dst * diff_dst): its gradient is what backward(diff_dst) gives

@@ -11,10 +11,19 @@
 //   gradients are causal_mha's summed over each group;
 // - sliding_window with window >= T is causal_mha, its outputs ignore the tokens outside the
 //   window, and with a window shorter than T its KV cache agrees with its full forward and its
-//   input gradient with finite differences.
+//   input gradient with finite differences;
+// - muon: three steps equal Keller Jordan's formulas written out here in double (Nesterov momentum,
+//   five quintic Newton-Schulz steps, the shape scale, decay) for its hidden matrices and AdamW's
+//   for the rest; the update it adds to a hidden matrix has every singular value in the quintic's
+//   band around 1; the embeddings, head and 1-D parameters take adamw's steps to the bit;
+// - linear is the quadratic form of linear attention (phi(Q) phi(K)ᵀ masked causally, divided by
+//   its row sums, times V) at a length where its running state sums many terms, its backward is
+//   the derivative of that form, its results do not depend on the thread count, its KV cache takes
+//   the same memory whatever the block size, and a training step takes memory linear in T.
 // Every expected value is written out or computed here from the definition, not taken from the
 // plugins.
 #include <gtest/gtest.h>
+#include <tbb/global_control.h>
 
 #include <algorithm>
 #include <cmath>
@@ -26,6 +35,7 @@
 #include "contract_util.hpp"
 #include "nanolab/autograd.hpp"
 #include "nanolab/registry.hpp"
+#include "nanolab/runtime.hpp"
 
 namespace nanolab {
 namespace {
@@ -497,6 +507,502 @@ TEST(SlidingWindowAttention, InputGradientMatchesFiniteDifferencesWhenTheWindowI
     probe.data()[i] = keep;
     EXPECT_NEAR(grad[size_t(i)], (up - down) / (2 * h), 5e-4) << "src element " << i;
   }
+}
+
+// The values of t in double.
+std::vector<double> to_double(const Tensor& t) {
+  const std::vector<float> v = t.to_vector();
+  return {v.begin(), v.end()};
+}
+
+// --- muon ---------------------------------------------------------------------------------------
+
+// row-major matrices in double, for the written-out Muon
+using Matrix = std::vector<double>;
+
+// c (n, k) = a (n, m) · b (m, k), or with b transposed: b (k, m).
+Matrix matmul(const Matrix& a, const Matrix& b, int64_t n, int64_t m, int64_t k, bool trans_b) {
+  Matrix c(size_t(n * k), 0.0);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < k; ++j)
+      for (int64_t l = 0; l < m; ++l)
+        c[size_t(i * k + j)] +=
+            a[size_t(i * m + l)] * (trans_b ? b[size_t(j * m + l)] : b[size_t(l * k + j)]);
+  return c;
+}
+
+Matrix transpose(const Matrix& a, int64_t rows, int64_t cols) {
+  Matrix t(a.size());
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) t[size_t(c * rows + r)] = a[size_t(r * cols + c)];
+  return t;
+}
+
+// Keller Jordan's muon_update and zeropower_via_newtonschulz5 for one (R, N) matrix, in double:
+// m = mu m + (1 - mu) g; u = (1 - mu) g + mu m; X = u / (||u||_F + 1e-7), transposed when R > N;
+// five times A = X Xᵀ, X = a X + (b A + c A A) X; p = p (1 - lr wd) - lr max(1, R/N)^0.5 X.
+struct MuonReference {
+  int64_t R, N;
+  double mu = 0.95, wd = 0.0;
+  Matrix m = Matrix(size_t(R * N), 0.0);
+
+  void step(Matrix& p, const Matrix& g, double lr) {
+    Matrix x(g.size());
+    for (size_t i = 0; i < g.size(); ++i) {
+      m[i] = mu * m[i] + (1 - mu) * g[i];
+      x[i] = (1 - mu) * g[i] + mu * m[i];
+    }
+    const bool tall = R > N;
+    const int64_t r = tall ? N : R, c = tall ? R : N;
+    if (tall) x = transpose(x, R, N);
+    double norm = 0;
+    for (double v : x) norm += v * v;
+    norm = std::sqrt(norm) + 1e-7;
+    for (double& v : x) v /= norm;
+    for (int s = 0; s < 5; ++s) {
+      const Matrix A = matmul(x, x, r, c, r, true);
+      const Matrix AA = matmul(A, A, r, r, r, false);
+      Matrix B(A.size());
+      for (size_t i = 0; i < A.size(); ++i) B[i] = -4.7750 * A[i] + 2.0315 * AA[i];
+      const Matrix BX = matmul(B, x, r, r, c, false);
+      for (size_t i = 0; i < x.size(); ++i) x[i] = 3.4445 * x[i] + BX[i];
+    }
+    if (tall) x = transpose(x, r, c);
+    const double scale = std::sqrt(std::max(1.0, double(R) / double(N)));
+    for (size_t i = 0; i < p.size(); ++i) p[i] = p[i] * (1 - lr * wd) - lr * scale * x[i];
+  }
+};
+
+// PyTorch's AdamW for one parameter, in double.
+struct AdamWReference {
+  double b1, b2, eps, wd;
+  bool decays;
+  Matrix m = {}, v = {};
+  int t = 0;
+
+  void step(Matrix& p, const Matrix& g, double lr) {
+    m.resize(p.size());
+    v.resize(p.size());
+    ++t;
+    for (size_t i = 0; i < p.size(); ++i) {
+      if (decays) p[i] *= 1 - lr * wd;
+      m[i] = b1 * m[i] + (1 - b1) * g[i];
+      v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i];
+      p[i] -= lr / (1 - std::pow(b1, t)) * m[i] /
+              (std::sqrt(v[i]) / std::sqrt(1 - std::pow(b2, t)) + eps);
+    }
+  }
+};
+
+// Three steps at learning rates below the peak, on a tall and a wide hidden matrix (Muon, with
+// weight decay) beside an embedding and a layer-norm gain (AdamW at adamw_lr * lr / peak), against
+// the formulas written out above in double.
+TEST(MuonOptimizer, ThreeStepsEqualTheFormulasWrittenOut) {
+  const double peak = 0.05, adamw_lr = 0.01;
+  auto muon = Registry::instance().make_optimizer(
+      "muon", Given{{"lr", peak},
+                    {"weight_decay", 0.1},
+                    {"adamw_lr", adamw_lr},
+                    {"adamw_betas", std::vector<double>{0.9, 0.95}},
+                    {"adamw_eps", 1e-8},
+                    {"adamw_weight_decay", 0.1}});
+  std::mt19937 rng(51);
+  Parameters params{{"h.0.attn.c_attn.weight", contract::randn(Shape{6, 4}, 0.5f, rng)},
+                    {"h.0.mlp.c_proj.weight", contract::randn(Shape{3, 5}, 0.5f, rng)},
+                    {"wte.weight", contract::randn(Shape{4, 3}, 0.5f, rng)},
+                    {"h.0.ln_1.weight", contract::randn(Shape{5}, 0.5f, rng)}};
+  std::vector<Matrix> p;
+  for (Parameter& param : params) {
+    param.tensor.set_requires_grad();
+    p.push_back(to_double(param.tensor));
+  }
+  MuonReference tall{6, 4}, wide{3, 5};
+  tall.wd = wide.wd = 0.1;
+  AdamWReference wte{0.9, 0.95, 1e-8, 0.1, true}, gain{0.9, 0.95, 1e-8, 0.1, false};
+  const std::vector<float> lrs{0.05f, 0.03f, 0.01f};
+  for (size_t s = 0; s < lrs.size(); ++s) {
+    std::vector<Matrix> g;
+    for (Parameter& param : params) {
+      param.tensor.grad() = contract::randn(param.tensor.shape(), 1.0f, rng);
+      g.push_back(to_double(param.tensor.grad()));
+    }
+    muon->step(params, lrs[s], int64_t(s + 1));
+    const double lr = lrs[s];
+    tall.step(p[0], g[0], lr);
+    wide.step(p[1], g[1], lr);
+    wte.step(p[2], g[2], adamw_lr * lr / peak);
+    gain.step(p[3], g[3], adamw_lr * lr / peak);
+    for (size_t i = 0; i < params.size(); ++i) {
+      const std::vector<float> got = params[i].tensor.to_vector();
+      // f32 against f64 on values ~0.5 moved by ~0.05 a step: measured at most 1.4e-7 apart after
+      // three steps (Newton-Schulz runs in f32 on matrices of norm 1, where oneDNN's sums of a few
+      // products round to ~1e-7). 1e-6 bounds that, while a wrong term (no Nesterov, the shape
+      // scale left out, the decay or lr / peak missed) moves an element by >= 1e-4.
+      for (size_t j = 0; j < got.size(); ++j)
+        EXPECT_NEAR(got[j], p[i][j], 1e-6)
+            << params[i].name << "[" << j << "] after step " << s + 1;
+    }
+  }
+}
+
+// Eigenvalues of the symmetric (n, n) matrix a, by cyclic Jacobi rotations, in double.
+std::vector<double> symmetric_eigenvalues(Matrix a, int64_t n) {
+  auto at = [&](int64_t i, int64_t j) -> double& { return a[size_t(i * n + j)]; };
+  for (int sweep = 0; sweep < 100; ++sweep) {
+    double off = 0, diag = 0;
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < n; ++j) (i == j ? diag : off) += at(i, j) * at(i, j);
+    if (off <= 1e-28 * diag) break;
+    for (int64_t p = 0; p < n; ++p)
+      for (int64_t q = p + 1; q < n; ++q) {
+        if (at(p, q) == 0.0) continue;
+        const double theta = (at(q, q) - at(p, p)) / (2 * at(p, q));
+        const double t =
+            (theta >= 0 ? 1.0 : -1.0) / (std::abs(theta) + std::sqrt(theta * theta + 1));
+        const double c = 1 / std::sqrt(t * t + 1), s = t * c;
+        for (int64_t k = 0; k < n; ++k) {  // columns p, q, then rows p, q: Jᵀ A J
+          const double kp = at(k, p), kq = at(k, q);
+          at(k, p) = c * kp - s * kq;
+          at(k, q) = s * kp + c * kq;
+        }
+        for (int64_t k = 0; k < n; ++k) {
+          const double pk = at(p, k), qk = at(q, k);
+          at(p, k) = c * pk - s * qk;
+          at(q, k) = s * pk + c * qk;
+        }
+      }
+  }
+  std::vector<double> out;
+  for (int64_t i = 0; i < n; ++i) out.push_back(at(i, i));
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// Singular values of x (rows, cols), ascending: roots of the eigenvalues of its smaller Gram
+// matrix.
+std::vector<double> singular_values(const Matrix& x, int64_t rows, int64_t cols) {
+  const bool tall = rows > cols;
+  const Matrix y = tall ? transpose(x, rows, cols) : x;
+  const int64_t r = tall ? cols : rows, c = tall ? rows : cols;
+  std::vector<double> s = symmetric_eigenvalues(matmul(y, y, r, c, r, true), r);
+  for (double& v : s) v = std::sqrt(std::max(v, 0.0));
+  return s;
+}
+
+// The defining property: what Muon adds to a hidden matrix has every singular value near 1, for a
+// gradient whose singular values are far apart (a random matrix plus a strong rank-one part, as
+// real gradients are). One step from a zero state at lr 1 without decay: the update is
+// (p_before - p_after) / max(1, rows/cols)^0.5.
+TEST(MuonOptimizer, UpdateSingularValuesLieInTheQuinticsBand) {
+  for (auto [rows, cols] : {std::pair<int64_t, int64_t>{24, 64}, {64, 24}}) {
+    SCOPED_TRACE(std::to_string(rows) + " x " + std::to_string(cols));
+    auto muon = Registry::instance().make_optimizer("muon", Given{{"lr", 1.0}});
+    std::mt19937 rng(52);
+    const std::vector<float> noise = contract::randn(rows * cols, 1.0f, rng);
+    const std::vector<float> u = contract::randn(rows, 1.0f, rng);
+    const std::vector<float> v = contract::randn(cols, 1.0f, rng);
+    Matrix g(size_t(rows * cols));
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < cols; ++c)
+        g[size_t(r * cols + c)] = noise[size_t(r * cols + c)] + 8.0 * u[size_t(r)] * v[size_t(c)];
+    // The control: the gradient itself, normalised, is far from orthogonal, and no singular value
+    // is below the 2e-3 of its norm that five steps of the quintic lift into the band.
+    const std::vector<double> sg = singular_values(g, rows, cols);
+    double norm = 0;
+    for (double s : sg) norm += s * s;
+    norm = std::sqrt(norm);
+    ASSERT_GT(sg.back() / sg.front(), 20.0);
+    ASSERT_GT(sg.front() / norm, 2e-3);
+
+    Parameters params{{"h.0.mlp.c_fc.weight", Tensor::zeros({rows, cols})}};
+    params[0].tensor.set_requires_grad();
+    params[0].tensor.grad() = Tensor::from(std::vector<float>(g.begin(), g.end()), {rows, cols});
+    muon->step(params, 1.0f, 1);
+    const double scale = std::sqrt(std::max(1.0, double(rows) / double(cols)));
+    Matrix update = to_double(params[0].tensor);
+    for (double& x : update) x /= -scale;
+    const std::vector<double> s = singular_values(update, rows, cols);
+    // Five steps of x -> 3.4445 x - 4.7750 x^3 + 2.0315 x^5 take every x in [2e-3, 1] into
+    // [0.6818, 1.2024] (iterated in double over the interval); f32 moves them by ~1e-6.
+    EXPECT_GE(s.front(), 0.68);
+    EXPECT_LE(s.back(), 1.21);
+    // Five steps do not converge to 1: the quintic trades exactness for a large slope at 0.
+    EXPECT_GT(s.back() - s.front(), 0.05);
+  }
+}
+
+// The AdamW group is AdamW: the embeddings, the head and the parameters of fewer than 2 dims take
+// exactly (to the bit) the steps of the adamw plugin at adamw_lr scaled by lr / peak, whatever the
+// hidden matrix beside them does; the hidden matrix does not take AdamW's step.
+TEST(MuonOptimizer, EmbeddingsHeadAndOneDimensionalParametersFollowAdamWExactly) {
+  const double peak = 0.25, adamw_lr = 0.002;
+  auto muon = Registry::instance().make_optimizer(
+      "muon", Given{{"lr", peak},
+                    {"adamw_lr", adamw_lr},
+                    {"adamw_betas", std::vector<double>{0.8, 0.9}},
+                    {"adamw_eps", 1e-6},
+                    {"adamw_weight_decay", 0.1}});
+  auto adamw = Registry::instance().make_optimizer(
+      "adamw",
+      Given{{"betas", std::vector<double>{0.8, 0.9}}, {"eps", 1e-6}, {"weight_decay", 0.1}});
+  std::mt19937 rng(53);
+  Parameters with_muon{{"wte.weight", contract::randn(Shape{7, 4}, 0.5f, rng)},
+                       {"wpe.weight", contract::randn(Shape{5, 4}, 0.5f, rng)},
+                       {"h.0.mlp.c_fc.weight", contract::randn(Shape{8, 4}, 0.5f, rng)},
+                       {"h.0.ln_1.weight", contract::randn(Shape{4}, 0.5f, rng)},
+                       {"ln_f.bias", contract::randn(Shape{4}, 0.5f, rng)},
+                       {"lm_head.weight", contract::randn(Shape{7, 4}, 0.5f, rng)}};
+  Parameters with_adamw;
+  for (Parameter& p : with_muon) {
+    p.tensor.set_requires_grad();
+    with_adamw.push_back({p.name, p.tensor.clone()});
+    with_adamw.back().tensor.set_requires_grad();
+  }
+  // Powers of two: lr / peak is exact, so both get the same float learning rate.
+  for (float lr : {0.25f, 0.125f, 0.0625f}) {
+    for (size_t i = 0; i < with_muon.size(); ++i) {
+      with_muon[i].tensor.grad() = contract::randn(with_muon[i].tensor.shape(), 1.0f, rng);
+      with_adamw[i].tensor.grad() = with_muon[i].tensor.grad().clone();
+    }
+    muon->step(with_muon, lr, 1);
+    adamw->step(with_adamw, float(adamw_lr * double(lr) / peak), 1);
+    for (size_t i = 0; i < with_muon.size(); ++i) {
+      SCOPED_TRACE(with_muon[i].name + " at lr " + std::to_string(lr));
+      if (with_muon[i].name == "h.0.mlp.c_fc.weight")
+        EXPECT_NE(with_muon[i].tensor.to_vector(), with_adamw[i].tensor.to_vector());
+      else
+        EXPECT_EQ(with_muon[i].tensor.to_vector(), with_adamw[i].tensor.to_vector());
+    }
+  }
+}
+
+TEST(MuonOptimizer, RefusesMomentumOneAndBadAdamWOptions) {
+  auto make = [](Given given) { return Registry::instance().make_optimizer("muon", given); };
+  EXPECT_THROW(make({{"momentum", 1.0}}), ConfigError);
+  EXPECT_THROW(make({{"adamw_betas", std::vector<double>{0.9}}}), ConfigError);
+  EXPECT_THROW(make({{"adamw_betas", std::vector<double>{0.9, 1.0}}}), ConfigError);
+  EXPECT_THROW(make({{"adamw_eps", 0.0}}), ConfigError);
+  EXPECT_THROW(make({{"lr", 0.0}}), ConfigError);
+  EXPECT_NO_THROW(make({{"momentum", 0.0}, {"nesterov", false}}));
+}
+
+// --- linear -------------------------------------------------------------------------------------
+
+// Fills every parameter of an attention of width C with N(0, 1/C) (biases N(0, 0.1^2)): q and k
+// come out N(0, ~1), so phi(q)·phi(k) varies over an order of magnitude between keys and the
+// normalised weights are far from uniform.
+void randomise_scaled(Attention& attention, int64_t C, uint32_t seed) {
+  std::mt19937 rng(seed);
+  for (Parameter& p : attention.parameters()) {
+    const float std = p.tensor.ndim() == 1 ? 0.1f : 1.0f / std::sqrt(float(C));
+    p.tensor.copy_from(contract::randn(p.tensor.shape(), std, rng));
+  }
+}
+
+// dst (B, T, C) of linear attention with causal_mha's projections, in double, written as the
+// quadratic form of Katharopoulos et al.: per head, A = phi(Q) phi(K)ᵀ (T, T) with phi = elu + 1,
+// A_ij = 0 for j > i, each row divided by its sum + 1e-6, Y = A V. w: the plugin's parameters by
+// name (c_attn (3C, C) makes q, k, v; c_proj (C, C)).
+std::vector<double> quadratic_linear_attention(const std::vector<double>& x,
+                                               std::map<std::string, std::vector<double>>& w,
+                                               int64_t B, int64_t T, int64_t C, int64_t NH) {
+  const int64_t HS = C / NH;
+  auto linear = [&](const std::vector<double>& in, const std::string& name, int64_t N) {
+    const std::vector<double>&weight = w[name + ".weight"], &bias = w[name + ".bias"];
+    std::vector<double> out(size_t(B * T * N));
+    for (int64_t r = 0; r < B * T; ++r)
+      for (int64_t o = 0; o < N; ++o) {
+        double s = bias[size_t(o)];
+        for (int64_t c = 0; c < C; ++c) s += in[size_t(r * C + c)] * weight[size_t(o * C + c)];
+        out[size_t(r * N + o)] = s;
+      }
+    return out;
+  };
+  auto phi = [](double v) { return v > 0 ? v + 1 : std::exp(v); };
+  const std::vector<double> qkv = linear(x, "c_attn", 3 * C);  // (B, T, 3C)
+  auto at = [&](int64_t b, int64_t t, int64_t part, int64_t h, int64_t d) {
+    return qkv[size_t((b * T + t) * 3 * C + part * C + h * HS + d)];
+  };
+  std::vector<double> y(size_t(B * T * C), 0.0), A(size_t(T * T));  // y: (B, T, C), heads merged
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < NH; ++h) {
+      for (int64_t i = 0; i < T; ++i)
+        for (int64_t j = 0; j < T; ++j) {
+          double s = 0;
+          for (int64_t d = 0; d < HS; ++d) s += phi(at(b, i, 0, h, d)) * phi(at(b, j, 1, h, d));
+          A[size_t(i * T + j)] = j <= i ? s : 0.0;
+        }
+      for (int64_t i = 0; i < T; ++i) {
+        double n = 1e-6;
+        for (int64_t j = 0; j < T; ++j) n += A[size_t(i * T + j)];
+        for (int64_t j = 0; j < T; ++j)
+          for (int64_t d = 0; d < HS; ++d)
+            y[size_t((b * T + i) * C + h * HS + d)] += A[size_t(i * T + j)] / n * at(b, j, 2, h, d);
+      }
+    }
+  return linear(y, "c_proj", C);
+}
+
+TEST(LinearAttention, EqualsTheQuadraticFormOfItsFeatureMap) {
+  const int64_t B = 2, T = 96, C = 32, NH = 2;  // HS = 16
+  auto attention = Registry::instance().make_attention("linear", {}, config_of(C, NH, T));
+  randomise_scaled(*attention, C, 41);
+  std::mt19937 rng(42);
+  const Tensor src = contract::randn({B, T, C}, 1.0f, rng);
+  std::map<std::string, std::vector<double>> w;
+  for (const auto& [name, t] : parameters_of(*attention)) w[name] = to_double(t);
+  const std::vector<double> expected = quadratic_linear_attention(to_double(src), w, B, T, C, NH);
+  const std::vector<float> got = attention->forward(src, {}).to_vector();
+  double scale = 1.0;
+  for (double v : expected) scale = std::max(scale, std::abs(v));
+  // f32 against f64: the scan sums up to T = 96 terms of O(1) into S and z, then divides and
+  // projects; measured 1.7e-7 of the output scale (~3) apart. 2e-6 of the scale bounds that with
+  // room for another machine's rounding, while a position too many or too few in a row's sums, or
+  // a wrong feature map, moves outputs by >= 1e-3.
+  for (size_t i = 0; i < got.size(); ++i)
+    ASSERT_NEAR(got[i], expected[i], 2e-6 * scale) << "dst element " << i;
+}
+
+// The hand-written backward (two scans, the states recomputed) against the derivative of the
+// quadratic form along one random direction per tensor: of sum(dst * diff_dst) as the input or one
+// parameter moves along that direction.
+TEST(LinearAttention, BackwardIsTheDerivativeOfTheQuadraticForm) {
+  const int64_t B = 2, T = 40, C = 16, NH = 2;
+  auto attention = Registry::instance().make_attention("linear", {}, config_of(C, NH, T));
+  randomise_scaled(*attention, C, 43);
+  std::mt19937 rng(44);
+  Tensor src = contract::randn({B, T, C}, 1.0f, rng);
+  src.set_requires_grad();
+  const Tensor diff_dst = contract::randn({B, T, C}, 1.0f, rng);
+  attention->forward(src, {}).backward(diff_dst);
+
+  std::map<std::string, std::vector<double>> values{{"src", to_double(src)}};
+  std::map<std::string, std::vector<float>> grads{{"src", src.grad().to_vector()}};
+  for (const auto& [name, t] : parameters_of(*attention)) {
+    values[name] = to_double(t);
+    grads[name] = t.grad().to_vector();
+  }
+  const std::vector<double> g = to_double(diff_dst);
+  auto objective = [&] {
+    std::map<std::string, std::vector<double>> w = values;
+    const std::vector<double> y = quadratic_linear_attention(w["src"], w, B, T, C, NH);
+    double s = 0;
+    for (size_t i = 0; i < y.size(); ++i) s += y[i] * g[i];
+    return s;
+  };
+  ASSERT_EQ(values.size(), 5u) << "src, and c_attn and c_proj with their biases";
+  for (auto& [name, v] : values) {
+    SCOPED_TRACE(name);
+    const std::vector<double> keep = v;
+    const std::vector<float> direction = contract::randn(int64_t(v.size()), 1.0f, rng);
+    double analytic = 0;
+    for (size_t i = 0; i < v.size(); ++i) analytic += double(grads[name][i]) * direction[i];
+    const double h = 1e-5;
+    for (size_t i = 0; i < v.size(); ++i) v[i] = keep[i] + h * direction[i];
+    const double up = objective();
+    for (size_t i = 0; i < v.size(); ++i) v[i] = keep[i] - h * direction[i];
+    const double down = objective();
+    v = keep;
+    // Central differences of the f64 form with h = 1e-5 have an error below 1e-8 (truncation
+    // ~h^2 |f'''|, rounding ~1e-16 |f| / h), so this measures the f32 backward, whose sums run
+    // over T positions and B*T rows: measured at most 3.2e-7 of max(1, |derivative|) (~15-85
+    // here). 1e-5 of it leaves room for that to grow, while a wrong term (the denominator's
+    // gradient left out, R_t without row t) is off by O(0.1) of it.
+    EXPECT_NEAR(analytic, (up - down) / (2 * h), 1e-5 * std::max(1.0, std::abs(analytic)));
+  }
+}
+
+// Each head is one task summing in a fixed order: one thread and all of them give the same bits,
+// forward and every gradient.
+TEST(LinearAttention, ResultsDoNotDependOnTheThreadCount) {
+  const int64_t B = 3, T = 50, C = 32, NH = 4;
+  auto attention = Registry::instance().make_attention("linear", {}, config_of(C, NH, T));
+  randomise_scaled(*attention, C, 49);
+  std::mt19937 rng(50);
+  const Tensor src_values = contract::randn({B, T, C}, 1.0f, rng);
+  const Tensor diff_dst = contract::randn({B, T, C}, 1.0f, rng);
+  auto run = [&] {
+    std::map<std::string, std::vector<float>> out;
+    Tensor src = src_values.clone();
+    src.set_requires_grad();
+    for (Parameter& p : attention->parameters()) p.tensor.reset_grad();
+    const Tensor dst = attention->forward(src, {});
+    dst.backward(diff_dst);
+    out["dst"] = dst.to_vector();
+    out["src"] = src.grad().to_vector();
+    for (const Parameter& p : attention->parameters()) out[p.name] = p.tensor.grad().to_vector();
+    return out;
+  };
+  const auto all = run();
+  std::map<std::string, std::vector<float>> one;
+  {
+    tbb::global_control single(tbb::global_control::max_allowed_parallelism, 1);
+    one = run();
+  }
+  for (const auto& [name, v] : all) EXPECT_EQ(one.at(name), v) << name;
+  if (runtime::num_threads() < 2)
+    GTEST_SKIP() << "one thread only: the comparison above compared a run with itself";
+}
+
+// Bytes in use after reset_cache(B) and block_size positions fed one at a time, beyond what was in
+// use before (the attention's parameters and the input already exist).
+size_t cache_bytes(const std::string& name, int64_t B, int64_t C, int64_t NH, int64_t block_size) {
+  auto attention = Registry::instance().make_attention(name, {}, config_of(C, NH, block_size));
+  randomise_scaled(*attention, C, 45);
+  std::mt19937 rng(46);
+  const Tensor src = contract::randn({B, 1, C}, 1.0f, rng);
+  NoGrad no_grad;
+  const size_t before = runtime::stats().bytes_in_use;
+  attention->reset_cache(B);
+  for (int64_t t = 0; t < block_size; ++t) attention->forward_cached(src);
+  return runtime::stats().bytes_in_use - before;
+}
+
+TEST(LinearAttention, KvCacheMemoryDoesNotGrowWithTheNumberOfPositions) {
+  const int64_t B = 2, C = 32, NH = 2, HS = C / NH;
+  const size_t linear_16 = cache_bytes("linear", B, C, NH, 16);
+  const size_t linear_512 = cache_bytes("linear", B, C, NH, 512);
+  EXPECT_EQ(linear_16, linear_512) << "the state of linear attention grew with the positions seen";
+  // S and z of every head, to the allocator's size-class rounding (<= 12.5 %) and alignment.
+  const size_t state = size_t(B * NH * (HS * HS + HS)) * sizeof(float);
+  EXPECT_GE(linear_512, state);
+  EXPECT_LE(linear_512, state + state / 8 + 128);
+  // The control: causal_mha's cache holds k and v of every position, 32x more at 512 than at 16,
+  // so the measurement sees a cache that grows.
+  const size_t mha_16 = cache_bytes("causal_mha", B, C, NH, 16);
+  const size_t mha_512 = cache_bytes("causal_mha", B, C, NH, 512);
+  EXPECT_GT(double(mha_512), 16.0 * double(mha_16));
+}
+
+// Bytes the allocator takes from the system for one forward + backward at length T, from an empty
+// cache: the peak the step holds beyond what was live before (to the size-class rounding).
+size_t training_step_bytes(const std::string& name, int64_t T) {
+  const int64_t C = 64, NH = 4;  // HS = 16: a (T, T) buffer per head dwarfs the (T, HS) ones
+  auto attention = Registry::instance().make_attention(name, {}, config_of(C, NH, T));
+  randomise_scaled(*attention, C, 47);
+  std::mt19937 rng(48);
+  Tensor src = contract::randn({1, T, C}, 1.0f, rng);
+  src.set_requires_grad();
+  const Tensor diff_dst = contract::randn({1, T, C}, 1.0f, rng);
+  for (Parameter& p : attention->parameters()) p.tensor.zero_grad();
+  src.zero_grad();
+  runtime::release_cached_memory();
+  const size_t before = runtime::stats().bytes_reserved;
+  attention->forward(src, {}).backward(diff_dst);
+  return runtime::stats().bytes_reserved - before;
+}
+
+TEST(LinearAttention, TrainingStepMemoryIsLinearInT) {
+  const size_t linear_512 = training_step_bytes("linear", 512);
+  const size_t linear_1024 = training_step_bytes("linear", 1024);
+  const size_t mha_512 = training_step_bytes("causal_mha", 512);
+  const size_t mha_1024 = training_step_bytes("causal_mha", 1024);
+  // Twice the length, twice the (T, C) buffers: a ratio near 2 (size classes blur it a little),
+  // and in all less than one (NH, T, T) buffer of floats at T = 1024.
+  EXPECT_LT(double(linear_1024) / double(linear_512), 2.5);
+  EXPECT_LT(linear_1024, size_t(4 * 1024 * 1024) * sizeof(float));
+  // The control: causal_mha materialises (NH, T, T) scores and weights, about 4x at twice T.
+  EXPECT_GT(double(mha_1024) / double(mha_512), 3.0);
 }
 
 }  // namespace

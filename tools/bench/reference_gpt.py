@@ -1,13 +1,13 @@
 #!/usr/bin/python3
 """The PyTorch reference for nanolab's speed: the GPT nanolab trains, timed per training iteration.
 
-The model is the architecture of framework/src/model/gpt.cpp with the causal_mha attention plugin
-and the adamw optimizer plugin, as nanoGPT writes it: token + position embeddings, pre-LayerNorm
-blocks (eps 1e-5), q/k/v from one c_attn (3C, C), scaled causal softmax, c_proj, MLP C -> 4C -> C
-with tanh GELU, final layer norm, lm_head tied to wte; biases in linears and layer norms only when
-the configuration has them; dropout at nanolab's sites (embeddings, attention weights, attention
-output, MLP output). AdamW with nanolab's settings: weight decay on >= 2-D parameters only, bias
-correction, eps 1e-8; gradients clipped to a global norm of 1.0 as nanolab's trainer does. float32.
+The model is tools/reference/gpt.py, the same functions the golden test's fixture is made with:
+the architecture of framework/src/model/gpt.cpp with the causal_mha attention plugin (token +
+position embeddings, pre-LayerNorm blocks, q/k/v from one c_attn (3C, C), scaled causal softmax,
+c_proj, MLP C -> 4C -> C with tanh GELU, final layer norm, lm_head tied to wte; biases only when
+the configuration has them; dropout at nanolab's sites), with GPT-2's initialisation. AdamW as
+gpt.py sets it up (nanolab's adamw plugin: weight decay on >= 2-D parameters only, bias
+correction, eps 1e-8); gradients clipped to a global norm of 1.0 as nanolab's trainer does. float32.
 
 One iteration = a random batch of (B, T) ids and targets, zero_grad, forward, cross-entropy,
 backward, clip, AdamW step: what nanolab's trainer times as one step. Prints one JSON object:
@@ -18,8 +18,9 @@ nanolab's are in its RSS), the parameter count, and the BLAS library torch has l
 context through the model for every new token). --matmul prints the GFLOP/s of one square f32
 matmul, the check that the OpenMP build of OpenBLAS is in use (the reference BLAS runs ~50x slower).
 
-Not a training script (no data, no evaluation, no checkpoints) and not a correctness reference:
-tools/reference/golden_gpt.py is the one the tests compare against.
+Not a training script (no data, no evaluation, no checkpoints). The model is the one the tests
+compare nanolab with (tools/reference/golden_gpt.py writes their fixture from gpt.py); this script
+only times it.
 
 Run it with the OpenMP OpenBLAS (docs/performance.md, /work/shared/STACK.md):
   LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp OMP_WAIT_POLICY=PASSIVE \
@@ -27,10 +28,10 @@ Run it with the OpenMP OpenBLAS (docs/performance.md, /work/shared/STACK.md):
 """
 import argparse
 import json
-import math
 import os
 import resource
 import statistics
+import sys
 import time
 
 # The benchmark configurations of issue 5. `bias`, `dropout` and `betas` follow the nanolab
@@ -60,67 +61,6 @@ def count_params(cfg, with_wpe=True):
     return n + (T * C if with_wpe else 0)
 
 
-def build(cfg, torch):
-    nn, F = torch.nn, torch.nn.functional
-    C, NH, T, p = cfg["n_embd"], cfg["n_head"], cfg["block_size"], cfg["dropout"]
-    HS = C // NH
-
-    class Block(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.ln_1 = nn.LayerNorm(C, eps=1e-5, elementwise_affine=True)
-            self.c_attn = nn.Linear(C, 3 * C, bias=cfg["bias"])
-            self.c_proj = nn.Linear(C, C, bias=cfg["bias"])
-            self.ln_2 = nn.LayerNorm(C, eps=1e-5)
-            self.c_fc = nn.Linear(C, 4 * C, bias=cfg["bias"])
-            self.mlp_proj = nn.Linear(4 * C, C, bias=cfg["bias"])
-            if not cfg["bias"]:  # nanolab's layer norms have no shift without bias
-                self.ln_1.bias = None
-                self.ln_2.bias = None
-            self.register_buffer("mask", torch.tril(torch.ones(T, T, dtype=torch.bool)))
-
-        def attn(self, x):
-            B, t, _ = x.shape
-            q, k, v = self.c_attn(x).split(C, dim=2)
-            q, k, v = (a.view(B, t, NH, HS).transpose(1, 2) for a in (q, k, v))  # B,NH,t,HS
-            att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(HS))  # B,NH,t,t
-            att = att.masked_fill(~self.mask[:t, :t], float("-inf")).softmax(dim=-1)
-            att = F.dropout(att, p, self.training)
-            y = (att @ v).transpose(1, 2).contiguous().view(B, t, C)
-            return F.dropout(self.c_proj(y), p, self.training)
-
-        def forward(self, x):
-            x = x + self.attn(self.ln_1(x))
-            h = F.gelu(self.c_fc(self.ln_2(x)), approximate="tanh")
-            return x + F.dropout(self.mlp_proj(h), p, self.training)
-
-    class GPT(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.wte = nn.Embedding(cfg["vocab_size"], C)
-            self.wpe = nn.Embedding(T, C)
-            self.h = nn.ModuleList(Block() for _ in range(cfg["n_layer"]))
-            self.ln_f = nn.LayerNorm(C, eps=1e-5)
-            if not cfg["bias"]:
-                self.ln_f.bias = None
-            for name, w in self.named_parameters():
-                if w.dim() >= 2:
-                    std = 0.02 / math.sqrt(2 * cfg["n_layer"]) if name.endswith("proj.weight") else 0.02
-                    nn.init.normal_(w, 0.0, std)
-                elif name.endswith("bias"):
-                    nn.init.zeros_(w)
-
-        def forward(self, ids):
-            t = ids.shape[1]
-            x = self.wte(ids) + self.wpe(torch.arange(t))
-            x = F.dropout(x, p, self.training)
-            for block in self.h:
-                x = block(x)
-            return F.linear(self.ln_f(x), self.wte.weight)  # B,t,V: the tied lm_head
-
-    return GPT()
-
-
 def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux gives KiB
 
@@ -130,15 +70,17 @@ def blas_libraries():
         return sorted({line.split()[-1] for line in maps if "blas" in line})
 
 
-def time_training(cfg, iters, warmup, torch):
-    F = torch.nn.functional
-    model = build(cfg, torch)
-    model.train()
-    params = list(model.parameters())
-    opt = torch.optim.AdamW(
-        [{"params": [w for w in params if w.dim() >= 2], "weight_decay": cfg["weight_decay"]},
-         {"params": [w for w in params if w.dim() < 2], "weight_decay": 0.0}],
-        lr=LR, betas=cfg["betas"], eps=1e-8, foreach=False)
+def model_config(cfg, gpt):
+    return gpt.Config(cfg["vocab_size"], cfg["block_size"], cfg["n_layer"], cfg["n_head"],
+                      cfg["n_embd"], cfg["bias"], cfg["dropout"])
+
+
+def time_training(cfg, iters, warmup, torch, gpt):
+    """Returns the weights (a dict, gpt.py's), the seconds of each timed iteration and every loss."""
+    mc = model_config(cfg, gpt)
+    w = gpt.make_weights(mc, torch.Generator().manual_seed(1337))  # GPT-2's initialisation
+    params = list(w.values())
+    opt = gpt.adamw(w, lr=LR, betas=cfg["betas"], weight_decay=cfg["weight_decay"])
     B, T, V = cfg["batch_size"], cfg["block_size"], cfg["vocab_size"]
     gen = torch.Generator().manual_seed(1337)
     times, losses = [], []
@@ -147,27 +89,26 @@ def time_training(cfg, iters, warmup, torch):
         ids = torch.randint(0, V, (B, T), generator=gen)
         targets = torch.randint(0, V, (B, T), generator=gen)
         opt.zero_grad(set_to_none=False)
-        logits = model(ids)
-        loss = F.cross_entropy(logits.view(-1, V), targets.view(-1))
+        loss = gpt.loss_of(gpt.forward(mc, w, ids, training=True), targets)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, GRAD_CLIP)
         opt.step()
         losses.append(loss.item())
         if i >= warmup:
             times.append(time.perf_counter() - t0)
-    return model, times, losses
+    return w, times, losses
 
 
-def time_sampling(cfg, model, tokens, torch):
+def time_sampling(cfg, w, tokens, torch, gpt):
     """Tokens/s of nanoGPT's generate (no KV cache): every new token runs the model on the last
     block_size tokens of the context; multinomial draw at temperature 1."""
-    model.eval()
+    mc = model_config(cfg, gpt)
     gen = torch.Generator().manual_seed(1)
     ctx = torch.zeros((1, 1), dtype=torch.long)
     with torch.no_grad():
         t0 = time.perf_counter()
         for _ in range(tokens):
-            logits = model(ctx[:, -cfg["block_size"]:])[:, -1, :]
+            logits = gpt.forward(mc, w, ctx[:, -cfg["block_size"]:])[:, -1, :]
             nxt = torch.multinomial(torch.softmax(logits, dim=-1), 1, generator=gen)
             ctx = torch.cat([ctx, nxt], dim=1)
         return tokens / (time.perf_counter() - t0)
@@ -199,6 +140,11 @@ def main():
 
     import torch  # after argparse, so that --help does not pay for loading torch
 
+    sys.dont_write_bytecode = True  # no __pycache__ left in the source tree
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                    "reference"))
+    import gpt  # tools/reference/gpt.py; it imports torch, so the runner never loads it
+
     torch.set_num_threads(args.threads)
     out = {"threads": args.threads, "torch": torch.__version__, "blas": blas_libraries(),
            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "")}
@@ -208,8 +154,8 @@ def main():
         print(json.dumps(out))
         return
     cfg = CONFIGS[args.config]
-    model, times, losses = time_training(cfg, args.iters, args.warmup, torch)
-    n = sum(w.numel() for w in model.parameters())
+    w, times, losses = time_training(cfg, args.iters, args.warmup, torch, gpt)
+    n = sum(t.numel() for t in w.values())
     if n != count_params(cfg):
         raise SystemExit(f"reference_gpt: the model has {n} parameters, count_params says "
                          f"{count_params(cfg)}: fix one of them")
@@ -220,7 +166,7 @@ def main():
                params=n, first_loss=losses[0], last_loss=losses[-1], blas=blas_libraries())
     if args.sample:
         out.update(sample_tokens=args.sample,
-                   sample_tokens_per_s=time_sampling(cfg, model, args.sample, torch))
+                   sample_tokens_per_s=time_sampling(cfg, w, args.sample, torch, gpt))
     out["peak_rss_mb"] = peak_rss_mb()
     print(json.dumps(out))
 

@@ -10,11 +10,13 @@
 namespace nanolab::cli {
 
 int cmd_resume(const Args& args) {
-  const ParsedArgs a = parse_args("resume", args, {}, {"--quiet"});
-  if (a.positional.size() != 1) throw ConfigError("usage: nanolab resume RUN_DIR");
+  const ParsedArgs a = parse_args("resume", args, {}, {"--quiet", "--profile"});
+  if (a.positional.size() != 1)
+    throw ConfigError("usage: nanolab resume RUN_DIR [--quiet] [--profile]");
   std::string command_line = "nanolab resume";
   for (const auto& s : args) command_line += " " + s;
-  const TrainResult r = resume({a.positional[0], command_line, !a.has("--quiet")});
+  const TrainResult r =
+      resume({a.positional[0], command_line, !a.has("--quiet"), a.has("--profile")});
   std::fprintf(stderr, "%s: %s, best val loss %.4f\n", a.positional[0].c_str(), r.status.c_str(),
                r.summary.at("best_val_loss"));
   return r.status == "interrupted" ? 130 : 0;

@@ -1,5 +1,5 @@
-// `nanolab run EXP.toml [--set k=v]... [--out DIR] [--name RUN]`: validates the experiment (every
-// run of its sweep) before anything is created, then trains each run into
+// `nanolab run EXP.toml [--set k=v]... [--out DIR] [--name RUN] [--quiet] [--profile]`: validates
+// the experiment (every run of its sweep) before anything is created, then trains each run into
 // <out>/<experiment>/<run>/. A run that fails is reported at once and the others still run; the
 // summary at the end lists every run, and the exit status is that of the first failure.
 #include <cstdio>
@@ -13,9 +13,12 @@
 namespace nanolab::cli {
 
 int cmd_run(const Args& args) {
-  const ParsedArgs a = parse_args("run", args, {"--set", "--out", "--name"}, {"--quiet"});
+  const ParsedArgs a =
+      parse_args("run", args, {"--set", "--out", "--name"}, {"--quiet", "--profile"});
   if (a.positional.size() != 1)
-    throw ConfigError("usage: nanolab run EXP.toml [--set key=value]... [--out DIR] [--name RUN]");
+    throw ConfigError(
+        "usage: nanolab run EXP.toml [--set key=value]... [--out DIR] [--name RUN] [--quiet] "
+        "[--profile]");
   Experiment exp = load_experiment(a.positional[0], a.all("--set"));
   if (a.has("--name")) {
     if (exp.runs.size() != 1)
@@ -38,7 +41,7 @@ int cmd_run(const Args& args) {
     if (exp.runs.size() > 1)
       std::fprintf(stderr, "== run %zu/%zu: %s\n", i + 1, exp.runs.size(), spec.name.c_str());
     try {
-      TrainResult r = train(spec, {dir, command_line, !a.has("--quiet")});
+      TrainResult r = train(spec, {dir, command_line, !a.has("--quiet"), a.has("--profile")});
       char detail[128];
       std::snprintf(detail, sizeof detail, "best val loss %.4f", r.summary["best_val_loss"]);
       outcomes.push_back({spec.name, r.status, detail});

@@ -19,5 +19,7 @@ int cmd_compare(const Args& args);
 int cmd_diff(const Args& args);
 int cmd_report(const Args& args);
 int cmd_tokenizer(const Args& args);
+int cmd_eval(const Args& args);
+int cmd_export(const Args& args);
 
 }  // namespace nanolab::cli

@@ -28,12 +28,14 @@ const std::map<std::string, CommandInfo>& commands() {
   static const std::map<std::string, CommandInfo> table = {
       {"plugins", {nanolab::cli::cmd_plugins, "plugins [show NAME]   the plugins found, their versions, files and options"}},
       {"check", {nanolab::cli::cmd_check, "check EXP.toml [--set k=v]... | check --schema   validate an experiment and list its runs; the keys of an experiment"}},
-      {"run", {nanolab::cli::cmd_run, "run EXP.toml [--set k=v]... [--out DIR] [--name RUN] [--quiet]   train one run, or every run of the sweep"}},
-      {"resume", {nanolab::cli::cmd_resume, "resume RUN_DIR   continue an interrupted run from its last checkpoint"}},
+      {"run", {nanolab::cli::cmd_run, "run EXP.toml [--set k=v]... [--out DIR] [--name RUN] [--quiet] [--profile]   train one run, or every run of the sweep; --profile: time per op kind per step"}},
+      {"resume", {nanolab::cli::cmd_resume, "resume RUN_DIR [--quiet] [--profile]   continue an interrupted run from its last checkpoint"}},
       {"sample", {nanolab::cli::cmd_sample, "sample RUN_DIR [--prompt S] [--tokens N] [--temperature T] [--top-k K] [--seed S]   text from a trained run"}},
       {"compare", {nanolab::cli::cmd_compare, "compare PATH... [--metric KEY] [--sort KEY] [--where k=v[,v]]... [--all-keys] [--group-seeds] [--format table|csv|json|markdown] [--plot FILE.svg] [--x step|tokens|wall] [--log-y] [--smooth N]   the runs side by side, only the keys that differ"}},
       {"diff", {nanolab::cli::cmd_diff, "diff RUN_A RUN_B [--format table|csv|json|markdown]   config, plugins, git, versions and summary of two runs side by side"}},
       {"report", {nanolab::cli::cmd_report, "report PATH... -o report.html [--metric KEY] [--sort KEY] [--where k=v[,v]]... [--group-seeds]   one self-contained HTML page: table, curves, config diff, samples"}},
+      {"eval", {nanolab::cli::cmd_eval, "eval RUN_DIR|MODEL [--data NAME] [--split val|train] [--max-tokens N] [--set k=v]...   loss and perplexity of a run or a GPT-2 weight file over a dataset's split"}},
+      {"export", {nanolab::cli::cmd_export, "export RUN_DIR|MODEL --format safetensors|llmc -o FILE   a run's weights as GPT-2's, for Hugging Face or llm.c"}},
       {"tokenizer", {nanolab::cli::cmd_tokenizer, "tokenizer train|encode|decode ...   a tokenizer outside an experiment: train one to a file, encode text to ids, decode ids (`nanolab tokenizer` for its usage)"}},
   };
   return table;

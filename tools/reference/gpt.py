@@ -3,8 +3,11 @@
 Exactly the architecture of framework/src/model/gpt.cpp with the causal_mha attention plugin:
 token + learned position embeddings, pre-LayerNorm blocks (q, k, v from one c_attn (3C, C) split in
 that order, scaled causal softmax, c_proj; MLP c_fc 4C wide, tanh GELU, c_proj), ln_f, the head tied
-to wte, biases only with `bias`, layer-norm eps 1e-5. Weights live in a dict keyed by nanolab's
-parameter names, so they can be written to and read from nanolab's files as they are.
+to wte, biases only with `bias`, layer-norm eps 1e-5, and when training with `dropout` > 0,
+dropout at nanolab's sites (embeddings, attention weights, attention output, MLP output; PyTorch's
+masks, not nanolab's: a training run with dropout matches nanolab in distribution, not in value).
+Weights live in a dict keyed by nanolab's parameter names, so they can be written to and read from
+nanolab's files as they are.
 """
 import math
 from dataclasses import dataclass
@@ -21,6 +24,7 @@ class Config:
     n_head: int
     n_embd: int
     bias: bool
+    dropout: float = 0.0
 
 
 def make_weights(cfg, gen, ln_noise=0.0, linear_gain=1.0):
@@ -61,13 +65,18 @@ def make_weights(cfg, gen, ln_noise=0.0, linear_gain=1.0):
     return {k: v.float().requires_grad_() for k, v in w.items()}
 
 
-def forward(cfg, w, ids):
-    """ids (B, T) -> logits (B, T, V)."""
+def forward(cfg, w, ids, training=False):
+    """ids (B, T) -> logits (B, T, V); dropout only when training (and cfg.dropout > 0)."""
     B, T = ids.shape
     C, NH = cfg.n_embd, cfg.n_head
     HS = C // NH
     g = w.get  # None for the biases of a model without them
-    x = w["wte.weight"][ids] + w["wpe.weight"][torch.arange(T)]
+    p = cfg.dropout if training else 0.0
+
+    def drop(t):  # no call at all without dropout, so that nothing else changes
+        return F.dropout(t, p) if p > 0 else t
+
+    x = drop(w["wte.weight"][ids] + w["wpe.weight"][torch.arange(T)])
     mask = torch.tril(torch.ones(T, T, dtype=torch.bool))
     for l in range(cfg.n_layer):
         h = f"h.{l}."
@@ -75,12 +84,12 @@ def forward(cfg, w, ids):
         q, k, v = F.linear(a, w[h + "attn.c_attn.weight"], g(h + "attn.c_attn.bias")).split(C, dim=2)
         q, k, v = (t.view(B, T, NH, HS).transpose(1, 2) for t in (q, k, v))
         att = (q @ k.transpose(-2, -1)) / math.sqrt(HS)
-        att = att.masked_fill(~mask, float("-inf")).softmax(dim=-1)
+        att = drop(att.masked_fill(~mask, float("-inf")).softmax(dim=-1))
         y = (att @ v).transpose(1, 2).contiguous().view(B, T, C)
-        x = x + F.linear(y, w[h + "attn.c_proj.weight"], g(h + "attn.c_proj.bias"))
+        x = x + drop(F.linear(y, w[h + "attn.c_proj.weight"], g(h + "attn.c_proj.bias")))
         m = F.layer_norm(x, (C,), w[h + "ln_2.weight"], g(h + "ln_2.bias"), 1e-5)
         m = F.gelu(F.linear(m, w[h + "mlp.c_fc.weight"], g(h + "mlp.c_fc.bias")), approximate="tanh")
-        x = x + F.linear(m, w[h + "mlp.c_proj.weight"], g(h + "mlp.c_proj.bias"))
+        x = x + drop(F.linear(m, w[h + "mlp.c_proj.weight"], g(h + "mlp.c_proj.bias")))
     x = F.layer_norm(x, (C,), w["ln_f.weight"], g("ln_f.bias"), 1e-5)
     return F.linear(x, w["wte.weight"])
 
@@ -90,7 +99,8 @@ def loss_of(logits, targets):
 
 
 def adamw(w, lr, betas, weight_decay, eps=1e-8):
-    """AdamW as nanoGPT configures it: weight decay only on parameters of 2+ dims."""
+    """AdamW as nanoGPT configures it: weight decay only on parameters of 2+ dims. PyTorch 1.13's
+    default is the per-tensor loop (foreach=False)."""
     decay = [v for v in w.values() if v.dim() >= 2]
     no_decay = [v for v in w.values() if v.dim() < 2]
     return torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},

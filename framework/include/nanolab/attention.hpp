@@ -96,6 +96,11 @@ NANOLAB_VISIBLE void check_attention_src(const Tensor& src, const std::string& p
                                          const char* what, int64_t n_embd, int64_t max_t,
                                          int64_t block_size);
 
+// ShapeError unless src (B, t, n_embd) of forward_cached fits a cache that reset_cache(batch) made
+// (batch 0: reset_cache was not called) and that holds `cached` of its block_size positions.
+NANOLAB_VISIBLE void check_cached_src(const Tensor& src, const std::string& plugin, int64_t n_embd,
+                                      int64_t batch, int64_t cached, int64_t block_size);
+
 // The seed of dropout site `site` (0, 1, ...) of one call, from the call's ForwardContext seed:
 // unrelated across sites, layers and calls.
 NANOLAB_VISIBLE uint64_t dropout_site_seed(uint64_t seed, uint64_t site);

@@ -50,6 +50,12 @@ void record(Tensor& dst, std::initializer_list<Tensor> inputs,
 // Does nothing if `t` does not require grad.
 void accumulate_grad(const Tensor& t, Tensor diff);
 
+// The gradient accumulated into `t` so far (its node's diff_dst, or .grad for a leaf); undefined
+// when there is none yet or `t` does not require grad. An op whose gradient touches a few rows of
+// a large tensor (an embedding's) adds them into it in place: what accumulate_grad would do with
+// a full-size diff, without making one.
+Tensor accumulated_grad(const Tensor& t);
+
 }  // namespace autograd
 
 // Disables recording on this thread for the lifetime of the object.

@@ -41,9 +41,11 @@ struct ExperimentConfig {
   int64_t block_size;       // T
   int64_t batch_size;       // B per micro-step
   // [model]
+  std::string init_from;    // a GPT-2 weight file to start from ("": GPT-2's random init)
   int64_t n_layer;
   int64_t n_head;
   int64_t n_embd;
+  int64_t model_vocab_size; // model.vocab_size: rows of wte and the head (0: the tokenizer's)
   double dropout;
   bool bias;
   std::string position;     // "learned" | "rope" | "alibi" | "none"
@@ -56,9 +58,10 @@ struct ExperimentConfig {
   // [train]
   int64_t max_iters;
   int64_t warmup_iters;
-  std::string lr_schedule;  // "cosine" | "linear" | "constant"
+  std::string lr_schedule;  // "cosine" | "linear" | "constant" | "wsd"
   double min_lr;
   int64_t lr_decay_iters;   // 0: max_iters
+  double lr_decay_frac;     // wsd: the last fraction of the steps up to lr_decay_iters, decaying
   double grad_clip;         // 0: off
   int64_t grad_accum_steps;
   int64_t eval_interval;
@@ -86,6 +89,7 @@ struct Experiment {
 };
 
 // `overrides` are "key.path=value" strings (the value in TOML syntax; a bare word is a string).
+// An empty `file` starts from the defaults alone (`nanolab eval MODEL` builds its run this way).
 Experiment load_experiment(const std::filesystem::path& file,
                            const std::vector<std::string>& overrides = {});
 

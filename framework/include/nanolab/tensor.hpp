@@ -77,11 +77,12 @@ class Tensor {
   bool requires_grad() const;
   Tensor& set_requires_grad(bool on = true);
   Tensor& grad() const;
-  // Fills .grad with zeros, creating it if needed. Zeroing every parameter before each step
-  // (the first included) keeps the gradient buffers alive across steps, so a step allocates the
-  // same blocks every time.
+  // Fills .grad with zeros, creating it if needed: the next backward adds into that buffer.
   void zero_grad() const;
-  void reset_grad() const;  // drops .grad (the next backward writes it fresh)
+  // Drops .grad: the next backward hands it the first gradient computed for this tensor as it
+  // is (no zero fill, no add, no copy). The trainer resets every parameter before each step; the
+  // caching allocator gives the same blocks back each time.
+  void reset_grad() const;
   const std::shared_ptr<Node>& grad_fn() const;
   void set_grad_fn(std::shared_ptr<Node> node);
   // Reverse-mode pass from this tensor: one element with seed 1, or any shape with `diff_dst`.

@@ -1,4 +1,5 @@
-// Training, resuming and sampling a run: what `nanolab run`, `resume` and `sample` call.
+// Training, resuming, sampling and evaluating a run: what `nanolab run`, `resume`, `sample` and
+// `eval` call.
 //
 // train() builds the run from its RunSpec (tokenizer and dataset, the GPT with its attention
 // plugin, the optimizer and loss plugins), claims the run directory, and runs the loop: warmup +
@@ -8,7 +9,8 @@
 // seed and the step (runtime/rng.hpp), so the same seed and thread count give identical metrics,
 // and resume() continues from the last checkpoint exactly as if never interrupted. A failure after
 // the run started is recorded in its log (status "failed") before the error propagates; SIGINT or
-// SIGTERM stops at the end of the step with a checkpoint and status "interrupted".
+// SIGTERM stops at the end of the step with a checkpoint and status "interrupted". A run with
+// model.init_from starts from that GPT-2 file's weights (gpt2.hpp) instead of the random init.
 #pragma once
 
 #include <cstdint>
@@ -16,6 +18,7 @@
 #include <optional>
 #include <string>
 
+#include "nanolab/data.hpp"
 #include "nanolab/experiment.hpp"
 #include "nanolab/run_store.hpp"
 
@@ -25,6 +28,9 @@ struct TrainOptions {
   std::filesystem::path run_dir;
   std::string command_line;
   bool progress = true;  // progress on stderr (a live line on a terminal, plain lines otherwise)
+  // Time per op kind per step (`--profile`): a table on stdout at the end of the loop, and a line
+  // on stderr at each log interval when progress is on (docs/performance.md).
+  bool profile = false;
 };
 
 struct TrainResult {
@@ -44,5 +50,30 @@ struct SampleOptions {
 };
 // Text from the run's last checkpoint, generated with the attention plugins' KV caches.
 std::string sample(const std::filesystem::path& run_dir, const SampleOptions& options);
+
+// `nanolab eval`: the mean cross-entropy per token over a text dataset's split, read as
+// consecutive windows of block_size tokens, each token predicted from the tokens before it in its
+// window (every token but the first is predicted once; the last window may be shorter); perplexity
+// is exp of it. Batches of batch_size windows, no dropout.
+struct EvalOptions {
+  std::string dataset;     // a run: empty for its own dataset; a model: its experiment's
+  Split split = Split::val;
+  int64_t max_tokens = 0;  // 0: the whole split; else the first max_tokens predictions
+};
+struct EvalResult {
+  std::string dataset;     // data.dataset
+  std::string description; // the dataset's: file, sha256, token counts
+  int64_t tokens = 0;      // tokens predicted
+  int64_t block_size = 0;  // the window
+  double loss = 0;         // nats per token
+  double perplexity = 0;   // exp(loss)
+  double seconds = 0;
+};
+// A run's last checkpoint, with its tokenizer. Another dataset must leave the tokenizer as the run
+// saved it (a `char` tokenizer learns its vocabulary from the text: DataError otherwise).
+EvalResult evaluate_run(const std::filesystem::path& run_dir, const EvalOptions& options);
+// A model file: the run `spec` of an experiment with model.init_from (load_experiment with no file
+// and --set values), its weights read from that file.
+EvalResult evaluate_model(const RunSpec& spec, const EvalOptions& options);
 
 }  // namespace nanolab

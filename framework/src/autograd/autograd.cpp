@@ -7,6 +7,7 @@
 
 #include "nanolab/errors.hpp"
 #include "ops/kernels.hpp"
+#include "runtime/profile.hpp"
 #include "tensor/impl.hpp"
 
 namespace nanolab {
@@ -15,13 +16,21 @@ namespace {
 std::atomic<uint64_t> next_seq{0};
 thread_local bool grad_on = true;
 
-// A node whose backward is a function object (the state it needs is captured in it).
+// A node whose backward is a function object (the state it needs is captured in it), and the op
+// kind its forward was timed under, which its backward is timed under too (runtime/profile.hpp).
 struct FunctionNode final : Node {
   FunctionNode(std::vector<Tensor> in, std::function<void(const Tensor&)> fn)
-      : Node(std::move(in)), fn(std::move(fn)) {}
+      : Node(std::move(in)), fn(std::move(fn)), op_kind(profile::current_kind()) {}
   void backward(const Tensor& d) override { fn(d); }
   std::function<void(const Tensor&)> fn;
+  profile::Kind op_kind;
 };
+
+// The kind a node's backward is timed under: its forward's; other for a node made elsewhere.
+profile::Kind op_kind(const Node* n) {
+  const auto* f = dynamic_cast<const FunctionNode*>(n);
+  return f ? f->op_kind : profile::Kind::other;
+}
 
 }  // namespace
 
@@ -58,14 +67,19 @@ void accumulate_grad(const Tensor& t, Tensor diff) {
                      " for a tensor of shape " + t.shape().str());
   Tensor& slot = t.grad_fn() ? t.grad_fn()->diff_dst : t.grad();
   if (!slot.defined()) {
-    // A node's diff_dst takes the buffer over if no one else can see it (a buffer shared with
-    // another slot or a live tensor would change with the next accumulation into this one). A
-    // leaf's .grad outlives the step, so it gets its own buffer: the diff then goes back to the
-    // cache, and every step, the first included, allocates the same blocks.
-    slot = diff.sole_owner() && t.grad_fn() ? std::move(diff) : diff.clone();
+    // The slot takes the buffer over if no one else can see it (a buffer shared with another slot
+    // or a live tensor would change with the next accumulation into this one). A leaf's .grad
+    // too: after reset_grad (the trainer's, before each step) a parameter's first gradient is
+    // written once, with no zero-filled buffer to add it into and no second copy of it.
+    slot = diff.sole_owner() ? std::move(diff) : diff.clone();
     return;
   }
   kernels::add_inplace(slot.data(), diff.data(), diff.numel());
+}
+
+Tensor accumulated_grad(const Tensor& t) {
+  if (!t.defined() || !t.requires_grad()) return Tensor();
+  return t.grad_fn() ? t.grad_fn()->diff_dst : t.grad();
 }
 
 }  // namespace autograd
@@ -105,6 +119,7 @@ void Tensor::backward(const Tensor& diff_dst) const {
     if (!n->diff_dst.defined()) continue;  // no path from the output carries a gradient here
     Tensor d = std::move(n->diff_dst);
     n->diff_dst = Tensor();
+    profile::Scope scope(profile::enabled() ? op_kind(n) : profile::Kind::other);
     n->backward(d);
   }
 }

@@ -14,6 +14,7 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <deque>
 #include <fstream>
 #include <set>
@@ -23,6 +24,7 @@
 #include "config/did_you_mean.hpp"
 #include "config/schema.hpp"
 #include "nanolab/errors.hpp"
+#include "nanolab/gpt2.hpp"
 #include "nanolab/registry.hpp"
 
 namespace nanolab {
@@ -495,7 +497,9 @@ void Loader::read_cases(const toml::node& node, const Origin& origin, const Sour
     for (const auto& [key, entry] : keys) {
       if (const auto* spec = find_key(key); spec && !spec->sweepable)
         problem(entry.key_origin, "sweep.cases", key + " cannot be swept: it is the same for every run");
-      else if (std::any_of(out.begin(), out.end(), [&](const Axis& a) { return a.sets(key); }))
+      // Named capture: clang 14 (the sanitizer build) cannot capture a structured binding.
+      else if (std::any_of(out.begin(), out.end(),
+                           [&key = key](const Axis& a) { return a.sets(key); }))
         problem(entry.key_origin, "sweep.cases", key + " is swept twice: by a case and by [sweep]");
     }
     axis.cases.push_back(std::move(keys));
@@ -645,8 +649,9 @@ void Loader::apply_set(const std::string& assignment, Layers& layers) {
   flatten(key, *kept.get("v"), at, Source{"", true}, set);
   // The command line is the last word: a key it sets is no longer swept.
   for (const auto& [k, entry] : set) {
+    // Named capture: clang 14 (the sanitizer build) cannot capture a structured binding.
     layers.sweep.erase(std::remove_if(layers.sweep.begin(), layers.sweep.end(),
-                                      [&](const Axis& a) { return a.key == k; }),
+                                      [&k = k](const Axis& a) { return a.key == k; }),
                        layers.sweep.end());
     for (Axis& axis : layers.sweep)
       for (Entries& c : axis.cases) c.erase(k);
@@ -682,7 +687,99 @@ void add_option_problems(const std::string& message, const std::string& fallback
   }
 }
 
-ExperimentConfig resolve(const Entries& entries, Loader& loader) {
+// model.init_from: the architecture is the file's (its header alone is read, gpt2.hpp). A key the
+// experiment gives that disagrees with the file is a problem naming both values, except a shorter
+// data.block_size, which takes the first rows of wpe (nanoGPT's crop_block_size). A file of GPT-2's
+// vocabulary (50257, or nanoGPT's padded 50304) gets GPT-2's tokenizer from $NANOLAB_DATA/gpt2
+// unless the experiment names a tokenizer. A damaged file is a CheckpointError (exit 7), thrown
+// as it is. The path is made absolute (relative to the file that names it), so that the resolved
+// config names the same file from anywhere.
+void apply_init_from(ExperimentConfig& config, const Entries& entries, Loader& loader,
+                     std::set<std::string>& refused) {
+  auto origin_of = [&](const std::string& key) {
+    auto it = entries.find(key);
+    return it == entries.end() ? Origin{} : it->second.value_origin;
+  };
+  const Origin at = origin_of("model.init_from");
+  const fs::path base = at.file.empty() ? fs::current_path() : fs::absolute(at.file).parent_path();
+  config.init_from = (base / config.init_from).lexically_normal().string();
+  std::error_code ec;
+  if (!fs::is_regular_file(config.init_from, ec)) {
+    loader.problem(at, "model.init_from", "no such file: " + config.init_from,
+                   "a Hugging Face model.safetensors or an llm.c .bin (gpt2_124M.bin)");
+    refused.insert("model.init_from");
+    return;
+  }
+  const gpt2::Architecture a = gpt2::inspect(config.init_from).arch;
+  const std::string from = "init_from " + config.init_from;
+  auto conflict = [&](const std::string& key, const std::string& ours, const std::string& theirs,
+                      const std::string& hint) {
+    loader.problem(
+        origin_of(key), key,
+        leaf_of(key) + " = " + ours + " conflicts with " + from + ", which has " + theirs, hint);
+    refused.insert(key);
+  };
+  auto take = [&](const std::string& key, int64_t& field, int64_t value) {
+    if (refused.count(key)) return;
+    if (entries.count(key) && field != value)
+      conflict(key, std::to_string(field), leaf_of(key) + " = " + std::to_string(value),
+               "leave " + key + " out: the file decides the architecture");
+    else
+      field = value;
+  };
+  take("model.n_layer", config.n_layer, a.n_layer);
+  take("model.n_embd", config.n_embd, a.n_embd);
+  take("model.vocab_size", config.model_vocab_size, a.vocab_size);
+  if (a.n_head > 0) {
+    take("model.n_head", config.n_head, a.n_head);
+  } else if (!entries.count("model.n_head")) {
+    loader.problem(at, "model.init_from",
+                   config.init_from + " does not say n_head (a safetensors file without the "
+                                      "config.json of its folder)",
+                   "give model.n_head (GPT-2: 12 for 124M, 16 for 355M, 20 for 774M, 25 for 1.5B)");
+    refused.insert("model.n_head");
+  }
+  if (!refused.count("data.block_size") && entries.count("data.block_size") &&
+      config.block_size > a.block_size)
+    conflict("data.block_size", std::to_string(config.block_size),
+             "wpe for " + std::to_string(a.block_size) + " positions",
+             "a block_size up to " + std::to_string(a.block_size) + " uses the first rows of wpe");
+  else if (!entries.count("data.block_size"))
+    config.block_size = a.block_size;
+  if (entries.count("model.bias") && !config.bias && !refused.count("model.bias"))
+    conflict("model.bias", "false", "GPT-2's biases", "leave model.bias out");
+  config.bias = true;
+  if (entries.count("model.position") && config.position != "learned" &&
+      !refused.count("model.position"))
+    conflict("model.position", to_string(OptionValue(config.position)),
+             "GPT-2's learned positions (wpe)", "leave model.position out");
+  config.position = "learned";
+
+  if (entries.count("data.tokenizer.plugin") || (a.vocab_size != 50257 && a.vocab_size != 50304))
+    return;
+  const char* data = std::getenv("NANOLAB_DATA");
+  const fs::path dir =
+      data && *data ? fs::absolute(fs::path(data) / "gpt2").lexically_normal() : fs::path();
+  if (dir.empty() || !fs::is_regular_file(dir / "encoder.json", ec) ||
+      !fs::is_regular_file(dir / "vocab.bpe", ec)) {
+    loader.problem(at, "model.init_from",
+                   "the file's vocabulary of " + std::to_string(a.vocab_size) +
+                       " is GPT-2's, whose tokenizer is read from $NANOLAB_DATA/gpt2/encoder.json "
+                       "and vocab.bpe, but " +
+                       (dir.empty() ? std::string("NANOLAB_DATA is not set")
+                                    : "they are not in " + dir.string()),
+                   "set NANOLAB_DATA to the folder holding gpt2/, or give data.tokenizer = { "
+                   "plugin = \"bpe\", encoder_json = \"...\", vocab_bpe = \"...\", "
+                   "special_tokens = \"<|endoftext|>\" }");
+    return;
+  }
+  config.tokenizer = PluginChoice{"bpe",
+                                  {{"encoder_json", OptionValue((dir / "encoder.json").string())},
+                                   {"vocab_bpe", OptionValue((dir / "vocab.bpe").string())},
+                                   {"special_tokens", OptionValue(std::string("<|endoftext|>"))}}};
+}
+
+ExperimentConfig resolve(const Entries& entries, Loader& loader, bool read_init_from) {
   ExperimentConfig config = default_config();
   std::set<std::string> refused;  // keys whose value was refused: rules across keys skip them
   auto origin_of = [&](const std::string& key) {
@@ -758,6 +855,8 @@ ExperimentConfig resolve(const Entries& entries, Loader& loader) {
       }
     }
   }
+  if (read_init_from && !config.init_from.empty() && !refused.count("model.init_from"))
+    apply_init_from(config, entries, loader, refused);
 
   // Rules across keys: reported at the key the user gave (the first named when both were).
   auto rule_origin = [&](const std::string& a, const std::string& b) {
@@ -964,9 +1063,9 @@ Experiment load_experiment(const fs::path& file, const std::vector<std::string>&
   using namespace config;
   Loader loader;
   Layers layers;
-  loader.load_file(file, layers);
+  if (!file.empty()) loader.load_file(file, layers);
   for (const auto& assignment : overrides) loader.apply_set(assignment, layers);
-  const std::string main_file = file.string();
+  const std::string main_file = file.empty() ? "(the defaults)" : file.string();
   if (loader.structure_broken) throw_problems(loader, main_file);
 
   size_t total = 1;
@@ -1016,7 +1115,7 @@ Experiment load_experiment(const fs::path& file, const std::vector<std::string>&
       spec.swept[axis.key] = node_text(value);
       pieces.push_back(labels[a] + "=" + name_piece(value));
     }
-    spec.config = resolve(entries, loader);
+    spec.config = resolve(entries, loader, true);
     spec.name = total == 1 ? "run" : join(pieces, ",");
     // Values that differ only in characters a folder name cannot hold would collide.
     for (int n = 2; names.count(spec.name); ++n)
@@ -1036,7 +1135,7 @@ ExperimentConfig parse_resolved_config(const std::string& toml_text, const std::
   Layers layers;
   loader.parse_text(toml_text, origin, layers, false);
   if (loader.structure_broken) throw_problems(loader, origin);
-  ExperimentConfig config = resolve(layers.entries, loader);
+  ExperimentConfig config = resolve(layers.entries, loader, false);
   throw_problems(loader, origin);
   return config;
 }

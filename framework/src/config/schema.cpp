@@ -73,9 +73,16 @@ std::vector<KeySpec> make_schema() {
       value_row("data.block_size", &C::block_size, int64_t{64}, "context length T", 1.0),
       value_row("data.batch_size", &C::batch_size, int64_t{12}, "sequences B per micro-step", 1.0),
 
+      value_row("model.init_from", &C::init_from, std::string(""),
+                "a GPT-2 weight file to start from (Hugging Face's model.safetensors or llm.c's "
+                ".bin; relative to the file): n_layer, n_head, n_embd, vocab_size and block_size "
+                "come from it; \"\": random init"),
       value_row("model.n_layer", &C::n_layer, int64_t{4}, "transformer blocks", 1.0),
       value_row("model.n_head", &C::n_head, int64_t{4}, "attention heads NH; divides n_embd", 1.0),
       value_row("model.n_embd", &C::n_embd, int64_t{128}, "embedding width C", 1.0),
+      value_row("model.vocab_size", &C::model_vocab_size, int64_t{0},
+                "rows of wte and of the head; 0: the tokenizer's vocabulary; more pads it "
+                "(nanoGPT's 50304)", 0.0),
       exclusive(value_row("model.dropout", &C::dropout, 0.0,
                           "dropout probability (embeddings, attention output, MLP)", 0.0, 1.0),
                 false, true),
@@ -97,12 +104,18 @@ std::vector<KeySpec> make_schema() {
       value_row("train.max_iters", &C::max_iters, int64_t{2000}, "optimizer steps", 1.0),
       value_row("train.warmup_iters", &C::warmup_iters, int64_t{100},
                 "linear warmup steps from 0 to lr; at most max_iters", 0.0),
-      choice_row("train.lr_schedule", &C::lr_schedule, "cosine", {"cosine", "linear", "constant"},
-                 "decay from lr to min_lr after warmup"),
+      choice_row("train.lr_schedule", &C::lr_schedule, "cosine",
+                 {"cosine", "linear", "constant", "wsd"},
+                 "decay from lr to min_lr after warmup; wsd: constant, then linear over the last "
+                 "lr_decay_frac"),
       value_row("train.min_lr", &C::min_lr, 1e-4, "learning rate at the end of the decay; <= lr",
                 0.0),
       value_row("train.lr_decay_iters", &C::lr_decay_iters, int64_t{0},
                 "step at which the decay reaches min_lr; 0: max_iters", 0.0),
+      exclusive(value_row("train.lr_decay_frac", &C::lr_decay_frac, 0.2,
+                          "wsd: fraction of the steps (up to lr_decay_iters) that decay to min_lr",
+                          0.0, 1.0),
+                true, false),
       value_row("train.grad_clip", &C::grad_clip, 1.0, "clip the global gradient norm; 0: off",
                 0.0),
       value_row("train.grad_accum_steps", &C::grad_accum_steps, int64_t{1},

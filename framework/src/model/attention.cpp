@@ -71,6 +71,15 @@ void check_attention_src(const Tensor& src, const std::string& plugin, const cha
                    ", got " + s.str());
 }
 
+void check_cached_src(const Tensor& src, const std::string& plugin, int64_t n_embd, int64_t batch,
+                      int64_t cached, int64_t block_size) {
+  if (batch == 0) throw ShapeError(plugin + ": forward_cached before reset_cache");
+  check_attention_src(src, plugin, "forward_cached", n_embd, block_size - cached, block_size);
+  if (src.size(0) != batch)
+    throw ShapeError(plugin + ": forward_cached got a batch of " + std::to_string(src.size(0)) +
+                     " after reset_cache(" + std::to_string(batch) + ")");
+}
+
 uint64_t dropout_site_seed(uint64_t seed, uint64_t site) {
   // splitmix64 (Steele, Lea, Flood 2014) of the site's step from the seed.
   uint64_t z = seed + 0x9e3779b97f4a7c15ULL * (site + 1);
@@ -96,11 +105,7 @@ void KvCache::reset(int64_t batch) {
 }
 
 int64_t KvCache::check(const Tensor& src) const {
-  if (!k_.defined()) throw ShapeError(plugin_ + ": forward_cached before reset_cache");
-  check_attention_src(src, plugin_, "forward_cached", C_, block_size_ - cached_, block_size_);
-  if (src.size(0) != batch())
-    throw ShapeError(plugin_ + ": forward_cached got a batch of " + std::to_string(src.size(0)) +
-                     " after reset_cache(" + std::to_string(batch()) + ")");
+  check_cached_src(src, plugin_, C_, batch(), cached_, block_size_);
   return cached_;
 }
 

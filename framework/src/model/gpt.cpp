@@ -7,6 +7,7 @@
 #include "nanolab/errors.hpp"
 #include "nanolab/model.hpp"
 #include "nanolab/ops.hpp"
+#include "runtime/profile.hpp"
 #include "runtime/rng.hpp"
 
 namespace nanolab {
@@ -18,6 +19,12 @@ Tensor parameter(const Shape& shape) { return Tensor::zeros(shape).set_requires_
 enum class Site : uint64_t { embedding, attention, mlp };
 uint64_t dropout_seed(const ForwardContext& ctx, int64_t layer, Site site) {
   return rng::mix(ctx.dropout_seed, uint64_t(layer) * 4 + uint64_t(site));
+}
+
+// The attention plugin's forward, timed under its own kind by `nanolab run --profile`.
+Tensor attend(Attention& attn, const Tensor& src, const ForwardContext& ctx) {
+  profile::Scope scope(profile::Kind::attention);
+  return attn.forward(src, ctx);
 }
 
 }  // namespace
@@ -124,7 +131,7 @@ Tensor Gpt::forward(std::span<const int32_t> ids, int64_t B, int64_t T, const Fo
     Block& b = *blocks_[l];
     ForwardContext attn_ctx = ctx;
     attn_ctx.dropout_seed = dropout_seed(ctx, int64_t(l), Site::attention);
-    x = ops::add(x, b.attn->forward(ops::layer_norm(x, b.ln_1_w, b.ln_1_b), attn_ctx));
+    x = ops::add(x, attend(*b.attn, ops::layer_norm(x, b.ln_1_w, b.ln_1_b), attn_ctx));
     Tensor h = ops::gelu(ops::linear(ops::layer_norm(x, b.ln_2_w, b.ln_2_b), b.c_fc_w, b.c_fc_b));
     h = ops::linear(h, b.c_proj_w, b.c_proj_b);
     if (ctx.training && config_.dropout > 0)

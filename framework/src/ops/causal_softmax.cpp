@@ -14,6 +14,7 @@
 #include "nanolab/ops.hpp"
 #include "ops/check.hpp"
 #include "ops/kernels.hpp"
+#include "runtime/profile.hpp"
 
 namespace nanolab::ops {
 namespace {
@@ -86,6 +87,7 @@ void causal_softmax_bwd(const float* dst, const float* diff_dst, float* diff_src
 }  // namespace
 
 Tensor causal_softmax(const Tensor& src, float softmax_scale, const AttentionMask& mask) {
+  profile::Scope scope(profile::Kind::softmax);
   const Shape& s = src.shape();
   require(s.ndim() >= 2 && s[-1] == s[-2], "causal_softmax", "src (..., T, T)", s);
   const int64_t NH = int64_t(mask.alibi_slopes.size());

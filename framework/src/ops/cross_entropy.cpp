@@ -16,6 +16,7 @@
 #include "nanolab/ops.hpp"
 #include "ops/check.hpp"
 #include "ops/kernels.hpp"
+#include "runtime/profile.hpp"
 
 namespace nanolab::ops {
 namespace {
@@ -97,6 +98,7 @@ void cross_entropy_bwd(const CrossEntropySaved& s, float g, float* diff_logits, 
 
 Tensor cross_entropy(const Tensor& logits, std::span<const int32_t> targets, int32_t ignore_index,
                      float label_smoothing) {
+  profile::Scope scope(profile::Kind::cross_entropy);
   const Shape& s = logits.shape();
   require(s.ndim() >= 1 && s.last() > 0 && s.rows() == int64_t(targets.size()), "cross_entropy",
           "logits (..., V) and one target per row (logits, targets)", s,

@@ -1,7 +1,10 @@
 // embedding: a row lookup with a TBB loop (oneDNN has no gather). The backward scatters the rows
 // of diff_dst back into a (V, C) gradient; ids repeat (the same token many times in a batch), so it
 // runs in parallel over blocks of channels and, within a block, over the tokens in order: every
-// element of the gradient is summed in the same order on any thread count, with no atomics.
+// element of the gradient is summed in the same order on any thread count, with no atomics. When
+// the weight already has a gradient (a tied lm_head's, whose backward runs first) the rows are
+// added into it in place: a (V, C) diff would be a second copy of it, zeroed and added whole, for
+// the B*T rows that change.
 #include <algorithm>
 #include <cstring>
 #include <string>
@@ -12,6 +15,7 @@
 #include "nanolab/ops.hpp"
 #include "ops/check.hpp"
 #include "ops/kernels.hpp"
+#include "runtime/profile.hpp"
 
 namespace nanolab::ops {
 namespace {
@@ -32,10 +36,9 @@ void embedding_fwd(const float* weight, const int32_t* ids, float* dst, int64_t 
   });
 }
 
-// diff_weight(V, C) = sum over t of diff_dst(N, C) row t into row ids[t]
-void embedding_bwd(const int32_t* ids, const float* diff_dst, float* diff_weight, int64_t N,
-                   int64_t V, int64_t C) {
-  kernels::fill(diff_weight, 0.0f, V * C);
+// diff_weight(V, C) += diff_dst(N, C) row t into row ids[t], for t in order
+void embedding_bwd_add(const int32_t* ids, const float* diff_dst, float* diff_weight, int64_t N,
+                       int64_t C) {
   constexpr int64_t block = 16;
   kernels::parallel_for((C + block - 1) / block, N * block, [&](int64_t b, int64_t e) {
     const int64_t c0 = b * block, c1 = std::min(C, e * block);
@@ -50,6 +53,7 @@ void embedding_bwd(const int32_t* ids, const float* diff_dst, float* diff_weight
 }  // namespace
 
 Tensor embedding(const Tensor& weight, std::span<const int32_t> ids, const Shape& ids_shape) {
+  profile::Scope scope(profile::Kind::embedding);
   const Shape& w = weight.shape();
   require(w.ndim() == 2, "embedding", "weight (V, C)", w);
   require(ids_shape.ndim() < Shape::max_dims && ids_shape.numel() == int64_t(ids.size()),
@@ -68,8 +72,13 @@ Tensor embedding(const Tensor& weight, std::span<const int32_t> ids, const Shape
     // The caller's ids may be gone by the time backward runs.
     std::vector<int32_t> saved_ids(ids.begin(), ids.end());
     auto backward = [weight, saved_ids = std::move(saved_ids), N, V, C](const Tensor& diff_dst) {
-      Tensor diff_weight = Tensor::empty(weight.shape());
-      embedding_bwd(saved_ids.data(), diff_dst.data(), diff_weight.data(), N, V, C);
+      if (const Tensor grad = autograd::accumulated_grad(weight); grad.defined()) {
+        embedding_bwd_add(saved_ids.data(), diff_dst.data(), grad.data(), N, C);
+        return;
+      }
+      Tensor diff_weight = Tensor::empty(weight.shape());  // (V, C)
+      kernels::fill(diff_weight.data(), 0.0f, V * C);
+      embedding_bwd_add(saved_ids.data(), diff_dst.data(), diff_weight.data(), N, C);
       autograd::accumulate_grad(weight, std::move(diff_weight));
     };
     autograd::record(dst, {weight}, std::move(backward));

@@ -4,6 +4,7 @@
 #include "nanolab/autograd.hpp"
 #include "nanolab/ops.hpp"
 #include "runtime/dnnl_context.hpp"
+#include "runtime/profile.hpp"
 
 namespace nanolab::ops {
 namespace {
@@ -46,6 +47,7 @@ void gelu_backward(const GeluSaved& sv, const Tensor& diff_dst) {
 }  // namespace
 
 Tensor gelu(const Tensor& src, GeluForm form) {
+  profile::Scope scope(profile::Kind::gelu);
   // Elementwise: every shape is valid, so there is nothing to check.
   const int64_t n = src.numel();
   const auto& e = dnnl_ctx::get({"gelu_fwd", {n, int64_t(form)}}, [&] {

@@ -8,6 +8,7 @@
 #include "nanolab/ops.hpp"
 #include "ops/check.hpp"
 #include "runtime/dnnl_context.hpp"
+#include "runtime/profile.hpp"
 
 namespace nanolab::ops {
 namespace {
@@ -83,6 +84,7 @@ void layer_norm_backward(const LayerNormSaved& sv, const Tensor& diff_dst) {
 }  // namespace
 
 Tensor layer_norm(const Tensor& src, const Tensor& weight, const Tensor& bias, float eps) {
+  profile::Scope scope(profile::Kind::layer_norm);
   const Shape& s = src.shape();
   require(s.ndim() >= 1 && s.last() > 0 && weight.ndim() == 1 && weight.size(0) == s.last(),
           "layer_norm", "src (..., C) with C > 0 and weight (C)", s, weight.shape());

@@ -6,6 +6,7 @@
 #include "ops/check.hpp"
 #include "ops/kernels.hpp"
 #include "runtime/dnnl_context.hpp"
+#include "runtime/profile.hpp"
 
 namespace nanolab::ops {
 namespace {
@@ -56,6 +57,7 @@ void linear_fast(const float* src, const float* weight, const float* bias, float
 }  // namespace
 
 Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
+  profile::Scope scope(profile::Kind::matmul);
   const Shape& sa = a.shape();
   const Shape& sb = b.shape();
   bool batch_ok = sa.ndim() >= 2 && sa.ndim() == sb.ndim();
@@ -88,6 +90,7 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
 }
 
 Tensor linear(const Tensor& src, const Tensor& weight, const Tensor& bias) {
+  profile::Scope scope(profile::Kind::matmul);
   const Shape& s = src.shape();
   const Shape& w = weight.shape();
   require(s.ndim() >= 1 && w.ndim() == 2 && w[1] == s.last(), "linear",

@@ -5,6 +5,7 @@
 #include "nanolab/ops.hpp"
 #include "ops/check.hpp"
 #include "runtime/dnnl_context.hpp"
+#include "runtime/profile.hpp"
 
 namespace nanolab::ops {
 namespace {
@@ -44,6 +45,7 @@ void softmax_backward(const SoftmaxSaved& sv, const Tensor& diff_dst) {
 }  // namespace
 
 Tensor softmax(const Tensor& src) {
+  profile::Scope scope(profile::Kind::softmax);
   const Shape& s = src.shape();
   require(s.ndim() >= 1 && s.last() > 0, "softmax", "src (..., N) with N > 0", s);
   const int64_t R = s.rows(), N = s.last();

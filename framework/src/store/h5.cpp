@@ -2,6 +2,7 @@
 // U8LE) so a file reads the same on any machine; memory types are native.
 #include "store/h5.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <limits>
@@ -19,6 +20,7 @@ namespace {
 [[maybe_unused]] const bool no_hdf5_cleanup_at_exit = H5dont_atexit() >= 0;
 
 constexpr hsize_t column_chunk_rows = 1024;  // 4 KB of float32: a few chunks for a long run
+constexpr hsize_t unwritten_rows_allowed = 64 * column_chunk_rows;  // see column_length
 
 // The innermost message of the calling thread's HDF5 error stack: the place the failure was first
 // seen. For a failed system call HDF5 writes "file write failed: time = <ctime with a newline>,
@@ -70,6 +72,47 @@ Handle open_dataset(hid_t loc, const std::string& name, const std::filesystem::p
   return Handle(H5Dopen2(loc, name.c_str(), H5P_DEFAULT), file, "open dataset " + name);
 }
 
+// What the readers below check before HDF5 writes into a buffer they sized: a damaged file (or
+// one not written by nanolab) may hold any type and shape under a name nanolab uses, and HDF5
+// writes every element the dataspace has, past the end of the caller's buffer.
+[[noreturn]] void damaged(const std::filesystem::path& file, const std::string& what) {
+  throw StorageError(file.string() + ": " + what +
+                     " (the file is damaged or was not written by nanolab)");
+}
+
+// An attribute's or dataset's value must be one element (a scalar, or an array of one).
+void require_one_value(hid_t space, const std::string& name, const std::filesystem::path& file) {
+  const hssize_t points = H5Sget_simple_extent_npoints(space);
+  if (points < 0) fail(file, "get the shape of " + name);
+  if (points != 1) damaged(file, name + " holds " + std::to_string(points) + " values, not one");
+}
+
+// The length of a 1-D dataset; anything else under that name is refused.
+hsize_t length_1d(hid_t space, const std::string& name, const std::filesystem::path& file) {
+  const int rank = H5Sget_simple_extent_ndims(space);
+  if (rank < 0) fail(file, "get the shape of " + name);
+  if (rank != 1) damaged(file, name + " has " + std::to_string(rank) + " dimensions, not 1");
+  hsize_t n = 0;
+  check(H5Sget_simple_extent_dims(space, &n, nullptr), file, "get the shape of " + name);
+  return n;
+}
+
+// The size in bytes of the open file that `loc` belongs to.
+hsize_t file_size_of(hid_t loc, const std::filesystem::path& file) {
+  Handle f(H5Iget_file_id(loc), file, "find the file of an object");
+  hsize_t size = 0;
+  check(H5Fget_filesize(f, &size), file, "get the file size");
+  return size;
+}
+
+// An attribute that a scalar read may fill: it holds exactly one value.
+Handle open_scalar_attr(hid_t obj, const std::string& name, const std::filesystem::path& file) {
+  Handle a(H5Aopen(obj, name.c_str(), H5P_DEFAULT), file, "open attribute " + name);
+  Handle space(H5Aget_space(a), file, "get the dataspace of attribute " + name);
+  require_one_value(space, "attribute " + name, file);
+  return a;
+}
+
 Handle open_or_create_attr(hid_t obj, const std::string& name, hid_t file_type,
                            const std::filesystem::path& file) {
   if (has_attr(obj, name)) return Handle(H5Aopen(obj, name.c_str(), H5P_DEFAULT), file,
@@ -98,6 +141,7 @@ void read_span(hid_t loc, const std::string& name, uint64_t n, hid_t mem_type, v
   if (n == 0) return;
   Handle ds = open_dataset(loc, name, file);
   Handle fspace(H5Dget_space(ds), file, "get the dataspace of " + name);
+  length_1d(fspace, name, file);  // H5Sselect_hyperslab reads a start and count per dimension
   hsize_t start = 0, count = n;
   check(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, &start, nullptr, &count, nullptr), file,
         "select rows of " + name);
@@ -196,7 +240,7 @@ bool has_attr(hid_t obj, const std::string& name) { return H5Aexists(obj, name.c
 
 std::string read_string_attr(hid_t obj, const std::string& name,
                              const std::filesystem::path& file) {
-  Handle a(H5Aopen(obj, name.c_str(), H5P_DEFAULT), file, "open attribute " + name);
+  Handle a = open_scalar_attr(obj, name, file);
   Handle type = string_type(file);
   char* p = nullptr;
   check(H5Aread(a, type, &p), file, "read attribute " + name);
@@ -206,14 +250,14 @@ std::string read_string_attr(hid_t obj, const std::string& name,
 }
 
 int64_t read_int_attr(hid_t obj, const std::string& name, const std::filesystem::path& file) {
-  Handle a(H5Aopen(obj, name.c_str(), H5P_DEFAULT), file, "open attribute " + name);
+  Handle a = open_scalar_attr(obj, name, file);
   int64_t value = 0;
   check(H5Aread(a, H5T_NATIVE_INT64, &value), file, "read attribute " + name);
   return value;
 }
 
 double read_double_attr(hid_t obj, const std::string& name, const std::filesystem::path& file) {
-  Handle a(H5Aopen(obj, name.c_str(), H5P_DEFAULT), file, "open attribute " + name);
+  Handle a = open_scalar_attr(obj, name, file);
   double value = 0;
   check(H5Aread(a, H5T_NATIVE_DOUBLE, &value), file, "read attribute " + name);
   return value;
@@ -261,6 +305,8 @@ void write_string(hid_t loc, const std::string& name, const std::string& value,
 
 std::string read_string(hid_t loc, const std::string& name, const std::filesystem::path& file) {
   Handle ds = open_dataset(loc, name, file);
+  Handle space(H5Dget_space(ds), file, "get the dataspace of " + name);
+  require_one_value(space, name, file);
   Handle type = string_type(file);
   char* p = nullptr;
   check(H5Dread(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, &p), file, "read " + name);
@@ -280,10 +326,15 @@ void write_bytes(hid_t loc, const std::string& name, const std::string& bytes,
 }
 
 std::string read_bytes(hid_t loc, const std::string& name, const std::filesystem::path& file) {
-  std::vector<hsize_t> dims = dataset_dims(loc, name, file);
-  std::string bytes(dims.empty() ? 0 : dims[0], '\0');
+  Handle ds = open_dataset(loc, name, file);
+  Handle space(H5Dget_space(ds), file, "get the dataspace of " + name);
+  const hsize_t n = length_1d(space, name, file);
+  // Written whole (never extended), so every byte is in the file.
+  if (const hsize_t size = file_size_of(loc, file); n > size)
+    damaged(file, name + " claims " + std::to_string(n) + " bytes, more than the file's " +
+                      std::to_string(size));
+  std::string bytes(n, '\0');
   if (!bytes.empty()) {
-    Handle ds = open_dataset(loc, name, file);
     check(H5Dread(ds, H5T_NATIVE_UCHAR, H5S_ALL, H5S_ALL, H5P_DEFAULT, bytes.data()), file,
           "read " + name);
   }
@@ -332,7 +383,18 @@ void write_rows(hid_t loc, const std::string& name, uint64_t first,
 }
 
 uint64_t column_length(hid_t loc, const std::string& name, const std::filesystem::path& file) {
-  return dataset_dims(loc, name, file).at(0);
+  Handle ds = open_dataset(loc, name, file);
+  Handle space(H5Dget_space(ds), file, "get the dataspace of " + name);
+  const hsize_t n = length_1d(space, name, file);
+  // A reader allocates every row a column claims. Written rows are in the file; rows past them
+  // are only those of a flush cut short (extended, not yet written), a batch far below
+  // unwritten_rows_allowed. More than that is a damaged length, not a run.
+  Handle type(H5Dget_type(ds), file, "get the type of " + name);
+  const hsize_t row_bytes = std::max<hsize_t>(H5Tget_size(type), 1);
+  if (const hsize_t size = file_size_of(loc, file); n > size / row_bytes + unwritten_rows_allowed)
+    damaged(file, name + " claims " + std::to_string(n) + " rows, more than the file's " +
+                      std::to_string(size) + " bytes can hold");
+  return n;
 }
 
 void truncate_column(hid_t loc, const std::string& name, uint64_t n,

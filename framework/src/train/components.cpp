@@ -1,6 +1,7 @@
 // Builds a run's parts from its configuration through the plugin registry.
 #include "train/components.hpp"
 
+#include "nanolab/errors.hpp"
 #include "nanolab/registry.hpp"
 
 namespace nanolab::train_detail {
@@ -24,8 +25,14 @@ Components build(const ExperimentConfig& config, Purpose purpose, const std::str
   if (!saved_tokenizer.empty()) c.tokenizer->load(saved_tokenizer);
   // Sampling from a text dataset needs only the tokenizer (saved in the run), not the raw file.
   const bool synthetic = config.dataset.rfind("synthetic:", 0) == 0;
-  if (purpose == Purpose::train || synthetic) c.dataset = open_dataset(config, *c.tokenizer);
-  const int64_t vocab_size = c.dataset ? c.dataset->vocab_size() : c.tokenizer->vocab_size();
+  if (purpose != Purpose::sample || synthetic) c.dataset = open_dataset(config, *c.tokenizer);
+  const int64_t data_vocab = c.dataset ? c.dataset->vocab_size() : c.tokenizer->vocab_size();
+  if (config.model_vocab_size > 0 && config.model_vocab_size < data_vocab)
+    throw ConfigError("model.vocab_size = " + std::to_string(config.model_vocab_size) +
+                      " is smaller than the vocabulary of " + std::to_string(data_vocab) + " of " +
+                      config.dataset + " with the " + config.tokenizer.plugin +
+                      " tokenizer: ids past the model's rows would have no embedding");
+  const int64_t vocab_size = config.model_vocab_size > 0 ? config.model_vocab_size : data_vocab;
 
   GptConfig gpt{vocab_size,   config.block_size, config.n_layer,
                 config.n_head, config.n_embd,     config.dropout,
@@ -36,7 +43,13 @@ Components build(const ExperimentConfig& config, Purpose purpose, const std::str
   });
   c.plugins.push_back(record(registry, PluginKind::attention, attention.plugin));
   if (purpose == Purpose::train) {
-    c.optimizer = registry.make_optimizer(config.optimizer.plugin, config.optimizer.options);
+    // An optimizer that declares an option `lr` gets optimizer.lr, the schedule's peak, in it
+    // (optimizer.hpp): learning rates of its own then follow the schedule.
+    std::map<std::string, OptionValue> options = config.optimizer.options;
+    for (const OptionSpec& spec :
+         registry.find(PluginKind::optimizer, config.optimizer.plugin).descriptor->options)
+      if (spec.name == "lr") options["lr"] = config.lr;
+    c.optimizer = registry.make_optimizer(config.optimizer.plugin, options);
     c.plugins.push_back(record(registry, PluginKind::optimizer, config.optimizer.plugin));
     c.loss = registry.make_loss(config.loss.plugin, config.loss.options);
     c.plugins.push_back(record(registry, PluginKind::loss, config.loss.plugin));

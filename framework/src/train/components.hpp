@@ -24,11 +24,12 @@ struct Components {
   std::vector<PluginRecord> plugins;
 };
 
-enum class Purpose { train, sample };
+enum class Purpose { train, evaluate, sample };
 
-// For Purpose::sample no optimizer or loss is made, and a text dataset is not opened (dataset is
-// null; the tokenizer decodes). `saved_tokenizer` (from a run file), when not
-// empty, is loaded instead of training the tokenizer again.
+// For Purpose::evaluate and sample no optimizer or loss is made; for sample a text dataset is not
+// opened either (dataset is null; the tokenizer decodes). `saved_tokenizer` (from a run file), when
+// not empty, is loaded instead of training the tokenizer again. The model has model.vocab_size rows
+// when that is set (ConfigError if the data's vocabulary is larger), else the data's vocabulary.
 Components build(const ExperimentConfig& config, Purpose purpose,
                  const std::string& saved_tokenizer = "");
 

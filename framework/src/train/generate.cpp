@@ -48,7 +48,8 @@ std::vector<int32_t> generate(Gpt& model, const std::vector<int32_t>& prompt, co
   int64_t cached = int64_t(context.size());
   for (int64_t i = 0; i < s.tokens; ++i) {
     const float* last = logits.data() + (logits.size(1) - 1) * V;
-    const int32_t tok = pick(last, V, s, rng::mix(s.seed, uint64_t(i)));
+    const int64_t drawn = s.vocab_size > 0 ? std::min(s.vocab_size, V) : V;
+    const int32_t tok = pick(last, drawn, s, rng::mix(s.seed, uint64_t(i)));
     out.push_back(tok);
     context.push_back(tok);
     if (cached == block) {

@@ -14,6 +14,10 @@ struct Sampling {
   double temperature;  // > 0
   int64_t top_k;       // 0: all
   uint64_t seed;
+  // Only ids below this are drawn (the data's vocabulary): a model with more rows
+  // (model.vocab_size, nanoGPT's padded 50304) has logits for ids no tokenizer decodes. 0: every
+  // row.
+  int64_t vocab_size = 0;
 };
 
 // The `s.tokens` ids that follow `prompt` (not empty). When the context fills block_size, the

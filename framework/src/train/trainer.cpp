@@ -10,10 +10,14 @@
 #include <cstdio>
 #include <limits>
 
+#include "data/text_dataset.hpp"
 #include "nanolab/autograd.hpp"
+#include "nanolab/gpt2.hpp"
 #include "nanolab/ops.hpp"
 #include "ops/kernels.hpp"
+#include "runtime/profile.hpp"
 #include "runtime/rng.hpp"
+#include "runtime/sha256.hpp"
 #include "train/components.hpp"
 #include "train/environment.hpp"
 #include "train/generate.hpp"
@@ -52,6 +56,21 @@ class StopSignals {
  private:
   struct sigaction old_int_ {}, old_term_ {};
 };
+
+// The sum of g[i]^2 in double, as 8 interleaved partial sums added at the end: a fixed order (the
+// same on any thread count) that the compiler can vectorise, unlike one running sum, whose every
+// addition waits for the one before.
+double sum_of_squares(const float* g, int64_t n) {
+  constexpr int lanes = 8;
+  double acc[lanes] = {};
+  int64_t i = 0;
+  for (; i + lanes <= n; i += lanes)
+    for (int l = 0; l < lanes; ++l) acc[l] += double(g[i + l]) * double(g[i + l]);
+  for (; i < n; ++i) acc[0] += double(g[i]) * double(g[i]);
+  double sum = 0;
+  for (double a : acc) sum += a;
+  return sum;
+}
 
 std::string format_duration(double s) {
   char buf[32];
@@ -96,19 +115,25 @@ class Loop {
     const Parameters& params = parts_.model->parameters();
     int64_t tokens_since_log = 0;
     double seconds_since_log = 0;
+    profile::enable(options_.profile);
+    profile::Totals profile_at_log;
     while (n_.step < c_.max_iters) {
       const int64_t step = n_.step + 1;
       const auto t0 = clock_type::now();
       const double lr = train_detail::learning_rate(c_, step - 1);
-      const double loss = forward_backward(step, params);
-      const double grad_norm = clip_gradients(params);
-      const bool finite = std::isfinite(loss) && std::isfinite(grad_norm);
-      if (finite) {
-        parts_.optimizer->step(params, float(lr), step);
-        n_.consecutive_skips = 0;
-      } else {
-        handle_nonfinite(step, loss, grad_norm);
+      double loss = 0, grad_norm = 0;
+      {
+        profile::StepScope profiled;
+        loss = forward_backward(step, params);
+        profile::Scope scope(profile::Kind::optimizer);
+        grad_norm = clip_gradients(params);
+        if (std::isfinite(loss) && std::isfinite(grad_norm))
+          parts_.optimizer->step(params, float(lr), step);
       }
+      if (std::isfinite(loss) && std::isfinite(grad_norm))
+        n_.consecutive_skips = 0;
+      else
+        handle_nonfinite(step, loss, grad_norm);
       const int64_t tokens = c_.batch_size * c_.block_size * c_.grad_accum_steps;
       const double dt = std::chrono::duration<double>(clock_type::now() - t0).count();
       n_.step = step;
@@ -116,6 +141,8 @@ class Loop {
       n_.final_train_loss = loss;
       n_.train_step_s += dt;
       ++n_.timed_steps;
+      session_step_s_ += dt;
+      ++session_steps_;
       tokens_since_log += tokens;
       seconds_since_log += dt;
 
@@ -124,6 +151,11 @@ class Loop {
         const double tok_s = tokens_since_log / std::max(seconds_since_log, 1e-9);
         writer_.train({step, float(loss), float(lr), float(grad_norm), float(tok_s), float(wall())});
         progress(step, loss, lr, tok_s);
+        if (options_.profile && options_.progress) {
+          end_progress();
+          std::fprintf(stderr, "%s\n", profile::line(profile::totals() - profile_at_log).c_str());
+        }
+        profile_at_log = profile::totals();
         tokens_since_log = 0;
         seconds_since_log = 0;
       }
@@ -158,19 +190,29 @@ class Loop {
   }
 
  private:
-  // Zeroes the gradients, runs grad_accum_steps micro-batches; returns the mean loss.
+  // Drops the last step's gradients (the backward then writes each one once instead of adding it
+  // into zeros), runs grad_accum_steps micro-batches; returns the mean loss.
   double forward_backward(int64_t step, const Parameters& params) {
-    for (const Parameter& p : params) p.tensor.zero_grad();
+    for (const Parameter& p : params) p.tensor.reset_grad();
     double sum = 0;
     for (int64_t micro = 0; micro < c_.grad_accum_steps; ++micro) {
       const uint64_t where = uint64_t(step) * 4096 + uint64_t(micro);
-      parts_.dataset->batch(Split::train, stream_seed(c_.seed, train_batches, where), c_.batch_size,
-                            c_.block_size, batch_);
-      ForwardContext ctx{true, stream_seed(c_.seed, dropout, where)};
-      Tensor logits = parts_.model->forward(batch_.ids, batch_.B, batch_.T, ctx);
-      Tensor loss = parts_.loss->forward(logits, batch_.targets);
+      {
+        profile::Scope scope(profile::Kind::data);
+        parts_.dataset->batch(Split::train, stream_seed(c_.seed, train_batches, where),
+                              c_.batch_size, c_.block_size, batch_);
+      }
+      Tensor loss;
+      {
+        profile::Scope scope(profile::Kind::other, profile::Phase::forward);
+        ForwardContext ctx{true, stream_seed(c_.seed, dropout, where)};
+        Tensor logits = parts_.model->forward(batch_.ids, batch_.B, batch_.T, ctx);
+        profile::Scope loss_scope(profile::Kind::cross_entropy);
+        loss = parts_.loss->forward(logits, batch_.targets);
+      }
       sum += loss.item();
       if (c_.grad_accum_steps > 1) loss = ops::scale(loss, 1.0f / float(c_.grad_accum_steps));
+      profile::Scope scope(profile::Kind::other, profile::Phase::backward);
       loss.backward();
     }
     return sum / double(c_.grad_accum_steps);
@@ -178,22 +220,20 @@ class Loop {
 
   // The global gradient norm before clipping; scales the gradients down to grad_clip if above.
   // Both passes run in parallel over fixed blocks of every gradient, and the partial sums are
-  // added in block order, so the norm does not depend on the thread count.
+  // added in block order, so the norm does not depend on the thread count. A parameter that got
+  // no gradient (undefined .grad) counts as zero.
   double clip_gradients(const Parameters& params) {
     constexpr int64_t block = 1 << 14;
     grad_blocks_.clear();
     for (const Parameter& p : params)
-      for (int64_t at = 0, n = p.tensor.numel(); at < n; at += block)
+      for (int64_t at = 0, n = p.tensor.grad().defined() ? p.tensor.numel() : 0; at < n;
+           at += block)
         grad_blocks_.push_back({p.tensor.grad().data() + at, std::min(block, n - at)});
     partial_sums_.assign(grad_blocks_.size(), 0.0);
     const int64_t n_blocks = int64_t(grad_blocks_.size());
     kernels::parallel_for(n_blocks, block, [&](int64_t b0, int64_t b1) {
-      for (int64_t b = b0; b < b1; ++b) {
-        double sq = 0;
-        for (int64_t i = 0; i < grad_blocks_[b].n; ++i)
-          sq += double(grad_blocks_[b].g[i]) * grad_blocks_[b].g[i];
-        partial_sums_[b] = sq;
-      }
+      for (int64_t b = b0; b < b1; ++b)
+        partial_sums_[b] = sum_of_squares(grad_blocks_[b].g, grad_blocks_[b].n);
     });
     double sq = 0;
     for (double s : partial_sums_) sq += s;
@@ -201,8 +241,11 @@ class Loop {
     if (c_.grad_clip > 0 && norm > c_.grad_clip && std::isfinite(norm)) {
       const float k = float(c_.grad_clip / (norm + 1e-6));
       kernels::parallel_for(n_blocks, block, [&](int64_t b0, int64_t b1) {
-        for (int64_t b = b0; b < b1; ++b)
-          for (int64_t i = 0; i < grad_blocks_[b].n; ++i) grad_blocks_[b].g[i] *= k;
+        const float scale = k;  // a local: the stores below cannot change it, so the loop is SIMD
+        for (int64_t b = b0; b < b1; ++b) {
+          float* g = grad_blocks_[b].g;
+          for (int64_t i = 0, n = grad_blocks_[b].n; i < n; ++i) g[i] *= scale;
+        }
       });
     }
     return norm;
@@ -256,8 +299,8 @@ class Loop {
     if (c_.sample_tokens > 0) {
       const uint64_t seed = stream_seed(c_.seed, samples, uint64_t(step));
       const std::vector<int32_t> prompt = parts_.dataset->sample_prompt(seed);
-      const auto ids = train_detail::generate(*parts_.model, prompt,
-                                              {c_.sample_tokens, 1.0, 0, seed});
+      const auto ids = train_detail::generate(
+          *parts_.model, prompt, {c_.sample_tokens, 1.0, 0, seed, parts_.dataset->vocab_size()});
       text = parts_.dataset->decode(prompt) + parts_.dataset->decode(ids);
       writer_.sample(step, text);
     }
@@ -291,7 +334,7 @@ class Loop {
     Checkpoint ck;
     ck.step = n_.step;
     for (const Parameter& p : parts_.model->parameters()) ck.model[p.name] = p.tensor;
-    ck.optimizer = parts_.optimizer->state();
+    ck.optimizer = parts_.optimizer->state();  // live tensors: written below, before any step
     ck.tokenizer = parts_.tokenizer->save();
     ck.config_toml = spec_.config_toml;
     ck.counters = {{"tokens_seen", n_.tokens_seen},
@@ -313,6 +356,11 @@ class Loop {
   TrainResult finish(const std::string& status) {
     writer_.finish(status, summary());
     writer_.check();
+    if (options_.profile) {
+      const double ms_per_step = session_steps_ ? 1e3 * session_step_s_ / double(session_steps_) : 0;
+      std::fputs(profile::table(profile::totals(), ms_per_step).c_str(), stdout);
+      std::fflush(stdout);
+    }
     return {status, summary()};
   }
 
@@ -344,6 +392,8 @@ class Loop {
   };
   std::vector<GradBlock> grad_blocks_;  // scratch of clip_gradients, kept to reuse its memory
   std::vector<double> partial_sums_;
+  double session_step_s_ = 0;  // the steps of this session (a resume starts again at 0)
+  int64_t session_steps_ = 0;
   bool tty_;
   bool live_line_ = false;
 };
@@ -359,6 +409,43 @@ void load_parameters(const Gpt& model, const Checkpoint& ck, const std::string& 
                             p.tensor.shape().str());
     p.tensor.copy_from(it->second);
   }
+}
+
+// The evaluation of evaluate_run and evaluate_model (trainer.hpp) on built parts.
+EvalResult measure(const ExperimentConfig& c, const Components& parts, const EvalOptions& o) {
+  const auto* text = dynamic_cast<const data::TextDataset*>(parts.dataset.get());
+  if (!text)
+    throw ConfigError("eval: " + c.dataset + " is a synthetic task; nanolab eval measures a text "
+                      "dataset's split (--data NAME). A synthetic run's val loss and accuracy are "
+                      "in its log (nanolab compare)");
+  std::span<const int32_t> ids = text->tokens(o.split);  // n + 1 tokens: n predictions
+  if (o.max_tokens > 0 && int64_t(ids.size()) > o.max_tokens + 1)
+    ids = ids.first(size_t(o.max_tokens + 1));
+  const int64_t n = int64_t(ids.size()) - 1, T = c.block_size;
+  if (n < 1)
+    throw DataError("eval: the " + std::string(o.split == Split::val ? "val" : "train") +
+                    " split of " + c.dataset + " has fewer than 2 tokens");
+  const auto t0 = clock_type::now();
+  NoGrad no_grad;
+  double sum = 0;  // nats over every prediction
+  for (int64_t start = 0; start < n;) {
+    const int64_t t = std::min(T, n - start);  // the last window may be shorter
+    const int64_t rows = t == T ? std::min(c.batch_size, (n - start) / T) : 1;
+    const std::span<const int32_t> x = ids.subspan(size_t(start), size_t(rows * t));
+    const std::span<const int32_t> y = ids.subspan(size_t(start) + 1, size_t(rows * t));
+    const Tensor logits = parts.model->forward(x, rows, t, ForwardContext{});  // rows, t, V
+    sum += double(ops::cross_entropy(logits, y).item()) * double(rows * t);
+    start += rows * t;
+  }
+  EvalResult r;
+  r.dataset = c.dataset;
+  r.description = parts.dataset->description();
+  r.tokens = n;
+  r.block_size = T;
+  r.loss = sum / double(n);
+  r.perplexity = std::exp(r.loss);
+  r.seconds = std::chrono::duration<double>(clock_type::now() - t0).count();
+  return r;
 }
 
 // Runs the loop, recording a failure in the run file before the error propagates.
@@ -384,6 +471,13 @@ TrainResult train(const RunSpec& spec, const TrainOptions& options) {
                            train_detail::environment(options.command_line), parts.plugins,
                            parts.tokenizer->save()};
   header.meta["seed"] = std::to_string(spec.config.seed);
+  if (!spec.config.init_from.empty()) {
+    const gpt2::Weights weights = gpt2::read(spec.config.init_from);
+    gpt2::load(*parts.model, weights);
+    header.meta["init_from_sha256"] = runtime::sha256_file_hex(spec.config.init_from);
+    std::fprintf(stderr, "initialised from %s (%s)\n", spec.config.init_from.c_str(),
+                 weights.info.detail.c_str());
+  }
   header.meta["dataset"] = parts.dataset->description();
   auto writer = RunWriter::create(options.run_dir, header);
   std::fprintf(stderr, "run %s/%s: %.2fM parameters, %s\n", spec.config.name.c_str(),
@@ -394,7 +488,7 @@ TrainResult train(const RunSpec& spec, const TrainOptions& options) {
 }
 
 TrainResult resume(const TrainOptions& options) {
-  const Checkpoint ck = read_checkpoint(options.run_dir);
+  Checkpoint ck = read_checkpoint(options.run_dir);
   const std::string origin = (options.run_dir / "checkpoint.h5").string();
   RunSpec spec;
   spec.config = parse_resolved_config(ck.config_toml, origin);
@@ -403,6 +497,10 @@ TrainResult resume(const TrainOptions& options) {
   Components parts = train_detail::build(spec.config, train_detail::Purpose::train, ck.tokenizer);
   load_parameters(*parts.model, ck, origin);
   parts.optimizer->load_state(ck.optimizer);
+  // The model and the optimizer hold copies now; the file's tensors would double their memory
+  // for the rest of the run.
+  ck.model.clear();
+  ck.optimizer.clear();
   Counters n;
   n.step = ck.step;
   auto counter = [&](const char* k) { return ck.counters.count(k) ? ck.counters.at(k) : 0; };
@@ -444,11 +542,37 @@ std::string sample(const std::filesystem::path& run_dir, const SampleOptions& op
   else
     prompt = parts.tokenizer->encode("\n");
   const auto ids = train_detail::generate(
-      *parts.model, prompt, {options.tokens, options.temperature, options.top_k, options.seed});
+      *parts.model, prompt,
+      {options.tokens, options.temperature, options.top_k, options.seed,
+       parts.dataset ? parts.dataset->vocab_size() : parts.tokenizer->vocab_size()});
   auto decode = [&](const std::vector<int32_t>& v) {
     return parts.dataset ? parts.dataset->decode(v) : parts.tokenizer->decode(v);
   };
   return (options.prompt.empty() ? decode(prompt) : options.prompt) + decode(ids);
+}
+
+EvalResult evaluate_run(const std::filesystem::path& run_dir, const EvalOptions& options) {
+  const Checkpoint ck = read_checkpoint(run_dir);
+  const std::string origin = (run_dir / "checkpoint.h5").string();
+  ExperimentConfig config = parse_resolved_config(ck.config_toml, origin);
+  if (!options.dataset.empty()) config.dataset = options.dataset;
+  Components parts = train_detail::build(config, train_detail::Purpose::evaluate, ck.tokenizer);
+  if (parts.tokenizer->save() != ck.tokenizer)
+    throw DataError("eval: " + config.dataset + " changes the run's " + config.tokenizer.plugin +
+                    " tokenizer (it learns its vocabulary from the text), so the model's ids would "
+                    "mean other tokens; hint: evaluate on the run's own dataset, or train with a "
+                    "tokenizer that does not learn from the text (byte, GPT-2's bpe)");
+  load_parameters(*parts.model, ck, origin);
+  return measure(config, parts, options);
+}
+
+EvalResult evaluate_model(const RunSpec& spec, const EvalOptions& options) {
+  ExperimentConfig config = spec.config;
+  if (config.init_from.empty()) throw ConfigError("eval: no model file (model.init_from is empty)");
+  if (!options.dataset.empty()) config.dataset = options.dataset;
+  Components parts = train_detail::build(config, train_detail::Purpose::evaluate);
+  gpt2::load(*parts.model, gpt2::read(config.init_from));
+  return measure(config, parts, options);
 }
 
 }  // namespace nanolab

@@ -370,7 +370,7 @@ TEST(Schema, EveryDefaultPassesItsOwnChecksAndTheTableListsEveryKey) {
   EXPECT_NE(table.find("| `model.dropout` | number | `0.0` | [0, 1) |"), std::string::npos)
       << table;
   EXPECT_NE(table.find("| `train.lr_schedule` | string | `\"cosine\"` | one of \"cosine\", "
-                       "\"linear\", \"constant\" |"),
+                       "\"linear\", \"constant\", \"wsd\" |"),
             std::string::npos);
 }
 

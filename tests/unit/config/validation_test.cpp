@@ -69,9 +69,22 @@ TEST_F(ValidationTest, ValuesOutOfRange) {
   expect_line(m, "4:11: model.dropout: must be [0, 1), got 1.0");
   expect_line(m, "6:6: optimizer.lr: must be > 0, got -0.001");
   expect_line(m,
-              "8:15: train.lr_schedule: must be one of \"cosine\", \"linear\", \"constant\", got "
-              "\"cosin\" (did you mean 'cosine'?)");
+              "8:15: train.lr_schedule: must be one of \"cosine\", \"linear\", \"constant\", "
+              "\"wsd\", got \"cosin\" (did you mean 'cosine'?)");
   expect_line(m, "9:13: train.grad_clip: nan is not a finite number");
+}
+
+// wsd's decay fraction is a share of the run: more than 0 (a decay of no steps is no schedule)
+// and at most all of it.
+TEST_F(ValidationTest, LrDecayFracIsAFractionAboveZero) {
+  for (const char* bad : {"0.0", "1.5", "-0.2"}) {
+    const std::string m = error_of(std::string("[train]\nlr_decay_frac = ") + bad + "\n");
+    expect_line(m, std::string("2:17: train.lr_decay_frac: must be (0, 1], got ") + bad);
+  }
+  for (const char* good : {"1.0", "0.05"}) {
+    const std::string m = std::string("[train]\nlr_schedule = \"wsd\"\nlr_decay_frac = ") + good;
+    EXPECT_DOUBLE_EQ(parse_resolved_config(m, "wsd").lr_decay_frac, std::stod(good)) << good;
+  }
 }
 
 TEST_F(ValidationTest, NEmbdMustBeDivisibleByNHead) {

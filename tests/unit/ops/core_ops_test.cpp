@@ -239,6 +239,28 @@ TEST(CoreOps, EmbeddingBackwardWithRepeatedIdsEqualsReferenceExactly) {
   EXPECT_EQ(on_one_thread(grad), expected);
 }
 
+TEST(CoreOps, EmbeddingBackwardAddsIntoAnExistingGradientExactly) {
+  // A tied weight already holds the lm_head's gradient when the embedding's backward runs: the
+  // rows go into it in place, in token order, as the reference adds them.
+  const int64_t V = 7, C = 40, N = 2000;
+  std::mt19937 rng(6);
+  std::vector<int32_t> ids(static_cast<size_t>(N));
+  for (auto& id : ids) id = int32_t(rng() % V);
+  const std::vector<float> diff_dst = uniform(N * C, 12), earlier = uniform(V * C, 13);
+
+  std::vector<float> expected = earlier;
+  ref::embedding_bwd_add(ids.data(), diff_dst.data(), expected.data(), N, C);
+  auto grad = [&] {
+    Tensor weight = Tensor::from(uniform(V * C, 8), {V, C});
+    weight.set_requires_grad();
+    weight.grad() = Tensor::from(earlier, {V, C});
+    ops::embedding(weight, ids, {N}).backward(Tensor::from(diff_dst, {N, C}));
+    return weight.grad().to_vector();
+  };
+  EXPECT_EQ(grad(), expected);
+  EXPECT_EQ(on_one_thread(grad), expected);
+}
+
 TEST(CoreOps, BroadcastAddGradientDoesNotDependOnThreads) {
   // a (R=64, N=512) + b (N): 32 column blocks of 64 rows, enough to run in parallel.
   const int64_t R = 64, N = 512;

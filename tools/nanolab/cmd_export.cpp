@@ -1,0 +1,62 @@
+// `nanolab export RUN_DIR|MODEL --format safetensors|llmc -o FILE`: a run's last checkpoint (or a
+// GPT-2 weight file, to convert it) written as GPT-2's weights, for Hugging Face's transformers
+// (FILE and a config.json beside it) or llm.c (docs/gpt2.md). A run whose model is not GPT-2's
+// architecture (another attention's parameters, no learned positions) is a configuration error
+// naming the parameter.
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+#include "args.hpp"
+#include "commands.hpp"
+#include "nanolab/errors.hpp"
+#include "nanolab/experiment.hpp"
+#include "nanolab/gpt2.hpp"
+#include "nanolab/run_store.hpp"
+
+namespace nanolab::cli {
+
+int cmd_export(const Args& args) {
+  // parse_args knows only long options: -o is the short name of --out.
+  Args long_args = args;
+  for (auto& arg : long_args)
+    if (arg == "-o") arg = "--out";
+  const ParsedArgs a = parse_args("export", long_args, {"--format", "--out"});
+  const std::string out = a.get("--out");
+  if (a.positional.size() != 1 || out.empty() || !a.has("--format"))
+    throw ConfigError("usage: nanolab export RUN_DIR|MODEL --format safetensors|llmc -o FILE");
+  const gpt2::Format format = gpt2::format_from_name(a.get("--format"), "--format");
+  const std::filesystem::path source = a.positional[0];
+
+  gpt2::Architecture arch;
+  std::map<std::string, Tensor> tensors;
+  std::error_code ec;
+  if (std::filesystem::is_directory(source, ec)) {
+    Checkpoint ck = read_checkpoint(source);
+    const ExperimentConfig c =
+        parse_resolved_config(ck.config_toml, (source / "checkpoint.h5").string());
+    arch = {ck.model.count("wte.weight") ? ck.model.at("wte.weight").size(0) : 0, c.block_size,
+            c.n_layer, c.n_head, c.n_embd};
+    tensors = std::move(ck.model);
+  } else {
+    gpt2::Weights w = gpt2::read(source);
+    if (w.info.arch.n_head == 0)
+      throw ConfigError(source.string() + " does not say n_head, which " + a.get("--format") +
+                        " needs; hint: put Hugging Face's config.json of the model beside it");
+    arch = w.info.arch;
+    tensors = std::move(w.tensors);
+  }
+  const std::filesystem::path file = out;
+  gpt2::write(file, format, arch, tensors);
+  std::fprintf(stderr,
+               "wrote %s (%s: V=%lld, block_size=%lld, n_layer=%lld, n_head=%lld, n_embd=%lld)%s\n",
+               file.c_str(), gpt2::format_name(format), static_cast<long long>(arch.vocab_size),
+               static_cast<long long>(arch.block_size), static_cast<long long>(arch.n_layer),
+               static_cast<long long>(arch.n_head), static_cast<long long>(arch.n_embd),
+               format == gpt2::Format::safetensors
+                   ? (" and " + (file.parent_path() / "config.json").string()).c_str()
+                   : "");
+  return 0;
+}
+
+}  // namespace nanolab::cli
