@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package that nanolab's build, tests and benchmarks need.
 # Safe to run twice (apt-get skips what is installed); prints what it installs. Run as root (or with
-# sudo available). NANOLAB_DEPS selects the groups: `all` (default: build, browser, bench), `test`
-# (build and browser: what tools/test.sh and CI need), `build` (build only).
+# sudo available). NANOLAB_DEPS selects the groups: `all` (default: build, browser, sanitizer,
+# bench), `test` (build, browser and sanitizer: what tools/test.sh and CI need), `build` (build only).
 set -euo pipefail
 
 build_packages=(
@@ -20,6 +20,9 @@ build_packages=(
 # The Browser.* test renders `nanolab report` pages in headless Chromium (about 2 s); it is skipped,
 # with a message, without it.
 browser_packages=(chromium)
+# The ASan+UBSan build and the libFuzzer targets (cmake/NanolabSanitize.cmake) are compiled with
+# clang 14. libomp-14-dev only for clang's omp.h: the build still links GNU OpenMP, as oneDNN does.
+sanitizer_packages=(clang-14 libclang-rt-14-dev libomp-14-dev)
 bench_packages=(
   python3-torch libopenblas0-openmp  # the PyTorch reference (see docs/performance.md)
   hyperfine
@@ -28,8 +31,8 @@ bench_packages=(
 
 packages=("${build_packages[@]}")
 case "${NANOLAB_DEPS:-all}" in
-  all) packages+=("${browser_packages[@]}" "${bench_packages[@]}") ;;
-  test) packages+=("${browser_packages[@]}") ;;
+  all) packages+=("${browser_packages[@]}" "${sanitizer_packages[@]}" "${bench_packages[@]}") ;;
+  test) packages+=("${browser_packages[@]}" "${sanitizer_packages[@]}") ;;
   build) ;;
   *) echo "install-deps: NANOLAB_DEPS must be all, test or build, not '$NANOLAB_DEPS'" >&2; exit 2 ;;
 esac
