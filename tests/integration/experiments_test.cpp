@@ -28,7 +28,7 @@ TEST(Experiments, QuickstartReachesItsStatedAccuracy) {
   TempDir dir;
   const RunLog log = train("quickstart", dir);
   ASSERT_FALSE(log.val.empty());
-  EXPECT_EQ(log.val.back().step, 3000);
+  EXPECT_EQ(log.val.back().step, 4000);
   EXPECT_GE(log.val.back().accuracy, 0.99f);
 }
 
