@@ -21,7 +21,8 @@ namespace nanolab::report {
 NANOLAB_VISIBLE std::vector<std::filesystem::path> find_runs(
     const std::vector<std::filesystem::path>& paths);
 
-// TOML text -> dotted key -> value text (strings unquoted, arrays in TOML's own brackets).
+// TOML text -> dotted key -> value text: strings unquoted, numbers in their shortest text that
+// reads back the same (0.003), arrays element by element in brackets ([0.9, 0.95]).
 NANOLAB_VISIBLE std::map<std::string, std::string> flatten_config(const std::string& toml_text);
 
 struct Run {
@@ -38,7 +39,8 @@ NANOLAB_VISIBLE std::vector<Run> load_runs(const std::vector<std::filesystem::pa
 NANOLAB_VISIBLE std::vector<std::string> differing_keys(const std::vector<Run>& runs);
 
 // Runs that differ only in experiment.seed, in the order of their first run. The label names the
-// differing keys other than the seed ("optimizer.lr=0.001"), or the first run for a single group.
+// differing keys other than the seed that the run has ("optimizer.lr=0.001"), or the first run
+// for a single group.
 struct SeedGroup {
   std::string label;
   std::vector<const Run*> runs;

@@ -44,6 +44,12 @@ std::string value_text(const toml::node& node) {
     const auto end = std::to_chars(buf, buf + sizeof buf, v->get()).ptr;
     return std::string(buf, end);
   }
+  // Arrays element by element, so that betas read [0.9, 0.95] and not toml++'s 17 digits.
+  if (const auto* a = node.as_array()) {
+    std::string out = "[";
+    for (const toml::node& element : *a) out += (out.size() > 1 ? ", " : "") + value_text(element);
+    return out + "]";
+  }
   std::ostringstream out;
   node.visit([&](const auto& n) { out << n; });
   return out.str();
@@ -239,9 +245,10 @@ std::vector<SeedGroup> seed_groups(const std::vector<Run>& runs) {
   std::map<std::string, size_t> index;
   for (const Run& run : runs) {
     std::string label;
+    // Keys the run does not have are left out: a gqa run's n_kv_head says nothing of causal_mha.
     for (const auto& key : keys) {
       auto it = run.config.find(key);
-      label += (label.empty() ? "" : " ") + key + "=" + (it == run.config.end() ? "" : it->second);
+      if (it != run.config.end()) label += (label.empty() ? "" : " ") + key + "=" + it->second;
     }
     auto [it, fresh] = index.emplace(label, groups.size());
     if (fresh) groups.push_back({label.empty() ? run.log.run : label, {}});
