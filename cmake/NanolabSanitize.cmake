@@ -1,26 +1,25 @@
-# Sanitizer and fuzzing builds (issue 9): NANOLAB_SANITIZE=address,undefined compiles and links
-# everything of this tree (libnanolab, the program, every plugin, the tests) with clang's
-# sanitizers; NANOLAB_BUILD_FUZZ adds libFuzzer's coverage instrumentation to all of it and builds
-# the fuzz targets of tests/fuzz. Included by the top-level CMakeLists.txt before any
-# find_package, because it decides how OpenMP is found. Not for GCC: the fuzz targets need clang's
-# libFuzzer and the suppression files are written for clang 14's runtimes, so configure with
-# CC=clang CXX=clang++. Third-party libraries (oneDNN, libgomp, oneTBB, HDF5, toml++) stay the
-# uninstrumented Debian builds; tools/sanitizers/*.supp lists what they are allowed to report.
+# Sanitizer and fuzzing builds. NANOLAB_SANITIZE=address,undefined compiles and links everything
+# of this tree (libnanolab, the program, every plugin, the tests) with clang's sanitizers;
+# NANOLAB_BUILD_FUZZ adds libFuzzer's coverage instrumentation to all of it and builds the fuzz
+# targets of tests/fuzz. Included by the top-level CMakeLists.txt before any find_package, because
+# it decides how OpenMP is found. Clang only (configure a fresh folder with CC=clang-14
+# CXX=clang++-14): GCC has no libFuzzer. Third-party libraries (oneDNN, libgomp, oneTBB, HDF5,
+# toml++) stay the uninstrumented Debian builds. docs/fuzzing.md says how to use it.
 include_guard(GLOBAL)
 
-set(NANOLAB_SANITIZE "" CACHE STRING
-  "Comma-separated -fsanitize= list for the whole tree (e.g. address,undefined); clang only")
-option(NANOLAB_BUILD_FUZZ "Build the libFuzzer targets in tests/fuzz (clang; implies address,undefined)" OFF)
+set(nanolab_sanitize_doc "Comma-separated -fsanitize= list for the whole tree (address,undefined)")
+set(NANOLAB_SANITIZE "" CACHE STRING "${nanolab_sanitize_doc}")
+option(NANOLAB_BUILD_FUZZ "Build the fuzz targets of tests/fuzz (implies address,undefined)" OFF)
 
 if(NANOLAB_BUILD_FUZZ AND NOT NANOLAB_SANITIZE)
-  set(NANOLAB_SANITIZE "address,undefined" CACHE STRING
-    "Comma-separated -fsanitize= list for the whole tree (e.g. address,undefined); clang only" FORCE)
+  set(NANOLAB_SANITIZE "address,undefined" CACHE STRING "${nanolab_sanitize_doc}" FORCE)
 endif()
 
 if(NANOLAB_SANITIZE)
   if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
-    message(FATAL_ERROR "NANOLAB_SANITIZE/NANOLAB_BUILD_FUZZ need clang: configure a fresh build "
-      "folder with CC=clang CXX=clang++ (Debian: clang-14 libclang-rt-14-dev libomp-14-dev)")
+    message(FATAL_ERROR "NANOLAB_SANITIZE and NANOLAB_BUILD_FUZZ need clang: configure a fresh "
+      "build folder with CC=clang-14 CXX=clang++-14 (Debian: clang-14 libclang-rt-14-dev "
+      "libomp-14-dev, installed by tools/install-deps.sh)")
   endif()
   # Every object, shared library and plugin gets the same flags: a plugin built without them
   # would still load (the runtime lives in the executable) but its bugs would go unseen.
@@ -39,7 +38,7 @@ if(NANOLAB_SANITIZE)
   # and set the thread count of a runtime that nothing uses. The framework only calls the OpenMP
   # API (no pragmas), so clang needs just omp.h (libomp-14-dev) and libgomp to link against.
   find_library(NANOLAB_GOMP_LIBRARY NAMES gomp libgomp.so.1 REQUIRED)
-  set(OpenMP_CXX_FLAGS "-fopenmp=libgomp" CACHE STRING "OpenMP flags (GNU runtime, see NanolabSanitize)")
+  set(OpenMP_CXX_FLAGS "-fopenmp=libgomp" CACHE STRING "OpenMP flags (the GNU runtime)")
   set(OpenMP_CXX_LIB_NAMES "gomp" CACHE STRING "OpenMP libraries (GNU runtime)")
   set(OpenMP_gomp_LIBRARY "${NANOLAB_GOMP_LIBRARY}" CACHE FILEPATH "GNU OpenMP runtime")
   message(STATUS "nanolab: -fsanitize=${NANOLAB_SANITIZE}, fuzz targets: ${NANOLAB_BUILD_FUZZ}")

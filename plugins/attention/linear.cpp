@@ -225,7 +225,8 @@ class Linear final : public plugins::MultiHeadAttention {
     const Shape& shape = q.shape();  // (B, NH, t, HS)
     const int64_t BNH = shape[0] * shape[1], t = shape[2], HS = shape[3], head = t * HS;
     Tensor y = Tensor::empty(shape);
-    parallel_for(BNH, 4 * t * HS * HS, [&](int64_t begin, int64_t end) {
+    // Named captures: clang 14 (the sanitizer build) cannot capture a structured binding.
+    parallel_for(BNH, 4 * t * HS * HS, [&, &q = q, &k = k, &v = v](int64_t begin, int64_t end) {
       // phi(q), phi(k) of the new rows; the denominators are not needed without a backward.
       std::vector<float> fq(static_cast<size_t>(head)), fk(fq.size()), den(static_cast<size_t>(t));
       for (int64_t bh = begin; bh < end; ++bh) {

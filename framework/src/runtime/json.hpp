@@ -25,6 +25,8 @@ struct JsonError : std::runtime_error {
   size_t offset;
 };
 
+struct Member;
+
 struct Value {
   enum class Type { null, boolean, number, string, array, object };
   Type type = Type::null;
@@ -32,13 +34,21 @@ struct Value {
   double number = 0;
   std::optional<uint64_t> integer;  // set for a non-negative integer literal that fits
   std::string string;
-  std::vector<Value> items;                            // array
-  std::vector<std::pair<std::string, Value>> members;  // object, in the order written
+  std::vector<Value> items;     // array
+  std::vector<Member> members;  // object, in the order written
 
   // The member named `key` of an object, or null when there is none (or this is no object).
   const Value* find(std::string_view key) const;
   // "an object", "a string \"F32\"", "the number 3": for messages.
   std::string describe() const;
+};
+
+// One member of an object. A struct of its own: clang 14 with libstdc++ refuses the
+// std::pair<std::string, Value> that Value would hold while Value is still incomplete.
+struct Member {
+  Member(std::string key, Value value) : first(std::move(key)), second(std::move(value)) {}
+  std::string first;  // the key
+  Value second;
 };
 
 Value parse(std::string_view text);
