@@ -1116,7 +1116,9 @@ Experiment load_experiment(const fs::path& file, const std::vector<std::string>&
       pieces.push_back(labels[a] + "=" + name_piece(value));
     }
     spec.config = resolve(entries, loader, true);
-    spec.name = total == 1 ? "run" : join(pieces, ",");
+    // Without a [sweep] the one run is "run"; a sweep of one run is named like any other sweep run,
+    // so that runs added to its folder later by another case never collide with it.
+    spec.name = pieces.empty() ? "run" : join(pieces, ",");
     // Values that differ only in characters a folder name cannot hold would collide.
     for (int n = 2; names.count(spec.name); ++n)
       spec.name = join(pieces, ",") + "-" + std::to_string(n);

@@ -305,6 +305,18 @@ include = ["base.toml"]
   EXPECT_EQ(single.runs[0].name, "run");
 }
 
+TEST_F(LoadTest, ASweepOfOneRunIsNamedFromItsValues) {
+  // Another case of the same experiment, run later into the same folder, must not meet a "run".
+  const auto file = write("one.toml", R"(
+[sweep]
+cases = [{ "optimizer.lr" = 0.01 }]
+seeds = [3]
+)");
+  const Experiment exp = load_experiment(file);
+  ASSERT_EQ(exp.runs.size(), 1u);
+  EXPECT_EQ(exp.runs[0].name, "lr=0.01,seed=3");
+}
+
 TEST_F(LoadTest, ResolvedConfigRoundTripsAndHoldsEveryKey) {
   std::filesystem::create_directories(dir_ / "more_plugins");
   const auto file = write("exp.toml", R"(
