@@ -14,6 +14,7 @@
 #include "nanolab/ops.hpp"
 #include "ops/check.hpp"
 #include "ops/kernels.hpp"
+#include "ops/simd.hpp"
 #include "runtime/profile.hpp"
 
 namespace nanolab::ops {
@@ -38,6 +39,38 @@ struct CausalSoftmaxSaved {
   Geometry g;
 };
 
+// One row y[j0..i] = softmax_j(scale * x[j] - slope * (i - j)); y elsewhere untouched.
+NANOLAB_SIMD_CLONES void softmax_row(const float* x, float* y, int64_t i, int64_t j0, float scale,
+                                     float slope) {
+  const int64_t n = i - j0 + 1;
+  const float* xs = x + j0;
+  float* ys = y + j0;
+  for (int64_t j = 0; j < n; ++j) ys[j] = scale * xs[j] - slope * float(n - 1 - j);  // i - j
+  const float max = simd::max_of(ys, n);
+  float sum[simd::lanes] = {};
+  int64_t j = 0;
+  for (; j + simd::lanes <= n; j += simd::lanes)
+    for (int l = 0; l < simd::lanes; ++l) sum[l] += ys[j + l] = simd::exp_approx(ys[j + l] - max);
+  for (; j < n; ++j) sum[0] += ys[j] = simd::exp_approx(ys[j] - max);
+  float total = 0.0f;
+  for (float v : sum) total += v;
+  const float inv_sum = 1.0f / total;
+  for (j = 0; j < n; ++j) ys[j] *= inv_sum;
+}
+
+// The backward of one row: dx[j0..i] = scale * y * (dy - <dy, y>).
+NANOLAB_SIMD_CLONES void softmax_row_bwd(const float* y, const float* dy, float* dx, int64_t j0,
+                                         int64_t i, float scale) {
+  float dot[simd::lanes] = {};
+  int64_t j = j0;
+  for (; j + simd::lanes <= i + 1; j += simd::lanes)
+    for (int l = 0; l < simd::lanes; ++l) dot[l] += dy[j + l] * y[j + l];
+  for (; j <= i; ++j) dot[0] += dy[j] * y[j];
+  float d = 0.0f;
+  for (float v : dot) d += v;
+  for (j = j0; j <= i; ++j) dx[j] = scale * y[j] * (dy[j] - d);
+}
+
 // dst(BH, T, T) = masked softmax of scale * src(BH, T, T) - slope * (i - j). Rows are
 // independent; each subtracts its own max before exp so large scores cannot overflow.
 void causal_softmax_fwd(const float* src, float* dst, const Geometry& g) {
@@ -47,18 +80,8 @@ void causal_softmax_fwd(const float* src, float* dst, const Geometry& g) {
     for (int64_t r = begin; r < end; ++r) {
       const int64_t i = r % T, j0 = g.first(i);
       const float slope = NH > 0 ? g.slopes[size_t((r / T) % NH)] : 0.0f;
-      const float* x = src + r * T;
       float* y = dst + r * T;
-      for (int64_t j = j0; j <= i; ++j) y[j] = g.scale * x[j] - slope * float(i - j);
-      float max = y[j0];
-      for (int64_t j = j0 + 1; j <= i; ++j) max = std::max(max, y[j]);
-      float sum = 0.0f;
-      for (int64_t j = j0; j <= i; ++j) {
-        y[j] = std::exp(y[j] - max);
-        sum += y[j];
-      }
-      const float inv_sum = 1.0f / sum;
-      for (int64_t j = j0; j <= i; ++j) y[j] *= inv_sum;
+      softmax_row(src + r * T, y, i, j0, g.scale, slope);
       std::fill(y, y + j0, 0.0f);
       std::fill(y + i + 1, y + T, 0.0f);
     }
@@ -72,12 +95,8 @@ void causal_softmax_bwd(const float* dst, const float* diff_dst, float* diff_src
   kernels::parallel_for(g.BH * T, T, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
       const int64_t i = r % T, j0 = g.first(i);
-      const float* y = dst + r * T;
-      const float* dy = diff_dst + r * T;
       float* dx = diff_src + r * T;
-      float dot = 0.0f;
-      for (int64_t j = j0; j <= i; ++j) dot += dy[j] * y[j];
-      for (int64_t j = j0; j <= i; ++j) dx[j] = g.scale * y[j] * (dy[j] - dot);
+      softmax_row_bwd(dst + r * T, diff_dst + r * T, dx, j0, i, g.scale);
       std::fill(dx, dx + j0, 0.0f);
       std::fill(dx + i + 1, dx + T, 0.0f);
     }

@@ -16,6 +16,7 @@
 #include "nanolab/ops.hpp"
 #include "ops/check.hpp"
 #include "ops/kernels.hpp"
+#include "ops/simd.hpp"
 #include "runtime/profile.hpp"
 
 namespace nanolab::ops {
@@ -45,6 +46,34 @@ int64_t check_targets(std::span<const int32_t> targets, int64_t V, int32_t ignor
   return n;
 }
 
+// sum_v exp(x[v] - mx), and sum_v x[v] into sum_x, in double over 8 partial sums each.
+NANOLAB_SIMD_CLONES double sum_exp_and_x(const float* x, int64_t V, float mx, double& sum_x) {
+  double se[simd::lanes] = {}, sx[simd::lanes] = {};
+  int64_t v = 0;
+  for (; v + simd::lanes <= V; v += simd::lanes)
+    for (int l = 0; l < simd::lanes; ++l) {
+      se[l] += double(simd::exp_approx(x[v + l] - mx));
+      sx[l] += double(x[v + l]);
+    }
+  for (; v < V; ++v) {
+    se[0] += double(simd::exp_approx(x[v] - mx));
+    sx[0] += double(x[v]);
+  }
+  double sum_exp = 0;
+  sum_x = 0;
+  for (int l = 0; l < simd::lanes; ++l) {
+    sum_exp += se[l];
+    sum_x += sx[l];
+  }
+  return sum_exp;
+}
+
+// d(V) = (exp(x - lse) - uniform) * g.
+NANOLAB_SIMD_CLONES void softmax_minus_uniform(const float* x, float lse, float uniform, float g,
+                                               float* d, int64_t V) {
+  for (int64_t v = 0; v < V; ++v) d[v] = (simd::exp_approx(x[v] - lse) - uniform) * g;
+}
+
 // row_loss(R) and lse(R) from logits(R, V). Sums are taken in double: V is up to ~50k terms.
 void cross_entropy_fwd(const float* logits, const int32_t* targets, float* row_loss, float* lse,
                        int64_t R, int64_t V, int32_t ignore_index, float label_smoothing) {
@@ -56,14 +85,9 @@ void cross_entropy_fwd(const float* logits, const int32_t* targets, float* row_l
         continue;
       }
       const float* x = logits + r * V;
-      float mx = x[0];
-      for (int64_t v = 1; v < V; ++v) mx = std::max(mx, x[v]);
-      double sum_exp = 0, sum_x = 0;
-      for (int64_t v = 0; v < V; ++v) {
-        sum_exp += std::exp(x[v] - mx);
-        sum_x += x[v];
-      }
-      const double l = mx + std::log(sum_exp);
+      const float mx = simd::max_of(x, V);
+      double sum_x = 0;
+      const double l = mx + std::log(sum_exp_and_x(x, V, mx, sum_x));
       lse[r] = float(l);
       // -log p_t = lse - x_t; mean_v(-log p_v) = lse - mean_v(x_v)
       row_loss[r] = float((1 - e) * (l - x[targets[r]]) + e * (l - sum_x / double(V)));
@@ -88,7 +112,7 @@ void cross_entropy_bwd(const CrossEntropySaved& s, float g, float* diff_logits, 
         continue;
       }
       const float* x = logits + r * V;
-      for (int64_t v = 0; v < V; ++v) d[v] = (std::exp(x[v] - lse[r]) - uniform) * g;
+      softmax_minus_uniform(x, lse[r], uniform, g, d, V);
       d[t] -= on_target * g;
     }
   });
