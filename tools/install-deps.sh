@@ -14,6 +14,7 @@ build_packages=(
   libhdf5-dev hdf5-tools           # run logs
   libgtest-dev libbenchmark-dev    # tests, micro-benchmarks
   libpcre2-dev                     # the bpe tokenizer's pre-splitting (GPT-2/GPT-4 patterns)
+  libopenmpi-dev openmpi-bin       # mpirun -np N nanolab run (docs/scaling.md); optional to build
   python3 python3-numpy python3-h5py  # test fixtures and readers
   python3-pandas                   # tools/runs_to_pandas.py and its test
 )

@@ -23,8 +23,8 @@ namespace fs = std::filesystem;
 
 const std::vector<std::string> kinds = {"matmul/linear", "layer_norm", "gelu",
                                         "attention",     "softmax",    "cross_entropy",
-                                        "optimizer",     "embedding",  "data",
-                                        "other"};
+                                        "optimizer",     "allreduce",  "embedding",
+                                        "data",          "other"};
 
 struct Row {
   double forward = 0, backward = 0, rest = 0, total = 0;

@@ -28,11 +28,12 @@ struct Outcome {
 // A running `nanolab` process; its output goes to <scratch>/<tag>.out and .err. With
 // max_file_bytes >= 0 no file it writes may grow past that size (RLIMIT_FSIZE, with SIGXFSZ
 // ignored so that the write fails with EFBIG): a full disk that spares the test's own files.
+// A launcher (`mpirun -np 2`) runs the program under it: the launcher is then the process.
 class Program {
  public:
   Program(const std::vector<std::string>& args, const std::filesystem::path& scratch,
           const std::map<std::string, std::string>& env = {}, const std::string& tag = "nanolab",
-          long max_file_bytes = -1)
+          long max_file_bytes = -1, const std::vector<std::string>& launcher = {})
       : out_(scratch / (tag + ".out")), err_(scratch / (tag + ".err")) {
     pid_ = fork();
     if (pid_ < 0) throw std::runtime_error("fork failed");
@@ -44,10 +45,12 @@ class Program {
           _exit(127);
       }
       for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
-      std::vector<char*> argv = {const_cast<char*>(NANOLAB_TEST_CLI)};
+      std::vector<char*> argv;
+      for (const auto& a : launcher) argv.push_back(const_cast<char*>(a.c_str()));
+      argv.push_back(const_cast<char*>(NANOLAB_TEST_CLI));
       for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
       argv.push_back(nullptr);
-      execv(NANOLAB_TEST_CLI, argv.data());
+      execv(argv[0], argv.data());
       _exit(127);
     }
   }

@@ -1,24 +1,41 @@
-// `nanolab run EXP.toml [--set k=v]... [--out DIR] [--name RUN] [--quiet] [--profile]`: validates
-// the experiment (every run of its sweep) before anything is created, then trains each run into
-// <out>/<experiment>/<run>/. A run that fails is reported at once and the others still run; the
-// summary at the end lists every run, and the exit status is that of the first failure.
+// `nanolab run EXP.toml [--set k=v]... [--out DIR] [--name RUN] [--quiet] [--profile]
+// [--distribute runs]`: validates the experiment (every run of its sweep) before anything is
+// created, then trains each run into <out>/<experiment>/<run>/. A run that fails is reported at
+// once and the others still run; the summary at the end lists every run, and the exit status is
+// that of the first failure.
+// Under mpirun (docs/scaling.md) every run trains data-parallel on all the ranks, rank 0 speaking
+// for the job; with --distribute runs, rank r trains runs r, r + N, r + 2N... alone, and rank 0
+// prints the summary of all of them from their run files once every rank is done.
+#include <cmath>
 #include <cstdio>
 #include <string>
 
 #include "args.hpp"
 #include "commands.hpp"
+#include "nanolab/distributed.hpp"
 #include "nanolab/errors.hpp"
+#include "nanolab/report.hpp"
 #include "nanolab/trainer.hpp"
 
 namespace nanolab::cli {
 
 int cmd_run(const Args& args) {
-  const ParsedArgs a =
-      parse_args("run", args, {"--set", "--out", "--name"}, {"--quiet", "--profile"});
+  const ParsedArgs a = parse_args("run", args, {"--set", "--out", "--name", "--distribute"},
+                                  {"--quiet", "--profile"});
   if (a.positional.size() != 1)
     throw ConfigError(
         "usage: nanolab run EXP.toml [--set key=value]... [--out DIR] [--name RUN] [--quiet] "
-        "[--profile]");
+        "[--profile] [--distribute runs]");
+  const bool distribute = a.has("--distribute");
+  if (distribute && a.get("--distribute") != "runs")
+    throw ConfigError("--distribute " + a.get("--distribute") +
+                      ": the one way to distribute is `runs` (each rank trains its share of the "
+                      "sweep's runs alone)");
+  const distributed::World& world = distributed::world();
+  // In a data-parallel job rank 0 speaks for all; distributed runs each report their own.
+  const bool speaks = world.rank == 0 || distribute;
+  const std::string rank_prefix =
+      world.size > 1 ? "rank " + std::to_string(world.rank) + ": " : std::string();
   Experiment exp = load_experiment(a.positional[0], a.all("--set"));
   if (a.has("--name")) {
     if (exp.runs.size() != 1)
@@ -36,29 +53,57 @@ int cmd_run(const Args& args) {
   std::vector<Outcome> outcomes;
   int exit_status = 0;
   for (size_t i = 0; i < exp.runs.size(); ++i) {
+    if (distribute && int(i % size_t(world.size)) != world.rank) continue;
     const RunSpec& spec = exp.runs[i];
     const std::filesystem::path dir = out / exp.name / spec.name;
-    if (exp.runs.size() > 1)
-      std::fprintf(stderr, "== run %zu/%zu: %s\n", i + 1, exp.runs.size(), spec.name.c_str());
+    if (exp.runs.size() > 1 && speaks)
+      std::fprintf(stderr, "%s== run %zu/%zu: %s\n", rank_prefix.c_str(), i + 1, exp.runs.size(),
+                   spec.name.c_str());
     try {
-      TrainResult r = train(spec, {dir, command_line, !a.has("--quiet"), a.has("--profile")});
+      TrainOptions options{dir, command_line, !a.has("--quiet") && world.rank == 0,
+                           a.has("--profile")};
+      options.data_parallel = !distribute;
+      TrainResult r = train(spec, options);
       char detail[128];
       std::snprintf(detail, sizeof detail, "best val loss %.4f", r.summary["best_val_loss"]);
       outcomes.push_back({spec.name, r.status, detail});
-      std::fprintf(stderr, "%s: %s, %s (%s)\n", spec.name.c_str(), r.status.c_str(), detail,
-                   dir.c_str());
+      if (speaks)
+        std::fprintf(stderr, "%s%s: %s, %s (%s)\n", rank_prefix.c_str(), spec.name.c_str(),
+                     r.status.c_str(), detail, dir.c_str());
       if (r.status == "interrupted") {
         exit_status = 130;
         break;
       }
     } catch (const Error& e) {
-      std::fprintf(stderr, "nanolab run: error in run %s: %s\n", spec.name.c_str(), e.what());
+      std::fprintf(stderr, "%snanolab run: error in run %s: %s\n", rank_prefix.c_str(),
+                   spec.name.c_str(), e.what());
       outcomes.push_back({spec.name, "failed", e.what()});
       if (exit_status == 0) exit_status = int(e.code());
-      if (exp.runs.size() == 1) throw;
+      // A data-parallel job cannot go on without this rank: the others would wait for it.
+      if (exp.runs.size() == 1 || (world.size > 1 && !distribute)) throw;
     }
   }
-  if (exp.runs.size() > 1) {
+  if (distribute && world.size > 1) {
+    // Every rank's runs are done (or failed): rank 0 reads them all back for the summary.
+    distributed::barrier("waiting for every rank's runs");
+    exit_status = int(distributed::allreduce_max(exit_status, "the sweep's exit status"));
+    if (world.rank != 0) return exit_status;
+    outcomes.clear();
+    for (const RunSpec& spec : exp.runs) {
+      const std::filesystem::path file = out / exp.name / spec.name / "run.h5";
+      try {
+        const report::Run run = report::load_run(file);
+        const auto best = run.log.summary.find("best_val_loss");
+        char detail[128];
+        std::snprintf(detail, sizeof detail, "best val loss %.4f",
+                      best == run.log.summary.end() ? NAN : best->second);
+        outcomes.push_back({spec.name, run.log.status, detail});
+      } catch (const Error& e) {
+        outcomes.push_back({spec.name, "failed", e.what()});
+      }
+    }
+  }
+  if (exp.runs.size() > 1 && world.rank == 0) {
     std::fprintf(stderr, "\nsweep %s: %zu runs\n", exp.name.c_str(), exp.runs.size());
     for (const auto& o : outcomes)
       std::fprintf(stderr, "  %-40s %-11s %s\n", o.run.c_str(), o.status.c_str(), o.detail.c_str());

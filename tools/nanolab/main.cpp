@@ -1,6 +1,7 @@
-// The `nanolab` command-line program: applies the process-wide thread policy, dispatches to the
-// command, and turns framework exceptions into one message on stderr and the documented exit
-// status (docs/cli.md). Never lets an exception escape as an abort.
+// The `nanolab` command-line program: applies the process-wide thread policy, joins the MPI job
+// when mpirun started it (docs/scaling.md), dispatches to the command, and turns framework
+// exceptions into one message on stderr and the documented exit status (docs/cli.md). Never lets
+// an exception escape as an abort.
 #include <unistd.h>
 
 #include <cstdio>
@@ -13,6 +14,7 @@
 #include <string>
 
 #include "commands.hpp"
+#include "nanolab/distributed.hpp"
 #include "nanolab/errors.hpp"
 
 namespace {
@@ -28,7 +30,7 @@ const std::map<std::string, CommandInfo>& commands() {
   static const std::map<std::string, CommandInfo> table = {
       {"plugins", {nanolab::cli::cmd_plugins, "plugins [show NAME]   the plugins found, their versions, files and options"}},
       {"check", {nanolab::cli::cmd_check, "check EXP.toml [--set k=v]... | check --schema   validate an experiment and list its runs; the keys of an experiment"}},
-      {"run", {nanolab::cli::cmd_run, "run EXP.toml [--set k=v]... [--out DIR] [--name RUN] [--quiet] [--profile]   train one run, or every run of the sweep; --profile: time per op kind per step"}},
+      {"run", {nanolab::cli::cmd_run, "run EXP.toml [--set k=v]... [--out DIR] [--name RUN] [--quiet] [--profile] [--distribute runs]   train one run, or every run of the sweep; --profile: time per op kind per step; under mpirun: data-parallel, or --distribute runs: the sweep's runs shared between the ranks"}},
       {"resume", {nanolab::cli::cmd_resume, "resume RUN_DIR [--quiet] [--profile]   continue an interrupted run from its last checkpoint"}},
       {"sample", {nanolab::cli::cmd_sample, "sample RUN_DIR [--prompt S] [--tokens N] [--temperature T] [--top-k K] [--seed S]   text from a trained run"}},
       {"compare", {nanolab::cli::cmd_compare, "compare PATH... [--metric KEY] [--sort KEY] [--where k=v[,v]]... [--all-keys] [--group-seeds] [--format table|csv|json|markdown] [--plot FILE.svg] [--x step|tokens|wall] [--log-y] [--smooth N]   the runs side by side, only the keys that differ"}},
@@ -78,9 +80,19 @@ int main(int argc, char** argv) {
   }
   nanolab::cli::Args args(argv + 2, argv + argc);
   try {
-    return it->second.run(args);
+    nanolab::distributed::init(&argc, &argv);
+    const int status = it->second.run(args);
+    // Only after success: MPI_Finalize waits for every rank, and a rank that failed must instead
+    // exit, so that mpirun ends the job (the other ranks then record their runs as failed).
+    nanolab::distributed::finalize();
+    return status;
   } catch (const nanolab::Error& e) {
-    std::fprintf(stderr, "nanolab %s: error: %s\n", argv[1], e.what());
+    const auto& world = nanolab::distributed::world();
+    if (world.size > 1)
+      std::fprintf(stderr, "nanolab %s: rank %d of %d: error: %s\n", argv[1], world.rank,
+                   world.size, e.what());
+    else
+      std::fprintf(stderr, "nanolab %s: error: %s\n", argv[1], e.what());
     return int(e.code());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "nanolab %s: internal error: %s\n", argv[1], e.what());

@@ -21,6 +21,7 @@ enum class ExitCode : int {
   storage = 5,
   numerics = 6,
   checkpoint = 7,
+  distributed = 8,  // an MPI job lost a rank, or could not start (distributed.hpp)
   run_in_use = 75,
 };
 
@@ -54,6 +55,9 @@ struct NANOLAB_VISIBLE NumericsError : Error {
 };
 struct NANOLAB_VISIBLE CheckpointError : Error {
   explicit CheckpointError(const std::string& what) : Error(ExitCode::checkpoint, what) {}
+};
+struct NANOLAB_VISIBLE DistributedError : Error {
+  explicit DistributedError(const std::string& what) : Error(ExitCode::distributed, what) {}
 };
 
 }  // namespace nanolab

@@ -11,6 +11,9 @@
 // the run started is recorded in its log (status "failed") before the error propagates; SIGINT or
 // SIGTERM stops at the end of the step with a checkpoint and status "interrupted". A run with
 // model.init_from starts from that GPT-2 file's weights (gpt2.hpp) instead of the random init.
+// Under mpirun (distributed.hpp) a run trains data-parallel: N ranks of batch_size rows train on
+// the batches of one process of N x batch_size rows, rank 0 writing the run and its checkpoints;
+// resume() needs the same number of ranks (docs/scaling.md).
 #pragma once
 
 #include <cstdint>
@@ -31,6 +34,10 @@ struct TrainOptions {
   // Time per op kind per step (`--profile`): a table on stdout at the end of the loop, and a line
   // on stderr at each log interval when progress is on (docs/performance.md).
   bool profile = false;
+  // In an MPI job (distributed.hpp), train the run together with the other ranks: each takes
+  // batch_size rows of every batch and gradients are averaged. false: this rank trains the run
+  // alone (a sweep distributed over the ranks).
+  bool data_parallel = true;
 };
 
 struct TrainResult {

@@ -48,8 +48,8 @@ State& state() {
 
 const char* const kind_names[n_kinds] = {"matmul/linear", "layer_norm", "gelu",
                                          "attention",     "softmax",    "cross_entropy",
-                                         "optimizer",     "embedding",  "data",
-                                         "other"};
+                                         "optimizer",     "allreduce",  "embedding",
+                                         "data",          "other"};
 
 }  // namespace
 

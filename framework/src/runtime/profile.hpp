@@ -26,9 +26,10 @@ namespace nanolab::profile {
 // the loss plugin; optimizer: gradient clipping and the optimizer's step; data: the batch; other:
 // everything else in the step (residual adds, dropout outside attention, the tape, zeroing).
 enum class Kind : uint8_t {
-  matmul, layer_norm, gelu, attention, softmax, cross_entropy, optimizer, embedding, data, other
+  matmul, layer_norm, gelu, attention, softmax, cross_entropy, optimizer, allreduce, embedding,
+  data, other
 };
-inline constexpr int n_kinds = 10;
+inline constexpr int n_kinds = 11;
 const char* kind_name(Kind kind);
 
 // Columns: the forward pass (model and loss), the backward pass, and the rest of the step (batch,

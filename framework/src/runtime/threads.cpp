@@ -17,6 +17,7 @@
 
 #include <tbb/global_control.h>
 
+#include "nanolab/distributed.hpp"
 #include "nanolab/errors.hpp"
 #include "nanolab/runtime.hpp"
 #include "runtime/dnnl_context.hpp"
@@ -45,7 +46,9 @@ int threads_from_env() {
 void init_threads(int threads) {
   std::call_once(once, [threads] {
     int n = threads > 0 ? threads : threads_from_env();
-    if (n <= 0) n = int(std::max(1u, std::thread::hardware_concurrency()));
+    // By default the cores are shared between the ranks of an MPI job on this machine.
+    if (n <= 0)
+      n = std::max(1, int(std::thread::hardware_concurrency()) / distributed::world().local_size);
     threads_in_use = n;
     omp_set_num_threads(n);
     tbb_limit = std::make_unique<tbb::global_control>(

@@ -12,6 +12,7 @@
 
 #include "data/text_dataset.hpp"
 #include "nanolab/autograd.hpp"
+#include "nanolab/distributed.hpp"
 #include "nanolab/gpt2.hpp"
 #include "nanolab/ops.hpp"
 #include "ops/kernels.hpp"
@@ -35,7 +36,7 @@ uint64_t stream_seed(uint64_t seed, Stream s, uint64_t where) {
   return rng::mix(rng::mix(seed, s), where);
 }
 
-std::atomic<int> stop_requested{0};
+std::atomic<int>& stop_requested = distributed::stop_signal();
 extern "C" void request_stop(int signal) { stop_requested = signal; }
 
 // Installs SIGINT/SIGTERM handlers for the life of a loop, restoring the previous ones after.
@@ -97,12 +98,18 @@ struct Counters {
   int64_t timed_steps = 0;
 };
 
+// The training loop of one process. In a data-parallel MPI job (world_size > 1) every rank runs
+// it on its slice of each batch, the gradients and the loss are averaged over the ranks after the
+// backward, and only rank 0, the one with a RunWriter, evaluates, logs and writes checkpoints; the
+// other ranks wait for it in the next step's all-reduce.
 class Loop {
  public:
-  Loop(const RunSpec& spec, Components& parts, RunWriter& writer, const TrainOptions& options,
-       Counters counters)
+  Loop(const RunSpec& spec, Components& parts, RunWriter* writer, const TrainOptions& options,
+       Counters counters, int world_size)
       : c_(spec.config), spec_(spec), parts_(parts), writer_(writer), options_(options),
-        n_(counters), tty_(isatty(STDERR_FILENO)) {}
+        n_(counters), world_size_(world_size), tty_(isatty(STDERR_FILENO)) {
+    if (!writer_) options_.progress = options_.profile = false;
+  }
 
   TrainResult run() {
     StopSignals signals;
@@ -111,7 +118,7 @@ class Loop {
     auto wall = [&] {
       return wall_before + std::chrono::duration<double>(clock_type::now() - session_start).count();
     };
-    if (n_.step == 0) evaluate(0);
+    if (n_.step == 0 && writer_) evaluate(0);
     const Parameters& params = parts_.model->parameters();
     int64_t tokens_since_log = 0;
     double seconds_since_log = 0;
@@ -122,9 +129,11 @@ class Loop {
       const auto t0 = clock_type::now();
       const double lr = train_detail::learning_rate(c_, step - 1);
       double loss = 0, grad_norm = 0;
+      bool stopping = false;
       {
         profile::StepScope profiled;
         loss = forward_backward(step, params);
+        stopping = average_over_ranks(step, params, loss);
         profile::Scope scope(profile::Kind::optimizer);
         grad_norm = clip_gradients(params);
         if (std::isfinite(loss) && std::isfinite(grad_norm))
@@ -134,7 +143,8 @@ class Loop {
         n_.consecutive_skips = 0;
       else
         handle_nonfinite(step, loss, grad_norm);
-      const int64_t tokens = c_.batch_size * c_.block_size * c_.grad_accum_steps;
+      // Every rank's tokens: tokens/s and tokens_seen are the job's.
+      const int64_t tokens = c_.batch_size * c_.block_size * c_.grad_accum_steps * world_size_;
       const double dt = std::chrono::duration<double>(clock_type::now() - t0).count();
       n_.step = step;
       n_.tokens_seen += tokens;
@@ -147,9 +157,14 @@ class Loop {
       seconds_since_log += dt;
 
       const bool last = step == c_.max_iters;
+      if (!writer_) {  // a rank other than 0 of a data-parallel job
+        n_.wall_s = wall();
+        if (stopping) return {"interrupted", summary()};
+        continue;
+      }
       if (step % c_.log_interval == 0 || step == 1 || last) {
         const double tok_s = tokens_since_log / std::max(seconds_since_log, 1e-9);
-        writer_.train({step, float(loss), float(lr), float(grad_norm), float(tok_s), float(wall())});
+        writer_->train({step, float(loss), float(lr), float(grad_norm), float(tok_s), float(wall())});
         progress(step, loss, lr, tok_s);
         if (options_.profile && options_.progress) {
           end_progress();
@@ -161,9 +176,9 @@ class Loop {
       }
       if (step % c_.eval_interval == 0 || last) evaluate(step);
       n_.wall_s = wall();
-      const bool stopping = stop_requested != 0;
+      if (world_size_ == 1) stopping = stop_requested != 0;
       if (step % c_.checkpoint_interval == 0 || last || stopping) checkpoint();
-      writer_.check();
+      writer_->check();
       if (stopping) {
         end_progress();
         std::fprintf(stderr, "stopped by signal %d at step %ld; `nanolab resume %s` continues\n",
@@ -173,6 +188,7 @@ class Loop {
     }
     n_.wall_s = wall();
     end_progress();
+    if (!writer_) return {"completed", summary()};
     return finish("completed");
   }
 
@@ -192,30 +208,67 @@ class Loop {
  private:
   // Drops the last step's gradients (the backward then writes each one once instead of adding it
   // into zeros), runs grad_accum_steps micro-batches; returns the mean loss.
+  // In a data-parallel job the loss is also divided by the number of ranks, so that the sum of
+  // the ranks' gradients is the gradient of the mean over every rank's rows.
   double forward_backward(int64_t step, const Parameters& params) {
     for (const Parameter& p : params) p.tensor.reset_grad();
     double sum = 0;
+    const int64_t parts = c_.grad_accum_steps * world_size_;
     for (int64_t micro = 0; micro < c_.grad_accum_steps; ++micro) {
       const uint64_t where = uint64_t(step) * 4096 + uint64_t(micro);
       {
         profile::Scope scope(profile::Kind::data);
-        parts_.dataset->batch(Split::train, stream_seed(c_.seed, train_batches, where),
-                              c_.batch_size, c_.block_size, batch_);
+        draw_batch(stream_seed(c_.seed, train_batches, where));
       }
       Tensor loss;
       {
         profile::Scope scope(profile::Kind::other, profile::Phase::forward);
-        ForwardContext ctx{true, stream_seed(c_.seed, dropout, where)};
+        // Each rank its own dropout masks.
+        const uint64_t dropout_seed = stream_seed(c_.seed, dropout, where);
+        ForwardContext ctx{true, world_size_ > 1 ? rng::mix(dropout_seed, uint64_t(rank_))
+                                                 : dropout_seed};
         Tensor logits = parts_.model->forward(batch_.ids, batch_.B, batch_.T, ctx);
         profile::Scope loss_scope(profile::Kind::cross_entropy);
         loss = parts_.loss->forward(logits, batch_.targets);
       }
       sum += loss.item();
-      if (c_.grad_accum_steps > 1) loss = ops::scale(loss, 1.0f / float(c_.grad_accum_steps));
+      if (parts > 1) loss = ops::scale(loss, 1.0f / float(parts));
       profile::Scope scope(profile::Kind::other, profile::Phase::backward);
       loss.backward();
     }
     return sum / double(c_.grad_accum_steps);
+  }
+
+  // This rank's rows of a training batch. A data-parallel job draws the batch that one process
+  // with world_size x batch_size rows would draw, and rank r takes rows r*B .. (r+1)*B - 1: so
+  // N ranks of batch B train on exactly the batches of one process of batch N*B.
+  void draw_batch(uint64_t seed) {
+    if (world_size_ == 1) {
+      parts_.dataset->batch(Split::train, seed, c_.batch_size, c_.block_size, batch_);
+      return;
+    }
+    parts_.dataset->batch(Split::train, seed, c_.batch_size * world_size_, c_.block_size, global_);
+    const auto rows = std::ptrdiff_t(c_.batch_size * c_.block_size), at = rank_ * rows;
+    batch_.B = c_.batch_size;
+    batch_.T = c_.block_size;
+    batch_.ids.assign(global_.ids.begin() + at, global_.ids.begin() + at + rows);
+    batch_.targets.assign(global_.targets.begin() + at, global_.targets.begin() + at + rows);
+  }
+
+  // Sums the gradients (each already divided by the number of ranks) and the loss over the
+  // ranks, and agrees on stopping: returns whether any rank was asked to stop. Every gradient is
+  // reduced in place, one all-reduce per parameter tensor. In one process: only the stop check.
+  bool average_over_ranks(int64_t step, const Parameters& params, double& loss) {
+    if (world_size_ == 1) return false;
+    profile::Scope scope(profile::Kind::allreduce);
+    const std::string what = "the gradient all-reduce of step " + std::to_string(step);
+    for (const Parameter& p : params)
+      if (p.tensor.grad().defined())
+        distributed::allreduce_sum(p.tensor.grad().data(), p.tensor.numel(), what);
+    double shared[2] = {loss, stop_requested != 0 ? 1.0 : 0.0};
+    distributed::allreduce_sum(shared, 2, what);
+    loss = shared[0] / double(world_size_);
+    return shared[1] > 0;
   }
 
   // The global gradient norm before clipping; scales the gradients down to grad_clip if above.
@@ -275,8 +328,9 @@ class Loop {
       int64_t rows = 0, correct = 0;
       for (int64_t i = 0; i < c_.eval_iters; ++i) {
         const uint64_t where = uint64_t(step) * 1'000'003 + uint64_t(i) * 2 + (split == Split::val);
-        parts_.dataset->batch(split, stream_seed(c_.seed, eval_batches, where), c_.batch_size,
-                              c_.block_size, batch_);
+        // The batches of one process, whole: rank 0 alone evaluates for a data-parallel job.
+        parts_.dataset->batch(split, stream_seed(c_.seed, eval_batches, where),
+                              c_.batch_size * world_size_, c_.block_size, batch_);
         Tensor logits = parts_.model->forward(batch_.ids, batch_.B, batch_.T, ForwardContext{});
         // Evaluation always reports cross-entropy, so runs with different training losses compare.
         sum += ops::cross_entropy(logits, batch_.targets).item();
@@ -289,7 +343,7 @@ class Loop {
     const bool with_accuracy = parts_.dataset->has_accuracy();
     const double val = mean_loss(Split::val, with_accuracy ? &accuracy : nullptr);
     const double train = mean_loss(Split::train, nullptr);
-    writer_.val({step, float(val), float(train), float(accuracy)});
+    writer_->val({step, float(val), float(train), float(accuracy)});
     if (val < n_.best_val_loss) {
       n_.best_val_loss = val;
       n_.best_val_step = step;
@@ -302,7 +356,7 @@ class Loop {
       const auto ids = train_detail::generate(
           *parts_.model, prompt, {c_.sample_tokens, 1.0, 0, seed, parts_.dataset->vocab_size()});
       text = parts_.dataset->decode(prompt) + parts_.dataset->decode(ids);
-      writer_.sample(step, text);
+      writer_->sample(step, text);
     }
     end_progress();
     if (with_accuracy)
@@ -341,7 +395,8 @@ class Loop {
                    {"consecutive_skips", n_.consecutive_skips},
                    {"skipped_total", n_.skipped_total},
                    {"best_val_step", n_.best_val_step},
-                   {"timed_steps", n_.timed_steps}};
+                   {"timed_steps", n_.timed_steps},
+                 {"world_size", world_size_}};
     ck.values = {{"best_val_loss", n_.best_val_loss},
                  {"best_val_accuracy", n_.best_val_accuracy},
                  {"final_train_loss", n_.final_train_loss},
@@ -349,13 +404,13 @@ class Loop {
                  {"train_step_s", n_.train_step_s}};
     // Every row logged up to this step reaches the run file before the checkpoint exists, so a
     // run resumed from it (after a kill -9, say) has no gap in its metrics.
-    writer_.flush();
+    writer_->flush();
     write_checkpoint(options_.run_dir, ck);
   }
 
   TrainResult finish(const std::string& status) {
-    writer_.finish(status, summary());
-    writer_.check();
+    writer_->finish(status, summary());
+    writer_->check();
     if (options_.profile) {
       const double ms_per_step = session_steps_ ? 1e3 * session_step_s_ / double(session_steps_) : 0;
       std::fputs(profile::table(profile::totals(), ms_per_step).c_str(), stdout);
@@ -382,9 +437,12 @@ class Loop {
   const ExperimentConfig& c_;
   const RunSpec& spec_;
   Components& parts_;
-  RunWriter& writer_;
+  RunWriter* writer_;  // rank 0's; null on the other ranks of a data-parallel job
   TrainOptions options_;
   Counters n_;
+  int world_size_;
+  int64_t rank_ = distributed::world().rank;
+  Batch global_;  // the whole batch of a data-parallel step, of which batch_ is this rank's rows
   Batch batch_;
   struct GradBlock {
     float* g;
@@ -448,6 +506,22 @@ EvalResult measure(const ExperimentConfig& c, const Components& parts, const Eva
   return r;
 }
 
+// The ranks that train one run together: the MPI world, or 1 when the run trains alone (no
+// mpirun, or a sweep distributed over the ranks).
+int data_parallel_size(const TrainOptions& options) {
+  return options.data_parallel ? distributed::world().size : 1;
+}
+
+// Every rank starts from rank 0's weights (the same seed gives the same init on every rank; this
+// also holds for weights read from a file and whatever a plugin's init does).
+void share_rank0_weights(const Gpt& model, int world_size) {
+  if (world_size == 1) return;
+  for (const Parameter& p : model.parameters()) {
+    if (distributed::world().rank != 0) p.tensor.fill(0.0f);
+    distributed::allreduce_sum(p.tensor.data(), p.tensor.numel(), "sharing rank 0's weights");
+  }
+}
+
 // Runs the loop, recording a failure in the run file before the error propagates.
 TrainResult run_loop(Loop& loop, RunWriter& writer) {
   try {
@@ -465,6 +539,7 @@ TrainResult run_loop(Loop& loop, RunWriter& writer) {
 }  // namespace
 
 TrainResult train(const RunSpec& spec, const TrainOptions& options) {
+  const int world_size = data_parallel_size(options);
   Components parts = train_detail::build(spec.config, train_detail::Purpose::train);
   parts.model->init(spec.config.seed);
   RunWriter::Header header{spec.config.name,  spec.name, spec.config_toml,
@@ -479,11 +554,21 @@ TrainResult train(const RunSpec& spec, const TrainOptions& options) {
                  weights.info.detail.c_str());
   }
   header.meta["dataset"] = parts.dataset->description();
+  header.meta["world_size"] = std::to_string(world_size);
+  share_rank0_weights(*parts.model, world_size);
+  if (distributed::world().rank != 0 && world_size > 1) {
+    Loop loop(spec, parts, nullptr, options, Counters{}, world_size);
+    return loop.run();
+  }
   auto writer = RunWriter::create(options.run_dir, header);
-  std::fprintf(stderr, "run %s/%s: %.2fM parameters, %s\n", spec.config.name.c_str(),
+  std::fprintf(stderr, "run %s/%s: %.2fM parameters, %s%s\n", spec.config.name.c_str(),
                spec.name.c_str(), parts.model->num_params() / 1e6,
-               parts.dataset->description().c_str());
-  Loop loop(spec, parts, *writer, options, Counters{});
+               parts.dataset->description().c_str(),
+               world_size > 1 ? (", data-parallel on " + std::to_string(world_size) +
+                                 " ranks of batch_size " + std::to_string(spec.config.batch_size))
+                                    .c_str()
+                              : "");
+  Loop loop(spec, parts, writer.get(), options, Counters{}, world_size);
   return run_loop(loop, *writer);
 }
 
@@ -495,6 +580,14 @@ TrainResult resume(const TrainOptions& options) {
   spec.config_toml = ck.config_toml;
   spec.name = options.run_dir.filename().string();
   Components parts = train_detail::build(spec.config, train_detail::Purpose::train, ck.tokenizer);
+  const int world_size = data_parallel_size(options);
+  const int64_t trained_on = ck.counters.count("world_size") ? ck.counters.at("world_size") : 1;
+  if (trained_on != world_size)
+    throw DistributedError(
+        origin + ": the run was trained data-parallel on " + std::to_string(trained_on) +
+        " rank(s), this resume has " + std::to_string(world_size) +
+        "; its batches (world_size x batch_size rows) would change; hint: resume with mpirun -np " +
+        std::to_string(trained_on) + (trained_on == 1 ? " or without mpirun" : ""));
   load_parameters(*parts.model, ck, origin);
   parts.optimizer->load_state(ck.optimizer);
   // The model and the optimizer hold copies now; the file's tensors would double their memory
@@ -517,10 +610,14 @@ TrainResult resume(const TrainOptions& options) {
   n.final_train_loss = value("final_train_loss");
   n.wall_s = value("wall_s");
   n.train_step_s = value("train_step_s");
+  if (distributed::world().rank != 0 && world_size > 1) {
+    Loop loop(spec, parts, nullptr, options, n, world_size);
+    return loop.run();
+  }
   auto writer = RunWriter::reopen(options.run_dir, ck.step);
   std::fprintf(stderr, "resuming %s at step %ld of %ld\n", options.run_dir.c_str(), long(ck.step),
                long(spec.config.max_iters));
-  Loop loop(spec, parts, *writer, options, n);
+  Loop loop(spec, parts, writer.get(), options, n, world_size);
   return run_loop(loop, *writer);
 }
 

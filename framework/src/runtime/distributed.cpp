@@ -1,0 +1,178 @@
+// The MPI world of a job (distributed.hpp). With NANOLAB_HAVE_MPI (CMake found Open MPI) the
+// collectives are MPI's non-blocking ones, completed by polling MPI_Test so that a rank waiting
+// for a dead peer notices the SIGTERM that mpirun sends and gives up with a DistributedError
+// rather than blocking until SIGKILL. Without MPI every collective is the identity.
+#include "nanolab/distributed.hpp"
+
+#include <time.h>
+
+#include <atomic>
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <optional>
+#include <string>
+
+#ifdef NANOLAB_HAVE_MPI
+#define OMPI_SKIP_MPICXX 1  // MPI's C API only: the C++ bindings would need libmpi_cxx
+#include <mpi.h>
+#endif
+
+namespace nanolab::distributed {
+namespace {
+
+World the_world;
+bool started = false;  // MPI_Init was called by init()
+
+bool launched_by_mpirun() {
+  return std::getenv("OMPI_COMM_WORLD_SIZE") || std::getenv("PMIX_RANK") ||
+         std::getenv("PMI_RANK");
+}
+
+#ifdef NANOLAB_HAVE_MPI
+std::string mpi_error_text(int rc) {
+  char text[MPI_MAX_ERROR_STRING];
+  int length = 0;
+  MPI_Error_string(rc, text, &length);
+  return std::string(text, size_t(length));
+}
+
+// Waits for `request`. A signal that asks this process to stop (mpirun's SIGTERM when another
+// rank died, or the user's) gives the other ranks half a second to arrive, then gives up.
+void wait(MPI_Request& request, const std::string& what) {
+  using clock = std::chrono::steady_clock;
+  const auto start = clock::now();
+  std::optional<clock::time_point> signalled;
+  for (int polls = 0;; ++polls) {
+    int done = 0;
+    const int rc = MPI_Test(&request, &done, MPI_STATUS_IGNORE);
+    if (rc != MPI_SUCCESS)
+      throw DistributedError(what + " failed on rank " + std::to_string(the_world.rank) + ": " +
+                             mpi_error_text(rc) + "; hint: another rank of the job has died");
+    if (done) return;
+    const auto now = clock::now();
+    if (stop_signal() != 0) {
+      if (!signalled) signalled = now;
+      if (now - *signalled > std::chrono::milliseconds(500))
+        throw DistributedError(
+            what + ": rank " + std::to_string(the_world.rank) + " got signal " +
+            std::to_string(stop_signal().load()) +
+            " while waiting for the other ranks; mpirun stops every rank when one of them dies "
+            "(see its message above for which)");
+    }
+    // Spin for the first millisecond (a step's all-reduce is usually that close), then sleep
+    // 20 us between polls so that a rank waiting long does not take a core from the others.
+    if (now - start > std::chrono::milliseconds(1)) {
+      const timespec pause{0, 20'000};
+      nanosleep(&pause, nullptr);
+    }
+  }
+}
+
+template <class T>
+void allreduce(T* data, int64_t n, MPI_Datatype type, MPI_Op op, const std::string& what) {
+  if (the_world.size == 1) return;
+  // MPI counts are int: large buffers go in slices of 2^30 elements.
+  constexpr int64_t slice = int64_t(1) << 30;
+  for (int64_t at = 0; at < n; at += slice) {
+    MPI_Request request;
+    const int count = int(std::min(slice, n - at));
+    const int rc = MPI_Iallreduce(MPI_IN_PLACE, data + at, count, type, op, MPI_COMM_WORLD, &request);
+    if (rc != MPI_SUCCESS)
+      throw DistributedError(what + " could not start on rank " +
+                             std::to_string(the_world.rank) + ": " + mpi_error_text(rc));
+    wait(request, what);
+  }
+}
+#endif
+
+}  // namespace
+
+std::atomic<int>& stop_signal() {
+  static std::atomic<int> signal{0};
+  return signal;
+}
+
+void init(int* argc, char*** argv) {
+  if (started || !launched_by_mpirun()) return;
+#ifdef NANOLAB_HAVE_MPI
+  // Only the main thread calls MPI; oneDNN's and TBB's threads never do.
+  int provided = 0;
+  if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
+    throw DistributedError("MPI_Init_thread failed: this process was started by an MPI launcher, "
+                           "but MPI could not start");
+  started = true;
+  // Errors come back as return codes (thrown as DistributedError), not as an abort of the job.
+  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+  MPI_Comm_rank(MPI_COMM_WORLD, &the_world.rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &the_world.size);
+  MPI_Comm local;
+  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &local);
+  MPI_Comm_size(local, &the_world.local_size);
+  MPI_Comm_free(&local);
+#else
+  (void)argc;
+  (void)argv;
+  throw DistributedError(
+      "this process was started by an MPI launcher (mpirun), but this nanolab was built without "
+      "MPI; hint: install libopenmpi-dev and configure again (CMake option NANOLAB_MPI)");
+#endif
+}
+
+void finalize() {
+#ifdef NANOLAB_HAVE_MPI
+  if (started) MPI_Finalize();
+#endif
+  started = false;
+}
+
+const World& world() { return the_world; }
+
+bool built_with_mpi() {
+#ifdef NANOLAB_HAVE_MPI
+  return true;
+#else
+  return false;
+#endif
+}
+
+void allreduce_sum(float* data, int64_t n, const std::string& what) {
+#ifdef NANOLAB_HAVE_MPI
+  allreduce(data, n, MPI_FLOAT, MPI_SUM, what);
+#else
+  (void)data, (void)n, (void)what;
+#endif
+}
+
+void allreduce_sum(double* data, int64_t n, const std::string& what) {
+#ifdef NANOLAB_HAVE_MPI
+  allreduce(data, n, MPI_DOUBLE, MPI_SUM, what);
+#else
+  (void)data, (void)n, (void)what;
+#endif
+}
+
+int64_t allreduce_max(int64_t value, const std::string& what) {
+#ifdef NANOLAB_HAVE_MPI
+  allreduce(&value, 1, MPI_INT64_T, MPI_MAX, what);
+#else
+  (void)what;
+#endif
+  return value;
+}
+
+void barrier(const std::string& what) {
+#ifdef NANOLAB_HAVE_MPI
+  if (the_world.size == 1) return;
+  MPI_Request request;
+  const int rc = MPI_Ibarrier(MPI_COMM_WORLD, &request);
+  if (rc != MPI_SUCCESS)
+    throw DistributedError(what + " could not start on rank " + std::to_string(the_world.rank) +
+                           ": " + mpi_error_text(rc));
+  wait(request, what);
+#else
+  (void)what;
+#endif
+}
+
+}  // namespace nanolab::distributed
