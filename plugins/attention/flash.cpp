@@ -18,7 +18,6 @@
 // model.position: rope rotates q and k before the kernel, alibi's bias is added to each tile of
 // scores in the forward and again where the backward recomputes them.
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <span>
 #include <string>
@@ -28,16 +27,9 @@
 #include "nanolab/ops.hpp"
 #include "nanolab/parallel.hpp"
 #include "nanolab/plugin.hpp"
+#include "nanolab/simd.hpp"
 
 #include "multi_head.hpp"
-
-// The framework builds without -march=native by default; the kernels carry their own clones so
-// that they vectorise with the widest units of the machine that loads the plugin. The clones are
-// named by ISA feature, not by CPU ("arch=skylake-avx512" is chosen only on that exact model: a
-// Cascade Lake ran the baseline clone, 2x slower).
-#define FLASH_KERNEL __attribute__((target_clones("avx512f", "fma", "default")))
-// The helpers of the kernels are inlined into each clone, so that they are compiled for its units.
-#define FLASH_INLINE inline __attribute__((always_inline))
 
 namespace {
 
@@ -55,27 +47,6 @@ uint64_t mix64(uint64_t z) {
   return z ^ (z >> 31);
 }
 
-// exp(x) for x <= 0: every argument that is used is a score minus its row max or its logsumexp.
-// Cephes' expf (range reduction by ln 2, degree-5 polynomial, 2^n through the exponent bits),
-// written without branches so that the compiler vectorises it (std::exp stays a scalar call).
-// Relative error at most 8.3e-8 (measured over every float in [-87, 0]); results below e^-87
-// (~1.6e-38) are clamped there, which is 0 for every sum they enter. x is clamped to [-87, 0] so
-// that the masked lanes a loop computes and then discards stay finite.
-FLASH_INLINE float exp_nonpositive(float x) {
-  x = std::min(std::max(x, -87.0f), 0.0f);
-  // n = round(x / ln 2) by adding and subtracting 1.5 * 2^23 (floor would be a libm call).
-  const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-  const float r = x - n * 0.693359375f + n * 2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  const float e = p * r * r + r + 1.0f;
-  return e * std::bit_cast<float>((static_cast<int32_t>(n) + 127) << 23);
-}
-
 // Dropout on the attention weights of one call: weight (bh, i, j) of a (B*NH, T, T) attention is
 // kept with probability 1 - p and then scaled by 1 / (1 - p); p == 0 keeps everything.
 struct WeightDropout {
@@ -88,7 +59,7 @@ struct WeightDropout {
         T(T) {}
 
   // z[j] = the factor of weight (bh, i, j0 + j), for j < n.
-  FLASH_INLINE void factors(int64_t bh, int64_t i, int64_t j0, int64_t n, float* z) const {
+  NANOLAB_SIMD_INLINE void factors(int64_t bh, int64_t i, int64_t j0, int64_t n, float* z) const {
     const uint64_t row = uint64_t((bh * T + i) * T + j0);
     for (int64_t j = 0; j < n; ++j)
       z[j] =
@@ -116,7 +87,7 @@ struct Heads {
 
 // Adds ALiBi's bias -slope * (pos - j) to the scores s (rows, TILE) of keys j0.. for query rows at
 // positions pos0..; slope 0 leaves them as they are.
-FLASH_INLINE void add_alibi(int64_t rows, int64_t pos0, int64_t j0, float slope, float* s) {
+NANOLAB_SIMD_INLINE void add_alibi(int64_t rows, int64_t pos0, int64_t j0, float slope, float* s) {
   if (slope == 0.0f) return;
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t j = 0; j < TILE; ++j) s[r * TILE + j] -= slope * float(pos0 + r - (j0 + j));
@@ -126,7 +97,7 @@ FLASH_INLINE void add_alibi(int64_t rows, int64_t pos0, int64_t j0, float slope,
 // product every step of the tiles is made of. Blocks of MR rows x NR columns of c keep their sums
 // in registers across the whole k loop, so each row of b loaded is used MR times; the remainders
 // (the last rows of a partial tile, head sizes that are not a multiple of NR) take plain loops.
-FLASH_INLINE void gemm_acc(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
+NANOLAB_SIMD_INLINE void gemm_acc(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
                            const float* b, int64_t ldb, float* c, int64_t ldc) {
   constexpr int64_t MR = 4, NR = 32;
   int64_t i = 0;
@@ -157,7 +128,7 @@ FLASH_INLINE void gemm_acc(int64_t m, int64_t n, int64_t k, const float* a, int6
 
 // dst (cols, TILE) = src (rows, cols) transposed, row stride ld; columns rows..TILE-1 of dst are
 // zero, so products against a partial tile can still run the full tile width.
-FLASH_INLINE void transpose_tile(const float* src, int64_t rows, int64_t cols, int64_t ld,
+NANOLAB_SIMD_INLINE void transpose_tile(const float* src, int64_t rows, int64_t cols, int64_t ld,
                                  float* dst) {
   std::fill(dst, dst + cols * TILE, 0.0f);
   for (int64_t r = 0; r < rows; ++r)
@@ -165,7 +136,7 @@ FLASH_INLINE void transpose_tile(const float* src, int64_t rows, int64_t cols, i
 }
 
 // s (rows, TILE) = scale * q (rows, HS) · kt (HS, TILE).
-FLASH_INLINE void scores(int64_t rows, int64_t HS, const float* q, const float* kt, float scale,
+NANOLAB_SIMD_INLINE void scores(int64_t rows, int64_t HS, const float* q, const float* kt, float scale,
                          float* s) {
   std::fill(s, s + rows * TILE, 0.0f);
   gemm_acc(rows, TILE, HS, q, HS, kt, TILE, s, TILE);
@@ -177,7 +148,7 @@ FLASH_INLINE void scores(int64_t rows, int64_t HS, const float* q, const float* 
 constexpr int64_t LANES = 16;
 
 // max of s[0 .. n), -inf for n == 0.
-FLASH_INLINE float masked_max(const float* s, int64_t n) {
+NANOLAB_SIMD_INLINE float masked_max(const float* s, int64_t n) {
   float part[LANES];
   std::fill(part, part + LANES, -INFINITY);
   for (int64_t j0 = 0; j0 < TILE; j0 += LANES)
@@ -189,7 +160,7 @@ FLASH_INLINE float masked_max(const float* s, int64_t n) {
 }
 
 // sum of s[0 .. TILE).
-FLASH_INLINE float tile_sum(const float* s) {
+NANOLAB_SIMD_INLINE float tile_sum(const float* s) {
   float part[LANES] = {};
   for (int64_t j0 = 0; j0 < TILE; j0 += LANES)
     for (int64_t x = 0; x < LANES; ++x) part[x] += s[j0 + x];
@@ -199,7 +170,7 @@ FLASH_INLINE float tile_sum(const float* s) {
 }
 
 // Keys of a tile starting at j0 (nk of them) that the query at position pos sees.
-FLASH_INLINE int64_t visible(int64_t pos, int64_t j0, int64_t nk) {
+NANOLAB_SIMD_INLINE int64_t visible(int64_t pos, int64_t j0, int64_t nk) {
   return std::clamp<int64_t>(pos + 1 - j0, 0, nk);
 }
 
@@ -207,7 +178,7 @@ FLASH_INLINE int64_t visible(int64_t pos, int64_t j0, int64_t nk) {
 // offset + i and attends to keys 0 .. offset + i of k and v. q, o: (rows, HS) of this head, from
 // its first row; k, v: (keys, HS) of this head; lse: (rows) of this head, the logsumexp of each
 // row's scaled scores before dropout. Scratch: kt (HS, TILE), s (TILE, TILE), acc (TILE, HS).
-FLASH_KERNEL void forward_rows(const Heads& h, int64_t bh, int64_t i0, int64_t i1, int64_t offset,
+NANOLAB_SIMD_CLONES void forward_rows(const Heads& h, int64_t bh, int64_t i0, int64_t i1, int64_t offset,
                                const float* q, const float* k, const float* v, float* o, float* lse,
                                float* kt, float* s, float* acc) {
   const int64_t HS = h.HS, rows = i1 - i0;
@@ -228,9 +199,9 @@ FLASH_KERNEL void forward_rows(const Heads& h, int64_t bh, int64_t i0, int64_t i
       const float tile_max = masked_max(sr, n);
       // A row that sees no key of this tile keeps m and l as they are (alpha = 1, sum = 0).
       const float m_new = std::max(m[r], tile_max);
-      const float alpha = n > 0 ? exp_nonpositive(m[r] - m_new) : 1.0f;
+      const float alpha = n > 0 ? simd::exp_approx(m[r] - m_new) : 1.0f;
       for (int64_t j = 0; j < TILE; ++j) {
-        const float e = exp_nonpositive(sr[j] - m_new);
+        const float e = simd::exp_approx(sr[j] - m_new);
         sr[j] = j < n ? e : 0.0f;
       }
       l[r] = l[r] * alpha + tile_sum(sr);
@@ -272,7 +243,7 @@ struct BackwardScratch {
 // where z is dropout's factor (1 without) and Pz = P * z the weights that reached O. The head is
 // one task, so its dQ rows are summed over key tiles in a fixed order without sharing.
 // q, k, v, dout, dq, dk, dv: (T, HS) of this head; lse, D: (T).
-FLASH_KERNEL void backward_head(const Heads& h, int64_t bh, const float* q, const float* k,
+NANOLAB_SIMD_CLONES void backward_head(const Heads& h, int64_t bh, const float* q, const float* k,
                                 const float* v, const float* dout, const float* lse, const float* D,
                                 float* dq, float* dk, float* dv, BackwardScratch& w) {
   const int64_t HS = h.HS, T = h.T;
@@ -296,7 +267,7 @@ FLASH_KERNEL void backward_head(const Heads& h, int64_t bh, const float* q, cons
         float* pr = p + r * TILE;
         float* dpr = dp + r * TILE;
         for (int64_t j = 0; j < TILE; ++j) {
-          const float e = exp_nonpositive(pr[j] - lse[i]);
+          const float e = simd::exp_approx(pr[j] - lse[i]);
           pr[j] = j < n ? e : 0.0f;
         }
         if (h.drop.active && n > 0) {

@@ -35,6 +35,7 @@
 #include "nanolab/autograd.hpp"
 #include "nanolab/parallel.hpp"
 #include "nanolab/plugin.hpp"
+#include "nanolab/simd.hpp"
 
 #include "multi_head.hpp"
 
@@ -42,11 +43,8 @@ namespace {
 
 using namespace nanolab;
 
-// The framework builds without -march=native by default; the kernels carry their own clones, picked
-// when the plugin is loaded, so that their loops over HS use the widest vector units of the machine
-// (as flash's do). Their helpers are inlined into each clone.
-#define LINEAR_KERNEL __attribute__((target_clones("avx512f", "fma", "default")))
-#define LINEAR_INLINE inline __attribute__((always_inline))
+// The kernels are cloned per vector unit (nanolab/simd.hpp), so that their loops over HS use the
+// widest units of the machine that loads the plugin, as flash's do.
 
 // Added to every denominator: phi > 0 keeps it positive, eps keeps it away from 0.
 constexpr float eps = 1e-6f;
@@ -59,7 +57,7 @@ void feature(const float* x, int64_t n, float* dst) {
 // a · b over n values, in LANES interleaved partial sums combined in a fixed order (a plain running
 // sum is a serial chain the compiler may not turn into vector code).
 constexpr int64_t LANES = 16;
-LINEAR_INLINE float dot(const float* __restrict a, const float* __restrict b, int64_t n) {
+NANOLAB_SIMD_INLINE float dot(const float* __restrict a, const float* __restrict b, int64_t n) {
   float part[LANES] = {};
   int64_t j = 0;
   for (; j + LANES <= n; j += LANES)
@@ -71,14 +69,14 @@ LINEAR_INLINE float dot(const float* __restrict a, const float* __restrict b, in
 }
 
 // y[0 .. n) += alpha * x[0 .. n)
-LINEAR_INLINE void axpy(int64_t n, float alpha, const float* __restrict x, float* __restrict y) {
+NANOLAB_SIMD_INLINE void axpy(int64_t n, float alpha, const float* __restrict x, float* __restrict y) {
   for (int64_t j = 0; j < n; ++j) y[j] += alpha * x[j];
 }
 
 // The scan of one head over T rows from the state S (HS, HS) and z (HS), which it leaves at the
 // last row: y (T, HS) and the denominators den (T). fq = phi(q), fk = phi(k), v: (T, HS) of this
 // head.
-LINEAR_KERNEL void scan_forward(int64_t T, int64_t HS, const float* fq, const float* fk,
+NANOLAB_SIMD_CLONES void scan_forward(int64_t T, int64_t HS, const float* fq, const float* fk,
                                 const float* v, float* S, float* z, float* y, float* den) {
   for (int64_t t = 0; t < T; ++t) {
     const float *a = fq + t * HS, *f = fk + t * HS, *vt = v + t * HS;
@@ -105,18 +103,18 @@ struct Scratch {
 
 // e = g / d and the returned c = -(g · y) / d of one row: the gradients of its numerator and
 // denominator.
-LINEAR_INLINE float row_grads(int64_t HS, const float* g, const float* y, float d, float* e) {
+NANOLAB_SIMD_INLINE float row_grads(int64_t HS, const float* g, const float* y, float d, float* e) {
   const float inv = 1.0f / d;
   for (int64_t j = 0; j < HS; ++j) e[j] = g[j] * inv;
   return -dot(g, y, HS) * inv;
 }
 
 // phi'(x) = 1 for x > 0, else phi(x) = exp(x): from x and its feature fx.
-LINEAR_INLINE float feature_grad(float x, float fx) { return x > 0.0f ? 1.0f : fx; }
+NANOLAB_SIMD_INLINE float feature_grad(float x, float fx) { return x > 0.0f ? 1.0f : fx; }
 
 // The backward of one head (see the top of the file). q, k, fq, fk, v, y, g, dq, dk, dv: (T, HS);
 // den (T).
-LINEAR_KERNEL void scan_backward(int64_t T, int64_t HS, const float* q, const float* k,
+NANOLAB_SIMD_CLONES void scan_backward(int64_t T, int64_t HS, const float* q, const float* k,
                                  const float* fq, const float* fk, const float* v, const float* y,
                                  const float* den, const float* g, float* dq, float* dk, float* dv,
                                  Scratch& w) {

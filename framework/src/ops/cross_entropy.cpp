@@ -16,7 +16,7 @@
 #include "nanolab/ops.hpp"
 #include "ops/check.hpp"
 #include "ops/kernels.hpp"
-#include "ops/simd.hpp"
+#include "nanolab/simd.hpp"
 #include "runtime/profile.hpp"
 
 namespace nanolab::ops {

@@ -8,7 +8,7 @@
 #include "nanolab/ops.hpp"
 #include "ops/dropout_mask.hpp"
 #include "ops/kernels.hpp"
-#include "ops/simd.hpp"
+#include "nanolab/simd.hpp"
 
 namespace nanolab::ops {
 namespace {

@@ -1,11 +1,13 @@
-// Vector code for the framework's own loops (internal to the ops).
+// Vector code for hand-written loops, the framework's ops and plugins' kernels alike.
 //
-// The library is built for the x86-64 baseline (SSE2) so that it runs on any x86-64 machine;
-// oneDNN picks its own instruction set at run time, but the loops written here would stay SSE2.
-// NANOLAB_SIMD_CLONES on a function compiles it three times, for x86-64-v4 (AVX-512), v3 (AVX2,
-// FMA) and the baseline, and the loader picks the best one the CPU has (GCC and clang
-// target_clones, an ifunc). Each clone computes the same thing; results may differ in the last
-// bit between clones where the compiler contracts a * b + c into an FMA.
+// nanolab and its plugins are built for the x86-64 baseline (SSE2) so that they run on any x86-64
+// machine; oneDNN picks its own instruction set at run time, but loops written here would stay
+// SSE2. NANOLAB_SIMD_CLONES on a function compiles it three times, for the x86-64-v4 level
+// (AVX-512 F/BW/CD/DQ/VL), v3 (AVX2, FMA) and the baseline, and the loader picks the best one the
+// CPU has (GCC and clang target_clones, an ifunc; levels, not CPU models, so that any CPU with the
+// units gets them). Helpers called from such a function are inlined into each clone. Each clone
+// computes the same thing; results may differ in the last bit between clones where the compiler
+// contracts a * b + c into an FMA.
 //
 // exp_approx is an exp that the compiler can vectorise (a call to libm's expf stops it):
 // Cody-Waite reduction x = k ln2 + r and Cephes' degree-6 polynomial for exp(r), within 2 ulp of
@@ -23,14 +25,18 @@
 #else
 #define NANOLAB_SIMD_CLONES
 #endif
+// For the helpers of a NANOLAB_SIMD_CLONES function: inlined into each clone, so that they are
+// compiled for its units.
+#define NANOLAB_SIMD_INLINE inline __attribute__((always_inline))
 
 namespace nanolab::simd {
 
 constexpr int lanes = 8;
 
 // exp(x) for x in [-87.3, 88.3] (inputs outside are clamped: exp(-87.3) is 1.2e-38, the smallest
-// normal float's order; softmax and cross-entropy only pass x <= 0).
-inline float exp_approx(float x) {
+// normal float's order, which is 0 for every sum it enters; softmaxes and cross-entropy only pass
+// x <= 0, and lanes computed and then discarded stay finite).
+NANOLAB_SIMD_INLINE float exp_approx(float x) {
   x = std::min(std::max(x, -87.3f), 88.3f);
   // k = round(x / ln2) by the 1.5 * 2^23 trick: adding it leaves k in the low mantissa bits.
   constexpr float shifter = 12582912.0f;
@@ -49,7 +55,7 @@ inline float exp_approx(float x) {
 }
 
 // The largest of x[0..n), n >= 1.
-inline float max_of(const float* x, int64_t n) {
+NANOLAB_SIMD_INLINE float max_of(const float* x, int64_t n) {
   float m[lanes];
   for (int l = 0; l < lanes; ++l) m[l] = x[0];
   int64_t i = 0;
