@@ -155,7 +155,9 @@ TEST(Run, NonFiniteLossExits6WithTheStepAndMarksTheRunFailed) {
   const Outcome o = f.run("nan", {"loss.plugin=nan_after", "loss.calls=25"});
   EXPECT_TRUE(o.exited);
   EXPECT_EQ(o.status, 6) << o.err;
-  EXPECT_NE(o.err.find("step 26"), std::string::npos) << o.err;
+  const size_t at = o.err.find("step 26");
+  EXPECT_NE(at, std::string::npos) << o.err;
+  EXPECT_EQ(o.err.find("step 26", at + 1), std::string::npos) << "one message, not two\n" << o.err;
   const RunLog log = read_run(f.run_dir("nan") / "run.h5");
   EXPECT_EQ(log.status, "failed");
   EXPECT_EQ(log.train.back().step, 25);

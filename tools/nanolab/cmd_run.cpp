@@ -75,12 +75,13 @@ int cmd_run(const Args& args) {
         break;
       }
     } catch (const Error& e) {
+      // One run, or a data-parallel job, which cannot go on without this rank (the others would
+      // wait for it): the error ends the command, and main() reports it, once.
+      if (exp.runs.size() == 1 || (world.size > 1 && !distribute)) throw;
       std::fprintf(stderr, "%snanolab run: error in run %s: %s\n", rank_prefix.c_str(),
                    spec.name.c_str(), e.what());
       outcomes.push_back({spec.name, "failed", e.what()});
       if (exit_status == 0) exit_status = int(e.code());
-      // A data-parallel job cannot go on without this rank: the others would wait for it.
-      if (exp.runs.size() == 1 || (world.size > 1 && !distribute)) throw;
     }
   }
   if (distribute && world.size > 1) {
