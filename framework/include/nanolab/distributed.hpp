@@ -36,12 +36,13 @@ NANOLAB_VISIBLE const World& world();
 NANOLAB_VISIBLE bool built_with_mpi();
 
 // In place, on every rank: data[i] = the sum over ranks of data[i]. `what` names the operation in
-// errors ("the gradient all-reduce at step 12").
-NANOLAB_VISIBLE void allreduce_sum(float* data, int64_t n, const std::string& what);
-NANOLAB_VISIBLE void allreduce_sum(double* data, int64_t n, const std::string& what);
+// errors ("the gradient all-reduce"); a static text, so that a call allocates nothing (the
+// trainer calls them every step and adds the step to an error it catches).
+NANOLAB_VISIBLE void allreduce_sum(float* data, int64_t n, const char* what);
+NANOLAB_VISIBLE void allreduce_sum(double* data, int64_t n, const char* what);
 // Every rank's `value`, the largest of them returned on every rank.
-NANOLAB_VISIBLE int64_t allreduce_max(int64_t value, const std::string& what);
-NANOLAB_VISIBLE void barrier(const std::string& what);
+NANOLAB_VISIBLE int64_t allreduce_max(int64_t value, const char* what);
+NANOLAB_VISIBLE void barrier(const char* what);
 
 // The signal (SIGINT, SIGTERM) that asked this process to stop, 0 if none: set by the trainer's
 // handlers, watched by the collectives while they wait.

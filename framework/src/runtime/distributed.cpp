@@ -39,7 +39,7 @@ std::string mpi_error_text(int rc) {
 
 // Waits for `request`. A signal that asks this process to stop (mpirun's SIGTERM when another
 // rank died, or the user's) gives the other ranks half a second to arrive, then gives up.
-void wait(MPI_Request& request, const std::string& what) {
+void wait(MPI_Request& request, const char* what) {
   using clock = std::chrono::steady_clock;
   const auto start = clock::now();
   std::optional<clock::time_point> signalled;
@@ -47,7 +47,7 @@ void wait(MPI_Request& request, const std::string& what) {
     int done = 0;
     const int rc = MPI_Test(&request, &done, MPI_STATUS_IGNORE);
     if (rc != MPI_SUCCESS)
-      throw DistributedError(what + " failed on rank " + std::to_string(the_world.rank) + ": " +
+      throw DistributedError(std::string(what) + " failed on rank " + std::to_string(the_world.rank) + ": " +
                              mpi_error_text(rc) + "; hint: another rank of the job has died");
     if (done) return;
     const auto now = clock::now();
@@ -55,7 +55,7 @@ void wait(MPI_Request& request, const std::string& what) {
       if (!signalled) signalled = now;
       if (now - *signalled > std::chrono::milliseconds(500))
         throw DistributedError(
-            what + ": rank " + std::to_string(the_world.rank) + " got signal " +
+            std::string(what) + ": rank " + std::to_string(the_world.rank) + " got signal " +
             std::to_string(stop_signal().load()) +
             " while waiting for the other ranks; mpirun stops every rank when one of them dies "
             "(see its message above for which)");
@@ -70,7 +70,7 @@ void wait(MPI_Request& request, const std::string& what) {
 }
 
 template <class T>
-void allreduce(T* data, int64_t n, MPI_Datatype type, MPI_Op op, const std::string& what) {
+void allreduce(T* data, int64_t n, MPI_Datatype type, MPI_Op op, const char* what) {
   if (the_world.size == 1) return;
   // MPI counts are int: large buffers go in slices of 2^30 elements.
   constexpr int64_t slice = int64_t(1) << 30;
@@ -79,7 +79,7 @@ void allreduce(T* data, int64_t n, MPI_Datatype type, MPI_Op op, const std::stri
     const int count = int(std::min(slice, n - at));
     const int rc = MPI_Iallreduce(MPI_IN_PLACE, data + at, count, type, op, MPI_COMM_WORLD, &request);
     if (rc != MPI_SUCCESS)
-      throw DistributedError(what + " could not start on rank " +
+      throw DistributedError(std::string(what) + " could not start on rank " +
                              std::to_string(the_world.rank) + ": " + mpi_error_text(rc));
     wait(request, what);
   }
@@ -136,7 +136,7 @@ bool built_with_mpi() {
 #endif
 }
 
-void allreduce_sum(float* data, int64_t n, const std::string& what) {
+void allreduce_sum(float* data, int64_t n, const char* what) {
 #ifdef NANOLAB_HAVE_MPI
   allreduce(data, n, MPI_FLOAT, MPI_SUM, what);
 #else
@@ -144,7 +144,7 @@ void allreduce_sum(float* data, int64_t n, const std::string& what) {
 #endif
 }
 
-void allreduce_sum(double* data, int64_t n, const std::string& what) {
+void allreduce_sum(double* data, int64_t n, const char* what) {
 #ifdef NANOLAB_HAVE_MPI
   allreduce(data, n, MPI_DOUBLE, MPI_SUM, what);
 #else
@@ -152,7 +152,7 @@ void allreduce_sum(double* data, int64_t n, const std::string& what) {
 #endif
 }
 
-int64_t allreduce_max(int64_t value, const std::string& what) {
+int64_t allreduce_max(int64_t value, const char* what) {
 #ifdef NANOLAB_HAVE_MPI
   allreduce(&value, 1, MPI_INT64_T, MPI_MAX, what);
 #else
@@ -161,13 +161,13 @@ int64_t allreduce_max(int64_t value, const std::string& what) {
   return value;
 }
 
-void barrier(const std::string& what) {
+void barrier(const char* what) {
 #ifdef NANOLAB_HAVE_MPI
   if (the_world.size == 1) return;
   MPI_Request request;
   const int rc = MPI_Ibarrier(MPI_COMM_WORLD, &request);
   if (rc != MPI_SUCCESS)
-    throw DistributedError(what + " could not start on rank " + std::to_string(the_world.rank) +
+    throw DistributedError(std::string(what) + " could not start on rank " + std::to_string(the_world.rank) +
                            ": " + mpi_error_text(rc));
   wait(request, what);
 #else

@@ -261,12 +261,16 @@ class Loop {
   bool average_over_ranks(int64_t step, const Parameters& params, double& loss) {
     if (world_size_ == 1) return false;
     profile::Scope scope(profile::Kind::allreduce);
-    const std::string what = "the gradient all-reduce of step " + std::to_string(step);
-    for (const Parameter& p : params)
-      if (p.tensor.grad().defined())
-        distributed::allreduce_sum(p.tensor.grad().data(), p.tensor.numel(), what);
+    constexpr const char* what = "the gradient all-reduce";
     double shared[2] = {loss, stop_requested != 0 ? 1.0 : 0.0};
-    distributed::allreduce_sum(shared, 2, what);
+    try {
+      for (const Parameter& p : params)
+        if (p.tensor.grad().defined())
+          distributed::allreduce_sum(p.tensor.grad().data(), p.tensor.numel(), what);
+      distributed::allreduce_sum(shared, 2, what);
+    } catch (const DistributedError& e) {
+      throw DistributedError("step " + std::to_string(step) + ": " + e.what());
+    }
     loss = shared[0] / double(world_size_);
     return shared[1] > 0;
   }
@@ -396,7 +400,7 @@ class Loop {
                    {"skipped_total", n_.skipped_total},
                    {"best_val_step", n_.best_val_step},
                    {"timed_steps", n_.timed_steps},
-                 {"world_size", world_size_}};
+                   {"world_size", world_size_}};
     ck.values = {{"best_val_loss", n_.best_val_loss},
                  {"best_val_accuracy", n_.best_val_accuracy},
                  {"final_train_loss", n_.final_train_loss},
@@ -579,7 +583,6 @@ TrainResult resume(const TrainOptions& options) {
   spec.config = parse_resolved_config(ck.config_toml, origin);
   spec.config_toml = ck.config_toml;
   spec.name = options.run_dir.filename().string();
-  Components parts = train_detail::build(spec.config, train_detail::Purpose::train, ck.tokenizer);
   const int world_size = data_parallel_size(options);
   const int64_t trained_on = ck.counters.count("world_size") ? ck.counters.at("world_size") : 1;
   if (trained_on != world_size)
@@ -588,6 +591,7 @@ TrainResult resume(const TrainOptions& options) {
         " rank(s), this resume has " + std::to_string(world_size) +
         "; its batches (world_size x batch_size rows) would change; hint: resume with mpirun -np " +
         std::to_string(trained_on) + (trained_on == 1 ? " or without mpirun" : ""));
+  Components parts = train_detail::build(spec.config, train_detail::Purpose::train, ck.tokenizer);
   load_parameters(*parts.model, ck, origin);
   parts.optimizer->load_state(ck.optimizer);
   // The model and the optimizer hold copies now; the file's tensors would double their memory
