@@ -1,22 +1,24 @@
 // attention `flash`: the causal multi-head self-attention of causal_mha (multi_head.hpp: the same
-// parameters c_attn and c_proj, init marks, dropout sites and positions) with a fused attention core in the manner of
-// FlashAttention-2. The projections and head splits are framework ops; between them, one fused op
-// attends in tiles (TILE query rows against TILE keys) with an online softmax (a running max m
+// parameters c_attn and c_proj, init marks, dropout sites and positions) with a fused attention
+// core in the manner of FlashAttention-2. The projections are framework ops; between them, one
+// fused op reads q, k, v where the qkv projection wrote them and writes its output with the heads
+// merged, so no head is copied (with rope, which rotates q and k first, it runs on split heads).
+// It attends in tiles (TILE query rows against TILE keys) with an online softmax (a running max m
 // and sum l per query row), so the (T, T) weights never exist: the forward keeps only the output
-// O (B, NH, T, HS) and the per-row logsumexp L (B, NH, T), and its hand-written backward
-// recomputes the weights tile by tile from Q, K and L, in one pass over the key tiles
-// (FlashAttention-2's dK/dV loop, with dQ accumulated by the same task). Work is split with
-// nanolab::parallel_for, over B x NH x query tiles for the forward and over B x NH heads for the
-// backward (each head owns its dQ, dK and dV rows), so every output element is summed by one task
-// in a fixed order: results do not depend on the thread count. Attention dropout is implemented,
-// not refused: the keep decision of weight (b, h, i, j) is a hash of (seed, index), recomputed by
-// the backward instead of stored; the masks are not causal_mha's (which come from ops::dropout
-// over the materialised weights), only their distribution is. The KV-cache path reuses the
-// forward kernel with a query offset. Not a GPU kernel and not oneDNN (which must not run inside
-// TBB tasks): the inner loops are plain float loops over contiguous memory, register-blocked,
-// compiled for AVX-512F, FMA and baseline x86-64 and picked when the plugin is loaded. Honours every
-// model.position: rope rotates q and k before the kernel, alibi's bias is added to each tile of
-// scores in the forward and again where the backward recomputes them.
+// O and the per-row logsumexp L (B, NH, T), and its hand-written backward recomputes the weights
+// tile by tile from Q, K and L, in one pass over the key tiles (FlashAttention-2's dK/dV loop,
+// with dQ accumulated by the same task). Work is split with nanolab::parallel_for, over B x NH x
+// query tiles for the forward and over B x NH heads for the backward (each head owns its dQ, dK
+// and dV rows), so every output element is summed by one task in a fixed order: results do not
+// depend on the thread count. Attention dropout is implemented, not refused: the keep decision of
+// weight (b, h, i, j) is a hash of (seed, index), recomputed by the backward instead of stored;
+// the masks are not causal_mha's (which come from ops::dropout over the materialised weights),
+// only their distribution is. The KV-cache path reuses the forward kernel with a query offset.
+// Not a GPU kernel and not oneDNN (which must not run inside TBB tasks): the inner loops are plain
+// float loops, register-blocked, compiled per vector unit (nanolab/simd.hpp) and picked when the
+// plugin is loaded. Honours every model.position: rope rotates q and k before the kernel, alibi's
+// bias is added to each tile of scores in the forward and again where the backward recomputes
+// them.
 #include <algorithm>
 #include <cmath>
 #include <span>
@@ -73,12 +75,26 @@ struct WeightDropout {
   int64_t T = 0;
 };
 
-// The geometry of one call of the kernels: heads are (B*NH) blocks of rows of HS floats.
+// Where the heads of one tensor lie: head bh = b * NH + h starts `batch` floats per b and `head`
+// floats per h into it, and its rows of HS floats are `row` floats apart. plain: (B, NH, T, HS);
+// packed: one of q, k, v inside the (B, T, 3C) output of the qkv projection, or y inside (B, T, C).
+struct HeadLayout {
+  int64_t NH, batch, head, row;
+  int64_t start(int64_t bh) const { return bh / NH * batch + bh % NH * head; }
+  static HeadLayout plain(int64_t NH, int64_t T, int64_t HS) { return {NH, NH * T * HS, T * HS, HS}; }
+  static HeadLayout packed(int64_t NH, int64_t T, int64_t HS, int64_t row) {
+    return {NH, T * row, HS, row};
+  }
+};
+
+// The geometry of one call of the kernels: (B*NH) heads of rows of HS floats. Row strides: ld_in
+// for q, k, v and their gradients; ld_out for O and dO.
 struct Heads {
   int64_t BNH, T, HS;  // T: query rows (and keys, except in the cached path)
   float scale;         // 1 / sqrt(HS)
   WeightDropout drop;
   std::vector<float> slopes;  // ALiBi's slope of each of the NH heads (head bh % NH), or empty
+  int64_t ld_in, ld_out;
 
   float slope(int64_t bh) const {
     return slopes.empty() ? 0.0f : slopes[size_t(bh % int64_t(slopes.size()))];
@@ -135,11 +151,11 @@ NANOLAB_SIMD_INLINE void transpose_tile(const float* src, int64_t rows, int64_t 
     for (int64_t c = 0; c < cols; ++c) dst[c * TILE + r] = src[r * ld + c];
 }
 
-// s (rows, TILE) = scale * q (rows, HS) · kt (HS, TILE).
-NANOLAB_SIMD_INLINE void scores(int64_t rows, int64_t HS, const float* q, const float* kt, float scale,
-                         float* s) {
+// s (rows, TILE) = scale * q (rows, HS; row stride ldq) · kt (HS, TILE).
+NANOLAB_SIMD_INLINE void scores(int64_t rows, int64_t HS, const float* q, int64_t ldq,
+                                const float* kt, float scale, float* s) {
   std::fill(s, s + rows * TILE, 0.0f);
-  gemm_acc(rows, TILE, HS, q, HS, kt, TILE, s, TILE);
+  gemm_acc(rows, TILE, HS, q, ldq, kt, TILE, s, TILE);
   for (int64_t x = 0; x < rows * TILE; ++x) s[x] *= scale;
 }
 
@@ -176,12 +192,13 @@ NANOLAB_SIMD_INLINE int64_t visible(int64_t pos, int64_t j0, int64_t nk) {
 
 // Forward for query rows [i0, i1) (at most TILE) of head bh. Query row i sits at absolute position
 // offset + i and attends to keys 0 .. offset + i of k and v. q, o: (rows, HS) of this head, from
-// its first row; k, v: (keys, HS) of this head; lse: (rows) of this head, the logsumexp of each
+// its first row (row strides h.ld_in, h.ld_out); k, v: (keys, HS) of this head (h.ld_in); lse:
+// (rows) of this head, the logsumexp of each
 // row's scaled scores before dropout. Scratch: kt (HS, TILE), s (TILE, TILE), acc (TILE, HS).
 NANOLAB_SIMD_CLONES void forward_rows(const Heads& h, int64_t bh, int64_t i0, int64_t i1, int64_t offset,
                                const float* q, const float* k, const float* v, float* o, float* lse,
                                float* kt, float* s, float* acc) {
-  const int64_t HS = h.HS, rows = i1 - i0;
+  const int64_t HS = h.HS, rows = i1 - i0, ld = h.ld_in;
   float m[TILE], l[TILE], z[TILE];
   std::fill(m, m + rows, -INFINITY);
   std::fill(l, l + rows, 0.0f);
@@ -189,8 +206,8 @@ NANOLAB_SIMD_CLONES void forward_rows(const Heads& h, int64_t bh, int64_t i0, in
   const int64_t keys = offset + i1;  // the last row sees them all
   for (int64_t j0 = 0; j0 < keys; j0 += TILE) {
     const int64_t nk = std::min(TILE, keys - j0);
-    transpose_tile(k + j0 * HS, nk, HS, HS, kt);
-    scores(rows, HS, q + i0 * HS, kt, h.scale, s);
+    transpose_tile(k + j0 * ld, nk, HS, ld, kt);
+    scores(rows, HS, q + i0 * ld, ld, kt, h.scale, s);
     add_alibi(rows, offset + i0, j0, h.slope(bh), s);
     for (int64_t r = 0; r < rows; ++r) {
       const int64_t pos = offset + i0 + r, n = visible(pos, j0, nk);
@@ -213,11 +230,11 @@ NANOLAB_SIMD_CLONES void forward_rows(const Heads& h, int64_t bh, int64_t i0, in
       }
       for (int64_t d = 0; d < HS; ++d) ar[d] *= alpha;
     }
-    gemm_acc(rows, HS, nk, s, TILE, v + j0 * HS, HS, acc, HS);
+    gemm_acc(rows, HS, nk, s, TILE, v + j0 * ld, ld, acc, HS);
   }
   for (int64_t r = 0; r < rows; ++r) {
     const float inv_l = 1.0f / l[r];
-    for (int64_t d = 0; d < HS; ++d) o[(i0 + r) * HS + d] = acc[r * HS + d] * inv_l;
+    for (int64_t d = 0; d < HS; ++d) o[(i0 + r) * h.ld_out + d] = acc[r * HS + d] * inv_l;
     lse[i0 + r] = m[r] + std::log(l[r]);
   }
 }
@@ -242,26 +259,27 @@ struct BackwardScratch {
 //   dK_tile += dSᵀ Q,   dQ_rows += dS K_tile,
 // where z is dropout's factor (1 without) and Pz = P * z the weights that reached O. The head is
 // one task, so its dQ rows are summed over key tiles in a fixed order without sharing.
-// q, k, v, dout, dq, dk, dv: (T, HS) of this head; lse, D: (T).
+// q, k, v, dq, dk, dv: (T, HS) of this head, row stride h.ld_in; dout: (T, HS), h.ld_out; lse, D:
+// (T).
 NANOLAB_SIMD_CLONES void backward_head(const Heads& h, int64_t bh, const float* q, const float* k,
                                 const float* v, const float* dout, const float* lse, const float* D,
                                 float* dq, float* dk, float* dv, BackwardScratch& w) {
-  const int64_t HS = h.HS, T = h.T;
+  const int64_t HS = h.HS, T = h.T, ld = h.ld_in, ldo = h.ld_out;
   float z[TILE];
-  std::fill(dq, dq + T * HS, 0.0f);
+  for (int64_t i = 0; i < T; ++i) std::fill(dq + i * ld, dq + i * ld + HS, 0.0f);
   for (int64_t j0 = 0; j0 < T; j0 += TILE) {
     const int64_t nk = std::min(TILE, T - j0);
-    transpose_tile(k + j0 * HS, nk, HS, HS, w.kt.data());
-    transpose_tile(v + j0 * HS, nk, HS, HS, w.vt.data());
+    transpose_tile(k + j0 * ld, nk, HS, ld, w.kt.data());
+    transpose_tile(v + j0 * ld, nk, HS, ld, w.vt.data());
     std::fill(w.dk.begin(), w.dk.end(), 0.0f);
     std::fill(w.dv.begin(), w.dv.end(), 0.0f);
     for (int64_t i0 = j0; i0 < T; i0 += TILE) {  // query tiles before j0 see none of its keys
       const int64_t rows = std::min(TILE, T - i0);
       float *p = w.p.data(), *dp = w.dp.data(), *t = w.t.data();
-      scores(rows, HS, q + i0 * HS, w.kt.data(), h.scale, p);
+      scores(rows, HS, q + i0 * ld, ld, w.kt.data(), h.scale, p);
       add_alibi(rows, i0, j0, h.slope(bh), p);
       std::fill(dp, dp + rows * TILE, 0.0f);
-      gemm_acc(rows, TILE, HS, dout + i0 * HS, HS, w.vt.data(), TILE, dp, TILE);
+      gemm_acc(rows, TILE, HS, dout + i0 * ldo, ldo, w.vt.data(), TILE, dp, TILE);
       for (int64_t r = 0; r < rows; ++r) {
         const int64_t i = i0 + r, n = visible(i, j0, nk);
         float* pr = p + r * TILE;
@@ -279,107 +297,133 @@ NANOLAB_SIMD_CLONES void backward_head(const Heads& h, int64_t bh, const float* 
           t[j * TILE + r] = h.drop.active && j < n ? pr[j] * z[j] : pr[j];
         for (int64_t j = 0; j < TILE; ++j) pr[j] = h.scale * pr[j] * (dpr[j] - D[i]);
       }
-      gemm_acc(nk, HS, rows, t, TILE, dout + i0 * HS, HS, w.dv.data(), HS);
+      gemm_acc(nk, HS, rows, t, TILE, dout + i0 * ldo, ldo, w.dv.data(), HS);
       for (int64_t r = 0; r < rows; ++r)  // t (TILE, rows) = dSᵀ, for dK
         for (int64_t j = 0; j < TILE; ++j) t[j * TILE + r] = p[r * TILE + j];
-      gemm_acc(nk, HS, rows, t, TILE, q + i0 * HS, HS, w.dk.data(), HS);
-      gemm_acc(rows, HS, nk, p, TILE, k + j0 * HS, HS, dq + i0 * HS, HS);
+      gemm_acc(nk, HS, rows, t, TILE, q + i0 * ld, ld, w.dk.data(), HS);
+      gemm_acc(rows, HS, nk, p, TILE, k + j0 * ld, ld, dq + i0 * ld, ld);
     }
-    std::copy(w.dk.begin(), w.dk.begin() + nk * HS, dk + j0 * HS);
-    std::copy(w.dv.begin(), w.dv.begin() + nk * HS, dv + j0 * HS);
+    for (int64_t r = 0; r < nk; ++r) {
+      std::copy_n(w.dk.data() + r * HS, HS, dk + (j0 + r) * ld);
+      std::copy_n(w.dv.data() + r * HS, HS, dv + (j0 + r) * ld);
+    }
   }
 }
 
 int64_t tiles(int64_t n) { return (n + TILE - 1) / TILE; }
 
-// Forward over every head: O (BNH, T, HS), L (BNH, T) from q (BNH, T, HS) and keys k, v of which
-// head bh starts at bh * kv_stride floats; query row i sits at position offset + i.
-void attention_forward(const Heads& h, const float* q, const float* k, const float* v,
-                       int64_t kv_stride, int64_t offset, float* o, float* lse) {
+// Forward over every head: O and L (BNH, T) from q and the keys k, v, each where its layout puts
+// it; query row i sits at position offset + i.
+void attention_forward(const Heads& h, const float* q, const HeadLayout& q_at, const float* k,
+                       const float* v, const HeadLayout& kv_at, int64_t offset, float* o,
+                       const HeadLayout& o_at, float* lse) {
   const int64_t nq = tiles(h.T), HS = h.HS;
   const int64_t keys = offset + h.T;
   parallel_for(h.BNH * nq, 2 * TILE * keys * HS, [&](int64_t begin, int64_t end) {
     std::vector<float> kt(size_t(HS * TILE)), s(size_t(TILE * TILE)), acc(size_t(TILE * HS));
     for (int64_t task = begin; task < end; ++task) {
       const int64_t bh = task / nq, i0 = (task % nq) * TILE, i1 = std::min(h.T, i0 + TILE);
-      forward_rows(h, bh, i0, i1, offset, q + bh * h.T * HS, k + bh * kv_stride, v + bh * kv_stride,
-                   o + bh * h.T * HS, lse + bh * h.T, kt.data(), s.data(), acc.data());
+      forward_rows(h, bh, i0, i1, offset, q + q_at.start(bh), k + kv_at.start(bh),
+                   v + kv_at.start(bh), o + o_at.start(bh), lse + bh * h.T, kt.data(), s.data(),
+                   acc.data());
     }
   });
 }
 
-// What the backward of the fused op needs: its inputs, its output and the logsumexp of each row.
-struct FlashSaved {
-  Heads h;
-  Tensor q, k, v;  // (B, NH, T, HS)
-  Tensor o;        // (B, NH, T, HS), a second handle on dst without its history
-  Tensor lse;      // (B, NH, T)
+// q, k, v inside `inputs`: one packed qkv (B, T, 3C) whose column blocks they are, or three
+// (B, NH, T, HS) tensors.
+struct Parts {
+  float* at[3];
+  Parts(const std::vector<Tensor>& inputs, int64_t C) {
+    for (size_t i = 0; i < 3; ++i)
+      at[i] = inputs.size() == 1 ? inputs[0].data() + int64_t(i) * C : inputs[i].data();
+  }
 };
 
-void attention_backward(const FlashSaved& saved, const Tensor& diff_dst) {
-  const Heads& h = saved.h;
-  const int64_t T = h.T, HS = h.HS, head = T * HS;
-  const Shape shape = saved.q.shape();
-  const float *q = saved.q.data(), *k = saved.k.data(), *v = saved.v.data();
-  const float *o = saved.o.data(), *lse = saved.lse.data(), *dout = diff_dst.data();
+// What the backward of the fused op needs: its inputs (q, k, v as Parts), its output and the
+// logsumexp of each row.
+struct FlashSaved {
+  Heads h;
+  HeadLayout in_at, out_at;    // q, k, v and their gradients; O and dO
+  std::vector<Tensor> inputs;  // qkv, or q, k, v
+  Tensor o;                    // a second handle on dst without its history
+  Tensor lse;                  // (BNH, T)
+};
+
+void attention_backward(const FlashSaved& sv, const Tensor& diff_dst) {
+  const Heads& h = sv.h;
+  const int64_t T = h.T, HS = h.HS, C = sv.in_at.NH * HS;
+  std::vector<Tensor> grads;
+  for (const Tensor& x : sv.inputs) grads.push_back(Tensor::empty(x.shape()));
+  const Parts x(sv.inputs, C), g(grads, C);
+  const float *o = sv.o.data(), *lse = sv.lse.data(), *dout = diff_dst.data();
   // D (BNH, T) = rowsum(dO * O): the term of the softmax backward that needs the whole row.
   Tensor D = Tensor::empty({h.BNH, T});
   float* Dp = D.data();
   parallel_for(h.BNH * T, 2 * HS, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
+      const int64_t at = sv.out_at.start(r / T) + r % T * h.ld_out;
       float s = 0.0f;
-      for (int64_t d = 0; d < HS; ++d) s += dout[r * HS + d] * o[r * HS + d];
+      for (int64_t d = 0; d < HS; ++d) s += dout[at + d] * o[at + d];
       Dp[r] = s;
     }
   });
-  Tensor dq = Tensor::empty(shape), dk = Tensor::empty(shape), dv = Tensor::empty(shape);
   // One task per head: B * NH of them keep the cores busy at GPT shapes, and no two tasks write
   // the same gradient row.
   parallel_for(h.BNH, 5 * T * T * HS, [&](int64_t begin, int64_t end) {
     BackwardScratch scratch(HS);
-    for (int64_t bh = begin; bh < end; ++bh)
-      backward_head(h, bh, q + bh * head, k + bh * head, v + bh * head, dout + bh * head,
-                    lse + bh * T, Dp + bh * T, dq.data() + bh * head, dk.data() + bh * head,
-                    dv.data() + bh * head, scratch);
+    for (int64_t bh = begin; bh < end; ++bh) {
+      const int64_t in = sv.in_at.start(bh);
+      backward_head(h, bh, x.at[0] + in, x.at[1] + in, x.at[2] + in, dout + sv.out_at.start(bh),
+                    lse + bh * T, Dp + bh * T, g.at[0] + in, g.at[1] + in, g.at[2] + in, scratch);
+    }
   });
-  autograd::accumulate_grad(saved.q, std::move(dq));
-  autograd::accumulate_grad(saved.k, std::move(dk));
-  autograd::accumulate_grad(saved.v, std::move(dv));
+  for (size_t i = 0; i < grads.size(); ++i)
+    autograd::accumulate_grad(sv.inputs[i], std::move(grads[i]));
 }
 
-// The fused op: q, k, v (B, NH, T, HS) -> O (B, NH, T, HS), recorded on the tape with its backward;
-// alibi_slopes: (NH) or empty.
-Tensor flash_attention(const Tensor& q, const Tensor& k, const Tensor& v, const WeightDropout& drop,
-                       std::span<const float> alibi_slopes) {
-  const Shape& s = q.shape();
-  const Heads h{s[0] * s[1], s[2], s[3], 1.0f / std::sqrt(float(s[3])), drop,
-                {alibi_slopes.begin(), alibi_slopes.end()}};
-  Tensor dst = Tensor::empty(s);
-  Tensor lse = Tensor::empty({s[0], s[1], s[2]});
-  attention_forward(h, q.data(), k.data(), v.data(), h.T * h.HS, 0, dst.data(), lse.data());
-  if (autograd::needs_grad({&q, &k, &v})) {
+// The fused op over `inputs` (see Parts) into dst, recorded on the tape with its backward.
+void run_fused(const Heads& h, const std::vector<Tensor>& inputs, const HeadLayout& in_at,
+               const HeadLayout& out_at, Tensor& dst) {
+  const Parts x(inputs, in_at.NH * h.HS);
+  Tensor lse = Tensor::empty({h.BNH, h.T});
+  attention_forward(h, x.at[0], in_at, x.at[1], x.at[2], in_at, 0, dst.data(), out_at, lse.data());
+  const bool packed = inputs.size() == 1;
+  if (packed ? autograd::needs_grad({&inputs[0]})
+             : autograd::needs_grad({&inputs[0], &inputs[1], &inputs[2]})) {
     // dst has no history yet, so view() records nothing: it only makes the second handle, which
     // the backward can hold without holding the node that holds it.
-    FlashSaved saved{h, q, k, v, dst.view(s), lse};
-    autograd::record(dst, {q, k, v},
-                     [saved](const Tensor& diff_dst) { attention_backward(saved, diff_dst); });
+    FlashSaved saved{h, in_at, out_at, inputs, dst.view(dst.shape()), lse};
+    auto backward = [saved](const Tensor& diff_dst) { attention_backward(saved, diff_dst); };
+    if (packed)
+      autograd::record(dst, {inputs[0]}, backward);
+    else
+      autograd::record(dst, {inputs[0], inputs[1], inputs[2]}, backward);
   }
-  return dst;
 }
 
-// causal_mha (multi_head.hpp) with the fused core.
+// causal_mha (multi_head.hpp) with the fused core: on the packed qkv as the projection made it
+// (no head copies), or on q, k, v (B, NH, T, HS) where rope rotated them.
 class Flash final : public plugins::MultiHeadAttention {
  public:
   explicit Flash(const AttentionConfig& config) : MultiHeadAttention("flash", config, 0) {}
 
  protected:
+  Tensor attend_packed(const Tensor& qkv, const ForwardContext& ctx) override {
+    const int64_t B = qkv.size(0), T = qkv.size(1), C = n_embd(), NH = n_head();
+    Tensor y = Tensor::empty({B, T, C});
+    run_fused(heads(B, T, ctx, 3 * C, C), {qkv}, HeadLayout::packed(NH, T, head_size(), 3 * C),
+              HeadLayout::packed(NH, T, head_size(), C), y);
+    return y;
+  }
+
   Tensor attend(const Tensor& q, const Tensor& k, const Tensor& v,
                 const ForwardContext& ctx) override {
-    const WeightDropout drop =
-        training_dropout(ctx)
-            ? WeightDropout(dropout(), dropout_site_seed(ctx.dropout_seed, 0), q.size(2))
-            : WeightDropout();
-    return flash_attention(q, k, v, drop, mask().alibi_slopes);
+    const int64_t B = q.size(0), T = q.size(2), HS = head_size();
+    const HeadLayout at = HeadLayout::plain(n_head(), T, HS);
+    Tensor y = Tensor::empty(q.shape());
+    run_fused(heads(B, T, ctx, HS, HS), {q, k, v}, at, at, y);
+    return y;
   }
 
   // The forward kernel with a query offset, over the cache's (block_size, HS) heads: the new rows
@@ -387,12 +431,24 @@ class Flash final : public plugins::MultiHeadAttention {
   Tensor attend_cached(const Tensor& q, int64_t start) override {
     const int64_t B = q.size(0), NH = q.size(1), t = q.size(2), HS = q.size(3);
     const std::span<const float> slopes = mask().alibi_slopes;
-    const Heads h{B * NH, t, HS, softmax_scale(), WeightDropout(), {slopes.begin(), slopes.end()}};
+    const Heads h{B * NH, t, HS, softmax_scale(), WeightDropout(),
+                  {slopes.begin(), slopes.end()}, HS, HS};
     Tensor y = Tensor::empty({B, NH, t, HS});  // (B, NH, t, HS)
     Tensor lse = Tensor::empty({B, NH, t});    // unused: no backward under NoGrad
-    attention_forward(h, q.data(), cache().keys().data(), cache().values().data(),
-                      block_size() * HS, start, y.data(), lse.data());
+    const HeadLayout q_at = HeadLayout::plain(NH, t, HS);
+    attention_forward(h, q.data(), q_at, cache().keys().data(), cache().values().data(),
+                      HeadLayout::plain(NH, block_size(), HS), start, y.data(), q_at, lse.data());
     return y;
+  }
+
+ private:
+  // The geometry of a training or evaluation call over (B, T) with the given row strides.
+  Heads heads(int64_t B, int64_t T, const ForwardContext& ctx, int64_t ld_in, int64_t ld_out) const {
+    const std::span<const float> slopes = mask().alibi_slopes;
+    const WeightDropout drop = training_dropout(ctx) ? WeightDropout(dropout(), dropout_site_seed(ctx.dropout_seed, 0), T)
+                                                     : WeightDropout();
+    return {B * n_head(), T, head_size(), softmax_scale(), drop, {slopes.begin(), slopes.end()},
+            ld_in, ld_out};
   }
 };
 

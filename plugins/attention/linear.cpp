@@ -205,7 +205,8 @@ Tensor linear_attention(const Tensor& q, const Tensor& k, const Tensor& v) {
 // causal_mha's projections (multi_head.hpp) around the scan; the sampling path keeps S and z.
 class Linear final : public plugins::MultiHeadAttention {
  public:
-  explicit Linear(const AttentionConfig& config) : MultiHeadAttention("linear", config, 0) {}
+  explicit Linear(const AttentionConfig& config)
+      : MultiHeadAttention("linear", config, 0, Core::split) {}
 
   void reset_cache(int64_t batch) override {
     if (batch < 1)

@@ -6,8 +6,10 @@
 // the x·Wᵀ layout, the tensor GPT-2 checkpoints hold), the heads attend with the framework's
 // masked softmax (causal, optionally a sliding window of the last `window` positions), and c_proj
 // maps the merged heads back into the residual stream. Composed from framework ops, so autograd
-// gives the backward. Dropout, when training, falls on the attention weights and on the output,
-// as in nanoGPT. Honours every model.position: rope rotates q and k, alibi biases the softmax.
+// gives the backward; the core is ops::causal_attention on the packed q, k, v (no head copies),
+// or with rope, which must rotate q and k first, chunk + split_heads + attend() + merge_heads.
+// Dropout, when training, falls on the attention weights and on the output, as in nanoGPT.
+// Honours every model.position: rope rotates q and k, alibi biases the softmax.
 // The KV-cache path for sampling is the framework's KvCache (plain loops over a few new positions
 // at a time). Not a fused or flash-style attention: the (T, T) weights are materialised.
 #pragma once
@@ -24,10 +26,17 @@ namespace nanolab::plugins {
 
 class MultiHeadAttention : public Attention {
  public:
+  // How forward reaches the attention core: `packed`, attend_packed() on the qkv projection as
+  // it is (attend() on split heads with rope, which rotates q and k first); `split`, always
+  // attend() on split heads.
+  enum class Core { packed, split };
+
   // window 0: every earlier position; w > 0: the last w positions, itself included.
-  MultiHeadAttention(const char* plugin, const AttentionConfig& config, int64_t window)
+  MultiHeadAttention(const char* plugin, const AttentionConfig& config, int64_t window,
+                     Core core = Core::packed)
       : plugin_(plugin),
         window_(window),
+        core_(core),
         C_(config.n_embd),
         NH_(config.n_head),
         HS_(config.n_embd / config.n_head),
@@ -53,8 +62,14 @@ class MultiHeadAttention : public Attention {
 
   Tensor forward(const Tensor& src, const ForwardContext& ctx) override {
     check_attention_src(src, plugin_, "forward", C_, block_size_, block_size_);
-    auto [q, k, v] = qkv(src, 0);
-    Tensor dst = project(attend(q, k, v, ctx));
+    Tensor dst;
+    if (core_ == Core::packed && position_.position() != Position::rope) {
+      Tensor y = attend_packed(ops::linear(src, c_attn_weight_, c_attn_bias_), ctx);
+      dst = ops::linear(y, c_proj_weight_, c_proj_bias_);
+    } else {
+      auto [q, k, v] = qkv(src, 0);
+      dst = project(attend(q, k, v, ctx));
+    }
     if (training_dropout(ctx))
       dst = ops::dropout(dst, dropout_, dropout_site_seed(ctx.dropout_seed, 1));
     return dst;
@@ -71,8 +86,16 @@ class MultiHeadAttention : public Attention {
   }
 
  protected:
-  // The core: q, k, v (B, NH, T, HS) -> y (B, NH, T, HS), with dropout site 0 on the weights
-  // when training. Here the scores and weights are materialised: (B, NH, T, T).
+  // The core on the packed heads: qkv (B, T, 3C) as c_attn makes it -> y (B, T, C) with the
+  // heads merged, with dropout site 0 on the weights when training. Here ops::causal_attention,
+  // which materialises the weights (B, NH, T, T) and copies no head.
+  virtual Tensor attend_packed(const Tensor& qkv, const ForwardContext& ctx) {
+    return ops::causal_attention(qkv, NH_, softmax_scale(), mask(),
+                                 training_dropout(ctx) ? dropout_ : 0.0f,
+                                 dropout_site_seed(ctx.dropout_seed, 0));
+  }
+  // The same core on split heads: q, k, v (B, NH, T, HS) -> y (B, NH, T, HS). Here the scores and
+  // weights are materialised: (B, NH, T, T).
   virtual Tensor attend(const Tensor& q, const Tensor& k, const Tensor& v,
                         const ForwardContext& ctx) {
     Tensor att = ops::causal_softmax(ops::matmul(q, k, false, true), softmax_scale(), mask());
@@ -114,6 +137,7 @@ class MultiHeadAttention : public Attention {
 
   const char* plugin_;
   int64_t window_;
+  Core core_;
   int64_t C_, NH_, HS_, block_size_;
   float dropout_;
   PositionEncoding position_;

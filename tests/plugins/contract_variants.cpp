@@ -99,7 +99,7 @@ struct AdafactorReference {
   int64_t R, N;
   bool factored, decays;
   double eps1 = 1e-30, eps2 = 1e-3, decay_rate = -0.8, clip = 1.0, wd = 0.1;
-  std::vector<double> row, col, v;
+  std::vector<double> row{}, col{}, v{};
   bool clipped = false;  // whether RMS(U) ever exceeded clip
 
   static double sq(double x) { return x * x; }

@@ -35,6 +35,7 @@
 #include "nanolab/autograd.hpp"
 #include "nanolab/ops.hpp"
 #include "nanolab/runtime.hpp"
+#include "ops/causal_attention_ref.hpp"
 #include "ops/causal_softmax_ref.hpp"
 #include "ops/cross_entropy_ref.hpp"
 #include "ops/dropout_ref.hpp"
@@ -213,6 +214,24 @@ Case attention_softmax_case(bool causal, int64_t B, int64_t NH, int64_t T) {
   return c;
 }
 
+// The attention core on packed heads: qkv (B, T, 3C) -> y (B, T, C), causal, scaled by
+// 1/sqrt(HS), no dropout; GFLOP/s count its four (B, NH) batches of T x T x HS products in full.
+Case causal_attention_case(int64_t B, int64_t NH, int64_t T) {
+  Case c{"causal_attention",
+         "B=" + std::to_string(B) + " NH=" + std::to_string(NH) + " T=" + std::to_string(T),
+         {{B, T, 3 * NH * HS}}, {}, {}, {}};
+  const float scale = 1.0f / std::sqrt(float(HS));
+  const ref::AttentionShape a{B, T, NH, HS, scale, 0, {}};
+  c.fast = [=](const std::vector<Tensor>& x) { return ops::causal_attention(x[0], NH, scale); };
+  c.ref_fwd = [=](RefBuffers& b) { ref::causal_attention_fwd(b.src[0].data(), b.dst.data(), a); };
+  c.ref_bwd = [=](RefBuffers& b) {
+    ref::causal_attention_bwd(b.src[0].data(), b.diff_dst.data(), b.diff_src[0].data(), a);
+  };
+  c.fwd_flops = 4.0 * double(B * NH * T * T * HS);
+  c.bwd_flops = 2 * c.fwd_flops;
+  return c;
+}
+
 Case layer_norm_case(int64_t BT, int64_t C) {
   Case c{"layer_norm", dims({BT, C}), {{BT, C}, {C}, {C}}, {}, {}, {}};
   c.fast = [](const std::vector<Tensor>& x) { return ops::layer_norm(x[0], x[1], x[2]); };
@@ -363,6 +382,7 @@ std::vector<Group> gpt_groups(bool quick) {
         g.cases.push_back(attention_softmax_case(true, BT / T, NH, T));
         g.cases.push_back(attention_softmax_case(false, BT / T, NH, T));
       }
+      for (int64_t T : {64, 256}) g.cases.push_back(causal_attention_case(BT / T, NH, T));
       g.cases.push_back(layer_norm_case(BT, C));
       g.cases.push_back(gelu_case(BT, 4 * C));
       g.cases.push_back(add_case(BT, C));

@@ -59,6 +59,15 @@ struct AttentionMask {
 // row i attends to columns j <= i (and inside the window); masked entries of dst are exactly 0.
 Tensor causal_softmax(const Tensor& src, float softmax_scale = 1.0f, const AttentionMask& mask = {});
 
+// The causal self-attention of GPT-2's packed heads as one op: qkv (B, T, 3C) holds q, k and v
+// side by side, each (B, T, NH, HS) with C = n_head * HS, as one linear makes them; dst (B, T, C)
+// is y = dropout(causal_softmax(q·kᵀ, softmax_scale, mask)) · v with the heads merged, equal to
+// chunk, split_heads, matmul, causal_softmax, dropout(p, seed) on the (B, NH, T, T) weights,
+// matmul and merge_heads, without their copies. dropout_p 0: no dropout.
+Tensor causal_attention(const Tensor& qkv, int64_t n_head, float softmax_scale,
+                        const AttentionMask& mask = {}, float dropout_p = 0.0f,
+                        uint64_t dropout_seed = 0);
+
 // Rotary position embedding (RoPE, Su et al. 2021) of q or k: src (..., T, HS), HS even, row t at
 // absolute position pos0 + t. The pairs (d, d + HS/2) are rotated by the angle
 // position * base^(-2d/HS) (the "rotate half" layout of GPT-NeoX and LLaMA), so that the dot

@@ -12,7 +12,9 @@
 #include "nanolab/autograd.hpp"
 #include "nanolab/errors.hpp"
 #include "nanolab/ops.hpp"
+#include "ops/causal_softmax.hpp"
 #include "ops/check.hpp"
+#include "ops/dropout_mask.hpp"
 #include "ops/kernels.hpp"
 #include "nanolab/simd.hpp"
 #include "runtime/profile.hpp"
@@ -20,23 +22,12 @@
 namespace nanolab::ops {
 namespace {
 
-// The shape of one call: BH matrices (T, T), the window, and ALiBi's slopes of NH heads (the
-// matrix bh belongs to head bh % NH).
-struct Geometry {
-  int64_t BH, T, window;
-  float scale;
-  std::vector<float> slopes;  // (NH) or empty
-
-  // First column row i of a matrix sees.
-  int64_t first(int64_t i) const { return window > 0 ? std::max<int64_t>(0, i - window + 1) : 0; }
-};
-
 // What the backward needs. `dst` shares the output's storage through its own handle: holding the
 // output tensor itself would make it own the node that holds it, a cycle that is never freed.
 struct CausalSoftmaxSaved {
   Tensor src;  // (..., T, T): only to receive its gradient
   Tensor dst;  // (..., T, T), seen as (BH, T, T)
-  Geometry g;
+  CausalGeometry g;
 };
 
 // One row y[j0..i] = softmax_j(scale * x[j] - slope * (i - j)); y elsewhere untouched.
@@ -71,11 +62,14 @@ NANOLAB_SIMD_CLONES void softmax_row_bwd(const float* y, const float* dy, float*
   for (j = j0; j <= i; ++j) dx[j] = scale * y[j] * (dy[j] - d);
 }
 
-// dst(BH, T, T) = masked softmax of scale * src(BH, T, T) - slope * (i - j). Rows are
-// independent; each subtracts its own max before exp so large scores cannot overflow.
-void causal_softmax_fwd(const float* src, float* dst, const Geometry& g) {
+}  // namespace
+
+void causal_softmax_fwd(const float* src, float* dst, const CausalGeometry& g,
+                        const WeightsDropout& drop, float* dropped) {
   const int64_t T = g.T;
   const int64_t NH = int64_t(g.slopes.size());
+  const DropoutMask mask(drop.seed, drop.p);
+  const float keep_scale = 1.0f / (1.0f - drop.p);
   kernels::parallel_for(g.BH * T, T, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
       const int64_t i = r % T, j0 = g.first(i);
@@ -84,26 +78,37 @@ void causal_softmax_fwd(const float* src, float* dst, const Geometry& g) {
       softmax_row(src + r * T, y, i, j0, g.scale, slope);
       std::fill(y, y + j0, 0.0f);
       std::fill(y + i + 1, y + T, 0.0f);
+      if (drop.p > 0.0f) {
+        float* yd = dropped + r * T;
+        dropout_range(dst, dropped, r * T + j0, r * T + i + 1, mask, keep_scale);
+        std::fill(yd, yd + j0, 0.0f);
+        std::fill(yd + i + 1, yd + T, 0.0f);
+      }
     }
   });
 }
 
-// diff_src = scale * dst * (diff_dst - <diff_dst, dst>) over the visible j, exactly 0 elsewhere.
 void causal_softmax_bwd(const float* dst, const float* diff_dst, float* diff_src,
-                        const Geometry& g) {
+                        const CausalGeometry& g, const WeightsDropout& drop) {
   const int64_t T = g.T;
+  const DropoutMask mask(drop.seed, drop.p);
+  const float keep_scale = 1.0f / (1.0f - drop.p);
   kernels::parallel_for(g.BH * T, T, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
       const int64_t i = r % T, j0 = g.first(i);
       float* dx = diff_src + r * T;
-      softmax_row_bwd(dst + r * T, diff_dst + r * T, dx, j0, i, g.scale);
+      const float* dy = diff_dst + r * T;
+      if (drop.p > 0.0f) {  // the dropout's backward is itself, into diff_src's visible part
+        dropout_range(diff_dst, diff_src, r * T + j0, r * T + i + 1, mask, keep_scale);
+        dy = dx;
+      }
+      softmax_row_bwd(dst + r * T, dy, dx, j0, i, g.scale);
       std::fill(dx, dx + j0, 0.0f);
       std::fill(dx + i + 1, dx + T, 0.0f);
     }
   });
 }
 
-}  // namespace
 
 Tensor causal_softmax(const Tensor& src, float softmax_scale, const AttentionMask& mask) {
   profile::Scope scope(profile::Kind::softmax);
@@ -117,7 +122,7 @@ Tensor causal_softmax(const Tensor& src, float softmax_scale, const AttentionMas
     throw ShapeError("causal_softmax: window must be >= 0 (0 for none), got " +
                      std::to_string(mask.window));
   const int64_t T = s.last();
-  Geometry g{T == 0 ? 0 : s.numel() / (T * T), T, mask.window, softmax_scale,
+  CausalGeometry g{T == 0 ? 0 : s.numel() / (T * T), T, mask.window, softmax_scale,
              {mask.alibi_slopes.begin(), mask.alibi_slopes.end()}};
   Tensor dst = Tensor::empty(s);  // (..., T, T)
   causal_softmax_fwd(src.data(), dst.data(), g);

@@ -11,13 +11,14 @@
 #include "nanolab/simd.hpp"
 
 namespace nanolab::ops {
-namespace {
 
-// Elements [b, e): with AVX-512 the mask's 64-bit hash runs 8 elements at a time.
+// With AVX-512 the mask's 64-bit hash runs 8 elements at a time.
 NANOLAB_SIMD_CLONES void dropout_range(const float* src, float* dst, int64_t b, int64_t e,
                                        DropoutMask mask, float scale) {
   for (int64_t i = b; i < e; ++i) dst[i] = mask.keep(uint64_t(i)) ? src[i] * scale : 0.0f;
 }
+
+namespace {
 
 // dst(n) = keep(i) ? src(i) / (1 - p) : 0; also the backward, with diff_dst and diff_src.
 void dropout_fast(const float* src, float* dst, int64_t n, float p, uint64_t seed) {

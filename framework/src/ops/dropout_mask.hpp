@@ -30,4 +30,9 @@ class DropoutMask {
   uint64_t threshold_;
 };
 
+// dst[i] = keep(i) ? src[i] * scale : 0 for the elements b <= i < e (dropout.cpp, compiled per
+// vector unit); src may be dst.
+void dropout_range(const float* src, float* dst, int64_t b, int64_t e, DropoutMask mask,
+                   float scale);
+
 }  // namespace nanolab::ops
