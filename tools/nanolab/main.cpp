@@ -49,12 +49,14 @@ void print_usage(std::FILE* out) {
   std::fprintf(out, "\nenvironment: NANOLAB_THREADS (threads for oneDNN and TBB; default: all cores)\n");
 }
 
-// libgomp reads OMP_WAIT_POLICY when it is loaded, before main(). The thread policy wants it
-// passive (framework/src/runtime/threads.cpp), so set it and start again, once, unless the user
-// chose a policy.
+// libgomp reads OMP_WAIT_POLICY and GOMP_SPINCOUNT when it is loaded, before main(). The thread
+// policy wants OpenMP's workers to spin briefly after a oneDNN call and then sleep
+// (framework/src/runtime/threads.cpp), so set both and start again, once, unless the user chose a
+// policy; a GOMP_SPINCOUNT of the user's own is kept.
 void apply_omp_wait_policy(char** argv) {
   if (std::getenv("OMP_WAIT_POLICY") || std::getenv("NANOLAB_NO_REEXEC")) return;
   setenv("OMP_WAIT_POLICY", "passive", 1);
+  setenv("GOMP_SPINCOUNT", "1000", 0);
   setenv("NANOLAB_NO_REEXEC", "1", 1);
   execv("/proc/self/exe", argv);
   // exec failed: go on with the policy the process has

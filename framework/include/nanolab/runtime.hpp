@@ -4,9 +4,9 @@
 // Thread policy (see framework/src/runtime/threads.cpp for the measurements behind it): one
 // thread count, from NANOLAB_THREADS or the machine's cores, for both oneDNN's OpenMP pool and
 // TBB's arena; oneDNN is called only from the thread that calls the ops, never from inside TBB
-// tasks; TBB kernels run between oneDNN calls, never during one; OpenMP's workers go to sleep
-// instead of spinning when a oneDNN call ends (OMP_WAIT_POLICY=passive), so that the TBB kernel
-// that follows has the cores.
+// tasks; TBB kernels run between oneDNN calls, never during one; OpenMP's workers spin only
+// briefly when a oneDNN call ends and then sleep (OMP_WAIT_POLICY=passive, GOMP_SPINCOUNT=1000),
+// so that a TBB kernel that follows has the cores and a oneDNN call that follows finds them awake.
 #pragma once
 
 #include <cstddef>

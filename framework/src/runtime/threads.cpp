@@ -2,10 +2,12 @@
 //
 // Measured on this machine (2 cores), tools/bench/thread_policy: a TBB elementwise kernel run right
 // after a oneDNN matmul, with libgomp's default wait policy, is slowed by the OpenMP workers that
-// keep spinning after the matmul; OMP_WAIT_POLICY=passive makes them sleep at once. The numbers are
-// in docs/threads.md. libgomp reads the policy from the environment when it is loaded, before any
-// of our code runs, so the `nanolab` program sets it and re-executes itself (tools/nanolab), tests
-// get it from CTest, and omp_wait_policy_passive() lets a program check it.
+// keep spinning after the matmul; OMP_WAIT_POLICY=passive makes them sleep at once, and a spin of
+// 1000 rounds first (GOMP_SPINCOUNT) keeps them for the oneDNN call that often follows at once.
+// The numbers are in docs/threads.md. libgomp reads the policy from the environment when it is
+// loaded, before any of our code runs, so the `nanolab` program sets it and re-executes itself
+// (tools/nanolab), tests get the wait policy from CTest, and omp_wait_policy_passive() lets a
+// program check it.
 #include <omp.h>
 
 #include <cstdlib>
