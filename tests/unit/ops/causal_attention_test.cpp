@@ -1,12 +1,14 @@
 // Op cases for causal_attention (plain, with dropout on the weights, with a window and ALiBi's
 // slopes), and the contracts the harness cannot see: the op equals the composition of framework
-// ops it replaces (ops.hpp) at a size that runs its parallel loops, and bad arguments name the op.
+// ops it replaces (ops.hpp) at a size that runs its parallel loops, repeated calls create no
+// oneDNN primitive and take no memory from the system, and bad arguments name the op.
 #include <cmath>
 #include <random>
 #include <vector>
 
 #include "nanolab/autograd.hpp"
 #include "nanolab/errors.hpp"
+#include "nanolab/runtime.hpp"
 #include "ops/causal_attention_ref.hpp"
 #include "unit/ops/op_harness.hpp"
 
@@ -27,7 +29,7 @@ OpCase attention_case(const std::string& name, ref::AttentionShape a) {
 std::vector<OpCase> cases() {
   const double scale = 1.0 / std::sqrt(4.0);
   return {
-      attention_case("causal_attention", {2, 6, 2, 4, scale}),
+      attention_case("causal_attention", {2, 6, 2, 4, scale, 0, {}}),
       attention_case("causal_attention_dropout", {2, 6, 2, 4, scale, 0, {}, 0.3f, 11}),
       attention_case("causal_attention_window_alibi", {2, 6, 2, 4, scale, 3, {0.5f, 0.25f}}),
   };
@@ -75,6 +77,23 @@ TEST(CausalAttention, EqualsTheComposedOpsItReplaces) {
     EXPECT_LT(max_abs_diff(qkv_fused.grad(), qkv_composed.grad()), 1e-4f)
         << "window " << mask.window;
   }
+}
+
+TEST(CausalAttention, AfterTheFirstCallCreatesNoPrimitiveAndTakesNoMemoryFromTheSystem) {
+  constexpr int64_t B = 2, T = 16, NH = 2, HS = 8;
+  Tensor qkv = random_tensor({B, T, 3 * NH * HS}, 3).set_requires_grad();
+  const Tensor dy = random_tensor({B, T, NH * HS}, 4);
+  auto step = [&] {
+    qkv.reset_grad();
+    ops::causal_attention(qkv, NH, 0.5f, {}, 0.1f, 9).backward(dy);
+  };
+  step();
+  const auto after_first = runtime::stats();
+  for (int i = 0; i < 3; ++i) step();
+  const auto after_more = runtime::stats();
+  EXPECT_EQ(after_more.primitives_created, after_first.primitives_created);
+  EXPECT_EQ(after_more.system_allocations, after_first.system_allocations);
+  EXPECT_GT(after_more.cache_hits, after_first.cache_hits);
 }
 
 TEST(CausalAttention, BadArgumentsNameTheOpAndWhatWasExpected) {
