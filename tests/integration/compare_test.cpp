@@ -23,7 +23,7 @@ struct FakeRun {
   std::vector<float> val_loss;       // at steps 0, 10, 20, ...
   std::string status = "completed";  // "running": write_run returns the open writer
   std::string sample = "1+1=2";
-  std::string git_diff;
+  std::string git_diff{};
 };
 
 // Writes <root>/<name>/run.h5 with a two-key-varying config; train loss at step s is 5 - s/100.

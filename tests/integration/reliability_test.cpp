@@ -98,8 +98,9 @@ TEST(Reliability, KillDashNineAtThirtyMomentsThenResumeEqualsTheUninterruptedRun
       return !ec && t >= started;
     };
     Program p(args, f.dir.path(), Fixture::env(), "cut" + std::to_string(kills));
-    if (kills == 0)  // the first kill after the first checkpoint, so that there is one to resume
+    if (kills == 0) {  // the first kill after the first checkpoint, so that there is one to resume
       ASSERT_TRUE(wait_until([&] { return fs::exists(dir / "checkpoint.h5"); }));
+    }
     if (kills % 3 == 2) {
       // Every third kill aims at a checkpoint write: as soon as its .tmp appears.
       wait_until([&] { return writing() || !p.running(); }, std::chrono::seconds(20));

@@ -25,8 +25,7 @@ namespace {
 void write_run(const fs::path& dir, int i, int64_t rows) {
   nanolab::RunWriter::Header h;
   h.experiment = "bench";
-  h.run = "r";
-  h.run += std::to_string(i);
+  h.run = std::to_string(i).insert(0, 1, 'r');
   h.config_toml = "[experiment]\nname = \"bench\"\nseed = " + std::to_string(i % 5) +
                   "\n[optimizer]\nplugin = \"adamw\"\nlr = " + std::to_string(1e-4 * (1 + i / 5)) +
                   "\n[model]\nn_layer = 4\nn_head = 4\nn_embd = 128\n"

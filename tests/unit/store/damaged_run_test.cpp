@@ -57,7 +57,9 @@ class Rewrite {
     const hid_t a =
         H5Acreate_by_name(f_, object, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     ASSERT_GE(a, 0) << name;
-    if (n > 0) EXPECT_GE(H5Awrite(a, type, values.data()), 0);
+    if (n > 0) {
+      EXPECT_GE(H5Awrite(a, type, values.data()), 0);
+    }
     H5Aclose(a);
     H5Sclose(space);
     H5Tclose(type);
