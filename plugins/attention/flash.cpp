@@ -81,20 +81,23 @@ struct WeightDropout {
 struct HeadLayout {
   int64_t NH, batch, head, row;
   int64_t start(int64_t bh) const { return bh / NH * batch + bh % NH * head; }
-  static HeadLayout plain(int64_t NH, int64_t T, int64_t HS) { return {NH, NH * T * HS, T * HS, HS}; }
+  static HeadLayout plain(int64_t NH, int64_t T, int64_t HS) {
+    return {NH, NH * T * HS, T * HS, HS};
+  }
   static HeadLayout packed(int64_t NH, int64_t T, int64_t HS, int64_t row) {
     return {NH, T * row, HS, row};
   }
 };
 
-// The geometry of one call of the kernels: (B*NH) heads of rows of HS floats. Row strides: ld_in
-// for q, k, v and their gradients; ld_out for O and dO.
+// The geometry of one call of the kernels: (B*NH) heads of rows of HS floats, q, k, v and their
+// gradients where `in` puts them (k and v of the cached path where the cache does), O and dO
+// where `out` does.
 struct Heads {
   int64_t BNH, T, HS;  // T: query rows (and keys, except in the cached path)
   float scale;         // 1 / sqrt(HS)
   WeightDropout drop;
   std::vector<float> slopes;  // ALiBi's slope of each of the NH heads (head bh % NH), or empty
-  int64_t ld_in, ld_out;
+  HeadLayout in, out;
 
   float slope(int64_t bh) const {
     return slopes.empty() ? 0.0f : slopes[size_t(bh % int64_t(slopes.size()))];
@@ -192,13 +195,12 @@ NANOLAB_SIMD_INLINE int64_t visible(int64_t pos, int64_t j0, int64_t nk) {
 
 // Forward for query rows [i0, i1) (at most TILE) of head bh. Query row i sits at absolute position
 // offset + i and attends to keys 0 .. offset + i of k and v. q, o: (rows, HS) of this head, from
-// its first row (row strides h.ld_in, h.ld_out); k, v: (keys, HS) of this head (h.ld_in); lse:
-// (rows) of this head, the logsumexp of each
-// row's scaled scores before dropout. Scratch: kt (HS, TILE), s (TILE, TILE), acc (TILE, HS).
+// its first row (row strides h.in.row, h.out.row); k, v: (keys, HS) of this head (h.in.row); lse:
+// (rows) of this head, the logsumexp of each row's scaled scores before dropout. Scratch: kt (HS, TILE), s (TILE, TILE), acc (TILE, HS).
 NANOLAB_SIMD_CLONES void forward_rows(const Heads& h, int64_t bh, int64_t i0, int64_t i1, int64_t offset,
                                const float* q, const float* k, const float* v, float* o, float* lse,
                                float* kt, float* s, float* acc) {
-  const int64_t HS = h.HS, rows = i1 - i0, ld = h.ld_in;
+  const int64_t HS = h.HS, rows = i1 - i0, ld = h.in.row;
   float m[TILE], l[TILE], z[TILE];
   std::fill(m, m + rows, -INFINITY);
   std::fill(l, l + rows, 0.0f);
@@ -234,7 +236,7 @@ NANOLAB_SIMD_CLONES void forward_rows(const Heads& h, int64_t bh, int64_t i0, in
   }
   for (int64_t r = 0; r < rows; ++r) {
     const float inv_l = 1.0f / l[r];
-    for (int64_t d = 0; d < HS; ++d) o[(i0 + r) * h.ld_out + d] = acc[r * HS + d] * inv_l;
+    for (int64_t d = 0; d < HS; ++d) o[(i0 + r) * h.out.row + d] = acc[r * HS + d] * inv_l;
     lse[i0 + r] = m[r] + std::log(l[r]);
   }
 }
@@ -259,12 +261,12 @@ struct BackwardScratch {
 //   dK_tile += dSᵀ Q,   dQ_rows += dS K_tile,
 // where z is dropout's factor (1 without) and Pz = P * z the weights that reached O. The head is
 // one task, so its dQ rows are summed over key tiles in a fixed order without sharing.
-// q, k, v, dq, dk, dv: (T, HS) of this head, row stride h.ld_in; dout: (T, HS), h.ld_out; lse, D:
-// (T).
+// q, k, v, dq, dk, dv: (T, HS) of this head, row stride h.in.row; dout: (T, HS), h.out.row; lse,
+// D: (T).
 NANOLAB_SIMD_CLONES void backward_head(const Heads& h, int64_t bh, const float* q, const float* k,
                                 const float* v, const float* dout, const float* lse, const float* D,
                                 float* dq, float* dk, float* dv, BackwardScratch& w) {
-  const int64_t HS = h.HS, T = h.T, ld = h.ld_in, ldo = h.ld_out;
+  const int64_t HS = h.HS, T = h.T, ld = h.in.row, ldo = h.out.row;
   float z[TILE];
   for (int64_t i = 0; i < T; ++i) std::fill(dq + i * ld, dq + i * ld + HS, 0.0f);
   for (int64_t j0 = 0; j0 < T; j0 += TILE) {
@@ -312,19 +314,18 @@ NANOLAB_SIMD_CLONES void backward_head(const Heads& h, int64_t bh, const float* 
 
 int64_t tiles(int64_t n) { return (n + TILE - 1) / TILE; }
 
-// Forward over every head: O and L (BNH, T) from q and the keys k, v, each where its layout puts
-// it; query row i sits at position offset + i.
-void attention_forward(const Heads& h, const float* q, const HeadLayout& q_at, const float* k,
-                       const float* v, const HeadLayout& kv_at, int64_t offset, float* o,
-                       const HeadLayout& o_at, float* lse) {
+// Forward over every head: O (h.out) and L (BNH, T) from q (h.in) and the keys k, v (kv_at);
+// query row i sits at position offset + i.
+void attention_forward(const Heads& h, const float* q, const float* k, const float* v,
+                       const HeadLayout& kv_at, int64_t offset, float* o, float* lse) {
   const int64_t nq = tiles(h.T), HS = h.HS;
   const int64_t keys = offset + h.T;
   parallel_for(h.BNH * nq, 2 * TILE * keys * HS, [&](int64_t begin, int64_t end) {
     std::vector<float> kt(size_t(HS * TILE)), s(size_t(TILE * TILE)), acc(size_t(TILE * HS));
     for (int64_t task = begin; task < end; ++task) {
       const int64_t bh = task / nq, i0 = (task % nq) * TILE, i1 = std::min(h.T, i0 + TILE);
-      forward_rows(h, bh, i0, i1, offset, q + q_at.start(bh), k + kv_at.start(bh),
-                   v + kv_at.start(bh), o + o_at.start(bh), lse + bh * h.T, kt.data(), s.data(),
+      forward_rows(h, bh, i0, i1, offset, q + h.in.start(bh), k + kv_at.start(bh),
+                   v + kv_at.start(bh), o + h.out.start(bh), lse + bh * h.T, kt.data(), s.data(),
                    acc.data());
     }
   });
@@ -344,7 +345,6 @@ struct Parts {
 // logsumexp of each row.
 struct FlashSaved {
   Heads h;
-  HeadLayout in_at, out_at;    // q, k, v and their gradients; O and dO
   std::vector<Tensor> inputs;  // qkv, or q, k, v
   Tensor o;                    // a second handle on dst without its history
   Tensor lse;                  // (BNH, T)
@@ -352,7 +352,7 @@ struct FlashSaved {
 
 void attention_backward(const FlashSaved& sv, const Tensor& diff_dst) {
   const Heads& h = sv.h;
-  const int64_t T = h.T, HS = h.HS, C = sv.in_at.NH * HS;
+  const int64_t T = h.T, HS = h.HS, C = h.in.NH * HS;
   std::vector<Tensor> grads;
   for (const Tensor& x : sv.inputs) grads.push_back(Tensor::empty(x.shape()));
   const Parts x(sv.inputs, C), g(grads, C);
@@ -362,7 +362,7 @@ void attention_backward(const FlashSaved& sv, const Tensor& diff_dst) {
   float* Dp = D.data();
   parallel_for(h.BNH * T, 2 * HS, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
-      const int64_t at = sv.out_at.start(r / T) + r % T * h.ld_out;
+      const int64_t at = h.out.start(r / T) + r % T * h.out.row;
       float s = 0.0f;
       for (int64_t d = 0; d < HS; ++d) s += dout[at + d] * o[at + d];
       Dp[r] = s;
@@ -373,8 +373,8 @@ void attention_backward(const FlashSaved& sv, const Tensor& diff_dst) {
   parallel_for(h.BNH, 5 * T * T * HS, [&](int64_t begin, int64_t end) {
     BackwardScratch scratch(HS);
     for (int64_t bh = begin; bh < end; ++bh) {
-      const int64_t in = sv.in_at.start(bh);
-      backward_head(h, bh, x.at[0] + in, x.at[1] + in, x.at[2] + in, dout + sv.out_at.start(bh),
+      const int64_t in = h.in.start(bh);
+      backward_head(h, bh, x.at[0] + in, x.at[1] + in, x.at[2] + in, dout + h.out.start(bh),
                     lse + bh * T, Dp + bh * T, g.at[0] + in, g.at[1] + in, g.at[2] + in, scratch);
     }
   });
@@ -383,17 +383,16 @@ void attention_backward(const FlashSaved& sv, const Tensor& diff_dst) {
 }
 
 // The fused op over `inputs` (see Parts) into dst, recorded on the tape with its backward.
-void run_fused(const Heads& h, const std::vector<Tensor>& inputs, const HeadLayout& in_at,
-               const HeadLayout& out_at, Tensor& dst) {
-  const Parts x(inputs, in_at.NH * h.HS);
+void run_fused(const Heads& h, const std::vector<Tensor>& inputs, Tensor& dst) {
+  const Parts x(inputs, h.in.NH * h.HS);
   Tensor lse = Tensor::empty({h.BNH, h.T});
-  attention_forward(h, x.at[0], in_at, x.at[1], x.at[2], in_at, 0, dst.data(), out_at, lse.data());
+  attention_forward(h, x.at[0], x.at[1], x.at[2], h.in, 0, dst.data(), lse.data());
   const bool packed = inputs.size() == 1;
   if (packed ? autograd::needs_grad({&inputs[0]})
              : autograd::needs_grad({&inputs[0], &inputs[1], &inputs[2]})) {
     // dst has no history yet, so view() records nothing: it only makes the second handle, which
     // the backward can hold without holding the node that holds it.
-    FlashSaved saved{h, in_at, out_at, inputs, dst.view(dst.shape()), lse};
+    FlashSaved saved{h, inputs, dst.view(dst.shape()), lse};
     auto backward = [saved](const Tensor& diff_dst) { attention_backward(saved, diff_dst); };
     if (packed)
       autograd::record(dst, {inputs[0]}, backward);
@@ -410,19 +409,20 @@ class Flash final : public plugins::MultiHeadAttention {
 
  protected:
   Tensor attend_packed(const Tensor& qkv, const ForwardContext& ctx) override {
-    const int64_t B = qkv.size(0), T = qkv.size(1), C = n_embd(), NH = n_head();
+    const int64_t B = qkv.size(0), T = qkv.size(1), C = n_embd(), NH = n_head(), HS = head_size();
     Tensor y = Tensor::empty({B, T, C});
-    run_fused(heads(B, T, ctx, 3 * C, C), {qkv}, HeadLayout::packed(NH, T, head_size(), 3 * C),
-              HeadLayout::packed(NH, T, head_size(), C), y);
+    run_fused(heads(B, T, ctx, HeadLayout::packed(NH, T, HS, 3 * C),
+                    HeadLayout::packed(NH, T, HS, C)),
+              {qkv}, y);
     return y;
   }
 
   Tensor attend(const Tensor& q, const Tensor& k, const Tensor& v,
                 const ForwardContext& ctx) override {
-    const int64_t B = q.size(0), T = q.size(2), HS = head_size();
-    const HeadLayout at = HeadLayout::plain(n_head(), T, HS);
+    const int64_t B = q.size(0), T = q.size(2);
+    const HeadLayout at = HeadLayout::plain(n_head(), T, head_size());
     Tensor y = Tensor::empty(q.shape());
-    run_fused(heads(B, T, ctx, HS, HS), {q, k, v}, at, at, y);
+    run_fused(heads(B, T, ctx, at, at), {q, k, v}, y);
     return y;
   }
 
@@ -431,24 +431,27 @@ class Flash final : public plugins::MultiHeadAttention {
   Tensor attend_cached(const Tensor& q, int64_t start) override {
     const int64_t B = q.size(0), NH = q.size(1), t = q.size(2), HS = q.size(3);
     const std::span<const float> slopes = mask().alibi_slopes;
-    const Heads h{B * NH, t, HS, softmax_scale(), WeightDropout(),
-                  {slopes.begin(), slopes.end()}, HS, HS};
+    const HeadLayout at = HeadLayout::plain(NH, t, HS);
+    const Heads h{B * NH, t, HS, softmax_scale(), WeightDropout(), {slopes.begin(), slopes.end()},
+                  at, at};
     Tensor y = Tensor::empty({B, NH, t, HS});  // (B, NH, t, HS)
     Tensor lse = Tensor::empty({B, NH, t});    // unused: no backward under NoGrad
-    const HeadLayout q_at = HeadLayout::plain(NH, t, HS);
-    attention_forward(h, q.data(), q_at, cache().keys().data(), cache().values().data(),
-                      HeadLayout::plain(NH, block_size(), HS), start, y.data(), q_at, lse.data());
+    attention_forward(h, q.data(), cache().keys().data(), cache().values().data(),
+                      HeadLayout::plain(NH, block_size(), HS), start, y.data(), lse.data());
     return y;
   }
 
  private:
-  // The geometry of a training or evaluation call over (B, T) with the given row strides.
-  Heads heads(int64_t B, int64_t T, const ForwardContext& ctx, int64_t ld_in, int64_t ld_out) const {
+  // The geometry of a training or evaluation call over (B, T), the heads where in and out say.
+  Heads heads(int64_t B, int64_t T, const ForwardContext& ctx, const HeadLayout& in,
+              const HeadLayout& out) const {
     const std::span<const float> slopes = mask().alibi_slopes;
-    const WeightDropout drop = training_dropout(ctx) ? WeightDropout(dropout(), dropout_site_seed(ctx.dropout_seed, 0), T)
-                                                     : WeightDropout();
+    const WeightDropout drop =
+        training_dropout(ctx)
+            ? WeightDropout(dropout(), dropout_site_seed(ctx.dropout_seed, 0), T)
+            : WeightDropout();
     return {B * n_head(), T, head_size(), softmax_scale(), drop, {slopes.begin(), slopes.end()},
-            ld_in, ld_out};
+            in, out};
   }
 };
 

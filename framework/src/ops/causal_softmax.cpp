@@ -109,7 +109,6 @@ void causal_softmax_bwd(const float* dst, const float* diff_dst, float* diff_src
   });
 }
 
-
 Tensor causal_softmax(const Tensor& src, float softmax_scale, const AttentionMask& mask) {
   profile::Scope scope(profile::Kind::softmax);
   const Shape& s = src.shape();
@@ -123,7 +122,7 @@ Tensor causal_softmax(const Tensor& src, float softmax_scale, const AttentionMas
                      std::to_string(mask.window));
   const int64_t T = s.last();
   CausalGeometry g{T == 0 ? 0 : s.numel() / (T * T), T, mask.window, softmax_scale,
-             {mask.alibi_slopes.begin(), mask.alibi_slopes.end()}};
+                   {mask.alibi_slopes.begin(), mask.alibi_slopes.end()}};
   Tensor dst = Tensor::empty(s);  // (..., T, T)
   causal_softmax_fwd(src.data(), dst.data(), g);
   if (autograd::needs_grad({&src})) {
