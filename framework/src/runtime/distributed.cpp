@@ -6,12 +6,13 @@
 
 #include <time.h>
 
-#include <atomic>
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <optional>
 #include <string>
+#include <type_traits>
 
 #ifdef NANOLAB_HAVE_MPI
 #define OMPI_SKIP_MPICXX 1  // MPI's C API only: the C++ bindings would need libmpi_cxx
@@ -47,8 +48,9 @@ void wait(MPI_Request& request, const char* what) {
     int done = 0;
     const int rc = MPI_Test(&request, &done, MPI_STATUS_IGNORE);
     if (rc != MPI_SUCCESS)
-      throw DistributedError(std::string(what) + " failed on rank " + std::to_string(the_world.rank) + ": " +
-                             mpi_error_text(rc) + "; hint: another rank of the job has died");
+      throw DistributedError(std::string(what) + " failed on rank " +
+                             std::to_string(the_world.rank) + ": " + mpi_error_text(rc) +
+                             "; hint: another rank of the job has died");
     if (done) return;
     const auto now = clock::now();
     if (stop_signal() != 0) {
@@ -70,21 +72,39 @@ void wait(MPI_Request& request, const char* what) {
 }
 
 template <class T>
-void allreduce(T* data, int64_t n, MPI_Datatype type, MPI_Op op, const char* what) {
+MPI_Datatype mpi_type() {
+  if constexpr (std::is_same_v<T, float>) return MPI_FLOAT;
+  else if constexpr (std::is_same_v<T, double>) return MPI_DOUBLE;
+  else return MPI_INT64_T;
+}
+#endif
+
+enum class Reduce { sum, max };
+
+// data[0 .. n) reduced over the ranks, in place; the identity in one process or without MPI.
+template <class T>
+void allreduce(T* data, int64_t n, Reduce reduce, const char* what) {
+#ifdef NANOLAB_HAVE_MPI
+  static_assert(std::is_same_v<T, float> || std::is_same_v<T, double> ||
+                std::is_same_v<T, int64_t>);
   if (the_world.size == 1) return;
+  const MPI_Op op = reduce == Reduce::max ? MPI_MAX : MPI_SUM;
   // MPI counts are int: large buffers go in slices of 2^30 elements.
   constexpr int64_t slice = int64_t(1) << 30;
   for (int64_t at = 0; at < n; at += slice) {
     MPI_Request request;
     const int count = int(std::min(slice, n - at));
-    const int rc = MPI_Iallreduce(MPI_IN_PLACE, data + at, count, type, op, MPI_COMM_WORLD, &request);
+    const int rc = MPI_Iallreduce(MPI_IN_PLACE, data + at, count, mpi_type<T>(), op,
+                                  MPI_COMM_WORLD, &request);
     if (rc != MPI_SUCCESS)
       throw DistributedError(std::string(what) + " could not start on rank " +
                              std::to_string(the_world.rank) + ": " + mpi_error_text(rc));
     wait(request, what);
   }
-}
+#else
+  (void)data, (void)n, (void)reduce, (void)what;
 #endif
+}
 
 }  // namespace
 
@@ -137,27 +157,15 @@ bool built_with_mpi() {
 }
 
 void allreduce_sum(float* data, int64_t n, const char* what) {
-#ifdef NANOLAB_HAVE_MPI
-  allreduce(data, n, MPI_FLOAT, MPI_SUM, what);
-#else
-  (void)data, (void)n, (void)what;
-#endif
+  allreduce(data, n, Reduce::sum, what);
 }
 
 void allreduce_sum(double* data, int64_t n, const char* what) {
-#ifdef NANOLAB_HAVE_MPI
-  allreduce(data, n, MPI_DOUBLE, MPI_SUM, what);
-#else
-  (void)data, (void)n, (void)what;
-#endif
+  allreduce(data, n, Reduce::sum, what);
 }
 
 int64_t allreduce_max(int64_t value, const char* what) {
-#ifdef NANOLAB_HAVE_MPI
-  allreduce(&value, 1, MPI_INT64_T, MPI_MAX, what);
-#else
-  (void)what;
-#endif
+  allreduce(&value, 1, Reduce::max, what);
   return value;
 }
 
@@ -167,8 +175,8 @@ void barrier(const char* what) {
   MPI_Request request;
   const int rc = MPI_Ibarrier(MPI_COMM_WORLD, &request);
   if (rc != MPI_SUCCESS)
-    throw DistributedError(std::string(what) + " could not start on rank " + std::to_string(the_world.rank) +
-                           ": " + mpi_error_text(rc));
+    throw DistributedError(std::string(what) + " could not start on rank " +
+                           std::to_string(the_world.rank) + ": " + mpi_error_text(rc));
   wait(request, what);
 #else
   (void)what;
