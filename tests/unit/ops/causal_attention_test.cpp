@@ -8,7 +8,6 @@
 
 #include "nanolab/autograd.hpp"
 #include "nanolab/errors.hpp"
-#include "nanolab/runtime.hpp"
 #include "ops/causal_attention_ref.hpp"
 #include "unit/ops/op_harness.hpp"
 
@@ -87,13 +86,7 @@ TEST(CausalAttention, AfterTheFirstCallCreatesNoPrimitiveAndTakesNoMemoryFromThe
     qkv.reset_grad();
     ops::causal_attention(qkv, NH, 0.5f, {}, 0.1f, 9).backward(dy);
   };
-  step();
-  const auto after_first = runtime::stats();
-  for (int i = 0; i < 3; ++i) step();
-  const auto after_more = runtime::stats();
-  EXPECT_EQ(after_more.primitives_created, after_first.primitives_created);
-  EXPECT_EQ(after_more.system_allocations, after_first.system_allocations);
-  EXPECT_GT(after_more.cache_hits, after_first.cache_hits);
+  expect_steady_state(step, 3);
 }
 
 TEST(CausalAttention, BadArgumentsNameTheOpAndWhatWasExpected) {

@@ -146,4 +146,15 @@ TEST_P(OpTest, FastMatchesReference) {
   }
 }
 
+runtime::Stats expect_steady_state(const std::function<void()>& step, int repeats) {
+  step();
+  const runtime::Stats after_first = runtime::stats();
+  for (int i = 0; i < repeats; ++i) step();
+  const runtime::Stats after_more = runtime::stats();
+  EXPECT_EQ(after_more.primitives_created, after_first.primitives_created);
+  EXPECT_EQ(after_more.system_allocations, after_first.system_allocations);
+  EXPECT_GT(after_more.cache_hits, after_first.cache_hits);
+  return after_first;
+}
+
 }  // namespace nanolab::test

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "nanolab/ops.hpp"
+#include "nanolab/runtime.hpp"
 #include "nanolab/tensor.hpp"
 
 namespace nanolab::test {
@@ -85,6 +86,11 @@ OpCase op_case(std::string name, std::vector<Shape> shapes, std::function<Tensor
   }
 
 class OpTest : public ::testing::TestWithParam<OpCase> {};
+
+// Runs `step` once, then `repeats` more times, and expects the repeats to create no oneDNN
+// primitive and take no memory from the system while they allocate from the cache (a training
+// step after the first). Returns the counters after the first run.
+runtime::Stats expect_steady_state(const std::function<void()>& step, int repeats);
 
 // Use inside namespace nanolab::test; `cases` is an expression giving std::vector<OpCase>.
 #define NANOLAB_OP_CASES(Name, cases)                              \
