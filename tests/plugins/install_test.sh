@@ -27,9 +27,12 @@ cat "$work/plugins.txt"
 [[ $status == 0 ]] || { echo "FAIL: installed nanolab plugins exited $status"; exit 1; }
 grep -Eq "^tokenizer +reverse_bytes +0\.1\.0 +$(realpath "$plugin")\$" "$work/plugins.txt" ||
   { echo "FAIL: reverse_bytes from $plugin is not listed"; exit 1; }
-# The installed program must use the installed framework, not the build's.
-ldd "$prefix/bin/nanolab" | grep -q "libnanolab.so.* => $(realpath "$prefix")/" ||
-  { ldd "$prefix/bin/nanolab"; echo "FAIL: the installed program does not load the installed libnanolab"; exit 1; }
+# The installed program must use the installed framework, not the build's. ldd's output is taken
+# whole first: piped into `grep -q`, which stops reading at the first match, ldd could die of
+# SIGPIPE and fail the pipeline under pipefail.
+libs=$(ldd "$prefix/bin/nanolab")
+grep -q "libnanolab.so.* => $(realpath "$prefix")/" <<<"$libs" ||
+  { echo "$libs"; echo "FAIL: the installed program does not load the installed libnanolab"; exit 1; }
 
 NANOLAB_PLUGIN_PATH=$work/example "$prefix/bin/nanolab" plugins show reverse_bytes >"$work/show.txt"
 grep -Eq '^ +note +string +"" +any +free text' "$work/show.txt" ||
