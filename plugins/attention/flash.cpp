@@ -112,13 +112,17 @@ NANOLAB_SIMD_INLINE void add_alibi(int64_t rows, int64_t pos0, int64_t j0, float
     for (int64_t j = 0; j < TILE; ++j) s[r * TILE + j] -= slope * float(pos0 + r - (j0 + j));
 }
 
-// c (m, n) += a (m, k) · b (k, n), all row-major with row strides lda, ldb, ldc: the one matrix
-// product every step of the tiles is made of. Blocks of MR rows x NR columns of c keep their sums
-// in registers across the whole k loop, so each row of b loaded is used MR times; the remainders
-// (the last rows of a partial tile, head sizes that are not a multiple of NR) take plain loops.
+// c (m, n) += A · b (k, n), all row-major with row strides lda, ldb, ldc, where A (m, k) is a as
+// stored (a_rows = false: a is (k, m), A = aᵀ, as in the backward's dV += Pᵀ dO and dK += dSᵀ Q):
+// the one matrix product every step of the tiles is made of. Blocks of MR rows x NR columns of c
+// keep their sums in registers across the whole k loop, so each row of b loaded is used MR times;
+// the remainders (the last rows of a partial tile, head sizes that are not a multiple of NR) take
+// plain loops.
+template <bool a_rows = true>
 NANOLAB_SIMD_INLINE void gemm_acc(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
-                           const float* b, int64_t ldb, float* c, int64_t ldc) {
+                                  const float* b, int64_t ldb, float* c, int64_t ldc) {
   constexpr int64_t MR = 4, NR = 32;
+  const auto A = [&](int64_t i, int64_t p) { return a_rows ? a[i * lda + p] : a[p * lda + i]; };
   int64_t i = 0;
   for (; i + MR <= m; i += MR) {
     int64_t j = 0;
@@ -129,7 +133,7 @@ NANOLAB_SIMD_INLINE void gemm_acc(int64_t m, int64_t n, int64_t k, const float* 
       for (int64_t p = 0; p < k; ++p) {
         const float* bp = b + p * ldb + j;
         for (int64_t r = 0; r < MR; ++r) {
-          const float ar = a[(i + r) * lda + p];
+          const float ar = A(i + r, p);
           for (int64_t x = 0; x < NR; ++x) acc[r][x] += ar * bp[x];
         }
       }
@@ -138,11 +142,11 @@ NANOLAB_SIMD_INLINE void gemm_acc(int64_t m, int64_t n, int64_t k, const float* 
     }
     for (int64_t r = i; r < i + MR && j < n; ++r)
       for (int64_t p = 0; p < k; ++p)
-        for (int64_t x = j; x < n; ++x) c[r * ldc + x] += a[r * lda + p] * b[p * ldb + x];
+        for (int64_t x = j; x < n; ++x) c[r * ldc + x] += A(r, p) * b[p * ldb + x];
   }
   for (; i < m; ++i)
     for (int64_t p = 0; p < k; ++p)
-      for (int64_t x = 0; x < n; ++x) c[i * ldc + x] += a[i * lda + p] * b[p * ldb + x];
+      for (int64_t x = 0; x < n; ++x) c[i * ldc + x] += A(i, p) * b[p * ldb + x];
 }
 
 // dst (cols, TILE) = src (rows, cols) transposed, row stride ld; columns rows..TILE-1 of dst are
@@ -241,8 +245,8 @@ NANOLAB_SIMD_CLONES void forward_rows(const Heads& h, int64_t bh, int64_t i0, in
   }
 }
 
-// Scratch of one backward task, each a tile: kt, vt (HS, TILE); p, dp, t (TILE, TILE); dk, dv
-// (TILE, HS).
+// Scratch of one backward task, each a tile: kt, vt (HS, TILE); p, dp and, with dropout, t (TILE,
+// TILE): P, dP and Pz, a row per query; dk, dv (TILE, HS).
 struct BackwardScratch {
   explicit BackwardScratch(int64_t HS)
       : kt(size_t(HS * TILE)),
@@ -290,19 +294,21 @@ NANOLAB_SIMD_CLONES void backward_head(const Heads& h, int64_t bh, const float* 
           const float e = simd::exp_approx(pr[j] - lse[i]);
           pr[j] = j < n ? e : 0.0f;
         }
-        if (h.drop.active && n > 0) {
+        if (h.drop.active) {  // the row of Pz in t, for dV
           h.drop.factors(bh, i, j0, n, z);
-          for (int64_t j = 0; j < n; ++j) dpr[j] *= z[j];
+          std::fill(z + n, z + TILE, 0.0f);
+          for (int64_t j = 0; j < TILE; ++j) t[r * TILE + j] = pr[j] * z[j];
+          for (int64_t j = 0; j < TILE; ++j) dpr[j] *= z[j];
         }
-        // t (TILE, rows) = Pzᵀ, for dV; then p becomes dS in place.
-        for (int64_t j = 0; j < TILE; ++j)
-          t[j * TILE + r] = h.drop.active && j < n ? pr[j] * z[j] : pr[j];
-        for (int64_t j = 0; j < TILE; ++j) pr[j] = h.scale * pr[j] * (dpr[j] - D[i]);
       }
-      gemm_acc(nk, HS, rows, t, TILE, dout + i0 * ldo, ldo, w.dv.data(), HS);
-      for (int64_t r = 0; r < rows; ++r)  // t (TILE, rows) = dSᵀ, for dK
-        for (int64_t j = 0; j < TILE; ++j) t[j * TILE + r] = p[r * TILE + j];
-      gemm_acc(nk, HS, rows, t, TILE, q + i0 * ld, ld, w.dk.data(), HS);
+      gemm_acc<false>(nk, HS, rows, h.drop.active ? t : p, TILE, dout + i0 * ldo, ldo,
+                      w.dv.data(), HS);
+      for (int64_t r = 0; r < rows; ++r) {  // p becomes dS in place
+        float* pr = p + r * TILE;
+        const float* dpr = dp + r * TILE;
+        for (int64_t j = 0; j < TILE; ++j) pr[j] = h.scale * pr[j] * (dpr[j] - D[i0 + r]);
+      }
+      gemm_acc<false>(nk, HS, rows, p, TILE, q + i0 * ld, ld, w.dk.data(), HS);
       gemm_acc(rows, HS, nk, p, TILE, k + j0 * ld, ld, dq + i0 * ld, ld);
     }
     for (int64_t r = 0; r < nk; ++r) {
