@@ -8,7 +8,7 @@
 // What is timed. Forward: the training forward (input and parameters require grad, so the tape is
 // recorded). Backward: `dst.backward(diff_dst)` of that forward, with every gradient reset before
 // each repetition so they are written, not accumulated. Each is the median of --reps repetitions
-// (default 11) after one warm-up that creates the oneDNN primitives. Also printed: the bytes the
+// (default 15) after one warm-up that creates the oneDNN primitives. Also printed: the bytes the
 // allocator took from the system for one forward + backward from an empty cache, the memory
 // measure of tests/plugins/contract_attention_flash.cpp.
 //
@@ -101,7 +101,7 @@ std::string fmt(double x) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int reps = 11;
+  int reps = 15;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--reps") == 0 && i + 1 < argc) {
       reps = std::max(1, std::atoi(argv[++i]));
