@@ -112,9 +112,9 @@ NANOLAB_SIMD_INLINE void add_alibi(int64_t rows, int64_t pos0, int64_t j0, float
     for (int64_t j = 0; j < TILE; ++j) s[r * TILE + j] -= slope * float(pos0 + r - (j0 + j));
 }
 
-// c (m, n) += A · b (k, n), all row-major with row strides lda, ldb, ldc, where A (m, k) is a as
-// stored (a_rows = false: a is (k, m), A = aᵀ, as in the backward's dV += Pᵀ dO and dK += dSᵀ Q):
-// the one matrix product every step of the tiles is made of. Blocks of MR rows x NR columns of c
+// c (m, n) += A · b (k, n), all row-major with row strides lda, ldb, ldc: the one matrix product
+// every step of the tiles is made of. A (m, k) is a itself, or with a_rows = false the transpose of
+// a stored (k, m), as the backward's dV += Pᵀ dO and dK += dSᵀ Q read P and dS where they are. Blocks of MR rows x NR columns of c
 // keep their sums in registers across the whole k loop, so each row of b loaded is used MR times;
 // the remainders (the last rows of a partial tile, head sizes that are not a multiple of NR) take
 // plain loops.
