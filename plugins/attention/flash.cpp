@@ -114,10 +114,10 @@ NANOLAB_SIMD_INLINE void add_alibi(int64_t rows, int64_t pos0, int64_t j0, float
 
 // c (m, n) += A · b (k, n), all row-major with row strides lda, ldb, ldc: the one matrix product
 // every step of the tiles is made of. A (m, k) is a itself, or with a_rows = false the transpose of
-// a stored (k, m), as the backward's dV += Pᵀ dO and dK += dSᵀ Q read P and dS where they are. Blocks of MR rows x NR columns of c
-// keep their sums in registers across the whole k loop, so each row of b loaded is used MR times;
-// the remainders (the last rows of a partial tile, head sizes that are not a multiple of NR) take
-// plain loops.
+// a stored (k, m), as the backward's dV += Pᵀ dO and dK += dSᵀ Q read P and dS where they are.
+// Blocks of MR rows x NR columns of c keep their sums in registers across the whole k loop, so each
+// row of b loaded is used MR times; the remainders (the last rows of a partial tile, head sizes
+// that are not a multiple of NR) take plain loops.
 template <bool a_rows = true>
 NANOLAB_SIMD_INLINE void gemm_acc(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
                                   const float* b, int64_t ldb, float* c, int64_t ldc) {
@@ -152,7 +152,7 @@ NANOLAB_SIMD_INLINE void gemm_acc(int64_t m, int64_t n, int64_t k, const float* 
 // dst (cols, TILE) = src (rows, cols) transposed, row stride ld; columns rows..TILE-1 of dst are
 // zero, so products against a partial tile can still run the full tile width.
 NANOLAB_SIMD_INLINE void transpose_tile(const float* src, int64_t rows, int64_t cols, int64_t ld,
-                                 float* dst) {
+                                        float* dst) {
   std::fill(dst, dst + cols * TILE, 0.0f);
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t c = 0; c < cols; ++c) dst[c * TILE + r] = src[r * ld + c];
@@ -200,10 +200,12 @@ NANOLAB_SIMD_INLINE int64_t visible(int64_t pos, int64_t j0, int64_t nk) {
 // Forward for query rows [i0, i1) (at most TILE) of head bh. Query row i sits at absolute position
 // offset + i and attends to keys 0 .. offset + i of k and v. q, o: (rows, HS) of this head, from
 // its first row (row strides h.in.row, h.out.row); k, v: (keys, HS) of this head (h.in.row); lse:
-// (rows) of this head, the logsumexp of each row's scaled scores before dropout. Scratch: kt (HS, TILE), s (TILE, TILE), acc (TILE, HS).
-NANOLAB_SIMD_CLONES void forward_rows(const Heads& h, int64_t bh, int64_t i0, int64_t i1, int64_t offset,
-                               const float* q, const float* k, const float* v, float* o, float* lse,
-                               float* kt, float* s, float* acc) {
+// (rows) of this head, the logsumexp of each row's scaled scores before dropout. Scratch: kt (HS,
+// TILE), s (TILE, TILE), acc (TILE, HS).
+NANOLAB_SIMD_CLONES void forward_rows(const Heads& h, int64_t bh, int64_t i0, int64_t i1,
+                                      int64_t offset, const float* q, const float* k,
+                                      const float* v, float* o, float* lse, float* kt, float* s,
+                                      float* acc) {
   const int64_t HS = h.HS, rows = i1 - i0, ld = h.in.row;
   float m[TILE], l[TILE], z[TILE];
   std::fill(m, m + rows, -INFINITY);
@@ -268,8 +270,9 @@ struct BackwardScratch {
 // q, k, v, dq, dk, dv: (T, HS) of this head, row stride h.in.row; dout: (T, HS), h.out.row; lse,
 // D: (T).
 NANOLAB_SIMD_CLONES void backward_head(const Heads& h, int64_t bh, const float* q, const float* k,
-                                const float* v, const float* dout, const float* lse, const float* D,
-                                float* dq, float* dk, float* dv, BackwardScratch& w) {
+                                       const float* v, const float* dout, const float* lse,
+                                       const float* D, float* dq, float* dk, float* dv,
+                                       BackwardScratch& w) {
   const int64_t HS = h.HS, T = h.T, ld = h.in.row, ldo = h.out.row;
   float z[TILE];
   for (int64_t i = 0; i < T; ++i) std::fill(dq + i * ld, dq + i * ld + HS, 0.0f);

@@ -64,8 +64,7 @@ class MultiHeadAttention : public Attention {
     check_attention_src(src, plugin_, "forward", C_, block_size_, block_size_);
     Tensor dst;
     if (core_ == Core::packed && position_.position() != Position::rope) {
-      Tensor y = attend_packed(ops::linear(src, c_attn_weight_, c_attn_bias_), ctx);
-      dst = ops::linear(y, c_proj_weight_, c_proj_bias_);
+      dst = c_proj(attend_packed(c_attn(src), ctx));
     } else {
       auto [q, k, v] = qkv(src, 0);
       dst = project(attend(q, k, v, ctx));
@@ -122,15 +121,16 @@ class MultiHeadAttention : public Attention {
 
   // src (B, T, C) at positions pos0.. -> q, k, v (B, NH, T, HS), q and k rotated for rope.
   std::tuple<Tensor, Tensor, Tensor> qkv(const Tensor& src, int64_t pos0) const {
-    std::vector<Tensor> parts = ops::chunk(ops::linear(src, c_attn_weight_, c_attn_bias_), 3);
+    std::vector<Tensor> parts = ops::chunk(c_attn(src), 3);
     return {position_.rotate(ops::split_heads(parts[0], NH_), pos0),
             position_.rotate(ops::split_heads(parts[1], NH_), pos0),
             ops::split_heads(parts[2], NH_)};
   }
   // y (B, NH, T, HS) -> dst (B, T, C): the heads merged and c_proj, without dropout.
-  Tensor project(const Tensor& y) const {
-    return ops::linear(ops::merge_heads(y), c_proj_weight_, c_proj_bias_);
-  }
+  Tensor project(const Tensor& y) const { return c_proj(ops::merge_heads(y)); }
+  // The two projections: src (B, T, C) -> qkv (B, T, 3C), and merged heads (B, T, C) -> dst.
+  Tensor c_attn(const Tensor& src) const { return ops::linear(src, c_attn_weight_, c_attn_bias_); }
+  Tensor c_proj(const Tensor& y) const { return ops::linear(y, c_proj_weight_, c_proj_bias_); }
 
  private:
   static Tensor parameter(const Shape& shape) { return Tensor::zeros(shape).set_requires_grad(); }

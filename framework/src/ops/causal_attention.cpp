@@ -101,12 +101,8 @@ Tensor causal_attention(const Tensor& qkv, int64_t n_head, float softmax_scale,
   if (NH > 0 && NH != n_head)
     throw ShapeError("causal_attention: expected one ALiBi slope per head (" +
                      std::to_string(n_head) + "), got " + std::to_string(NH));
-  if (mask.window < 0)
-    throw ShapeError("causal_attention: window must be >= 0 (0 for none), got " +
-                     std::to_string(mask.window));
-  if (!(dropout_p >= 0.0f && dropout_p < 1.0f))
-    throw ConfigError("causal_attention: dropout p = " + std::to_string(dropout_p) +
-                      " is outside [0, 1)");
+  require_window("causal_attention", mask.window);
+  require_dropout_p("causal_attention", dropout_p);
   const Heads h{s[0], n_head, s[1], s[2] / (3 * n_head)};
   const int64_t C = h.C();
   Tensor dst = Tensor::empty({h.B, h.T, C});  // (B, T, C)

@@ -10,7 +10,6 @@
 #include <vector>
 
 #include "nanolab/autograd.hpp"
-#include "nanolab/errors.hpp"
 #include "nanolab/ops.hpp"
 #include "ops/causal_softmax.hpp"
 #include "ops/check.hpp"
@@ -117,9 +116,7 @@ Tensor causal_softmax(const Tensor& src, float softmax_scale, const AttentionMas
   if (NH > 0)
     require(s.ndim() >= 3 && s[-3] == NH, "causal_softmax",
             "src (..., NH, T, T) with NH = " + std::to_string(NH) + " ALiBi slopes", s);
-  if (mask.window < 0)
-    throw ShapeError("causal_softmax: window must be >= 0 (0 for none), got " +
-                     std::to_string(mask.window));
+  require_window("causal_softmax", mask.window);
   const int64_t T = s.last();
   CausalGeometry g{T == 0 ? 0 : s.numel() / (T * T), T, mask.window, softmax_scale,
                    {mask.alibi_slopes.begin(), mask.alibi_slopes.end()}};

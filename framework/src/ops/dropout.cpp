@@ -4,8 +4,8 @@
 #include <string>
 
 #include "nanolab/autograd.hpp"
-#include "nanolab/errors.hpp"
 #include "nanolab/ops.hpp"
+#include "ops/check.hpp"
 #include "ops/dropout_mask.hpp"
 #include "ops/kernels.hpp"
 #include "nanolab/simd.hpp"
@@ -30,10 +30,7 @@ void dropout_fast(const float* src, float* dst, int64_t n, float p, uint64_t see
 }  // namespace
 
 Tensor dropout(const Tensor& src, float p, uint64_t seed) {
-  // p comes from the experiment file (model.dropout); the config schema should stop a bad value
-  // first, this is the last line.
-  if (!(p >= 0.0f && p < 1.0f))
-    throw ConfigError("dropout: p = " + std::to_string(p) + " is outside [0, 1)");
+  require_dropout_p("dropout", p);
   if (p == 0.0f) return src;
   Tensor dst = Tensor::empty(src.shape());
   dropout_fast(src.data(), dst.data(), src.numel(), p, seed);
