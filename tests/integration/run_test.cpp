@@ -4,11 +4,13 @@
 // run in use 75), each leaving nothing half-written, and the position encodings end to end.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
 #include <fstream>
 
 #include "nanolab/run_store.hpp"
 #include "support/program.hpp"
+#include "support/run_compare.hpp"
 #include "support/temp_dir.hpp"
 
 namespace nanolab::test {
@@ -49,22 +51,6 @@ struct Fixture {
   }
 };
 
-void expect_same_metrics(const RunLog& a, const RunLog& b) {
-  ASSERT_EQ(a.train.size(), b.train.size());
-  for (size_t i = 0; i < a.train.size(); ++i) {
-    EXPECT_EQ(a.train[i].step, b.train[i].step);
-    EXPECT_EQ(a.train[i].loss, b.train[i].loss) << "step " << a.train[i].step;
-    EXPECT_EQ(a.train[i].lr, b.train[i].lr) << "step " << a.train[i].step;
-    EXPECT_EQ(a.train[i].grad_norm, b.train[i].grad_norm) << "step " << a.train[i].step;
-  }
-  ASSERT_EQ(a.val.size(), b.val.size());
-  for (size_t i = 0; i < a.val.size(); ++i) {
-    EXPECT_EQ(a.val[i].step, b.val[i].step);
-    EXPECT_EQ(a.val[i].loss, b.val[i].loss) << "val step " << a.val[i].step;
-    EXPECT_EQ(a.val[i].train_loss, b.val[i].train_loss) << "val step " << a.val[i].step;
-  }
-}
-
 TEST(Run, WritesACompleteRunDirectory) {
   Fixture f;
   const Outcome o = f.run("a");
@@ -96,7 +82,7 @@ TEST(Run, SameSeedGivesIdenticalMetrics) {
   Fixture f;
   ASSERT_EQ(f.run("a").status, 0);
   ASSERT_EQ(f.run("b").status, 0);
-  expect_same_metrics(read_run(f.run_dir("a") / "run.h5"), read_run(f.run_dir("b") / "run.h5"));
+  expect_same_run(read_run(f.run_dir("a") / "run.h5"), read_run(f.run_dir("b") / "run.h5"));
   ASSERT_EQ(f.run("c", {"experiment.seed=8"}).status, 0);
   EXPECT_NE(read_run(f.run_dir("a") / "run.h5").train.back().loss,
             read_run(f.run_dir("c") / "run.h5").train.back().loss);
@@ -131,11 +117,53 @@ void resume_equals_uninterrupted(int sig) {
   ASSERT_TRUE(r.exited && r.status == 0) << r.err;
   const RunLog resumed = read_run(f.run_dir("cut") / "run.h5");
   EXPECT_EQ(resumed.status, "completed");
-  expect_same_metrics(resumed, whole);
+  expect_same_run(resumed, whole);
+  expect_wall_time_continues(resumed);
 }
 
 TEST(Run, ResumeAfterSigtermEqualsUninterrupted) { resume_equals_uninterrupted(SIGTERM); }
 TEST(Run, ResumeAfterKill9EqualsUninterrupted) { resume_equals_uninterrupted(SIGKILL); }
+
+// A signal inside an evaluation (held there by the pause_outside_training attention while a file
+// exists): the run stops within 2 s with exit 130, writes nothing of that evaluation, and its
+// checkpoint carries the evaluation as pending, so `resume` runs it first and ends equal to an
+// uninterrupted run.
+TEST(Run, ASignalInsideAnEvaluationStopsWithinTwoSecondsAndResumeRunsItFirst) {
+  Fixture f(tiny_experiment(400) + "[model.attention]\nplugin = \"pause_outside_training\"\n");
+  const fs::path pause = f.dir.path() / "pause";
+  const std::string pause_file = "model.attention.pause_file=\"" + pause.string() + "\"";
+  ASSERT_EQ(f.run("whole", {pause_file}).status, 0);
+  Program p(f.run_args("cut", {pause_file}), f.dir.path(), Fixture::plugin_env(), "cut");
+  // Past the first checkpoint (step 20), then hold the next evaluation.
+  ASSERT_TRUE(wait_until([&] { return fs::exists(f.run_dir("cut") / "checkpoint.h5"); }));
+  std::ofstream(pause) << "1";
+  ASSERT_TRUE(wait_until([&] { return fs::exists(pause.string() + ".reached"); }));
+  const auto signalled = std::chrono::steady_clock::now();
+  p.signal(SIGINT);
+  const Outcome o = p.wait();
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - signalled).count();
+  EXPECT_LT(took, 2.0);
+  ASSERT_TRUE(o.exited) << o.err;
+  EXPECT_EQ(o.status, 130) << o.err;
+  EXPECT_NE(o.err.find("the evaluation of step"), std::string::npos) << o.err;
+  const Checkpoint ck = read_checkpoint(f.run_dir("cut"));
+  EXPECT_EQ(ck.step % 20, 0);
+  EXPECT_EQ(ck.counters.at("pending_evaluation"), 1);
+  const RunLog cut = read_run(f.run_dir("cut") / "run.h5");
+  EXPECT_EQ(cut.status, "interrupted");
+  ASSERT_FALSE(cut.val.empty());
+  EXPECT_LT(cut.val.back().step, ck.step) << "the interrupted evaluation left a row";
+  EXPECT_EQ(cut.train.back().step, ck.step);
+
+  fs::remove(pause);
+  const Outcome r = run_program({"resume", f.run_dir("cut").string()}, f.dir.path(),
+                                Fixture::plugin_env());
+  ASSERT_TRUE(r.exited && r.status == 0) << r.err;
+  const RunLog resumed = read_run(f.run_dir("cut") / "run.h5");
+  expect_same_run(resumed, read_run(f.run_dir("whole") / "run.h5"));
+  expect_wall_time_continues(resumed);
+  EXPECT_EQ(read_checkpoint(f.run_dir("cut")).counters.at("pending_evaluation"), 0);
+}
 
 TEST(Run, SecondProcessOnTheSameRunExits75AndChangesNothing) {
   Fixture f(tiny_experiment(400));

@@ -35,7 +35,14 @@ class Dataset {
   virtual std::string description() const = 0;  // for logs: name, file, sha256, token counts
   virtual int64_t vocab_size() const = 0;
   // Fills `out` with B rows of T tokens from `split`, deterministically from batch_seed.
-  virtual void batch(Split split, uint64_t batch_seed, int64_t B, int64_t T, Batch& out) const = 0;
+  void batch(Split split, uint64_t batch_seed, int64_t B, int64_t T, Batch& out) const {
+    rows(split, batch_seed, 0, B, T, out);
+  }
+  // Rows first_row .. first_row + B - 1 of the batch of batch_seed. Row r is a function of
+  // (split, batch_seed, r) alone, so a large batch can be drawn in parts: the micro-batches of an
+  // accumulating step, the ranks of a data-parallel job.
+  virtual void rows(Split split, uint64_t batch_seed, int64_t first_row, int64_t B, int64_t T,
+                    Batch& out) const = 0;
   // Whether exact-match accuracy on the answer tokens is meaningful (synthetic tasks).
   virtual bool has_accuracy() const = 0;
   // Token ids -> text, for samples.

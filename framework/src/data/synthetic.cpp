@@ -104,7 +104,8 @@ void SyntheticTask::sequence(Split split, uint64_t batch_seed, uint64_t row, int
   *out++ = symbol::end;
 }
 
-void SyntheticTask::batch(Split split, uint64_t batch_seed, int64_t B, int64_t T, Batch& out) const {
+void SyntheticTask::rows(Split split, uint64_t batch_seed, int64_t first_row, int64_t B, int64_t T,
+                         Batch& out) const {
   if (B < 1 || T < L_ - 1)
     throw DataError(name_ + ": cannot cut a batch of B=" + std::to_string(B) + ", T=" + std::to_string(T) +
                     ": its sequences need T >= " + std::to_string(L_ - 1));
@@ -114,7 +115,7 @@ void SyntheticTask::batch(Split split, uint64_t batch_seed, int64_t B, int64_t T
   out.targets.resize(size_t(B * T));  // B,T
   int32_t seq[3 * max_sort_digits];   // L <= 2 * 8 + 2 (sort, copy) or 3 * 3 + 4 (add)
   for (int64_t b = 0; b < B; ++b) {
-    sequence(split, batch_seed, uint64_t(b), seq);
+    sequence(split, batch_seed, uint64_t(first_row + b), seq);
     int32_t* ids = out.ids.data() + b * T;
     int32_t* targets = out.targets.data() + b * T;
     for (int64_t t = 0; t < T; ++t) {

@@ -42,7 +42,8 @@ class SyntheticTask final : public Dataset {
   std::string description() const override;
   int64_t vocab_size() const override { return symbol::vocab_size; }
   // T may exceed the block_size the task was sized for (rows are padded), never be below L - 1.
-  void batch(Split split, uint64_t batch_seed, int64_t B, int64_t T, Batch& out) const override;
+  void rows(Split split, uint64_t batch_seed, int64_t first_row, int64_t B, int64_t T,
+            Batch& out) const override;
   bool has_accuracy() const override { return true; }
   // Tokens as their symbols separated by spaces, e.g. "3 1 4 > 1 3 4 .".
   std::string decode(std::span<const int32_t> ids) const override;

@@ -112,7 +112,8 @@ std::string TextDataset::description() const {
 
 int64_t TextDataset::vocab_size() const { return tokenizer_->vocab_size(); }
 
-void TextDataset::batch(Split split, uint64_t batch_seed, int64_t B, int64_t T, Batch& out) const {
+void TextDataset::rows(Split split, uint64_t batch_seed, int64_t first_row, int64_t B, int64_t T,
+                       Batch& out) const {
   const std::span<const int32_t> src = tokens(split);  // n
   const int64_t n = int64_t(src.size());
   if (B < 1 || T < 1 || n <= T)
@@ -124,7 +125,7 @@ void TextDataset::batch(Split split, uint64_t batch_seed, int64_t B, int64_t T, 
   out.ids.resize(size_t(B * T));      // B,T
   out.targets.resize(size_t(B * T));  // B,T
   for (int64_t b = 0; b < B; ++b) {
-    const int32_t* row = src.data() + batch_offset(batch_seed, b, n, T);
+    const int32_t* row = src.data() + batch_offset(batch_seed, first_row + b, n, T);
     std::copy(row, row + T, out.ids.begin() + b * T);
     std::copy(row + 1, row + 1 + T, out.targets.begin() + b * T);
   }

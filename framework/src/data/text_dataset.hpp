@@ -42,7 +42,8 @@ class TextDataset final : public Dataset {
 
   std::string description() const override;
   int64_t vocab_size() const override;
-  void batch(Split split, uint64_t batch_seed, int64_t B, int64_t T, Batch& out) const override;
+  void rows(Split split, uint64_t batch_seed, int64_t first_row, int64_t B, int64_t T,
+            Batch& out) const override;
   bool has_accuracy() const override { return false; }
   std::string decode(std::span<const int32_t> ids) const override;
   // One token: a newline when the tokenizer encodes "\n" as one id, else the first id of val.

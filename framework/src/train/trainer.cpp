@@ -9,17 +9,19 @@
 #include <csignal>
 #include <cstdio>
 #include <limits>
+#include <utility>
 
 #include "data/text_dataset.hpp"
 #include "nanolab/autograd.hpp"
 #include "nanolab/distributed.hpp"
 #include "nanolab/gpt2.hpp"
 #include "nanolab/ops.hpp"
-#include "ops/kernels.hpp"
 #include "runtime/profile.hpp"
 #include "runtime/rng.hpp"
 #include "runtime/sha256.hpp"
+#include "train/clip.hpp"
 #include "train/components.hpp"
+#include "train/counters.hpp"
 #include "train/environment.hpp"
 #include "train/generate.hpp"
 #include "train/schedule.hpp"
@@ -28,6 +30,7 @@ namespace nanolab {
 namespace {
 
 using train_detail::Components;
+using train_detail::Counters;
 using clock_type = std::chrono::steady_clock;
 
 // Random streams of a run (rng::mix(seed, stream) keys each).
@@ -58,21 +61,6 @@ class StopSignals {
   struct sigaction old_int_ {}, old_term_ {};
 };
 
-// The sum of g[i]^2 in double, as 8 interleaved partial sums added at the end: a fixed order (the
-// same on any thread count) that the compiler can vectorise, unlike one running sum, whose every
-// addition waits for the one before.
-double sum_of_squares(const float* g, int64_t n) {
-  constexpr int lanes = 8;
-  double acc[lanes] = {};
-  int64_t i = 0;
-  for (; i + lanes <= n; i += lanes)
-    for (int l = 0; l < lanes; ++l) acc[l] += double(g[i + l]) * double(g[i + l]);
-  for (; i < n; ++i) acc[0] += double(g[i]) * double(g[i]);
-  double sum = 0;
-  for (double a : acc) sum += a;
-  return sum;
-}
-
 std::string format_duration(double s) {
   char buf[32];
   const long t = long(s + 0.5);
@@ -82,21 +70,6 @@ std::string format_duration(double s) {
     std::snprintf(buf, sizeof buf, "%ldm%02lds", t / 60, t % 60);
   return buf;
 }
-
-// The state that a checkpoint carries besides weights and optimizer state.
-struct Counters {
-  int64_t step = 0;
-  int64_t tokens_seen = 0;
-  int64_t consecutive_skips = 0;
-  int64_t skipped_total = 0;
-  double best_val_loss = std::numeric_limits<double>::infinity();
-  int64_t best_val_step = -1;
-  double best_val_accuracy = std::numeric_limits<double>::quiet_NaN();
-  double final_train_loss = std::numeric_limits<double>::quiet_NaN();
-  double wall_s = 0;        // summed over every session of the run
-  double train_step_s = 0;  // time inside training steps, for ms_per_iter
-  int64_t timed_steps = 0;
-};
 
 // The training loop of one process. In a data-parallel MPI job (world_size > 1) every rank runs
 // it on its slice of each batch, the gradients and the loss are averaged over the ranks after the
@@ -113,12 +86,11 @@ class Loop {
 
   TrainResult run() {
     StopSignals signals;
-    const auto session_start = clock_type::now();
-    const double wall_before = n_.wall_s;
-    auto wall = [&] {
-      return wall_before + std::chrono::duration<double>(clock_type::now() - session_start).count();
-    };
-    if (n_.step == 0 && writer_) evaluate(0);
+    if (writer_ && (n_.step == 0 || n_.pending_evaluation)) {
+      if (!evaluate(n_.step)) return stop_within_evaluation(n_.step);
+      // A resumed run's pending evaluation is done: its checkpoint says so (the run may end here).
+      if (std::exchange(n_.pending_evaluation, 0)) checkpoint();
+    }
     const Parameters& params = parts_.model->parameters();
     int64_t tokens_since_log = 0;
     double seconds_since_log = 0;
@@ -132,10 +104,10 @@ class Loop {
       bool stopping = false;
       {
         profile::StepScope profiled;
-        loss = forward_backward(step, params);
+        if (!forward_backward(step, params, loss)) return stop_within_step(step);
         stopping = average_over_ranks(step, params, loss);
         profile::Scope scope(profile::Kind::optimizer);
-        grad_norm = clip_gradients(params);
+        grad_norm = clipper_.clip(params, c_.grad_clip);
         if (std::isfinite(loss) && std::isfinite(grad_norm))
           parts_.optimizer->step(params, float(lr), step);
       }
@@ -174,17 +146,13 @@ class Loop {
         tokens_since_log = 0;
         seconds_since_log = 0;
       }
-      if (step % c_.eval_interval == 0 || last) evaluate(step);
+      if ((step % c_.eval_interval == 0 || last) && !evaluate(step))
+        return stop_within_evaluation(step);
       n_.wall_s = wall();
       if (world_size_ == 1) stopping = stop_requested != 0;
       if (step % c_.checkpoint_interval == 0 || last || stopping) checkpoint();
       writer_->check();
-      if (stopping) {
-        end_progress();
-        std::fprintf(stderr, "stopped by signal %d at step %ld; `nanolab resume %s` continues\n",
-                     int(stop_requested), long(step), options_.run_dir.c_str());
-        return finish("interrupted");
-      }
+      if (stopping) return stopped(step);
     }
     n_.wall_s = wall();
     end_progress();
@@ -206,19 +174,65 @@ class Loop {
   }
 
  private:
+  // The run's wall time: the sessions before this one and this one's.
+  double wall() const {
+    return wall_before_ +
+           std::chrono::duration<double>(clock_type::now() - session_start_).count();
+  }
+
+  // The end of a run stopped by a signal, after the checkpoint of `step`.
+  TrainResult stopped(int64_t step) {
+    end_progress();
+    std::fprintf(stderr, "stopped by signal %d at step %ld; `nanolab resume %s` continues\n",
+                 int(stop_requested), long(step), options_.run_dir.c_str());
+    return finish("interrupted");
+  }
+
+  // A signal between the micro-batches of step `step`: the step is dropped (its gradients are
+  // partial) and the run stops where the step before left it, with a checkpoint of that state.
+  TrainResult stop_within_step(int64_t step) {
+    n_.wall_s = wall();
+    checkpoint();
+    end_progress();
+    std::fprintf(stderr, "step %ld was not finished: ", long(step));
+    return stopped(step - 1);
+  }
+
+  // A signal inside the evaluation of `step`: nothing of it was written; the checkpoint of `step`
+  // carries it as pending, and `resume` runs it first.
+  TrainResult stop_within_evaluation(int64_t step) {
+    n_.wall_s = wall();
+    n_.pending_evaluation = 1;
+    checkpoint();
+    end_progress();
+    std::fprintf(stderr, "the evaluation of step %ld was not finished: ", long(step));
+    return stopped(step);
+  }
+
   // Drops the last step's gradients (the backward then writes each one once instead of adding it
-  // into zeros), runs grad_accum_steps micro-batches; returns the mean loss.
-  // In a data-parallel job the loss is also divided by the number of ranks, so that the sum of
-  // the ranks' gradients is the gradient of the mean over every rank's rows.
-  double forward_backward(int64_t step, const Parameters& params) {
+  // into zeros), runs grad_accum_steps micro-batches; sets `loss` to their mean. Each micro-batch's
+  // loss is divided by grad_accum_steps x world_size, so that the gradients add up to the gradient
+  // of the mean loss over the step's rows on every rank: k micro-batches of B rows give the
+  // gradient of one batch of k x B rows (tests/integration/accumulation_test.cpp).
+  // Returns false, with the step abandoned, when a signal arrives between micro-batches of a
+  // process that trains alone (the ranks of a data-parallel job agree on stopping after the step).
+  bool forward_backward(int64_t step, const Parameters& params, double& loss_mean) {
     for (const Parameter& p : params) p.tensor.reset_grad();
     double sum = 0;
     const int64_t parts = c_.grad_accum_steps * world_size_;
+    const uint64_t batch_seed = stream_seed(c_.seed, train_batches, uint64_t(step) * 4096);
     for (int64_t micro = 0; micro < c_.grad_accum_steps; ++micro) {
+      if (world_size_ == 1 && micro > 0 && stop_requested != 0) return false;
       const uint64_t where = uint64_t(step) * 4096 + uint64_t(micro);
       {
+        // The step's rows are the batch of world_size x grad_accum_steps x batch_size rows that
+        // one process of that batch size would draw; rank r's micro-batch m is rows
+        // (r x grad_accum_steps + m) x batch_size onwards. So N ranks of batch B accumulating k
+        // micro-batches train on exactly the batches of one process of batch N x k x B.
         profile::Scope scope(profile::Kind::data);
-        draw_batch(stream_seed(c_.seed, train_batches, where));
+        parts_.dataset->rows(Split::train, batch_seed,
+                             (rank_ * c_.grad_accum_steps + micro) * c_.batch_size, c_.batch_size,
+                             c_.block_size, batch_);
       }
       Tensor loss;
       {
@@ -236,23 +250,8 @@ class Loop {
       profile::Scope scope(profile::Kind::other, profile::Phase::backward);
       loss.backward();
     }
-    return sum / double(c_.grad_accum_steps);
-  }
-
-  // This rank's rows of a training batch. A data-parallel job draws the batch that one process
-  // with world_size x batch_size rows would draw, and rank r takes rows r*B .. (r+1)*B - 1: so
-  // N ranks of batch B train on exactly the batches of one process of batch N*B.
-  void draw_batch(uint64_t seed) {
-    if (world_size_ == 1) {
-      parts_.dataset->batch(Split::train, seed, c_.batch_size, c_.block_size, batch_);
-      return;
-    }
-    parts_.dataset->batch(Split::train, seed, c_.batch_size * world_size_, c_.block_size, global_);
-    const auto rows = std::ptrdiff_t(c_.batch_size * c_.block_size), at = rank_ * rows;
-    batch_.B = c_.batch_size;
-    batch_.T = c_.block_size;
-    batch_.ids.assign(global_.ids.begin() + at, global_.ids.begin() + at + rows);
-    batch_.targets.assign(global_.targets.begin() + at, global_.targets.begin() + at + rows);
+    loss_mean = sum / double(c_.grad_accum_steps);
+    return true;
   }
 
   // Sums the gradients (each already divided by the number of ranks) and the loss over the
@@ -275,39 +274,6 @@ class Loop {
     return shared[1] > 0;
   }
 
-  // The global gradient norm before clipping; scales the gradients down to grad_clip if above.
-  // Both passes run in parallel over fixed blocks of every gradient, and the partial sums are
-  // added in block order, so the norm does not depend on the thread count. A parameter that got
-  // no gradient (undefined .grad) counts as zero.
-  double clip_gradients(const Parameters& params) {
-    constexpr int64_t block = 1 << 14;
-    grad_blocks_.clear();
-    for (const Parameter& p : params)
-      for (int64_t at = 0, n = p.tensor.grad().defined() ? p.tensor.numel() : 0; at < n;
-           at += block)
-        grad_blocks_.push_back({p.tensor.grad().data() + at, std::min(block, n - at)});
-    partial_sums_.assign(grad_blocks_.size(), 0.0);
-    const int64_t n_blocks = int64_t(grad_blocks_.size());
-    kernels::parallel_for(n_blocks, block, [&](int64_t b0, int64_t b1) {
-      for (int64_t b = b0; b < b1; ++b)
-        partial_sums_[b] = sum_of_squares(grad_blocks_[b].g, grad_blocks_[b].n);
-    });
-    double sq = 0;
-    for (double s : partial_sums_) sq += s;
-    const double norm = std::sqrt(sq);
-    if (c_.grad_clip > 0 && norm > c_.grad_clip && std::isfinite(norm)) {
-      const float k = float(c_.grad_clip / (norm + 1e-6));
-      kernels::parallel_for(n_blocks, block, [&](int64_t b0, int64_t b1) {
-        const float scale = k;  // a local: the stores below cannot change it, so the loop is SIMD
-        for (int64_t b = b0; b < b1; ++b) {
-          float* g = grad_blocks_[b].g;
-          for (int64_t i = 0, n = grad_blocks_[b].n; i < n; ++i) g[i] *= scale;
-        }
-      });
-    }
-    return norm;
-  }
-
   void handle_nonfinite(int64_t step, double loss, double grad_norm) {
     const std::string what = !std::isfinite(loss) ? "the loss is " + std::to_string(loss)
                                                   : "the gradient norm is " + std::to_string(grad_norm);
@@ -325,12 +291,18 @@ class Loop {
     std::fprintf(stderr, "step %ld: %s; the update is skipped\n", long(step), what.c_str());
   }
 
-  void evaluate(int64_t step) {
+  // The evaluation of `step`: val and train losses (and accuracy), then a sample. Nothing of it
+  // is written until all of it is done, so that a signal in the middle (in a process that trains
+  // alone) leaves no trace: it returns false, and the run stops with the evaluation pending.
+  bool evaluate(int64_t step) {
     NoGrad no_grad;
+    const bool can_stop = world_size_ == 1;
+    bool stopped = false;
     const auto mean_loss = [&](Split split, double* accuracy) {
       double sum = 0;
       int64_t rows = 0, correct = 0;
-      for (int64_t i = 0; i < c_.eval_iters; ++i) {
+      for (int64_t i = 0; i < c_.eval_iters && !stopped; ++i) {
+        stopped = can_stop && stop_requested != 0;
         const uint64_t where = uint64_t(step) * 1'000'003 + uint64_t(i) * 2 + (split == Split::val);
         // The batches of one process, whole: rank 0 alone evaluates for a data-parallel job.
         parts_.dataset->batch(split, stream_seed(c_.seed, eval_batches, where),
@@ -347,27 +319,29 @@ class Loop {
     const bool with_accuracy = parts_.dataset->has_accuracy();
     const double val = mean_loss(Split::val, with_accuracy ? &accuracy : nullptr);
     const double train = mean_loss(Split::train, nullptr);
+    std::string text;
+    if (c_.sample_tokens > 0 && !stopped) {
+      const uint64_t seed = stream_seed(c_.seed, samples, uint64_t(step));
+      const std::vector<int32_t> prompt = parts_.dataset->sample_prompt(seed);
+      const auto ids = train_detail::generate(
+          *parts_.model, prompt, {c_.sample_tokens, 1.0, 0, seed, parts_.dataset->vocab_size()});
+      text = parts_.dataset->decode(prompt) + parts_.dataset->decode(ids);
+    }
+    if (stopped) return false;
     writer_->val({step, float(val), float(train), float(accuracy)});
     if (val < n_.best_val_loss) {
       n_.best_val_loss = val;
       n_.best_val_step = step;
     }
     if (with_accuracy && !(accuracy <= n_.best_val_accuracy)) n_.best_val_accuracy = accuracy;
-    std::string text;
-    if (c_.sample_tokens > 0) {
-      const uint64_t seed = stream_seed(c_.seed, samples, uint64_t(step));
-      const std::vector<int32_t> prompt = parts_.dataset->sample_prompt(seed);
-      const auto ids = train_detail::generate(
-          *parts_.model, prompt, {c_.sample_tokens, 1.0, 0, seed, parts_.dataset->vocab_size()});
-      text = parts_.dataset->decode(prompt) + parts_.dataset->decode(ids);
-      writer_->sample(step, text);
-    }
+    if (c_.sample_tokens > 0) writer_->sample(step, text);
     end_progress();
     if (with_accuracy)
       std::fprintf(stderr, "step %ld: train loss %.4f, val loss %.4f, val accuracy %.3f\n",
                    long(step), train, val, accuracy);
     else
       std::fprintf(stderr, "step %ld: train loss %.4f, val loss %.4f\n", long(step), train, val);
+    return true;
   }
 
   // Rows whose answer tokens (targets >= 0) are all predicted (argmax) exactly.
@@ -390,22 +364,12 @@ class Loop {
 
   void checkpoint() {
     Checkpoint ck;
-    ck.step = n_.step;
     for (const Parameter& p : parts_.model->parameters()) ck.model[p.name] = p.tensor;
     ck.optimizer = parts_.optimizer->state();  // live tensors: written below, before any step
     ck.tokenizer = parts_.tokenizer->save();
     ck.config_toml = spec_.config_toml;
-    ck.counters = {{"tokens_seen", n_.tokens_seen},
-                   {"consecutive_skips", n_.consecutive_skips},
-                   {"skipped_total", n_.skipped_total},
-                   {"best_val_step", n_.best_val_step},
-                   {"timed_steps", n_.timed_steps},
-                   {"world_size", world_size_}};
-    ck.values = {{"best_val_loss", n_.best_val_loss},
-                 {"best_val_accuracy", n_.best_val_accuracy},
-                 {"final_train_loss", n_.final_train_loss},
-                 {"wall_s", n_.wall_s},
-                 {"train_step_s", n_.train_step_s}};
+    n_.save(ck);
+    ck.counters["world_size"] = world_size_;
     // Every row logged up to this step reaches the run file before the checkpoint exists, so a
     // run resumed from it (after a kill -9, say) has no gap in its metrics.
     writer_->flush();
@@ -444,16 +408,12 @@ class Loop {
   RunWriter* writer_;  // rank 0's; null on the other ranks of a data-parallel job
   TrainOptions options_;
   Counters n_;
+  const clock_type::time_point session_start_ = clock_type::now();
+  const double wall_before_ = n_.wall_s;
   int world_size_;
   int64_t rank_ = distributed::world().rank;
-  Batch global_;  // the whole batch of a data-parallel step, of which batch_ is this rank's rows
   Batch batch_;
-  struct GradBlock {
-    float* g;
-    int64_t n;
-  };
-  std::vector<GradBlock> grad_blocks_;  // scratch of clip_gradients, kept to reuse its memory
-  std::vector<double> partial_sums_;
+  train_detail::GradientClipper clipper_;
   double session_step_s_ = 0;  // the steps of this session (a resume starts again at 0)
   int64_t session_steps_ = 0;
   bool tty_;
@@ -598,22 +558,7 @@ TrainResult resume(const TrainOptions& options) {
   // for the rest of the run.
   ck.model.clear();
   ck.optimizer.clear();
-  Counters n;
-  n.step = ck.step;
-  auto counter = [&](const char* k) { return ck.counters.count(k) ? ck.counters.at(k) : 0; };
-  auto value = [&](const char* k) {
-    return ck.values.count(k) ? ck.values.at(k) : std::numeric_limits<double>::quiet_NaN();
-  };
-  n.tokens_seen = counter("tokens_seen");
-  n.consecutive_skips = counter("consecutive_skips");
-  n.skipped_total = counter("skipped_total");
-  n.best_val_step = counter("best_val_step");
-  n.timed_steps = counter("timed_steps");
-  n.best_val_loss = value("best_val_loss");
-  n.best_val_accuracy = value("best_val_accuracy");
-  n.final_train_loss = value("final_train_loss");
-  n.wall_s = value("wall_s");
-  n.train_step_s = value("train_step_s");
+  const Counters n = Counters::restore(ck);
   if (distributed::world().rank != 0 && world_size > 1) {
     Loop loop(spec, parts, nullptr, options, n, world_size);
     return loop.run();

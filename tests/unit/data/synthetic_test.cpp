@@ -129,6 +129,23 @@ TEST_P(SyntheticTasks, TrainAndValQuestionsAreDisjoint) {
   EXPECT_GE(val.size(), 2u);
 }
 
+// A batch drawn in parts (micro-batches, ranks) is the batch drawn whole.
+TEST_P(SyntheticTasks, RowsOfABatchDrawnInPartsAreTheBatchDrawnWhole) {
+  const auto [task, block_size] = GetParam();
+  auto ds = SyntheticTask(task, block_size);
+  const int64_t T = block_size;
+  Batch whole, part;
+  ds.batch(Split::train, 5, 16, T, whole);
+  for (int64_t first = 0; first < 16; first += 4) {
+    ds.rows(Split::train, 5, first, 4, T, part);
+    ASSERT_EQ(part.B, 4);
+    EXPECT_EQ(part.ids, std::vector<int32_t>(whole.ids.begin() + first * T,
+                                             whole.ids.begin() + (first + 4) * T));
+    EXPECT_EQ(part.targets, std::vector<int32_t>(whole.targets.begin() + first * T,
+                                                 whole.targets.begin() + (first + 4) * T));
+  }
+}
+
 TEST_P(SyntheticTasks, BatchesAreDeterministicPerSeedAndDifferAcrossSeeds) {
   const auto [task, block_size] = GetParam();
   auto ds = SyntheticTask(task, block_size);

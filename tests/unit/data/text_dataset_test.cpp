@@ -112,6 +112,24 @@ TEST(TextDataset, BatchesAreDeterministicPerSeedAndDifferAcrossSeeds) {
   EXPECT_NE(a.ids, c.ids);
 }
 
+// A batch drawn in parts (micro-batches, ranks) is the batch drawn whole.
+TEST(TextDataset, RowsOfABatchDrawnInPartsAreTheBatchDrawnWhole) {
+  ScratchDir dir;
+  write_file(dir / "corpus.txt", letters(3));
+  TestByteTokenizer tok;
+  auto ds = open_text(dir / "corpus.txt", 16, tok, dir / "cache");
+  Batch whole, part;
+  ds->batch(Split::train, 42, 12, 16, whole);
+  for (int64_t first = 0; first < 12; first += 3) {
+    ds->rows(Split::train, 42, first, 3, 16, part);
+    ASSERT_EQ(part.B, 3);
+    EXPECT_EQ(part.ids, std::vector<int32_t>(whole.ids.begin() + first * 16,
+                                             whole.ids.begin() + (first + 3) * 16));
+    EXPECT_EQ(part.targets, std::vector<int32_t>(whole.targets.begin() + first * 16,
+                                                 whole.targets.begin() + (first + 3) * 16));
+  }
+}
+
 TEST(TextDataset, OffsetsCoverTheWholeRange) {
   ScratchDir dir;
   const std::string text = letters(4);
