@@ -10,6 +10,7 @@
 #include "nanolab/run_store.hpp"
 #include "support/program.hpp"
 #include "support/temp_dir.hpp"
+#include "support/skip.hpp"
 
 namespace nanolab::test {
 namespace {
@@ -361,9 +362,8 @@ TEST(Report, IsOneSelfContainedPageWithEveryRunAndEscapedSamples) {
 // tools/install-deps.sh; the test is skipped without it) parses the page into a DOM with every
 // run's name and one curve per run and plot, and renders it to a PNG. About 2 s.
 TEST(Browser, ReportRendersInHeadlessChromium) {
-  if (shell("command -v chromium || true").empty())
-    GTEST_SKIP() << "chromium is not installed (tools/install-deps.sh installs it with "
-                    "NANOLAB_DEPS=all)";
+  NANOLAB_NEEDS(!shell("command -v chromium || true").empty(),
+                "chromium is not installed (tools/install-deps.sh installs it)");
   TempDir tmp;
   write_run(tmp.path(), {"alpha", 1, "3e-3", {3.0f, 2.0f}, "completed", "<b>bold?</b>"});
   write_run(tmp.path(), {"beta", 2, "1e-3", {3.0f, 2.5f, 2.2f}});
@@ -404,9 +404,8 @@ TEST(RunsToPandas, LoadsAFolderIntoOneDataFrame) {
     }
     missing = probe.substr(0, probe.size() - 1);
   }
-  if (python3.empty())
-    GTEST_SKIP() << "runs_to_pandas needs Python modules missing here: " << missing
-                 << " (apt-get install python3-h5py python3-pandas)";
+  NANOLAB_NEEDS(!python3.empty(), "runs_to_pandas needs Python modules missing here: " << missing
+                 << " (apt-get install python3-h5py python3-pandas)");
   TempDir tmp;
   write_run(tmp.path() / "runs", {"a", 1, "3e-3", {3.0f, 2.0f}});
   const auto live =

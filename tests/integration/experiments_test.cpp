@@ -10,6 +10,7 @@
 #include "nanolab/run_store.hpp"
 #include "support/program.hpp"
 #include "support/temp_dir.hpp"
+#include "support/skip.hpp"
 
 namespace nanolab::test {
 namespace {
@@ -35,8 +36,8 @@ TEST(Experiments, QuickstartReachesItsStatedAccuracy) {
 TEST(Experiments, ShakespeareCharBabyReachesValLoss192) {
   const char* data = std::getenv("NANOLAB_DATA");
   const fs::path input = fs::path(data ? data : "") / "tinyshakespeare" / "input.txt";
-  if (!data || !fs::exists(input))
-    GTEST_SKIP() << "needs " << input << " (set NANOLAB_DATA to the folder holding tinyshakespeare/)";
+  NANOLAB_NEEDS(data && fs::exists(input),
+                "needs " << input << " (set NANOLAB_DATA to the folder holding tinyshakespeare/)");
   TempDir dir;
   const RunLog log = train("shakespeare_char_baby", dir);
   ASSERT_FALSE(log.val.empty());

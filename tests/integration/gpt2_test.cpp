@@ -26,6 +26,7 @@
 #include "support/h5_file.hpp"
 #include "support/program.hpp"
 #include "support/temp_dir.hpp"
+#include "support/skip.hpp"
 
 namespace nanolab::test {
 namespace {
@@ -256,8 +257,10 @@ TEST(Gpt2Cli, DamagedFilesAndConflictsExitWithTheirCodes) {
 }
 
 TEST(Gpt2Cli, Gpt2sVocabularyEvaluatesWithGpt2sTokenizer) {
-  for (const char* needed : {"gpt2/encoder.json", "gpt2/vocab.bpe", "tinyshakespeare/input.txt"})
-    if (auto [path, skip] = data_file(needed); path.empty()) GTEST_SKIP() << skip;
+  for (const char* needed : {"gpt2/encoder.json", "gpt2/vocab.bpe", "tinyshakespeare/input.txt"}) {
+    const auto [path, skip] = data_file(needed);
+    NANOLAB_NEEDS(!path.empty(), skip);
+  }
   TempDir dir{"nanolab-gpt2-vocab"};
   // All-zero weights: every layer norm outputs zeros, every logit is 0, the loss is ln(50257).
   const gpt2::Architecture arch{50257, 32, 1, 2, 8};
@@ -276,8 +279,8 @@ TEST(Gpt2Cli, Gpt2sVocabularyEvaluatesWithGpt2sTokenizer) {
 }
 
 TEST(Gpt2FineTune, AnImportedModelFineTunesOnTinyShakespeare) {
-  if (auto [path, skip] = data_file("tinyshakespeare/input.txt"); path.empty())
-    GTEST_SKIP() << skip;
+  const auto [path, skip] = data_file("tinyshakespeare/input.txt");
+  NANOLAB_NEEDS(!path.empty(), skip);
   TempDir dir{"nanolab-gpt2-finetune"};
   const fs::path exp = fs::path(NANOLAB_TEST_SOURCE_DIR) / "experiments" / "finetune_gpt2.toml";
   // The fixture is a 16-position model with random weights: its block_size, and a learning rate

@@ -18,6 +18,7 @@
 #include "nanolab/run_store.hpp"
 #include "support/program.hpp"
 #include "support/temp_dir.hpp"
+#include "support/skip.hpp"
 
 namespace nanolab::test {
 namespace {
@@ -161,9 +162,9 @@ TEST(TokenizerCli, UsageMistakesAreConfigErrorsThatWriteNothing) {
 
 TEST(TokenizerCli, Gpt2EncodesTinyShakespeareTo338025Tokens) {
   const auto [input, why] = data_file("tinyshakespeare/input.txt");
-  if (input.empty()) GTEST_SKIP() << why;
+  NANOLAB_NEEDS(!input.empty(), why);
   const auto [encoder, why_gpt2] = data_file("gpt2/encoder.json");
-  if (encoder.empty()) GTEST_SKIP() << why_gpt2;
+  NANOLAB_NEEDS(!encoder.empty(), why_gpt2);
   TempDir dir;
   const std::string gpt2 = encoder.parent_path().string();
   const Outcome o =
@@ -193,7 +194,7 @@ TEST(TokenizerCli, Gpt2EncodesTinyShakespeareTo338025Tokens) {
 // holds the tokenizer trained on the train split, which loads back with 1024 tokens.
 TEST(TokenizerCli, ShakespeareBpeExperimentStoresItsTokenizer) {
   const auto [input, why] = data_file("tinyshakespeare/input.txt");
-  if (input.empty()) GTEST_SKIP() << why;
+  NANOLAB_NEEDS(!input.empty(), why);
   TempDir dir;
   const fs::path exp = fs::path(NANOLAB_TEST_SOURCE_DIR) / "experiments" / "shakespeare_bpe.toml";
   const Outcome o = run_program(

@@ -19,6 +19,7 @@
 
 #include "contract_util.hpp"
 #include "nanolab/registry.hpp"
+#include "support/skip.hpp"
 
 namespace nanolab {
 namespace {
@@ -238,6 +239,7 @@ TEST_P(OptimizerContract, NoWeightDecayOnOneDimensionalParameters) {
 }
 
 TEST_P(OptimizerContract, IndependentOfTheThreadCount) {
+  NANOLAB_SKIP_ON_ONE_THREAD();
   const std::vector<float> lrs{0.01f, 0.02f, 0.01f};
   Problem one = make_large_problem(), all = make_large_problem();
   auto a = make(GetParam(), busy_options(GetParam()));

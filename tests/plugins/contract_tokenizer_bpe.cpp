@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "nanolab/registry.hpp"
+#include "support/skip.hpp"
 
 namespace nanolab {
 namespace {
@@ -80,7 +81,7 @@ std::vector<std::pair<int, int>> minbpe_merges(const fs::path& model) {
 
 TEST(BpeTokenizer, Gpt2IdsOfShortStrings) {
   const auto [data, why] = data_dir({"gpt2/encoder.json", "gpt2/vocab.bpe"});
-  if (data.empty()) GTEST_SKIP() << why;
+  NANOLAB_NEEDS(!data.empty(), why);
   auto tok = gpt2(data);
   EXPECT_EQ(tok->vocab_size(), 50257);
   // Ids from GPT-2's published tokenizer (tiktoken "gpt2"); <|endoftext|> is 50256 whether
@@ -93,7 +94,7 @@ TEST(BpeTokenizer, Gpt2IdsOfShortStrings) {
 TEST(BpeTokenizer, Gpt2EncodesTinyShakespeareTo338025Tokens) {
   const auto [data, why] =
       data_dir({"gpt2/encoder.json", "gpt2/vocab.bpe", "tinyshakespeare/input.txt"});
-  if (data.empty()) GTEST_SKIP() << why;
+  NANOLAB_NEEDS(!data.empty(), why);
   auto tok = gpt2(data);
   const std::string text = read(data / "tinyshakespeare/input.txt");
   const std::vector<int32_t> ids = tok->encode(text);
@@ -103,7 +104,7 @@ TEST(BpeTokenizer, Gpt2EncodesTinyShakespeareTo338025Tokens) {
 
 TEST(BpeTokenizer, Gpt2SavedFormLoadsIntoAPlainInstance) {
   const auto [data, why] = data_dir({"gpt2/encoder.json", "gpt2/vocab.bpe"});
-  if (data.empty()) GTEST_SKIP() << why;
+  NANOLAB_NEEDS(!data.empty(), why);
   auto tok = gpt2(data);
   auto loaded = make();
   loaded->load(tok->save());
@@ -222,7 +223,7 @@ TEST(BpeTokenizer, MinbpeFormatRefusesWhatItCannotHold) {
   expect_refused({{"special_tokens", std::string("<|end of text|>")}}, "special token '<|end of text|>'");
   expect_refused({{"pattern", std::string(R"(\w+|\s )")}}, "split pattern");
   const auto [data, why] = data_dir({"gpt2/encoder.json", "gpt2/vocab.bpe"});
-  if (data.empty()) GTEST_SKIP() << why;
+  NANOLAB_NEEDS(!data.empty(), why);
   // GPT-2's vocabulary numbers byte 0 as id 188, minbpe as id 0.
   auto tok = make({{"encoder_json", (data / "gpt2/encoder.json").string()},
                    {"vocab_bpe", (data / "gpt2/vocab.bpe").string()},

@@ -7,6 +7,7 @@
 #include "data/text_dataset.hpp"
 #include "data_test_util.hpp"
 #include "runtime/sha256.hpp"
+#include "support/skip.hpp"
 
 namespace nanolab::test {
 namespace {
@@ -153,9 +154,8 @@ TEST(Recipe, RealTinyShakespeare) {
   const char* env = std::getenv("NANOLAB_DATA");
   const std::filesystem::path file =
       std::filesystem::path(env ? env : "$NANOLAB_DATA") / "tinyshakespeare" / "input.txt";
-  if (!env || !std::filesystem::is_regular_file(file))
-    GTEST_SKIP() << "tiny Shakespeare not found at " << file.string()
-                 << " (set NANOLAB_DATA to the folder that holds tinyshakespeare/input.txt)";
+  NANOLAB_NEEDS(env && std::filesystem::is_regular_file(file), "tiny Shakespeare not found at " << file.string()
+                 << " (set NANOLAB_DATA to the folder that holds tinyshakespeare/input.txt)");
   ScratchDir dir;
   TestByteTokenizer tok;
   auto ds = open_dataset(data_config("tinyshakespeare", 64), tok, {default_data_paths().recipes, dir / "cache"});

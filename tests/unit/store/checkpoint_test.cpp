@@ -14,6 +14,7 @@
 #include "nanolab/run_store.hpp"
 #include "support/temp_dir.hpp"
 #include "unit/store/child.hpp"
+#include "support/skip.hpp"
 
 namespace nanolab {
 namespace {
@@ -195,7 +196,7 @@ TEST(Checkpoint, AFailedWriteIsAStorageErrorAndKeepsThePreviousCheckpoint) {
 }
 
 TEST(Checkpoint, ADiskFullErrorSaysSo) {
-  if (!std::filesystem::exists("/dev/full")) GTEST_SKIP() << "no /dev/full on this system";
+  NANOLAB_NEEDS(std::filesystem::exists("/dev/full"), "no /dev/full on this system");
   TempDir tmp;
   // Every write to /dev/full fails with ENOSPC: the .tmp is pointed there.
   std::filesystem::create_symlink("/dev/full", tmp.path() / "checkpoint.h5.tmp");

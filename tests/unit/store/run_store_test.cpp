@@ -20,6 +20,7 @@
 #include "nanolab/run_store.hpp"
 #include "support/temp_dir.hpp"
 #include "unit/store/child.hpp"
+#include "support/skip.hpp"
 
 namespace nanolab {
 namespace {
@@ -257,8 +258,8 @@ TEST(RunStore, KillDashNineLeavesEveryFlushedRowReadableWithoutRepair) {
   EXPECT_EQ(log.samples[1], (std::pair<int64_t, std::string>{100, "Before we proceed"}));
   EXPECT_TRUE(std::filesystem::exists(tmp.path() / "run.lock"));  // it records who held the run
 
-  if (shell("command -v h5dump >/dev/null 2>&1") != 0)
-    GTEST_SKIP() << "h5dump not found (Debian package hdf5-tools); read_run was checked";
+  NANOLAB_NEEDS(shell("command -v h5dump >/dev/null 2>&1") == 0,
+                "h5dump not found (Debian package hdf5-tools); read_run was checked");
   EXPECT_EQ(shell("h5dump -H " + quoted(file) + " >/dev/null 2>&1"), 0);
   const std::string data = tmp.path() / "h5dump.txt";
   ASSERT_EQ(shell("h5dump -d /metrics/train/step " + quoted(file) + " >" + data + " 2>&1"), 0);
@@ -303,9 +304,9 @@ TEST(RunStore, H5pyReadsAKilledRun) {
       python = candidate;
       break;
     }
-  if (python.empty())
-    GTEST_SKIP() << "no python3 with h5py (Debian package python3-h5py); read_run and h5dump "
-                    "are checked by KillDashNineLeavesEveryFlushedRowReadableWithoutRepair";
+  NANOLAB_NEEDS(!python.empty(),
+                "no python3 with h5py (Debian package python3-h5py); read_run and h5dump "
+                "are checked by KillDashNineLeavesEveryFlushedRowReadableWithoutRepair");
   TempDir tmp;
   kill_after_flushes(tmp.path());
   const auto out = tmp.path() / "h5py.txt";
