@@ -59,6 +59,21 @@ class Mpi : public ::testing::Test {
     return Program(args, dir.path(), env(), tag, -1, under_mpirun ? mpirun : std::vector<std::string>{})
         .wait();
   }
+  // 30 steps of batch_per_rank on 2 ranks (with `sets`), and of batch 8 in one process.
+  std::pair<RunLog, RunLog> two_ranks_and_one_process_of_batch_eight(
+      int64_t batch_per_rank, const std::vector<std::string>& sets) {
+    const fs::path two = write_experiment("two.toml", experiment(batch_per_rank, 30));
+    const fs::path one = write_experiment("one.toml", experiment(8, 30));
+    std::vector<std::string> args = {"run", two.string(), "--out", out.string(), "--name", "two",
+                                     "--quiet"};
+    for (const std::string& s : sets) args.insert(args.end(), {"--set", s});
+    const Outcome dp = run(args, true, "two");
+    EXPECT_TRUE(dp.exited && dp.status == 0) << dp.err;
+    const Outcome single = run(
+        {"run", one.string(), "--out", out.string(), "--name", "one", "--quiet"}, false, "one");
+    EXPECT_TRUE(single.exited && single.status == 0) << single.err;
+    return {read_run(out / "dp" / "two" / "run.h5"), read_run(out / "dp" / "one" / "run.h5")};
+  }
   TempDir dir{"nanolab-mpi"};
   fs::path out = dir.path() / "runs";
 };
@@ -69,47 +84,8 @@ double relative(double a, double b) { return std::fabs(a - b) / std::max(std::fa
 // bits, and 30 AdamW steps carry that on: measured 1e-7; held to 1e-5.
 constexpr double tolerance = 1e-5;
 
-TEST_F(Mpi, TwoRanksOfBatchFourTrainLikeOneProcessOfBatchEight) {
-  const fs::path two = write_experiment("two.toml", experiment(4, 30));
-  const fs::path one = write_experiment("one.toml", experiment(8, 30));
-  const Outcome dp = run({"run", two.string(), "--out", out.string(), "--name", "two", "--quiet"},
-                         true, "two");
-  ASSERT_TRUE(dp.exited && dp.status == 0) << dp.err;
-  const Outcome single = run(
-      {"run", one.string(), "--out", out.string(), "--name", "one", "--quiet"}, false, "one");
-  ASSERT_TRUE(single.exited && single.status == 0) << single.err;
-
-  const RunLog a = read_run(out / "dp" / "two" / "run.h5");
-  const RunLog b = read_run(out / "dp" / "one" / "run.h5");
-  EXPECT_EQ(a.meta.at("world_size"), "2");
-  EXPECT_EQ(b.meta.at("world_size"), "1");
-  ASSERT_EQ(a.train.size(), 30u);
-  ASSERT_EQ(b.train.size(), 30u);
-  for (size_t i = 0; i < a.train.size(); ++i) {
-    EXPECT_LT(relative(a.train[i].loss, b.train[i].loss), tolerance) << "step " << i + 1;
-    EXPECT_LT(relative(a.train[i].grad_norm, b.train[i].grad_norm), tolerance) << "step " << i + 1;
-  }
-  ASSERT_EQ(a.val.size(), b.val.size());
-  for (size_t i = 0; i < a.val.size(); ++i)
-    EXPECT_LT(relative(a.val[i].loss, b.val[i].loss), tolerance) << "eval " << i;
-  // Not a tautology: the training loss moved.
-  EXPECT_LT(a.train.back().loss, a.train.front().loss - 0.1);
-}
-
-// Accumulation on each rank: 2 ranks x 2 micro-batches x batch 2 train on the rows of one
-// process's batch of 8, with the loss divided by ranks x micro-batches.
-TEST_F(Mpi, TwoRanksAccumulatingTwoMicroBatchesOfTwoTrainLikeOneProcessOfBatchEight) {
-  const fs::path two = write_experiment("two.toml", experiment(2, 30));
-  const fs::path one = write_experiment("one.toml", experiment(8, 30));
-  const Outcome dp = run({"run", two.string(), "--out", out.string(), "--name", "two", "--quiet",
-                          "--set", "train.grad_accum_steps=2"},
-                         true, "two");
-  ASSERT_TRUE(dp.exited && dp.status == 0) << dp.err;
-  const Outcome single = run(
-      {"run", one.string(), "--out", out.string(), "--name", "one", "--quiet"}, false, "one");
-  ASSERT_TRUE(single.exited && single.status == 0) << single.err;
-  const RunLog a = read_run(out / "dp" / "two" / "run.h5");
-  const RunLog b = read_run(out / "dp" / "one" / "run.h5");
+// The same loss and gradient norm at every step, and the loss moved (not a tautology).
+void expect_same_training(const RunLog& a, const RunLog& b) {
   ASSERT_EQ(a.train.size(), 30u);
   ASSERT_EQ(b.train.size(), 30u);
   for (size_t i = 0; i < a.train.size(); ++i) {
@@ -118,6 +94,23 @@ TEST_F(Mpi, TwoRanksAccumulatingTwoMicroBatchesOfTwoTrainLikeOneProcessOfBatchEi
   }
   EXPECT_EQ(a.summary.at("tokens_seen"), b.summary.at("tokens_seen"));
   EXPECT_LT(a.train.back().loss, a.train.front().loss - 0.1);
+}
+
+TEST_F(Mpi, TwoRanksOfBatchFourTrainLikeOneProcessOfBatchEight) {
+  const auto [a, b] = two_ranks_and_one_process_of_batch_eight(4, {});
+  EXPECT_EQ(a.meta.at("world_size"), "2");
+  EXPECT_EQ(b.meta.at("world_size"), "1");
+  expect_same_training(a, b);
+  ASSERT_EQ(a.val.size(), b.val.size());  // rank 0 evaluates on both ranks' rows
+  for (size_t i = 0; i < a.val.size(); ++i)
+    EXPECT_LT(relative(a.val[i].loss, b.val[i].loss), tolerance) << "eval " << i;
+}
+
+// Accumulation on each rank: 2 ranks x 2 micro-batches x batch 2 train on the rows of one
+// process's batch of 8, with the loss divided by ranks x micro-batches.
+TEST_F(Mpi, TwoRanksAccumulatingTwoMicroBatchesOfTwoTrainLikeOneProcessOfBatchEight) {
+  const auto [a, b] = two_ranks_and_one_process_of_batch_eight(2, {"train.grad_accum_steps=2"});
+  expect_same_training(a, b);
 }
 
 // The pid of rank `rank` among mpirun's children.
