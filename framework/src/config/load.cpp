@@ -14,9 +14,9 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <deque>
-#include <fstream>
 #include <set>
 #include <sstream>
 #include <tuple>
@@ -25,6 +25,7 @@
 #include "config/schema.hpp"
 #include "nanolab/errors.hpp"
 #include "nanolab/gpt2.hpp"
+#include "nanolab/input_file.hpp"
 #include "nanolab/registry.hpp"
 
 namespace nanolab {
@@ -562,24 +563,24 @@ void Loader::load_file(const fs::path& path, Layers& layers, const Origin* from)
     return;
   }
 
-  std::ifstream in(path, std::ios::binary);
-  if (!in || fs::is_directory(path, ec)) {
-    const std::string reason = fs::exists(path, ec) ? "cannot be read" : "no such file";
+  // A FIFO, a device or a directory is refused before it is read, and so is a file too large to
+  // be an experiment (input_file.hpp).
+  std::string text;
+  if (const std::string reason = read_input(path, input_limit::experiment, text);
+      !reason.empty()) {
     if (!from) throw ConfigError(name + ": " + reason);
     problem(*from, "experiment.include",
             "cannot include '" + name + "': " + reason + " (looked for " +
                 fs::absolute(path).string() + ")",
-            "include paths are relative to the file that names them");
+            "include paths are relative to the file that names them, or absolute");
     structure_broken = true;
     return;
   }
-  std::stringstream text;
-  text << in.rdbuf();
   files_.push_back(name);
 
   toml::table root;
   try {
-    root = toml::parse(text.str(), name);
+    root = toml::parse(text, name);
   } catch (const toml::parse_error& e) {
     problem(Origin{name, e.source().begin.line, e.source().begin.column, false}, "",
             "syntax error: " + std::string(e.description()));
@@ -704,7 +705,9 @@ void apply_init_from(ExperimentConfig& config, const Entries& entries, Loader& l
   const fs::path base = at.file.empty() ? fs::current_path() : fs::absolute(at.file).parent_path();
   config.init_from = (base / config.init_from).lexically_normal().string();
   std::error_code ec;
-  if (!fs::is_regular_file(config.init_from, ec)) {
+  // A missing file is a mistake in the experiment; one that is not a regular file (a FIFO, a
+  // folder) or not GPT-2's is refused by the reader (input_file.hpp) as a CheckpointError.
+  if (!fs::exists(config.init_from, ec)) {
     loader.problem(at, "model.init_from", "no such file: " + config.init_from,
                    "a Hugging Face model.safetensors or an llm.c .bin (gpt2_124M.bin)");
     refused.insert("model.init_from");
