@@ -662,11 +662,13 @@ void Loader::apply_set(const std::string& assignment, Layers& layers) {
 
 // ---- validation: merged keys -> ExperimentConfig ------------------------------------------------
 
-bool is_folder_name(const std::string& s) {
-  if (s.empty() || s == "." || s == "..") return false;
-  return std::all_of(s.begin(), s.end(), [](unsigned char c) {
+// experiment.name: a folder name (folder_name_problem) of letters, digits, '.', '_' and '-'.
+std::string experiment_name_problem(const std::string& s) {
+  if (std::string problem = folder_name_problem(s); !problem.empty()) return problem;
+  const bool plain = std::all_of(s.begin(), s.end(), [](unsigned char c) {
     return std::isalnum(c) || c == '.' || c == '_' || c == '-';
   });
+  return plain ? "" : "holds characters other than letters, digits, '.', '_' and '-'";
 }
 
 // The registry's lines "<where>.<option>: reason" become problems at the option's own place.
@@ -834,10 +836,14 @@ ExperimentConfig resolve(const Entries& entries, Loader& loader, bool read_init_
     set_field(config, spec, *value);
   }
 
-  if (!refused.count("experiment.name") && !is_folder_name(config.name)) {
+  if (const std::string problem = refused.count("experiment.name")
+                                     ? std::string()
+                                     : experiment_name_problem(config.name);
+      !problem.empty()) {
     loader.problem(origin_of("experiment.name"), "experiment.name",
-                   "must be a folder name, got " + to_string(OptionValue(config.name)),
-                   "use letters, digits, '.', '_' and '-'");
+                   "must be a folder name, got " + to_string(OptionValue(config.name)) +
+                       ", which " + problem,
+                   "use letters, digits, '.', '_' and '-', at most 255 of them");
     refused.insert("experiment.name");
   }
   if (!refused.count("data.dataset") && config.dataset.empty()) {
@@ -1025,6 +1031,16 @@ std::string key_tail(const std::string& key, size_t n) {
   return at == std::string::npos ? key : key.substr(at + 1);
 }
 
+// `text` with every character other than letters, digits, '.', '_', '-' and '+' made '_': a
+// piece of a run's name holds no '/', no '=' or ',' of its own, and no control character.
+std::string folder_safe(std::string text) {
+  for (char& c : text)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-' ||
+          c == '+'))
+      c = '_';
+  return text;
+}
+
 std::vector<std::string> axis_labels(const std::vector<Axis>& axes) {
   const auto tail = key_tail;
   std::vector<std::string> labels;
@@ -1037,7 +1053,7 @@ std::vector<std::string> axis_labels(const std::vector<Axis>& axes) {
       return false;
     };
     while (clash(n) && tail(axis.key, n) != axis.key) ++n;
-    labels.push_back(tail(axis.key, n));
+    labels.push_back(folder_safe(tail(axis.key, n)));
   }
   return labels;
 }
@@ -1052,11 +1068,7 @@ std::string name_piece(const toml::node& node) {
   } else {
     text = node_text(node);
   }
-  for (char& c : text)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-' ||
-          c == '+'))
-      c = '_';
-  return text.substr(0, 32);
+  return folder_safe(text).substr(0, 32);
 }
 
 }  // namespace
@@ -1108,7 +1120,8 @@ Experiment load_experiment(const fs::path& file, const std::vector<std::string>&
           const toml::node& value = *keys.at(key).node;
           spec.swept[key] = node_text(value);
           // A plugin key keeps its table's name.
-          pieces.push_back(key_tail(key, leaf_of(key) == "plugin" ? 2 : 1) + "=" + name_piece(value));
+          pieces.push_back(folder_safe(key_tail(key, leaf_of(key) == "plugin" ? 2 : 1)) + "=" +
+                           name_piece(value));
         }
         continue;
       }
@@ -1126,12 +1139,34 @@ Experiment load_experiment(const fs::path& file, const std::vector<std::string>&
     for (int n = 2; names.count(spec.name); ++n)
       spec.name = join(pieces, ",") + "-" + std::to_string(n);
     names.insert(spec.name);
+    if (const std::string problem = folder_name_problem(spec.name); !problem.empty())
+      loader.problem(layers.sweep.front().origin, "sweep",
+                     "the name of run " + std::to_string(run + 1) + ", '" +
+                         (spec.name.size() > 64 ? spec.name.substr(0, 64) + "..." : spec.name) +
+                         "', " + problem,
+                     "sweep fewer keys in one experiment, or give shorter string values");
     experiment.runs.push_back(std::move(spec));
   }
   throw_problems(loader, main_file);
   for (auto& run : experiment.runs) run.config_toml = to_toml(run.config);
   experiment.name = experiment.runs.front().config.name;
   return experiment;
+}
+
+std::string folder_name_problem(const std::string& name) {
+  if (name.empty()) return "is empty";
+  if (name == "." || name == "..") return "is '" + name + "', which is not a folder of its own";
+  if (name.find('/') != std::string::npos) return "holds a '/': it would be a path, not a name";
+  for (size_t i = 0; i < name.size(); ++i)
+    if (const auto c = static_cast<unsigned char>(name[i]); c < 0x20 || c == 0x7f) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "0x%02x", c);
+      return "holds the control character " + std::string(hex) + " at byte " + std::to_string(i);
+    }
+  if (name.size() > max_folder_name_bytes)
+    return "is " + std::to_string(name.size()) + " bytes long, more than the " +
+           std::to_string(max_folder_name_bytes) + " a folder name may have";
+  return "";
 }
 
 ExperimentConfig parse_resolved_config(const std::string& toml_text, const std::string& origin) {

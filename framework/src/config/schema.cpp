@@ -54,7 +54,8 @@ std::vector<KeySpec> make_schema() {
   std::vector<KeySpec> rows = {
       fixed(
           value_row("experiment.name", &C::name, std::string("experiment"),
-                    "folder of the runs inside the output folder; letters, digits, '.', '_', '-'")),
+                    "folder of the runs inside the output folder; letters, digits, '.', '_', "
+                    "'-', at most 255")),
       value_row("experiment.seed", &C::seed, int64_t{1337},
                 "seeds every random number of a run (weights, data order, dropout, samples)", 0.0),
       fixed(value_row("experiment.include", static_cast<Strings C::*>(nullptr), Strings{},
