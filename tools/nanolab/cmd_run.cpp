@@ -12,6 +12,7 @@
 
 #include "args.hpp"
 #include "commands.hpp"
+#include "config/memory.hpp"
 #include "nanolab/distributed.hpp"
 #include "nanolab/errors.hpp"
 #include "nanolab/report.hpp"
@@ -50,6 +51,8 @@ int cmd_run(const Args& args) {
                         std::to_string(exp.runs.size()));
     exp.runs[0].name = name;
   }
+  // Every run must fit in memory before the first one starts (config/memory.hpp).
+  config::require_memory(exp);
   const std::filesystem::path out = a.get("--out", "runs");
   std::string command_line = "nanolab run";
   for (const auto& s : args) command_line += " " + s;

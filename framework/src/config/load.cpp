@@ -898,6 +898,20 @@ ExperimentConfig resolve(const Entries& entries, Loader& loader, bool read_init_
                    "the schedule decays from lr down to min_lr");
   }
 
+  // tokens_seen, the run's count of tokens, is a float64 in the run file: exact up to 2^53.
+  if (both_ok("train.max_iters", "train.grad_accum_steps") &&
+      both_ok("data.batch_size", "data.block_size")) {
+    const double tokens = double(config.max_iters) * double(config.grad_accum_steps) *
+                          double(config.batch_size) * double(config.block_size);
+    if (tokens > 9007199254740992.0) {  // 2^53
+      auto [key, at] = rule_origin("train.max_iters", "data.batch_size");
+      loader.problem(at, key,
+                     "max_iters x grad_accum_steps x batch_size x block_size = " +
+                         to_string(OptionValue(tokens)) +
+                         " tokens, more than the 2^53 a run can count exactly");
+    }
+  }
+
   Registry& registry = Registry::instance();
   if (!refused.count("experiment.plugin_dirs") && !config.plugin_dirs.empty())
     registry.add_directories(
