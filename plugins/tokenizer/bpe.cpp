@@ -16,7 +16,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <fstream>
 #include <memory>
 #include <optional>
 #include <queue>
@@ -27,6 +26,7 @@
 #include <utility>
 #include <vector>
 
+#include "nanolab/input_file.hpp"
 #include "nanolab/parallel.hpp"
 #include "nanolab/plugin.hpp"
 
@@ -704,11 +704,7 @@ std::string BpeTokenizer::save_minbpe() const {
 
 void BpeTokenizer::load_gpt2(const std::string& encoder_path, const std::string& vocab_path) {
   auto read = [](const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    if (!f) throw DataError("bpe: cannot read '" + path + "'");
-    std::ostringstream s;
-    s << f.rdbuf();
-    return s.str();
+    return read_input(path, ExitCode::data, input_limit::tokenizer);
   };
   const std::string json = read(encoder_path);
   const std::string merges_text = read(vocab_path);

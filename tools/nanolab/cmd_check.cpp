@@ -1,5 +1,6 @@
-// `nanolab check EXP.toml [--set key=value]...`: validates an experiment and lists the runs its
-// sweep would make, without creating anything (docs/experiments.md). Every problem of the file
+// `nanolab check EXP.toml [--set key=value]...`: validates an experiment, estimates the memory of
+// each run against what the machine has left (config/memory.hpp), and lists the runs its sweep
+// would make, without creating anything (docs/experiments.md). Every problem of the file
 // comes back in one ConfigError, which main() prints and turns into exit 2.
 // `nanolab check --schema` prints every key of an experiment as a Markdown table (the table in
 // docs/experiments.md is this output).
@@ -8,6 +9,7 @@
 #include <vector>
 
 #include "args.hpp"
+#include "config/memory.hpp"
 #include "config/schema.hpp"
 #include "nanolab/errors.hpp"
 #include "nanolab/experiment.hpp"
@@ -26,11 +28,13 @@ int cmd_check(const Args& args) {
   const std::string file = a.positional[0];
 
   const Experiment experiment = load_experiment(file, a.all("--set"));
+  config::require_memory(experiment);
   const size_t n = experiment.runs.size();
   std::printf("%s: ok: experiment '%s', %zu run%s\n", file.c_str(), experiment.name.c_str(), n,
               n == 1 ? "" : "s");
   for (const auto& run : experiment.runs) {
-    std::printf("  %s\n", run.name.c_str());
+    std::printf("  %s  needs about %s\n", run.name.c_str(),
+                config::estimate_memory(run.config).text().c_str());
     for (const auto& [key, value] : run.swept)
       std::printf("      %s = %s\n", key.c_str(), value.c_str());
   }

@@ -12,6 +12,7 @@
 
 #include "args.hpp"
 #include "commands.hpp"
+#include "config/memory.hpp"
 #include "nanolab/distributed.hpp"
 #include "nanolab/errors.hpp"
 #include "nanolab/report.hpp"
@@ -38,11 +39,20 @@ int cmd_run(const Args& args) {
       world.size > 1 ? "rank " + std::to_string(world.rank) + ": " : std::string();
   Experiment exp = load_experiment(a.positional[0], a.all("--set"));
   if (a.has("--name")) {
+    // The run directory is always <out>/<experiment>/<run>/: a name is one folder, never a path.
+    const std::string name = a.get("--name");
+    if (const std::string problem = folder_name_problem(name); !problem.empty())
+      throw ConfigError("--name " + to_string(OptionValue(name)) +
+                        ": must be a folder name, but it " + problem +
+                        "\n    hint: --out DIR chooses where the runs go; --name names one folder "
+                        "in <out>/<experiment>/");
     if (exp.runs.size() != 1)
       throw ConfigError("--name names one run, but the sweep of " + a.positional[0] + " has " +
                         std::to_string(exp.runs.size()));
-    exp.runs[0].name = a.get("--name");
+    exp.runs[0].name = name;
   }
+  // Every run must fit in memory before the first one starts (config/memory.hpp).
+  config::require_memory(exp);
   const std::filesystem::path out = a.get("--out", "runs");
   std::string command_line = "nanolab run";
   for (const auto& s : args) command_line += " " + s;

@@ -27,6 +27,7 @@
 #include "args.hpp"
 #include "commands.hpp"
 #include "nanolab/errors.hpp"
+#include "nanolab/input_file.hpp"
 #include "nanolab/registry.hpp"
 
 namespace nanolab::cli {
@@ -42,19 +43,18 @@ constexpr const char* usage =
     "       nanolab tokenizer decode (--tokenizer FILE | --gpt2 DIR) [--plugin bpe] "
     "[--option k=v]... IDS...|-";
 
-// A whole file, or standard input for "-"; DataError naming the file.
-std::string read_input(const std::string& path) {
-  std::ostringstream s;
+// A whole file of at most `max_bytes` (input_file.hpp), or standard input for "-"; DataError
+// naming the file.
+std::string read_file_or_stdin(const std::string& path, uint64_t max_bytes) {
   if (path == "-") {
+    std::ostringstream s;
     s << std::cin.rdbuf();
     return s.str();
   }
-  std::ifstream f(path, std::ios::binary);
-  if (!f || fs::is_directory(path))
-    throw DataError("cannot read '" + path + "': " +
-                    (fs::exists(path) ? "not a readable file" : "no such file"));
-  s << f.rdbuf();
-  return s.str();
+  std::string bytes;
+  if (const std::string reason = read_input(path, max_bytes, bytes); !reason.empty())
+    throw DataError("cannot read '" + path + "': " + reason);
+  return bytes;
 }
 
 // `--option k=v` values typed by the plugin's schema, so that `vocab_size=4096` reaches an integer
@@ -122,7 +122,7 @@ std::unique_ptr<Tokenizer> open_tokenizer(const ParsedArgs& a) {
                     {"special_tokens", std::string("<|endoftext|>")}});
   }
   const std::string path = a.get("--tokenizer");
-  const std::string bytes = read_input(path);
+  const std::string bytes = read_file_or_stdin(path, input_limit::tokenizer);
   std::unique_ptr<Tokenizer> tok = make(a, {});
   try {
     tok->load(bytes);
@@ -178,7 +178,7 @@ int train(const ParsedArgs& a) {
   }
   std::unique_ptr<Tokenizer> tok = make(a, defaults);
 
-  const std::string text = read_input(a.positional[0]);
+  const std::string text = read_file_or_stdin(a.positional[0], input_limit::text);
   std::fprintf(stderr, "training %s to vocab %lld on %zu bytes of %s\n",
                a.get("--plugin", "bpe").c_str(), static_cast<long long>(vocab_size), text.size(),
                a.positional[0].c_str());
@@ -205,7 +205,8 @@ int encode(const ParsedArgs& a) {
   if (a.positional.size() + size_t(a.has("--text")) != 1)
     throw ConfigError("encode needs one FILE (or -) or --text S\n" + std::string(usage));
   std::unique_ptr<Tokenizer> tok = open_tokenizer(a);
-  const std::string text = a.has("--text") ? a.get("--text") : read_input(a.positional[0]);
+  const std::string text =
+      a.has("--text") ? a.get("--text") : read_file_or_stdin(a.positional[0], input_limit::text);
   const auto start = std::chrono::steady_clock::now();
   const std::vector<int32_t> ids = tok->encode(text);
   const double s = seconds_since(start);
@@ -230,8 +231,7 @@ int decode(const ParsedArgs& a) {
   std::vector<std::string> words = a.positional;
   if (words.size() == 1 && words[0] == "-") {
     words.clear();
-    std::istringstream in(read_input("-"));
-    for (std::string w; in >> w;) words.push_back(w);
+    for (std::string w; std::cin >> w;) words.push_back(w);
   }
   std::vector<int32_t> ids;
   for (size_t i = 0; i < words.size(); ++i) {

@@ -88,6 +88,15 @@ struct Experiment {
   std::vector<RunSpec> runs;
 };
 
+// NAME_MAX of Linux file systems: the longest folder name, in bytes.
+constexpr size_t max_folder_name_bytes = 255;
+
+// Why `name` cannot be the name of a folder inside another (experiment.name, a run's name, `nanolab
+// run --name`), or "" when it can: it must not be empty, "." or "..", hold a '/' (so no absolute
+// path and no ".." component) or a control character (NUL included), nor be longer than
+// max_folder_name_bytes. A run directory is always <out>/<experiment>/<run>/.
+std::string folder_name_problem(const std::string& name);
+
 // `overrides` are "key.path=value" strings (the value in TOML syntax; a bare word is a string).
 // An empty `file` starts from the defaults alone (`nanolab eval MODEL` builds its run this way).
 Experiment load_experiment(const std::filesystem::path& file,

@@ -14,9 +14,9 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <deque>
-#include <fstream>
 #include <set>
 #include <sstream>
 #include <tuple>
@@ -25,6 +25,7 @@
 #include "config/schema.hpp"
 #include "nanolab/errors.hpp"
 #include "nanolab/gpt2.hpp"
+#include "nanolab/input_file.hpp"
 #include "nanolab/registry.hpp"
 
 namespace nanolab {
@@ -562,24 +563,24 @@ void Loader::load_file(const fs::path& path, Layers& layers, const Origin* from)
     return;
   }
 
-  std::ifstream in(path, std::ios::binary);
-  if (!in || fs::is_directory(path, ec)) {
-    const std::string reason = fs::exists(path, ec) ? "cannot be read" : "no such file";
+  // A FIFO, a device or a directory is refused before it is read, and so is a file too large to
+  // be an experiment (input_file.hpp).
+  std::string text;
+  if (const std::string reason = read_input(path, input_limit::experiment, text);
+      !reason.empty()) {
     if (!from) throw ConfigError(name + ": " + reason);
     problem(*from, "experiment.include",
             "cannot include '" + name + "': " + reason + " (looked for " +
                 fs::absolute(path).string() + ")",
-            "include paths are relative to the file that names them");
+            "include paths are relative to the file that names them, or absolute");
     structure_broken = true;
     return;
   }
-  std::stringstream text;
-  text << in.rdbuf();
   files_.push_back(name);
 
   toml::table root;
   try {
-    root = toml::parse(text.str(), name);
+    root = toml::parse(text, name);
   } catch (const toml::parse_error& e) {
     problem(Origin{name, e.source().begin.line, e.source().begin.column, false}, "",
             "syntax error: " + std::string(e.description()));
@@ -661,11 +662,13 @@ void Loader::apply_set(const std::string& assignment, Layers& layers) {
 
 // ---- validation: merged keys -> ExperimentConfig ------------------------------------------------
 
-bool is_folder_name(const std::string& s) {
-  if (s.empty() || s == "." || s == "..") return false;
-  return std::all_of(s.begin(), s.end(), [](unsigned char c) {
+// experiment.name: a folder name (folder_name_problem) of letters, digits, '.', '_' and '-'.
+std::string experiment_name_problem(const std::string& s) {
+  if (std::string problem = folder_name_problem(s); !problem.empty()) return problem;
+  const bool plain = std::all_of(s.begin(), s.end(), [](unsigned char c) {
     return std::isalnum(c) || c == '.' || c == '_' || c == '-';
   });
+  return plain ? "" : "holds characters other than letters, digits, '.', '_' and '-'";
 }
 
 // The registry's lines "<where>.<option>: reason" become problems at the option's own place.
@@ -704,7 +707,9 @@ void apply_init_from(ExperimentConfig& config, const Entries& entries, Loader& l
   const fs::path base = at.file.empty() ? fs::current_path() : fs::absolute(at.file).parent_path();
   config.init_from = (base / config.init_from).lexically_normal().string();
   std::error_code ec;
-  if (!fs::is_regular_file(config.init_from, ec)) {
+  // A missing file is a mistake in the experiment; one that is not a regular file (a FIFO, a
+  // folder) or not GPT-2's is refused by the reader (input_file.hpp) as a CheckpointError.
+  if (!fs::exists(config.init_from, ec)) {
     loader.problem(at, "model.init_from", "no such file: " + config.init_from,
                    "a Hugging Face model.safetensors or an llm.c .bin (gpt2_124M.bin)");
     refused.insert("model.init_from");
@@ -831,10 +836,14 @@ ExperimentConfig resolve(const Entries& entries, Loader& loader, bool read_init_
     set_field(config, spec, *value);
   }
 
-  if (!refused.count("experiment.name") && !is_folder_name(config.name)) {
+  if (const std::string problem = refused.count("experiment.name")
+                                     ? std::string()
+                                     : experiment_name_problem(config.name);
+      !problem.empty()) {
     loader.problem(origin_of("experiment.name"), "experiment.name",
-                   "must be a folder name, got " + to_string(OptionValue(config.name)),
-                   "use letters, digits, '.', '_' and '-'");
+                   "must be a folder name, got " + to_string(OptionValue(config.name)) +
+                       ", which " + problem,
+                   "use letters, digits, '.', '_' and '-', at most 255 of them");
     refused.insert("experiment.name");
   }
   if (!refused.count("data.dataset") && config.dataset.empty()) {
@@ -887,6 +896,20 @@ ExperimentConfig resolve(const Entries& entries, Loader& loader, bool read_init_
                    "min_lr = " + to_string(OptionValue(config.min_lr)) +
                        " is more than optimizer.lr = " + to_string(OptionValue(config.lr)),
                    "the schedule decays from lr down to min_lr");
+  }
+
+  // tokens_seen, the run's count of tokens, is a float64 in the run file: exact up to 2^53.
+  if (both_ok("train.max_iters", "train.grad_accum_steps") &&
+      both_ok("data.batch_size", "data.block_size")) {
+    const double tokens = double(config.max_iters) * double(config.grad_accum_steps) *
+                          double(config.batch_size) * double(config.block_size);
+    if (tokens > 9007199254740992.0) {  // 2^53
+      auto [key, at] = rule_origin("train.max_iters", "data.batch_size");
+      loader.problem(at, key,
+                     "max_iters x grad_accum_steps x batch_size x block_size = " +
+                         to_string(OptionValue(tokens)) +
+                         " tokens, more than the 2^53 a run can count exactly");
+    }
   }
 
   Registry& registry = Registry::instance();
@@ -1022,6 +1045,16 @@ std::string key_tail(const std::string& key, size_t n) {
   return at == std::string::npos ? key : key.substr(at + 1);
 }
 
+// `text` with every character other than letters, digits, '.', '_', '-' and '+' made '_': a
+// piece of a run's name holds no '/', no '=' or ',' of its own, and no control character.
+std::string folder_safe(std::string text) {
+  for (char& c : text)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-' ||
+          c == '+'))
+      c = '_';
+  return text;
+}
+
 std::vector<std::string> axis_labels(const std::vector<Axis>& axes) {
   const auto tail = key_tail;
   std::vector<std::string> labels;
@@ -1034,7 +1067,7 @@ std::vector<std::string> axis_labels(const std::vector<Axis>& axes) {
       return false;
     };
     while (clash(n) && tail(axis.key, n) != axis.key) ++n;
-    labels.push_back(tail(axis.key, n));
+    labels.push_back(folder_safe(tail(axis.key, n)));
   }
   return labels;
 }
@@ -1049,11 +1082,7 @@ std::string name_piece(const toml::node& node) {
   } else {
     text = node_text(node);
   }
-  for (char& c : text)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-' ||
-          c == '+'))
-      c = '_';
-  return text.substr(0, 32);
+  return folder_safe(text).substr(0, 32);
 }
 
 }  // namespace
@@ -1105,7 +1134,8 @@ Experiment load_experiment(const fs::path& file, const std::vector<std::string>&
           const toml::node& value = *keys.at(key).node;
           spec.swept[key] = node_text(value);
           // A plugin key keeps its table's name.
-          pieces.push_back(key_tail(key, leaf_of(key) == "plugin" ? 2 : 1) + "=" + name_piece(value));
+          pieces.push_back(folder_safe(key_tail(key, leaf_of(key) == "plugin" ? 2 : 1)) + "=" +
+                           name_piece(value));
         }
         continue;
       }
@@ -1123,12 +1153,34 @@ Experiment load_experiment(const fs::path& file, const std::vector<std::string>&
     for (int n = 2; names.count(spec.name); ++n)
       spec.name = join(pieces, ",") + "-" + std::to_string(n);
     names.insert(spec.name);
+    if (const std::string problem = folder_name_problem(spec.name); !problem.empty())
+      loader.problem(layers.sweep.front().origin, "sweep",
+                     "the name of run " + std::to_string(run + 1) + ", '" +
+                         (spec.name.size() > 64 ? spec.name.substr(0, 64) + "..." : spec.name) +
+                         "', " + problem,
+                     "sweep fewer keys in one experiment, or give shorter string values");
     experiment.runs.push_back(std::move(spec));
   }
   throw_problems(loader, main_file);
   for (auto& run : experiment.runs) run.config_toml = to_toml(run.config);
   experiment.name = experiment.runs.front().config.name;
   return experiment;
+}
+
+std::string folder_name_problem(const std::string& name) {
+  if (name.empty()) return "is empty";
+  if (name == "." || name == "..") return "is '" + name + "', which is not a folder of its own";
+  if (name.find('/') != std::string::npos) return "holds a '/': it would be a path, not a name";
+  for (size_t i = 0; i < name.size(); ++i)
+    if (const auto c = static_cast<unsigned char>(name[i]); c < 0x20 || c == 0x7f) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "0x%02x", c);
+      return "holds the control character " + std::string(hex) + " at byte " + std::to_string(i);
+    }
+  if (name.size() > max_folder_name_bytes)
+    return "is " + std::to_string(name.size()) + " bytes long, more than the " +
+           std::to_string(max_folder_name_bytes) + " a folder name may have";
+  return "";
 }
 
 ExperimentConfig parse_resolved_config(const std::string& toml_text, const std::string& origin) {

@@ -13,6 +13,19 @@ using C = ExperimentConfig;
 using Strings = std::vector<std::string>;
 constexpr std::optional<double> none = std::nullopt;
 
+// Upper bounds of the integer keys: far above any run that fits a machine, and low enough that
+// the products the trainer forms (B x T x C, B x NH x T x T, tokens per step) and the memory
+// estimate (memory.hpp) cannot overflow. Token ids are int32, so a vocabulary is below 2^31.
+constexpr double max_vocab_size = 2147483647.0;  // 2^31 - 1
+constexpr double max_block_size = 1 << 20;
+constexpr double max_batch_size = 1 << 20;
+constexpr double max_n_layer = 1 << 12;
+constexpr double max_n_embd = 1 << 16;           // and n_head, which divides it
+constexpr double max_steps = 1e12;               // max_iters and every count of steps
+constexpr double max_grad_accum_steps = 1 << 16;
+constexpr double max_eval_iters = 1 << 20;
+constexpr double max_sample_tokens = 1 << 20;
+
 KeySpec value_row(std::string key, Field field, KeyValue default_value, std::string doc,
                   std::optional<double> min = none, std::optional<double> max = none) {
   KeySpec spec;
@@ -54,7 +67,8 @@ std::vector<KeySpec> make_schema() {
   std::vector<KeySpec> rows = {
       fixed(
           value_row("experiment.name", &C::name, std::string("experiment"),
-                    "folder of the runs inside the output folder; letters, digits, '.', '_', '-'")),
+                    "folder of the runs inside the output folder; letters, digits, '.', '_', "
+                    "'-', at most 255")),
       value_row("experiment.seed", &C::seed, int64_t{1337},
                 "seeds every random number of a run (weights, data order, dropout, samples)", 0.0),
       fixed(value_row("experiment.include", static_cast<Strings C::*>(nullptr), Strings{},
@@ -69,20 +83,24 @@ std::vector<KeySpec> make_schema() {
       plugin_row("data.tokenizer", &C::tokenizer, PluginKind::tokenizer, "char",
                  "the tokenizer: { plugin = NAME, option = value, ... }"),
       value_row("data.vocab_size", &C::vocab_size, int64_t{0},
-                "vocabulary size for tokenizers that learn one; 0: the tokenizer decides", 0.0),
-      value_row("data.block_size", &C::block_size, int64_t{64}, "context length T", 1.0),
-      value_row("data.batch_size", &C::batch_size, int64_t{12}, "sequences B per micro-step", 1.0),
+                "vocabulary size for tokenizers that learn one; 0: the tokenizer decides", 0.0,
+                max_vocab_size),
+      value_row("data.block_size", &C::block_size, int64_t{64}, "context length T", 1.0,
+                max_block_size),
+      value_row("data.batch_size", &C::batch_size, int64_t{12}, "sequences B per micro-step", 1.0,
+                max_batch_size),
 
       value_row("model.init_from", &C::init_from, std::string(""),
                 "a GPT-2 weight file to start from (Hugging Face's model.safetensors or llm.c's "
                 ".bin; relative to the file): n_layer, n_head, n_embd, vocab_size and block_size "
                 "come from it; \"\": random init"),
-      value_row("model.n_layer", &C::n_layer, int64_t{4}, "transformer blocks", 1.0),
-      value_row("model.n_head", &C::n_head, int64_t{4}, "attention heads NH; divides n_embd", 1.0),
-      value_row("model.n_embd", &C::n_embd, int64_t{128}, "embedding width C", 1.0),
+      value_row("model.n_layer", &C::n_layer, int64_t{4}, "transformer blocks", 1.0, max_n_layer),
+      value_row("model.n_head", &C::n_head, int64_t{4}, "attention heads NH; divides n_embd", 1.0,
+                max_n_embd),
+      value_row("model.n_embd", &C::n_embd, int64_t{128}, "embedding width C", 1.0, max_n_embd),
       value_row("model.vocab_size", &C::model_vocab_size, int64_t{0},
                 "rows of wte and of the head; 0: the tokenizer's vocabulary; more pads it "
-                "(nanoGPT's 50304)", 0.0),
+                "(nanoGPT's 50304)", 0.0, max_vocab_size),
       exclusive(value_row("model.dropout", &C::dropout, 0.0,
                           "dropout probability (embeddings, attention output, MLP)", 0.0, 1.0),
                 false, true),
@@ -101,9 +119,9 @@ std::vector<KeySpec> make_schema() {
       plugin_row("loss", &C::loss, PluginKind::loss, "cross_entropy",
                  "the [loss] table: plugin = NAME; its other keys are the plugin's options"),
 
-      value_row("train.max_iters", &C::max_iters, int64_t{2000}, "optimizer steps", 1.0),
+      value_row("train.max_iters", &C::max_iters, int64_t{2000}, "optimizer steps", 1.0, max_steps),
       value_row("train.warmup_iters", &C::warmup_iters, int64_t{100},
-                "linear warmup steps from 0 to lr; at most max_iters", 0.0),
+                "linear warmup steps from 0 to lr; at most max_iters", 0.0, max_steps),
       choice_row("train.lr_schedule", &C::lr_schedule, "cosine",
                  {"cosine", "linear", "constant", "wsd"},
                  "decay from lr to min_lr after warmup; wsd: constant, then linear over the last "
@@ -111,7 +129,7 @@ std::vector<KeySpec> make_schema() {
       value_row("train.min_lr", &C::min_lr, 1e-4, "learning rate at the end of the decay; <= lr",
                 0.0),
       value_row("train.lr_decay_iters", &C::lr_decay_iters, int64_t{0},
-                "step at which the decay reaches min_lr; 0: max_iters", 0.0),
+                "step at which the decay reaches min_lr; 0: max_iters", 0.0, max_steps),
       exclusive(value_row("train.lr_decay_frac", &C::lr_decay_frac, 0.2,
                           "wsd: fraction of the steps (up to lr_decay_iters) that decay to min_lr",
                           0.0, 1.0),
@@ -119,21 +137,21 @@ std::vector<KeySpec> make_schema() {
       value_row("train.grad_clip", &C::grad_clip, 1.0, "clip the global gradient norm; 0: off",
                 0.0),
       value_row("train.grad_accum_steps", &C::grad_accum_steps, int64_t{1},
-                "micro-steps of batch_size per optimizer step", 1.0),
+                "micro-steps of batch_size per optimizer step", 1.0, max_grad_accum_steps),
       value_row("train.eval_interval", &C::eval_interval, int64_t{250},
-                "evaluate (and sample) every this many steps", 1.0),
+                "evaluate (and sample) every this many steps", 1.0, max_steps),
       value_row("train.eval_iters", &C::eval_iters, int64_t{200},
-                "batches per evaluation, of train and of val", 1.0),
+                "batches per evaluation, of train and of val", 1.0, max_eval_iters),
       value_row("train.log_interval", &C::log_interval, int64_t{10},
-                "log a train metrics row every this many steps", 1.0),
+                "log a train metrics row every this many steps", 1.0, max_steps),
       value_row("train.checkpoint_interval", &C::checkpoint_interval, int64_t{500},
-                "write a checkpoint every this many steps (and at the end)", 1.0),
+                "write a checkpoint every this many steps (and at the end)", 1.0, max_steps),
       value_row("train.sample_tokens", &C::sample_tokens, int64_t{200},
-                "tokens of the text sample at each evaluation; 0: none", 0.0),
+                "tokens of the text sample at each evaluation; 0: none", 0.0, max_sample_tokens),
       choice_row("train.on_nonfinite", &C::on_nonfinite, "stop", {"stop", "skip"},
                  "a non-finite loss or gradient: stop (exit 6) or skip the step"),
       value_row("train.max_nonfinite_skips", &C::max_nonfinite_skips, int64_t{10},
-                "with skip: stop after this many non-finite steps in a row", 1.0),
+                "with skip: stop after this many non-finite steps in a row", 1.0, max_steps),
   };
   return rows;
 }

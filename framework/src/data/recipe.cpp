@@ -9,6 +9,7 @@
 #include <toml++/toml.h>
 
 #include "nanolab/errors.hpp"
+#include "nanolab/input_file.hpp"
 
 namespace nanolab::data {
 namespace {
@@ -76,9 +77,10 @@ Recipe load_recipe(const std::filesystem::path& recipes, const std::string& name
                                    : " (recipes: " + known + ")") +
                     "; a path to a text file needs a '/' or the .txt suffix");
   }
+  const std::string text = read_input(r.file, ExitCode::data, input_limit::experiment);
   toml::table root;
   try {
-    root = toml::parse_file(r.file.string());
+    root = toml::parse(text, r.file.string());
   } catch (const toml::parse_error& e) {
     throw DataError("dataset recipe " + r.file.string() + ":" + where(e.source()) + ": " +
                     std::string(e.description()));

@@ -5,7 +5,6 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -16,6 +15,7 @@
 #include <utility>
 
 #include "nanolab/errors.hpp"
+#include "nanolab/input_file.hpp"
 #include "runtime/rng.hpp"
 
 namespace nanolab::data {
@@ -84,20 +84,22 @@ TokenShard::~TokenShard() {
 
 std::optional<TokenShard> TokenShard::open(const std::filesystem::path& file, uint64_t source_begin,
                                            uint64_t source_end) {
-  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return std::nullopt;
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || size_t(st.st_size) < sizeof(Header)) {
+  // A shard is at most the ids of a text of input_limit::text bytes, one id per byte.
+  int fd = -1;
+  uint64_t size = 0;
+  if (!open_input(file, sizeof(Header) + input_limit::text * sizeof(int32_t), fd, size).empty())
+    return std::nullopt;
+  if (size < sizeof(Header)) {
     ::close(fd);
     return std::nullopt;
   }
-  void* map = ::mmap(nullptr, size_t(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
+  void* map = ::mmap(nullptr, size_t(size), PROT_READ, MAP_PRIVATE, fd, 0);
   ::close(fd);  // the mapping keeps the file open
   if (map == MAP_FAILED) return std::nullopt;
 
   TokenShard shard;
   shard.map_ = map;
-  shard.map_size_ = size_t(st.st_size);
+  shard.map_size_ = size_t(size);
   shard.file_ = file;
   Header h;
   std::memcpy(&h, map, sizeof h);

@@ -2,25 +2,14 @@
 // shards, and cut batches from them.
 #include "data/text_dataset.hpp"
 
-#include <fstream>
-
 #include "nanolab/errors.hpp"
+#include "nanolab/input_file.hpp"
 #include "runtime/sha256.hpp"
 
 namespace nanolab::data {
 namespace {
 
 const char* split_name(Split split) { return split == Split::train ? "train" : "val"; }
-
-std::string read_file(const std::filesystem::path& file) {
-  std::error_code ec;
-  const auto size = std::filesystem::file_size(file, ec);
-  std::ifstream in(file, std::ios::binary);
-  std::string bytes(ec ? 0 : size, '\0');
-  if (ec || !in || !in.read(bytes.data(), std::streamsize(bytes.size())))
-    throw DataError("cannot read dataset file " + file.string());
-  return bytes;
-}
 
 }  // namespace
 
@@ -36,9 +25,9 @@ TextDataset::TextDataset(std::string label, const std::filesystem::path& raw_fil
                          double train_fraction, const ExperimentConfig& config, Tokenizer& tokenizer,
                          const std::filesystem::path& cache)
     : label_(std::move(label)), raw_file_(raw_file), tokenizer_(&tokenizer) {
-  if (!std::filesystem::is_regular_file(raw_file_))
-    throw DataError("dataset '" + label_ + "': file " + raw_file_.string() + " not found");
-  const std::string text = read_file(raw_file_);
+  std::string text;
+  if (const std::string reason = read_input(raw_file_, input_limit::text, text); !reason.empty())
+    throw DataError("dataset '" + label_ + "': file " + raw_file_.string() + ": " + reason);
   raw_sha256_ = runtime::sha256_hex(text);
   if (recipe) check_sha256(*recipe, raw_file_, int64_t(text.size()), raw_sha256_);
   if (text.empty()) throw DataError("dataset '" + label_ + "': file " + raw_file_.string() + " is empty");

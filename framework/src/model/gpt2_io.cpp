@@ -19,6 +19,7 @@
 
 #include "nanolab/errors.hpp"
 #include "nanolab/gpt2.hpp"
+#include "nanolab/input_file.hpp"
 #include "runtime/json.hpp"
 
 namespace nanolab::gpt2 {
@@ -116,7 +117,7 @@ std::string arch_text(const Architecture& a) {
 class InputFile {
  public:
   explicit InputFile(const fs::path& path) : path_(path) {
-    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    fd_ = open_input(path, ExitCode::checkpoint, input_limit::weights);
     struct stat st {};
     if (fd_ < 0 || fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
       const std::string why = fd_ < 0 ? std::strerror(errno) : "not a regular file";

@@ -1,6 +1,7 @@
 // Builds a run's parts from its configuration through the plugin registry.
 #include "train/components.hpp"
 
+#include "config/memory.hpp"
 #include "nanolab/errors.hpp"
 #include "nanolab/registry.hpp"
 
@@ -33,6 +34,10 @@ Components build(const ExperimentConfig& config, Purpose purpose, const std::str
                       config.dataset + " with the " + config.tokenizer.plugin +
                       " tokenizer: ids past the model's rows would have no embedding");
   const int64_t vocab_size = config.model_vocab_size > 0 ? config.model_vocab_size : data_vocab;
+
+  // Estimated again with the tokenizer's own vocabulary; the dataset is in memory already.
+  if (purpose == Purpose::train)
+    config::require_memory(config::estimate_memory(config, vocab_size, 0), "the run");
 
   GptConfig gpt{vocab_size,   config.block_size, config.n_layer,
                 config.n_head, config.n_embd,     config.dropout,
