@@ -27,6 +27,7 @@
 #include "args.hpp"
 #include "commands.hpp"
 #include "nanolab/errors.hpp"
+#include "nanolab/interrupt.hpp"
 #include "nanolab/registry.hpp"
 
 namespace nanolab::cli {
@@ -47,6 +48,8 @@ std::string read_input(const std::string& path) {
   std::ostringstream s;
   if (path == "-") {
     s << std::cin.rdbuf();
+    // A signal ends a read from a terminal or a pipe early (EINTR): not the end of the input.
+    throw_if_interrupted();
     return s.str();
   }
   std::ifstream f(path, std::ios::binary);
