@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "nanolab/input_file.hpp"
+#include "nanolab/interrupt.hpp"
 #include "nanolab/parallel.hpp"
 #include "nanolab/plugin.hpp"
 
@@ -369,8 +370,10 @@ class BpeTokenizer final : public Tokenizer {
     std::vector<std::vector<size_t>> piece_ends(cuts.size() - 1);
     // About 50 operations per byte: one regex step per character.
     parallel_for(int64_t(piece_ends.size()), int64_t(piece_bytes) * 50, [&](int64_t k0, int64_t k1) {
-      for (size_t k = size_t(k0); k < size_t(k1); ++k)
+      for (size_t k = size_t(k0); k < size_t(k1); ++k) {
+        throw_if_interrupted();
         piece_ends[k] = splitter_->split_range(text, cuts[k], cuts[k + 1]);
+      }
     });
     std::vector<size_t> ends;
     for (const auto& e : piece_ends) ends.insert(ends.end(), e.begin(), e.end());
@@ -386,6 +389,7 @@ class BpeTokenizer final : public Tokenizer {
     // About 100 operations per chunk: a few hash look-ups per byte of a short chunk.
     parallel_for(int64_t(n_blocks), int64_t(chunks_per_block) * 100, [&](int64_t b0, int64_t b1) {
       for (size_t k = size_t(b0); k < size_t(b1); ++k) {
+        throw_if_interrupted();
         const size_t first = k * chunks_per_block;
         const size_t last = std::min(ends.size(), first + chunks_per_block);
         size_t at = first == 0 ? 0 : ends[first - 1];
@@ -433,6 +437,7 @@ void BpeTokenizer::learn_merges(std::string_view text, int64_t n_merges) {
     std::unordered_map<std::string_view, size_t> index;
     size_t at = 0;
     for (size_t end : ends) {
+      throw_if_interrupted();  // here and below: a signal stops the training (interrupt.hpp)
       const std::string_view piece = text.substr(at, end - at);
       at = end;
       const auto [it, fresh] = index.emplace(piece, chunks.size());
@@ -456,12 +461,16 @@ void BpeTokenizer::learn_merges(std::string_view text, int64_t n_merges) {
       changed.push_back(key);
     }
   };
-  for (uint32_t c = 0; c < chunks.size(); ++c) add_pairs(c, +1);
+  for (uint32_t c = 0; c < chunks.size(); ++c) {
+    throw_if_interrupted();
+    add_pairs(c, +1);
+  }
   std::priority_queue<std::pair<int64_t, uint64_t>> heap;
   for (const auto& [key, n] : count) heap.push({n, key});
   std::vector<int64_t> touched(chunks.size(), -1);
 
   for (int64_t m = 0; m < n_merges; ++m) {
+    throw_if_interrupted();
     // Every live pair with the top count (a pair may surface more than once: dedupe).
     std::vector<uint64_t> tied;
     int64_t top = 0;

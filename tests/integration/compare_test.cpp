@@ -4,7 +4,10 @@
 // format is parsed back and its cells checked.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cstdio>
+#include <fstream>
 #include <sstream>
 
 #include "nanolab/run_store.hpp"
@@ -356,6 +359,116 @@ TEST(Report, IsOneSelfContainedPageWithEveryRunAndEscapedSamples) {
   EXPECT_EQ(count(page, "url("), 0u);
   // The config diff lists the lr of both runs.
   EXPECT_NE(page.find("<td>optimizer.lr</td><td>0.003</td><td>0.001</td>"), std::string::npos);
+}
+
+// ---- Readers keep going: a folder where some run files are damaged ----
+// Two good runs (alpha, beta) beside a truncated run.h5, a run.h5 of random bytes, a run
+// directory whose run.h5 cannot be opened and a run directory that cannot be listed. Unreadable
+// takes a user who is not root: as root the program runs as nobody (setpriv), the good files being
+// readable by everyone.
+struct DamagedFolder {
+  TempDir tmp;
+  fs::path root = tmp.path() / "runs";
+  std::vector<fs::path> damaged;  // what stderr must name
+  fs::path out = tmp.path() / "out";  // where the program may write
+  std::vector<std::string> launcher;
+
+  DamagedFolder() {
+    write_run(root, {"alpha", 1, "3e-3", {3.0f, 2.0f}});
+    write_run(root, {"beta", 2, "1e-3", {3.0f, 2.5f, 2.2f}});
+    const std::string good = read_file(root / "alpha" / "run.h5");
+    add_damaged("cut", good.substr(0, good.size() / 2));
+    std::string noise(8192, '\0');
+    unsigned x = 12345;
+    for (char& c : noise) c = char((x = x * 1103515245u + 12345u) >> 16);
+    add_damaged("noise", noise);
+    add_damaged("locked", good);
+    fs::permissions(root / "locked" / "run.h5", fs::perms::none);
+    write_run(root / "sealed", {"gamma", 3, "1e-4", {3.0f}});
+    fs::permissions(root / "sealed", fs::perms::none);
+    damaged.push_back(root / "sealed");
+    fs::create_directories(out);
+    if (geteuid() == 0) {
+      launcher = {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"};
+      fs::permissions(tmp.path(), fs::perms::owner_all | fs::perms::group_read |
+                                      fs::perms::group_exec | fs::perms::others_read |
+                                      fs::perms::others_exec);
+      fs::permissions(out, fs::perms::all);
+    }
+  }
+  ~DamagedFolder() { fs::permissions(root / "sealed", fs::perms::owner_all); }
+
+  void add_damaged(const std::string& name, const std::string& bytes) {
+    fs::create_directories(root / name);
+    std::ofstream(root / name / "run.h5", std::ios::binary) << bytes;
+    damaged.push_back(root / name / "run.h5");
+  }
+  Outcome run(const std::vector<std::string>& args) const {
+    return Program(args, tmp.path(), {}, "nanolab", -1, launcher).wait();
+  }
+};
+
+void expect_names_each_damaged_file(const DamagedFolder& f, const Outcome& o,
+                                    const std::string& command) {
+  for (const fs::path& p : f.damaged) {
+    EXPECT_EQ(count(o.err, p.string()), 1u) << p << " named once:\n" << o.err;
+    EXPECT_NE(o.err.find("nanolab " + command + ": warning: skipped " + p.string()),
+              std::string::npos)
+        << o.err;
+  }
+  EXPECT_NE(o.err.find("nanolab " + command + ": 2 run(s) read, 4 path(s) skipped"),
+            std::string::npos)
+      << o.err;
+}
+
+TEST(Readers, CompareShowsTheGoodRunsAndNamesEachDamagedFile) {
+  DamagedFolder f;
+  const Outcome o = f.run({"compare", f.root.string(), "--format", "csv"});
+  ASSERT_TRUE(o.exited) << "killed by signal " << o.status;
+  EXPECT_EQ(o.status, 0) << o.err;
+  const auto csv = parse_csv(o.out);
+  ASSERT_EQ(csv.size(), 3u) << o.out;  // header, alpha, beta
+  EXPECT_EQ(cell(csv, "alpha", "best val/loss"), "2");
+  EXPECT_EQ(cell(csv, "beta", "best val/loss"), "2.2");
+  expect_names_each_damaged_file(f, o, "compare");
+}
+
+TEST(Readers, ReportShowsTheGoodRunsAndNamesEachDamagedFile) {
+  DamagedFolder f;
+  const fs::path html = f.out / "report.html";
+  const Outcome o = f.run({"report", f.root.string(), "-o", html.string()});
+  ASSERT_TRUE(o.exited) << "killed by signal " << o.status;
+  EXPECT_EQ(o.status, 0) << o.err;
+  EXPECT_EQ(o.out, html.string() + ": 2 runs\n");
+  const std::string page = read_file(html);
+  EXPECT_NE(page.find("<h3>alpha</h3>"), std::string::npos);
+  EXPECT_NE(page.find("<h3>beta</h3>"), std::string::npos);
+  EXPECT_EQ(count(page, "data-run=\"alpha\""), 3u);
+  EXPECT_EQ(page.find("gamma"), std::string::npos);
+  expect_names_each_damaged_file(f, o, "report");
+}
+
+TEST(Readers, AFolderWhereEveryRunIsDamagedExits5NamingEach) {
+  TempDir tmp;
+  write_run(tmp.path() / "good", {"alpha", 1, "3e-3", {3.0f, 2.0f}});
+  const std::string good = read_file(tmp.path() / "good" / "alpha" / "run.h5");
+  const fs::path root = tmp.path() / "runs";
+  fs::create_directories(root / "cut");
+  fs::create_directories(root / "empty");
+  std::ofstream(root / "cut" / "run.h5", std::ios::binary) << good.substr(0, good.size() / 3);
+  std::ofstream(root / "empty" / "run.h5", std::ios::binary) << "";
+  const std::vector<std::vector<std::string>> commands = {
+      {"compare", root.string()}, {"report", root.string(), "-o", (tmp.path() / "r.html").string()}};
+  for (const auto& args : commands) {
+    const std::string& command = args[0];
+    const Outcome o = run_program(args, tmp.path());
+    ASSERT_TRUE(o.exited) << "killed by signal " << o.status;
+    EXPECT_EQ(o.status, 5) << command << ": " << o.err;
+    EXPECT_NE(o.err.find("no run could be read"), std::string::npos) << o.err;
+    EXPECT_NE(o.err.find((root / "cut" / "run.h5").string()), std::string::npos) << o.err;
+    EXPECT_NE(o.err.find((root / "empty" / "run.h5").string()), std::string::npos) << o.err;
+    EXPECT_FALSE(fs::exists(tmp.path() / "r.html"));
+  }
 }
 
 // The report rendered by a real browser: Debian's headless Chromium (optional in

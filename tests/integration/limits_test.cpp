@@ -131,7 +131,7 @@ TEST(Memory, HugeIntegerKeysExit2InCheckAndRunCreatingNothing) {
       {"data.block_size=1000000000000", "data.block_size: must be [1, 1048576]"},
       {"model.vocab_size=1000000000000", "model.vocab_size: must be [0, 2147483647]"},
       {"data.batch_size=9223372036854775807", "data.batch_size: must be [1, 1048576]"},
-      {"train.grad_accum_steps=1000000000000", "train.grad_accum_steps: must be [1, 65536]"},
+      {"train.grad_accum_steps=1000000000000", "train.grad_accum_steps: must be [1, 4096]"},
       {"train.sample_tokens=1000000000000", "train.sample_tokens: must be [0, 1048576]"},
   };
   for (const auto& [set, message] : sets)

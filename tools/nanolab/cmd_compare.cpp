@@ -9,6 +9,7 @@
 #include "commands.hpp"
 #include "nanolab/errors.hpp"
 #include "nanolab/report.hpp"
+#include "read_runs.hpp"
 
 namespace nanolab::cli {
 
@@ -34,8 +35,7 @@ int cmd_compare(const Args& args) {
   if (smooth < 1 || smooth != int(smooth))
     throw ConfigError("--smooth: expected a whole number of points >= 1");
 
-  std::vector<std::filesystem::path> paths(a.positional.begin(), a.positional.end());
-  const std::vector<report::Run> runs = report::filter_runs(report::load_runs(paths), o);
+  const std::vector<report::Run> runs = report::filter_runs(read_runs("compare", a.positional), o);
   if (runs.empty()) throw ConfigError("no run matches the --where filters");
   const std::string text = report::render(report::compare_table(runs, o), format);
   std::fwrite(text.data(), 1, text.size(), stdout);

@@ -7,6 +7,7 @@
 #include "commands.hpp"
 #include "nanolab/errors.hpp"
 #include "nanolab/report.hpp"
+#include "read_runs.hpp"
 
 namespace nanolab::cli {
 
@@ -26,8 +27,7 @@ int cmd_report(const Args& args) {
   o.sort = a.get("--sort");
   for (const auto& clause : a.all("--where")) report::add_where(o, clause);
   o.group_seeds = a.has("--group-seeds");
-  std::vector<std::filesystem::path> paths(a.positional.begin(), a.positional.end());
-  const std::vector<report::Run> runs = report::filter_runs(report::load_runs(paths), o);
+  const std::vector<report::Run> runs = report::filter_runs(read_runs("report", a.positional), o);
   if (runs.empty()) throw ConfigError("no run matches the --where filters");
   report::write_text(a.get("--out"), report::report_html(runs, o));
   std::printf("%s: %zu runs\n", a.get("--out").c_str(), runs.size());

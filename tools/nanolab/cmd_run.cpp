@@ -15,6 +15,7 @@
 #include "config/memory.hpp"
 #include "nanolab/distributed.hpp"
 #include "nanolab/errors.hpp"
+#include "nanolab/interrupt.hpp"
 #include "nanolab/report.hpp"
 #include "nanolab/trainer.hpp"
 
@@ -84,6 +85,8 @@ int cmd_run(const Args& args) {
         exit_status = 130;
         break;
       }
+    } catch (const Interrupted&) {
+      throw;  // a signal during a run's set-up stops the sweep, not only that run
     } catch (const Error& e) {
       // One run, or a data-parallel job, which cannot go on without this rank (the others would
       // wait for it): the error ends the command, and main() reports it, once.

@@ -28,6 +28,7 @@
 #include "commands.hpp"
 #include "nanolab/errors.hpp"
 #include "nanolab/input_file.hpp"
+#include "nanolab/interrupt.hpp"
 #include "nanolab/registry.hpp"
 
 namespace nanolab::cli {
@@ -49,6 +50,8 @@ std::string read_file_or_stdin(const std::string& path, uint64_t max_bytes) {
   if (path == "-") {
     std::ostringstream s;
     s << std::cin.rdbuf();
+    // A signal ends a read from a terminal or a pipe early (EINTR): not the end of the input.
+    throw_if_interrupted();
     return s.str();
   }
   std::string bytes;

@@ -1,7 +1,8 @@
 // The `nanolab` command-line program: applies the process-wide thread policy, joins the MPI job
-// when mpirun started it (docs/scaling.md), dispatches to the command, and turns framework
-// exceptions into one message on stderr and the documented exit status (docs/cli.md). Never lets
-// an exception escape as an abort.
+// when mpirun started it (docs/scaling.md), takes SIGINT and SIGTERM for the life of the process
+// (nanolab/interrupt.hpp), dispatches to the command, and turns framework exceptions into one
+// message on stderr and the documented exit status (docs/cli.md). Never lets an exception escape
+// as an abort.
 #include <unistd.h>
 
 #include <cstdio>
@@ -16,6 +17,7 @@
 #include "commands.hpp"
 #include "nanolab/distributed.hpp"
 #include "nanolab/errors.hpp"
+#include "nanolab/interrupt.hpp"
 
 namespace {
 
@@ -83,18 +85,23 @@ int main(int argc, char** argv) {
   nanolab::cli::Args args(argv + 2, argv + argc);
   try {
     nanolab::distributed::init(&argc, &argv);
+    // After MPI's set-up, which may install handlers of its own: SIGINT and SIGTERM are ours for
+    // the rest of the process (nanolab/interrupt.hpp).
+    nanolab::install_interrupt_handlers();
     const int status = it->second.run(args);
     // Only after success: MPI_Finalize waits for every rank, and a rank that failed must instead
     // exit, so that mpirun ends the job (the other ranks then record their runs as failed).
     nanolab::distributed::finalize();
     return status;
   } catch (const nanolab::Error& e) {
+    // An interruption is what the user asked for: reported, but not as an error.
+    const char* kind = dynamic_cast<const nanolab::Interrupted*>(&e) ? "" : "error: ";
     const auto& world = nanolab::distributed::world();
     if (world.size > 1)
-      std::fprintf(stderr, "nanolab %s: rank %d of %d: error: %s\n", argv[1], world.rank,
-                   world.size, e.what());
+      std::fprintf(stderr, "nanolab %s: rank %d of %d: %s%s\n", argv[1], world.rank, world.size,
+                   kind, e.what());
     else
-      std::fprintf(stderr, "nanolab %s: error: %s\n", argv[1], e.what());
+      std::fprintf(stderr, "nanolab %s: %s%s\n", argv[1], kind, e.what());
     return int(e.code());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "nanolab %s: internal error: %s\n", argv[1], e.what());

@@ -8,12 +8,11 @@
 // (OMPI_COMM_WORLD_SIZE, PMIX_RANK), so a plain `nanolab run` never starts MPI's runtime.
 //
 // A rank that dies ends the job: mpirun then stops the others with SIGTERM. A rank that is waiting
-// in a collective when that signal arrives (or when the operation cannot complete) throws
-// DistributedError instead of waiting forever, so that the trainer can record the run as failed
-// before the job is gone.
+// in a collective when that signal arrives (nanolab/interrupt.hpp records it), or when the
+// operation cannot complete, throws DistributedError instead of waiting forever, so that the
+// trainer can record the run as failed before the job is gone.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <string>
 
@@ -43,9 +42,5 @@ NANOLAB_VISIBLE void allreduce_sum(double* data, int64_t n, const char* what);
 // Every rank's `value`, the largest of them returned on every rank.
 NANOLAB_VISIBLE int64_t allreduce_max(int64_t value, const char* what);
 NANOLAB_VISIBLE void barrier(const char* what);
-
-// The signal (SIGINT, SIGTERM) that asked this process to stop, 0 if none: set by the trainer's
-// handlers, watched by the collectives while they wait.
-NANOLAB_VISIBLE std::atomic<int>& stop_signal();
 
 }  // namespace nanolab::distributed

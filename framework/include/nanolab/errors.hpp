@@ -23,6 +23,7 @@ enum class ExitCode : int {
   checkpoint = 7,
   distributed = 8,  // an MPI job lost a rank, or could not start (distributed.hpp)
   run_in_use = 75,
+  interrupted = 130,  // SIGINT or SIGTERM (interrupt.hpp)
 };
 
 class NANOLAB_VISIBLE Error : public std::runtime_error {

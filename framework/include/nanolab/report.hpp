@@ -16,10 +16,18 @@
 
 namespace nanolab::report {
 
+// A file or folder that was not read, and why (the error's message, which names it).
+struct Skipped {
+  std::filesystem::path path;
+  std::string reason;
+};
+
 // The run.h5 files under each path: a run.h5 itself, a run directory, or a folder searched
-// recursively. Sorted, without duplicates; a path that holds none is a ConfigError naming it.
+// recursively. Sorted, without duplicates; a path that holds none is a ConfigError naming it. A
+// folder inside that cannot be listed is added to `unlisted` (then a path that holds no run is no
+// error), or is a StorageError naming it when `unlisted` is null.
 NANOLAB_VISIBLE std::vector<std::filesystem::path> find_runs(
-    const std::vector<std::filesystem::path>& paths);
+    const std::vector<std::filesystem::path>& paths, std::vector<Skipped>* unlisted = nullptr);
 
 // TOML text -> dotted key -> value text: strings unquoted, numbers in their shortest text that
 // reads back the same (0.003), arrays element by element in brackets ([0.9, 0.95]).
@@ -31,8 +39,17 @@ struct Run {
   std::map<std::string, std::string> config;  // flatten_config(log.config_toml)
 };
 NANOLAB_VISIBLE Run load_run(const std::filesystem::path& run_h5);
-// load_run of every file find_runs(paths) gives.
-NANOLAB_VISIBLE std::vector<Run> load_runs(const std::vector<std::filesystem::path>& paths);
+
+// The runs of compare and report: load_run of every file find_runs(paths) gives, in its order.
+// Readers keep going: a file that cannot be read (truncated, not HDF5, unreadable, not a run) and
+// a folder that cannot be listed are skipped, with the reason, and the others are read. When
+// nothing could be read, a StorageError names every file and its reason. A signal stops it
+// between two files (Interrupted, nanolab/interrupt.hpp).
+struct LoadedRuns {
+  std::vector<Run> runs;
+  std::vector<Skipped> skipped;
+};
+NANOLAB_VISIBLE LoadedRuns load_runs(const std::vector<std::filesystem::path>& paths);
 
 // The configuration keys whose value is not the same in every run (a key missing from some runs
 // differs too).

@@ -22,7 +22,9 @@ constexpr double max_batch_size = 1 << 20;
 constexpr double max_n_layer = 1 << 12;
 constexpr double max_n_embd = 1 << 16;           // and n_head, which divides it
 constexpr double max_steps = 1e12;               // max_iters and every count of steps
-constexpr double max_grad_accum_steps = 1 << 16;
+// The trainer keys a step's micro-batches as step x 4096 + micro-batch (trainer.cpp), so that
+// their dropout masks never meet another step's.
+constexpr double max_grad_accum_steps = 1 << 12;
 constexpr double max_eval_iters = 1 << 20;
 constexpr double max_sample_tokens = 1 << 20;
 

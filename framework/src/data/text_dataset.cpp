@@ -4,6 +4,7 @@
 
 #include "nanolab/errors.hpp"
 #include "nanolab/input_file.hpp"
+#include "nanolab/interrupt.hpp"
 #include "runtime/sha256.hpp"
 
 namespace nanolab::data {
@@ -33,6 +34,9 @@ TextDataset::TextDataset(std::string label, const std::filesystem::path& raw_fil
   if (text.empty()) throw DataError("dataset '" + label_ + "': file " + raw_file_.string() + " is empty");
 
   const size_t cut = split_point(text, train_fraction);
+  // Each step below may take long on a large file: a signal stops the set-up between them (and
+  // inside a tokenizer's training, which polls too).
+  throw_if_interrupted();
   try {
     tokenizer.train(std::string_view(text).substr(0, cut), config.vocab_size);
   } catch (const Error&) {
@@ -42,7 +46,9 @@ TextDataset::TextDataset(std::string label, const std::filesystem::path& raw_fil
                     raw_file_.string() + ": " + e.what());
   }
   shard_dir_ = cache / "shards" / (raw_sha256_ + "-" + runtime::sha256_hex(tokenizer.save()));
+  throw_if_interrupted();
   train_ = prepare(Split::train, text, 0, cut);
+  throw_if_interrupted();
   val_ = prepare(Split::val, text, cut, text.size());
 
   for (Split split : {Split::train, Split::val}) {
@@ -69,6 +75,8 @@ TokenShard TextDataset::prepare(Split split, std::string_view text, uint64_t beg
   std::vector<int32_t> ids;
   try {
     ids = tokenizer_->encode(text.substr(begin, end - begin));
+  } catch (const Interrupted&) {
+    throw;
   } catch (const std::exception& e) {
     throw DataError("dataset '" + label_ + "': the tokenizer cannot encode the " + split_name(split) +
                     " part (bytes " + std::to_string(begin) + ".." + std::to_string(end) + ") of " +

@@ -10,6 +10,7 @@
 #include <set>
 #include <sstream>
 
+#include "nanolab/interrupt.hpp"
 #include "nanolab/report.hpp"
 
 namespace nanolab::report {
@@ -169,25 +170,45 @@ std::string markdown_cell(const std::string& s) {
 
 }  // namespace
 
-std::vector<std::filesystem::path> find_runs(const std::vector<std::filesystem::path>& paths) {
+std::vector<std::filesystem::path> find_runs(const std::vector<std::filesystem::path>& paths,
+                                             std::vector<Skipped>* unlisted) {
   namespace fs = std::filesystem;
   std::set<fs::path> found;
+  std::vector<Skipped> not_listed;
   for (const fs::path& path : paths) {
-    size_t before = found.size();
+    const size_t before = found.size(), skipped_before = not_listed.size();
     if (fs::is_regular_file(path)) {
       found.insert(fs::weakly_canonical(path));
     } else if (fs::is_regular_file(path / "run.h5")) {
       found.insert(fs::weakly_canonical(path / "run.h5"));
     } else if (fs::is_directory(path)) {
-      for (const auto& entry : fs::recursive_directory_iterator(path))
-        if (entry.is_regular_file() && entry.path().filename() == "run.h5")
-          found.insert(fs::weakly_canonical(entry.path()));
+      // Folder by folder, so that one that cannot be listed is named and the others still are.
+      std::vector<fs::path> folders{path};
+      while (!folders.empty()) {
+        const fs::path folder = folders.back();
+        folders.pop_back();
+        std::error_code ec;
+        fs::directory_iterator it(folder, ec);
+        for (; !ec && it != fs::directory_iterator(); it.increment(ec)) {
+          std::error_code type_ec;
+          // Not into a symbolic link to a folder, as recursive_directory_iterator: no cycles.
+          if (it->is_directory(type_ec) && !it->is_symlink(type_ec))
+            folders.push_back(it->path());
+          else if (it->path().filename() == "run.h5" && it->is_regular_file(type_ec))
+            found.insert(fs::weakly_canonical(it->path()));
+        }
+        if (ec)
+          not_listed.push_back({folder, folder.string() + ": cannot list the folder: " +
+                                            ec.message()});
+      }
     }
-    if (found.size() == before)
+    if (found.size() == before && not_listed.size() == skipped_before)
       throw ConfigError(path.string() +
                         ": no run found (give a run.h5, a run directory, or a "
                         "folder that holds run directories)");
   }
+  if (!not_listed.empty() && !unlisted) throw StorageError(not_listed.front().reason);
+  if (unlisted) unlisted->insert(unlisted->end(), not_listed.begin(), not_listed.end());
   return {found.begin(), found.end()};
 }
 
@@ -208,10 +229,27 @@ Run load_run(const std::filesystem::path& run_h5) {
   return run;
 }
 
-std::vector<Run> load_runs(const std::vector<std::filesystem::path>& paths) {
-  std::vector<Run> runs;
-  for (const auto& file : find_runs(paths)) runs.push_back(load_run(file));
-  return runs;
+LoadedRuns load_runs(const std::vector<std::filesystem::path>& paths) {
+  LoadedRuns loaded;
+  const std::vector<std::filesystem::path> files = find_runs(paths, &loaded.skipped);
+  for (const auto& file : files) {
+    throw_if_interrupted();
+    try {
+      loaded.runs.push_back(load_run(file));
+    } catch (const Error& e) {
+      const std::string what = e.what();
+      // The store's messages name the file; an error that does not is given its name here.
+      loaded.skipped.push_back(
+          {file, what.find(file.string()) == std::string::npos ? file.string() + ": " + what
+                                                               : what});
+    }
+  }
+  if (loaded.runs.empty()) {
+    std::string all;
+    for (const Skipped& s : loaded.skipped) all += "\n  " + s.reason;
+    throw StorageError("no run could be read:" + all);
+  }
+  return loaded;
 }
 
 std::vector<std::string> differing_keys(const std::vector<Run>& runs) {

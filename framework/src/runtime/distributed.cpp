@@ -7,7 +7,6 @@
 #include <time.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <optional>
@@ -18,6 +17,8 @@
 #define OMPI_SKIP_MPICXX 1  // MPI's C API only: the C++ bindings would need libmpi_cxx
 #include <mpi.h>
 #endif
+
+#include "nanolab/interrupt.hpp"
 
 namespace nanolab::distributed {
 namespace {
@@ -53,12 +54,12 @@ void wait(MPI_Request& request, const char* what) {
                              "; hint: another rank of the job has died");
     if (done) return;
     const auto now = clock::now();
-    if (stop_signal() != 0) {
+    if (interrupted()) {
       if (!signalled) signalled = now;
       if (now - *signalled > std::chrono::milliseconds(500))
         throw DistributedError(
             std::string(what) + ": rank " + std::to_string(the_world.rank) + " got signal " +
-            std::to_string(stop_signal().load()) +
+            std::to_string(interrupt_signal()) +
             " while waiting for the other ranks; mpirun stops every rank when one of them dies "
             "(see its message above for which)");
     }
@@ -107,11 +108,6 @@ void allreduce(T* data, int64_t n, Reduce reduce, const char* what) {
 }
 
 }  // namespace
-
-std::atomic<int>& stop_signal() {
-  static std::atomic<int> signal{0};
-  return signal;
-}
 
 void init(int* argc, char*** argv) {
   if (started || !launched_by_mpirun()) return;

@@ -6,6 +6,7 @@
 
 #include "nanolab/autograd.hpp"
 #include "nanolab/errors.hpp"
+#include "nanolab/interrupt.hpp"
 #include "runtime/rng.hpp"
 
 namespace nanolab::train_detail {
@@ -46,7 +47,7 @@ std::vector<int32_t> generate(Gpt& model, const std::vector<int32_t>& prompt, co
   model.reset_cache(1);
   Tensor logits = model.forward_cached(context, 1, int64_t(context.size()));
   int64_t cached = int64_t(context.size());
-  for (int64_t i = 0; i < s.tokens; ++i) {
+  for (int64_t i = 0; i < s.tokens && !interrupted(); ++i) {
     const float* last = logits.data() + (logits.size(1) - 1) * V;
     const int64_t drawn = s.vocab_size > 0 ? std::min(s.vocab_size, V) : V;
     const int32_t tok = pick(last, drawn, s, rng::mix(s.seed, uint64_t(i)));

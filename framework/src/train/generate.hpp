@@ -22,7 +22,9 @@ struct Sampling {
 
 // The `s.tokens` ids that follow `prompt` (not empty). When the context fills block_size, the
 // caches restart from the last half of it (each token is still predicted from at least
-// block_size / 2 tokens of context).
+// block_size / 2 tokens of context). A signal (interrupted(), nanolab/interrupt.hpp) ends it early
+// with the ids drawn so far, without throwing: the caller decides what stopping means (the
+// training loop ends its step; `nanolab sample` exits 130).
 std::vector<int32_t> generate(Gpt& model, const std::vector<int32_t>& prompt, const Sampling& s);
 
 }  // namespace nanolab::train_detail

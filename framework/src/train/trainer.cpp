@@ -3,10 +3,8 @@
 
 #include <unistd.h>
 
-#include <atomic>
 #include <chrono>
 #include <cmath>
-#include <csignal>
 #include <cstdio>
 #include <limits>
 #include <utility>
@@ -15,6 +13,7 @@
 #include "nanolab/autograd.hpp"
 #include "nanolab/distributed.hpp"
 #include "nanolab/gpt2.hpp"
+#include "nanolab/interrupt.hpp"
 #include "nanolab/ops.hpp"
 #include "runtime/profile.hpp"
 #include "runtime/rng.hpp"
@@ -38,28 +37,6 @@ enum Stream : uint64_t { train_batches = 1, eval_batches = 2, dropout = 3, sampl
 uint64_t stream_seed(uint64_t seed, Stream s, uint64_t where) {
   return rng::mix(rng::mix(seed, s), where);
 }
-
-std::atomic<int>& stop_requested = distributed::stop_signal();
-extern "C" void request_stop(int signal) { stop_requested = signal; }
-
-// Installs SIGINT/SIGTERM handlers for the life of a loop, restoring the previous ones after.
-class StopSignals {
- public:
-  StopSignals() {
-    stop_requested = 0;
-    struct sigaction sa {};
-    sa.sa_handler = request_stop;
-    sigaction(SIGINT, &sa, &old_int_);
-    sigaction(SIGTERM, &sa, &old_term_);
-  }
-  ~StopSignals() {
-    sigaction(SIGINT, &old_int_, nullptr);
-    sigaction(SIGTERM, &old_term_, nullptr);
-  }
-
- private:
-  struct sigaction old_int_ {}, old_term_ {};
-};
 
 std::string format_duration(double s) {
   char buf[32];
@@ -85,7 +62,6 @@ class Loop {
   }
 
   TrainResult run() {
-    StopSignals signals;
     if (writer_ && (n_.step == 0 || n_.pending_evaluation)) {
       if (!evaluate(n_.step)) return stop_within_evaluation(n_.step);
       // A resumed run's pending evaluation is done: its checkpoint says so (the run may end here).
@@ -149,7 +125,7 @@ class Loop {
       if ((step % c_.eval_interval == 0 || last) && !evaluate(step))
         return stop_within_evaluation(step);
       n_.wall_s = wall();
-      if (world_size_ == 1) stopping = stop_requested != 0;
+      if (world_size_ == 1) stopping = interrupted();
       if (step % c_.checkpoint_interval == 0 || last || stopping) checkpoint();
       writer_->check();
       if (stopping) return stopped(step);
@@ -184,7 +160,7 @@ class Loop {
   TrainResult stopped(int64_t step) {
     end_progress();
     std::fprintf(stderr, "stopped by signal %d at step %ld; `nanolab resume %s` continues\n",
-                 int(stop_requested), long(step), options_.run_dir.c_str());
+                 interrupt_signal(), long(step), options_.run_dir.c_str());
     return finish("interrupted");
   }
 
@@ -222,7 +198,7 @@ class Loop {
     const int64_t parts = c_.grad_accum_steps * world_size_;
     const uint64_t batch_seed = stream_seed(c_.seed, train_batches, uint64_t(step) * 4096);
     for (int64_t micro = 0; micro < c_.grad_accum_steps; ++micro) {
-      if (world_size_ == 1 && micro > 0 && stop_requested != 0) return false;
+      if (world_size_ == 1 && micro > 0 && interrupted()) return false;
       const uint64_t where = uint64_t(step) * 4096 + uint64_t(micro);
       {
         // The step's rows are the batch of world_size x grad_accum_steps x batch_size rows that
@@ -261,7 +237,7 @@ class Loop {
     if (world_size_ == 1) return false;
     profile::Scope scope(profile::Kind::allreduce);
     constexpr const char* what = "the gradient all-reduce";
-    double shared[2] = {loss, stop_requested != 0 ? 1.0 : 0.0};
+    double shared[2] = {loss, interrupted() ? 1.0 : 0.0};
     try {
       for (const Parameter& p : params)
         if (p.tensor.grad().defined())
@@ -302,7 +278,7 @@ class Loop {
       double sum = 0;
       int64_t rows = 0, correct = 0;
       for (int64_t i = 0; i < c_.eval_iters && !stopped; ++i) {
-        stopped = can_stop && stop_requested != 0;
+        stopped = can_stop && interrupted();
         const uint64_t where = uint64_t(step) * 1'000'003 + uint64_t(i) * 2 + (split == Split::val);
         // The batches of one process, whole: rank 0 alone evaluates for a data-parallel job.
         parts_.dataset->batch(split, stream_seed(c_.seed, eval_batches, where),
@@ -326,6 +302,7 @@ class Loop {
       const auto ids = train_detail::generate(
           *parts_.model, prompt, {c_.sample_tokens, 1.0, 0, seed, parts_.dataset->vocab_size()});
       text = parts_.dataset->decode(prompt) + parts_.dataset->decode(ids);
+      stopped = can_stop && interrupted();  // generate stops early on a signal
     }
     if (stopped) return false;
     writer_->val({step, float(val), float(train), float(accuracy)});
@@ -451,6 +428,7 @@ EvalResult measure(const ExperimentConfig& c, const Components& parts, const Eva
   NoGrad no_grad;
   double sum = 0;  // nats over every prediction
   for (int64_t start = 0; start < n;) {
+    throw_if_interrupted();
     const int64_t t = std::min(T, n - start);  // the last window may be shorter
     const int64_t rows = t == T ? std::min(c.batch_size, (n - start) / T) : 1;
     const std::span<const int32_t> x = ids.subspan(size_t(start), size_t(rows * t));
@@ -519,6 +497,9 @@ TrainResult train(const RunSpec& spec, const TrainOptions& options) {
   }
   header.meta["dataset"] = parts.dataset->description();
   header.meta["world_size"] = std::to_string(world_size);
+  // The set-up (the dataset tokenized, a model file read) can take minutes; a signal during it
+  // stops the run before its directory exists. From here on the loop handles signals.
+  throw_if_interrupted();
   share_rank0_weights(*parts.model, world_size);
   if (distributed::world().rank != 0 && world_size > 1) {
     Loop loop(spec, parts, nullptr, options, Counters{}, world_size);
@@ -554,6 +535,7 @@ TrainResult resume(const TrainOptions& options) {
   Components parts = train_detail::build(spec.config, train_detail::Purpose::train, ck.tokenizer);
   load_parameters(*parts.model, ck, origin);
   parts.optimizer->load_state(ck.optimizer);
+  throw_if_interrupted();  // as in train(): before the run file is reopened
   // The model and the optimizer hold copies now; the file's tensors would double their memory
   // for the rest of the run.
   ck.model.clear();
@@ -591,6 +573,7 @@ std::string sample(const std::filesystem::path& run_dir, const SampleOptions& op
       *parts.model, prompt,
       {options.tokens, options.temperature, options.top_k, options.seed,
        parts.dataset ? parts.dataset->vocab_size() : parts.tokenizer->vocab_size()});
+  throw_if_interrupted();  // generate stopped early: no text rather than a cut one
   auto decode = [&](const std::vector<int32_t>& v) {
     return parts.dataset ? parts.dataset->decode(v) : parts.tokenizer->decode(v);
   };

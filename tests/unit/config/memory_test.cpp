@@ -45,14 +45,14 @@ TEST_F(LimitsTest, HugeIntegersAreRefusedAtTheirKey) {
               "--set data.block_size: must be [1, 1048576], got 1000000000000",
            "--set model.vocab_size: must be [0, 2147483647], got 1000000000000",
            "--set data.batch_size: must be [1, 1048576], got 9223372036854775807",
-           "--set train.grad_accum_steps: must be [1, 65536], got 1000000000000",
+           "--set train.grad_accum_steps: must be [1, 4096], got 1000000000000",
            "--set train.sample_tokens: must be [0, 1048576], got 1000000000000",
            "--set model.n_embd: must be [1, 65536], got 4294967296"})
     EXPECT_NE(m.find(line), std::string::npos) << "missing: " << line << "\nin:\n" << m;
 }
 
 TEST_F(LimitsTest, TheTokensOfARunMustBeCountableExactly) {
-  const std::string m = error_of("[train]\nmax_iters = 1000000000000\ngrad_accum_steps = 65536\n");
+  const std::string m = error_of("[train]\nmax_iters = 1000000000000\ngrad_accum_steps = 4096\n");
   EXPECT_NE(m.find(file_ + ":2:13: train.max_iters: max_iters x grad_accum_steps x batch_size x "
                            "block_size = "),
             std::string::npos)
