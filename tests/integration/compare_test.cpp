@@ -458,7 +458,8 @@ TEST(Readers, AFolderWhereEveryRunIsDamagedExits5NamingEach) {
   std::ofstream(root / "cut" / "run.h5", std::ios::binary) << good.substr(0, good.size() / 3);
   std::ofstream(root / "empty" / "run.h5", std::ios::binary) << "";
   const std::vector<std::vector<std::string>> commands = {
-      {"compare", root.string()}, {"report", root.string(), "-o", (tmp.path() / "r.html").string()}};
+      {"compare", root.string()},
+      {"report", root.string(), "-o", (tmp.path() / "r.html").string()}};
   for (const auto& args : commands) {
     const std::string& command = args[0];
     const Outcome o = run_program(args, tmp.path());

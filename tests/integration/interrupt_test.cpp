@@ -50,7 +50,8 @@ double cpu_seconds(pid_t pid) {
 bool catches(pid_t pid, int sig) {
   std::istringstream in(read_file("/proc/" + std::to_string(pid) + "/status"));
   for (std::string line; std::getline(in, line);)
-    if (line.rfind("SigCgt:", 0) == 0) return (std::stoull(line.substr(7), nullptr, 16) >> (sig - 1)) & 1;
+    if (line.rfind("SigCgt:", 0) == 0)
+      return (std::stoull(line.substr(7), nullptr, 16) >> (sig - 1)) & 1;
   return false;
 }
 
@@ -61,7 +62,8 @@ Outcome expect_stops(Program& p, int sig, const std::string& message) {
   p.signal(sig);
   // The safety net is long; the promise is measured.
   const bool done = wait_until([&] { return ended(p.pid()); }, 60s);
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - sent).count();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - sent).count();
   EXPECT_TRUE(done) << "still running 60 s after the signal";
   if (!done) return {};
   EXPECT_LT(seconds, 2.0) << "ended " << seconds << " s after the signal";
@@ -77,8 +79,9 @@ Outcome expect_stops(Program& p, int sig, const std::string& message) {
   return o;
 }
 
+// HOME: the shard cache under the test's folder.
 std::map<std::string, std::string> env_in(const fs::path& dir) {
-  return {{"HOME", dir.string()}, {"NANOLAB_THREADS", "2"}};  // the shard cache under the test's dir
+  return {{"HOME", dir.string()}, {"NANOLAB_THREADS", "2"}};
 }
 
 // Text of random lowercase words separated by spaces and newlines: many distinct chunks, so that
@@ -98,23 +101,26 @@ std::string random_words(size_t bytes, unsigned seed) {
 TEST(Interrupt, SampleOfAHundredMillionTokensStopsWithin2sExit130) {
   TempDir dir{"nanolab-interrupt"};
   const fs::path exp = dir.path() / "tiny.toml";
-  std::ofstream(exp) << "[experiment]\nname = \"tiny\"\n"
-                        "[data]\ndataset = \"synthetic:copy\"\nblock_size = 16\nbatch_size = 4\n"
-                        "[model]\nn_layer = 1\nn_head = 2\nn_embd = 16\n"
-                        "[train]\nmax_iters = 4\nwarmup_iters = 1\neval_interval = 4\neval_iters = 1\n";
-  const Outcome trained = run_program({"run", exp.string(), "--out", (dir.path() / "runs").string(),
-                                       "--name", "r", "--quiet"},
-                                      dir.path(), env_in(dir.path()));
+  std::ofstream(exp)
+      << "[experiment]\nname = \"tiny\"\n"
+         "[data]\ndataset = \"synthetic:copy\"\nblock_size = 16\nbatch_size = 4\n"
+         "[model]\nn_layer = 1\nn_head = 2\nn_embd = 16\n"
+         "[train]\nmax_iters = 4\nwarmup_iters = 1\neval_interval = 4\neval_iters = 1\n";
+  const Outcome trained = run_program(
+      {"run", exp.string(), "--out", (dir.path() / "runs").string(), "--name", "r", "--quiet"},
+      dir.path(), env_in(dir.path()));
   ASSERT_TRUE(trained.exited && trained.status == 0) << trained.err;
   for (int sig : {SIGINT, SIGTERM}) {
     Program p({"sample", (dir.path() / "runs" / "tiny" / "r").string(), "--tokens", "100000000"},
               dir.path(), env_in(dir.path()), "sample");
     // Handlers installed and a second of CPU spent: the checkpoint is read (milliseconds), so it
     // is drawing tokens.
-    ASSERT_TRUE(wait_until([&] { return ended(p.pid()) || (catches(p.pid(), sig) && cpu_seconds(p.pid()) > 1.0); }));
+    ASSERT_TRUE(wait_until(
+        [&] { return ended(p.pid()) || (catches(p.pid(), sig) && cpu_seconds(p.pid()) > 1.0); }));
     ASSERT_FALSE(ended(p.pid())) << p.wait().err;
     const Outcome o = expect_stops(
-        p, sig, std::string("nanolab sample: interrupted by ") + (sig == SIGINT ? "SIGINT" : "SIGTERM"));
+        p, sig,
+        std::string("nanolab sample: interrupted by ") + (sig == SIGINT ? "SIGINT" : "SIGTERM"));
     EXPECT_EQ(o.out, "") << "no text cut short";
   }
 }
@@ -127,14 +133,17 @@ TEST(Interrupt, TokenizerTrainingToALargeVocabStopsWithin2sExit130) {
   Program p({"tokenizer", "train", text.string(), "--vocab-size", "60000", "-o", out.string()},
             dir.path(), env_in(dir.path()), "tokenizer");
   ASSERT_TRUE(wait_until([&] {
-    return ended(p.pid()) || read_file(dir.path() / "tokenizer.err").find("training bpe") != std::string::npos;
+    return ended(p.pid()) ||
+           read_file(dir.path() / "tokenizer.err").find("training bpe") != std::string::npos;
   }));
   ASSERT_FALSE(ended(p.pid())) << p.wait().err;
   const Outcome o = expect_stops(p, SIGINT, "nanolab tokenizer: interrupted by SIGINT");
-  EXPECT_EQ(o.err.find("trained in"), std::string::npos) << "it finished before the signal:\n" << o.err;
+  EXPECT_EQ(o.err.find("trained in"), std::string::npos) << "it finished before the signal:\n"
+                                                         << o.err;
   // Nothing written, not even the temporary file.
   for (const auto& entry : fs::directory_iterator(dir.path()))
-    EXPECT_EQ(entry.path().filename().string().find("words.tok"), std::string::npos) << entry.path();
+    EXPECT_EQ(entry.path().filename().string().find("words.tok"), std::string::npos)
+        << entry.path();
 }
 
 TEST(Interrupt, EvalOverMillionsOfTokensStopsWithin2sExit130) {
@@ -145,7 +154,8 @@ TEST(Interrupt, EvalOverMillionsOfTokensStopsWithin2sExit130) {
   for (char& c : letters) c = char('a' + gen() % 26);
   const fs::path text = dir.path() / "letters.txt";
   std::ofstream(text) << letters;
-  const fs::path model = fs::path(NANOLAB_TEST_SOURCE_DIR) / "tests" / "fixtures" / "gpt2" / "gpt2.bin";
+  const fs::path model =
+      fs::path(NANOLAB_TEST_SOURCE_DIR) / "tests" / "fixtures" / "gpt2" / "gpt2.bin";
   Program p({"eval", model.string(), "--data", text.string(), "--split", "train", "--set",
              "data.batch_size=1"},
             dir.path(), env_in(dir.path()), "eval");
@@ -170,7 +180,9 @@ TEST(Interrupt, ASignalDuringARunsSetUpStopsItBeforeItsDirectoryExists) {
   std::ofstream(text) << random_words(4 << 20, 3);
   const fs::path exp = dir.path() / "bpe.toml";
   std::ofstream(exp) << "[experiment]\nname = \"bpe\"\n"
-                        "[data]\ndataset = \"" << text.string() << "\"\nblock_size = 16\nbatch_size = 4\n"
+                        "[data]\ndataset = \""
+                     << text.string()
+                     << "\"\nblock_size = 16\nbatch_size = 4\n"
                         "vocab_size = 60000\ntokenizer = { plugin = \"bpe\" }\n"
                         "[model]\nn_layer = 1\nn_head = 2\nn_embd = 16\n"
                         "[train]\nmax_iters = 4\nwarmup_iters = 1\n";
@@ -178,7 +190,8 @@ TEST(Interrupt, ASignalDuringARunsSetUpStopsItBeforeItsDirectoryExists) {
   Program p({"run", exp.string(), "--out", out.string()}, dir.path(), env_in(dir.path()), "run");
   // Handlers installed and a second of CPU spent: reading 4 MB takes milliseconds, the tokenizer's
   // training to 60000 tokens far longer.
-  ASSERT_TRUE(wait_until([&] { return ended(p.pid()) || (catches(p.pid(), SIGINT) && cpu_seconds(p.pid()) > 1.0); }));
+  ASSERT_TRUE(wait_until(
+      [&] { return ended(p.pid()) || (catches(p.pid(), SIGINT) && cpu_seconds(p.pid()) > 1.0); }));
   ASSERT_FALSE(ended(p.pid())) << p.wait().err;
   expect_stops(p, SIGINT, "nanolab run: interrupted by SIGINT");
   EXPECT_FALSE(fs::exists(out / "bpe")) << "the run was created: the set-up had ended";
