@@ -46,6 +46,8 @@ struct TrainResult {
 };
 
 TrainResult train(const RunSpec& spec, const TrainOptions& options);
+// Continues the run in options.run_dir from its checkpoint, which must be the run's own (the same
+// run_id and configuration as its run.h5: CheckpointError otherwise).
 TrainResult resume(const TrainOptions& options);
 
 struct SampleOptions {

@@ -13,9 +13,11 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <cstdio>
 #include <iostream>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <thread>
 #include <utility>
 
@@ -90,8 +92,9 @@ std::vector<int64_t> steps_of(const std::vector<Row>& rows) {
 class Hdf5RunWriter final : public RunWriter {
  public:
   Hdf5RunWriter(std::filesystem::path file, store::RunLock lock, std::chrono::milliseconds interval,
-                RowCounts rows)
-      : file_(std::move(file)), lock_(std::move(lock)), interval_(interval), rows_(rows) {
+                RowCounts rows, std::string run_id)
+      : file_(std::move(file)), lock_(std::move(lock)), interval_(interval), rows_(rows),
+        run_id_(std::move(run_id)) {
     io_ = std::thread([this] { run(); });
   }
 
@@ -111,6 +114,8 @@ class Hdf5RunWriter final : public RunWriter {
       }
     }
   }
+
+  const std::string& run_id() const override { return run_id_; }
 
   void train(const TrainRow& row) override { enqueue([&](Batch& b) { b.train.push_back(row); }); }
   void val(const ValRow& row) override { enqueue([&](Batch& b) { b.val.push_back(row); }); }
@@ -235,6 +240,7 @@ class Hdf5RunWriter final : public RunWriter {
   store::RunLock lock_;
   const std::chrono::milliseconds interval_;
   RowCounts rows_;  // I/O thread only, once it runs
+  const std::string run_id_;
 
   std::mutex m_;
   std::condition_variable wake_;     // the I/O thread waits here
@@ -246,13 +252,24 @@ class Hdf5RunWriter final : public RunWriter {
   std::thread io_;
 };
 
-void write_header(hid_t f, const RunWriter::Header& h, const std::filesystem::path& file) {
+// 128 random bits as 32 hex digits: no two runs share one, whoever and wherever made them.
+std::string new_run_id() {
+  std::random_device random;
+  char text[33];
+  std::snprintf(text, sizeof text, "%08x%08x%08x%08x", random(), random(), random(), random());
+  return text;
+}
+
+void write_header(hid_t f, const RunWriter::Header& h, const std::string& run_id,
+                  const std::filesystem::path& file) {
   using store::write_attr;
   write_attr(f, "format", std::string(store::run_format), file);
   write_attr(f, "format_version", store::run_format_version, file);
   write_attr(f, "status", std::string("running"), file);
   write_attr(f, "experiment", h.experiment, file);
   write_attr(f, "run", h.run, file);
+  write_attr(f, "run_id", run_id, file);
+  write_attr(f, "config_sha256", config_sha256(h.config_toml), file);
   write_attr(f, "created", utc_now_iso(), file);
   write_attr(f, "finished", std::string(), file);
   store::write_string(f, "config", h.config_toml, file);
@@ -315,16 +332,18 @@ std::unique_ptr<RunWriter> RunWriter::create(const std::filesystem::path& dir, c
     throw ConfigError(file.string() +
                       ": the run directory already holds a run; use `nanolab resume " +
                       dir.string() + "` or another --name");
+  const std::string run_id = new_run_id();
   try {
     Handle f = store::create_file(file, false);
-    write_header(f, header, file);
+    write_header(f, header, run_id, file);
     store::close_file(f, file);
   } catch (...) {
     // EXCL made this file ours: a half-written header would only block the next attempt.
     std::filesystem::remove(file, ec);
     throw;
   }
-  return std::make_unique<Hdf5RunWriter>(file, std::move(lock), flush_interval, RowCounts{});
+  return std::make_unique<Hdf5RunWriter>(file, std::move(lock), flush_interval, RowCounts{},
+                                         run_id);
 }
 
 std::unique_ptr<RunWriter> RunWriter::reopen(const std::filesystem::path& dir, int64_t step,
@@ -337,6 +356,8 @@ std::unique_ptr<RunWriter> RunWriter::reopen(const std::filesystem::path& dir, i
   store::RunLock lock = store::RunLock::claim(dir);
   Handle f = store::open_file(file, H5F_ACC_RDWR);
   store::require_run_format(f, file);
+  const std::string run_id =
+      store::has_attr(f, "run_id") ? store::read_string_attr(f, "run_id", file) : "";
   RowCounts rows;
   rows.train = keep_through(f, store::train_group, step, names_of(store::train_columns), file);
   rows.val = keep_through(f, store::val_group, step, names_of(store::val_columns), file);
@@ -350,7 +371,7 @@ std::unique_ptr<RunWriter> RunWriter::reopen(const std::filesystem::path& dir, i
   store::write_attr(f, "finished", std::string(), file);
   store::write_attr(f, "status", std::string("running"), file);
   store::close_file(f, file);
-  return std::make_unique<Hdf5RunWriter>(file, std::move(lock), flush_interval, rows);
+  return std::make_unique<Hdf5RunWriter>(file, std::move(lock), flush_interval, rows, run_id);
 }
 
 }  // namespace nanolab

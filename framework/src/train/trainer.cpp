@@ -395,6 +395,7 @@ class Loop {
     ck.optimizer = parts_.optimizer->state();  // live tensors: written below, before any step
     ck.tokenizer = parts_.tokenizer->save();
     ck.config_toml = spec_.config_toml;
+    ck.run_id = writer_->run_id();
     ck.counters = {{"tokens_seen", n_.tokens_seen},
                    {"consecutive_skips", n_.consecutive_skips},
                    {"skipped_total", n_.skipped_total},
@@ -579,6 +580,12 @@ TrainResult train(const RunSpec& spec, const TrainOptions& options) {
 TrainResult resume(const TrainOptions& options) {
   Checkpoint ck = read_checkpoint(options.run_dir);
   const std::string origin = (options.run_dir / "checkpoint.h5").string();
+  if (!require_checkpoint_of(read_run(options.run_dir / "run.h5"), ck, options.run_dir) &&
+      distributed::world().rank == 0)
+    std::fprintf(stderr,
+                 "note: %s and its run.h5 were written before run ids: the checkpoint is taken as "
+                 "the run's own because their configurations are the same\n",
+                 origin.c_str());
   RunSpec spec;
   spec.config = parse_resolved_config(ck.config_toml, origin);
   spec.config_toml = ck.config_toml;
