@@ -3,7 +3,8 @@
 // after kill -9, the run lock, the exit codes of failures (configuration 2, data 3, numerics 6,
 // run in use 75), each leaving nothing half-written, and the position encodings end to end. Then
 // a checkpoint's identity (a checkpoint of another run or configuration is refused; files written
-// before run ids still resume).
+// before run ids still resume) and a resume of a run that never wrote a checkpoint (trained again
+// from step 0).
 #include <hdf5.h>
 #include <gtest/gtest.h>
 
@@ -258,7 +259,7 @@ TEST(Sample, GeneratesTheRequestedNumberOfTokensReproducibly) {
   EXPECT_NE(prompt.err.find("synthetic:copy"), std::string::npos) << prompt.err;
 }
 
-// ---- A checkpoint belongs to its run ------------------------------------------------------------
+// ---- A checkpoint belongs to its run ----------------------------------------------------------
 
 Outcome resume_program(const Fixture& f, const std::string& name) {
   return run_program({"resume", f.run_dir(name).string()}, f.dir.path(), Fixture::plugin_env());
@@ -360,6 +361,106 @@ TEST(Resume, ARunWrittenBeforeRunIdsStillResumes) {
   EXPECT_EQ(log.status, "completed");
   ASSERT_EQ(log.train.size(), 4u);
   EXPECT_EQ(log.train.back().step, 4);
+}
+
+// ---- No dead end before the first checkpoint --------------------------------------------------
+
+// Every deterministic value of two runs' logs: the metrics, the samples, and the summary's values
+// that do not depend on time.
+void expect_same_run(const RunLog& a, const RunLog& b) {
+  expect_same_metrics(a, b);
+  for (size_t i = 0; i < std::min(a.val.size(), b.val.size()); ++i)
+    EXPECT_EQ(a.val[i].accuracy, b.val[i].accuracy) << "val step " << a.val[i].step;
+  EXPECT_EQ(a.samples, b.samples);
+  for (const char* k : {"params", "best_val_loss", "best_val_step", "final_train_loss",
+                        "tokens_seen", "best_val_accuracy", "nonfinite_skipped"})
+    EXPECT_EQ(a.summary.at(k), b.summary.at(k)) << k;
+}
+
+// The run log of a live run once it holds at least one train row (false while it cannot be read).
+bool has_rows(const fs::path& run_h5) {
+  try {
+    return !read_run(run_h5).train.empty();
+  } catch (const StorageError&) {
+    return false;
+  }
+}
+
+// The run checkpoints only at its end (step 400), so a kill after its first rows lands before it.
+const std::vector<std::string> no_early_checkpoint = {"train.checkpoint_interval=1000"};
+
+TEST(Resume, AfterKill9BeforeTheFirstCheckpointStartsAgainAndEqualsTheUninterruptedRun) {
+  Fixture f(tiny_experiment(400));
+  ASSERT_EQ(f.run("whole", no_early_checkpoint).status, 0);
+  const fs::path dir = f.run_dir("cut");
+  {
+    Program p(f.run_args("cut", no_early_checkpoint), f.dir.path(), Fixture::plugin_env(), "cut");
+    ASSERT_TRUE(wait_until([&] { return has_rows(dir / "run.h5"); }));
+    p.signal(SIGKILL);
+    EXPECT_FALSE(p.wait().exited);
+  }
+  const RunLog cut = read_run(dir / "run.h5");
+  ASSERT_FALSE(fs::exists(dir / "checkpoint.h5")) << "the run checkpointed before it was killed";
+  ASSERT_FALSE(cut.train.empty());
+  ASSERT_LT(cut.train.size(), 400u);
+  EXPECT_EQ(cut.status, "running");
+
+  const Outcome r = resume_program(f, "cut");
+  ASSERT_TRUE(r.exited && r.status == 0) << r.err;
+  EXPECT_NE(r.err.find("training the run again from step 0"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("are replaced"), std::string::npos) << r.err;
+  const RunLog resumed = read_run(dir / "run.h5");
+  EXPECT_EQ(resumed.status, "completed");
+  EXPECT_EQ(resumed.run_id, cut.run_id);
+  EXPECT_EQ(resumed.created, cut.created);
+  const RunLog whole = read_run(f.run_dir("whole") / "run.h5");
+  ASSERT_EQ(resumed.train.size(), 400u);
+  EXPECT_EQ(resumed.train.front().step, 1);
+  expect_same_run(resumed, whole);
+  const Checkpoint ck = read_checkpoint(dir);
+  EXPECT_EQ(ck.step, 400);
+  EXPECT_EQ(ck.run_id, cut.run_id);
+}
+
+TEST(Resume, OfALiveRunBeforeItsFirstCheckpointExits75AndChangesNothing) {
+  Fixture f(tiny_experiment(400));
+  const fs::path dir = f.run_dir("a");
+  Program first(f.run_args("a", no_early_checkpoint), f.dir.path(), Fixture::plugin_env(), "a");
+  ASSERT_TRUE(wait_until([&] { return has_rows(dir / "run.h5"); }));
+  const Outcome second = resume_program(f, "a");
+  EXPECT_TRUE(second.exited);
+  EXPECT_EQ(second.status, 75) << second.err;
+  EXPECT_NE(second.err.find(dir.string()), std::string::npos) << second.err;
+  const Outcome o = first.wait();
+  ASSERT_EQ(o.status, 0) << o.err;
+  const RunLog log = read_run(dir / "run.h5");
+  EXPECT_EQ(log.status, "completed");
+  ASSERT_EQ(log.train.size(), 400u);
+  EXPECT_EQ(log.train.front().step, 1);
+  EXPECT_EQ(log.val.front().step, 0);
+}
+
+TEST(Resume, ADamagedRunWithoutACheckpointExits5NamingItAndChangesNothing) {
+  Fixture f;
+  ASSERT_EQ(f.run("a").status, 0);
+  const fs::path dir = f.run_dir("a"), run_h5 = dir / "run.h5";
+  fs::remove(dir / "checkpoint.h5");
+  fs::resize_file(run_h5, fs::file_size(run_h5) / 2);
+  const std::string damaged = read_file(run_h5);
+  const Outcome o = resume_program(f, "a");
+  EXPECT_TRUE(o.exited);
+  EXPECT_EQ(o.status, 5) << o.err;
+  EXPECT_NE(o.err.find(run_h5.string()), std::string::npos) << o.err;
+  EXPECT_NE(o.err.find("HINT: without a checkpoint.h5"), std::string::npos) << o.err;
+  EXPECT_TRUE(read_file(run_h5) == damaged) << "the damaged run file was changed";
+  EXPECT_FALSE(fs::exists(dir / "checkpoint.h5"));
+  EXPECT_FALSE(fs::exists(dir / "run.lock"));
+
+  // A folder that holds neither file is not a run.
+  const Outcome none = run_program({"resume", f.dir.path().string()}, f.dir.path(),
+                                   Fixture::plugin_env());
+  EXPECT_EQ(none.status, 7) << none.err;
+  EXPECT_NE(none.err.find("not a run directory"), std::string::npos) << none.err;
 }
 
 }  // namespace

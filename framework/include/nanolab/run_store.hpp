@@ -1,7 +1,8 @@
 // Run files: the HDF5 run log (run.h5), the run lock, and checkpoints (checkpoint.h5).
 //
 // Layout (DESIGN.md, docs/run-format.md): root attrs format, format_version, status, experiment,
-// run, run_id, config_sha256, created, finished; /config (resolved TOML text); /meta attrs; /plugins/<kind> attrs;
+// run, run_id, config_sha256, created, finished; /config (resolved TOML text); /meta attrs;
+// /plugins/<kind> attrs;
 // /metrics/train/{step,loss,lr,grad_norm,tokens_per_s,elapsed_s};
 // /metrics/val/{step,loss,train_loss,accuracy}; /samples/{step,text}; /summary attrs;
 // /tokenizer (the tokenizer's saved bytes).
@@ -78,10 +79,17 @@ class RunWriter {
   static std::unique_ptr<RunWriter> reopen(const std::filesystem::path& dir, int64_t step,
                                            std::chrono::milliseconds flush_interval =
                                                std::chrono::milliseconds(1000));
+  // Claims a run that never wrote a checkpoint, to train it again from step 0: every row is
+  // dropped and status goes back to "running"; the header (configuration, run_id...) stays. A
+  // checkpoint.h5 found once the run is claimed means that the run's own process wrote it and
+  // finished meanwhile: RunInUse (exit 75), nothing changed.
+  static std::unique_ptr<RunWriter> restart(const std::filesystem::path& dir,
+                                            std::chrono::milliseconds flush_interval =
+                                                std::chrono::milliseconds(1000));
   virtual ~RunWriter() = default;  // flushes, closes, releases the lock
 
-  // The run's identity, for its checkpoints: made by create(), read back by reopen(); "" for a
-  // run written before run ids.
+  // The run's identity, for its checkpoints: made by create(), read back by reopen() and
+  // restart(); "" for a run written before run ids.
   virtual const std::string& run_id() const = 0;
 
   virtual void train(const TrainRow& row) = 0;

@@ -33,7 +33,8 @@ constexpr const char* checkpoint_format = "nanolab-checkpoint";
 constexpr int64_t checkpoint_format_version = 1;
 constexpr const char* hint =
     "\nHINT: the checkpoint is incomplete or damaged (a crash while it was copied, a full or "
-    "failing disk?); restore checkpoint.h5 from a copy, or start the run again with `nanolab run`";
+    "failing disk?); restore checkpoint.h5 from a copy, or start the run again from step 0: delete "
+    "checkpoint.h5 and `nanolab resume` the run";
 
 // HDF5 link names may hold any character but '/'; parameter names are dotted paths
 // ("h.0.attn.c_attn.weight"), kept as they are. '%' is escaped too so that the map is 1:1.
@@ -221,7 +222,8 @@ Checkpoint read_checkpoint(const std::filesystem::path& dir) {
   if (!std::filesystem::exists(file))
     throw CheckpointError(file.string() +
                           ": no checkpoint (the run stopped before it wrote its first one)"
-                          "\nHINT: start the run again with `nanolab run`");
+                          "\nHINT: `nanolab resume " + dir.string() +
+                          "` trains the run again from step 0");
   try {
     return read_file(file);
   } catch (const StorageError& e) {
@@ -250,9 +252,11 @@ bool require_checkpoint_of(const RunLog& run, const Checkpoint& checkpoint,
   throw CheckpointError((dir / "checkpoint.h5").string() + " belongs to " + differs +
                         ": the checkpoint has " +
                         identity(checkpoint.run_id, checkpoint.config_toml) + "; " +
-                        (dir / "run.h5").string() + " has " + identity(run.run_id, run.config_toml) +
-                        "\nHINT: put this run's own checkpoint.h5 back, or resume the checkpoint in "
-                        "the directory of the run that wrote it");
+                        (dir / "run.h5").string() + " has " +
+                        identity(run.run_id, run.config_toml) +
+                        "\nHINT: put this run's own checkpoint.h5 back (or delete checkpoint.h5 to "
+                        "train the run again from step 0), or resume the checkpoint in the "
+                        "directory of the run that wrote it");
 }
 
 }  // namespace nanolab

@@ -317,6 +317,38 @@ uint64_t keep_through(hid_t f, const char* group, int64_t step,
   return keep;
 }
 
+// Claims the run in `dir` and sets it back to running with the rows through `step` (-1: none);
+// `on_claim` runs once the run is claimed, before anything changes.
+template <class OnClaim>
+std::unique_ptr<RunWriter> reclaim(const std::filesystem::path& dir, int64_t step,
+                                   std::chrono::milliseconds flush_interval, OnClaim on_claim) {
+  store::quiet_errors();
+  const auto file = dir / "run.h5";
+  if (!std::filesystem::exists(file))
+    throw StorageError(file.string() + ": no run log here; is " + dir.string() +
+                       " a run directory (made by `nanolab run`)?");
+  store::RunLock lock = store::RunLock::claim(dir);
+  on_claim();
+  Handle f = store::open_file(file, H5F_ACC_RDWR);
+  store::require_run_format(f, file);
+  const std::string run_id =
+      store::has_attr(f, "run_id") ? store::read_string_attr(f, "run_id", file) : "";
+  RowCounts rows;
+  rows.train = keep_through(f, store::train_group, step, names_of(store::train_columns), file);
+  rows.val = keep_through(f, store::val_group, step, names_of(store::val_columns), file);
+  rows.samples = keep_through(f, store::samples_group, step, {"text"}, file);
+  {
+    // A summary belongs to a finished run; the resumed run writes its own at finish().
+    Handle summary = store::open_group(f, "summary", file);
+    for (const auto& name : store::attr_names(summary, file))
+      store::delete_attr(summary, name, file);
+  }
+  store::write_attr(f, "finished", std::string(), file);
+  store::write_attr(f, "status", std::string("running"), file);
+  store::close_file(f, file);
+  return std::make_unique<Hdf5RunWriter>(file, std::move(lock), flush_interval, rows, run_id);
+}
+
 }  // namespace
 
 std::unique_ptr<RunWriter> RunWriter::create(const std::filesystem::path& dir, const Header& header,
@@ -348,30 +380,17 @@ std::unique_ptr<RunWriter> RunWriter::create(const std::filesystem::path& dir, c
 
 std::unique_ptr<RunWriter> RunWriter::reopen(const std::filesystem::path& dir, int64_t step,
                                              std::chrono::milliseconds flush_interval) {
-  store::quiet_errors();
-  const auto file = dir / "run.h5";
-  if (!std::filesystem::exists(file))
-    throw StorageError(file.string() + ": no run log here; is " + dir.string() +
-                       " a run directory (made by `nanolab run`)?");
-  store::RunLock lock = store::RunLock::claim(dir);
-  Handle f = store::open_file(file, H5F_ACC_RDWR);
-  store::require_run_format(f, file);
-  const std::string run_id =
-      store::has_attr(f, "run_id") ? store::read_string_attr(f, "run_id", file) : "";
-  RowCounts rows;
-  rows.train = keep_through(f, store::train_group, step, names_of(store::train_columns), file);
-  rows.val = keep_through(f, store::val_group, step, names_of(store::val_columns), file);
-  rows.samples = keep_through(f, store::samples_group, step, {"text"}, file);
-  {
-    // A summary belongs to a finished run; the resumed run writes its own at finish().
-    Handle summary = store::open_group(f, "summary", file);
-    for (const auto& name : store::attr_names(summary, file))
-      store::delete_attr(summary, name, file);
-  }
-  store::write_attr(f, "finished", std::string(), file);
-  store::write_attr(f, "status", std::string("running"), file);
-  store::close_file(f, file);
-  return std::make_unique<Hdf5RunWriter>(file, std::move(lock), flush_interval, rows, run_id);
+  return reclaim(dir, step, flush_interval, [] {});
+}
+
+std::unique_ptr<RunWriter> RunWriter::restart(const std::filesystem::path& dir,
+                                              std::chrono::milliseconds flush_interval) {
+  return reclaim(dir, -1, flush_interval, [&] {
+    if (std::filesystem::exists(dir / "checkpoint.h5"))
+      throw RunInUse(dir.string() + ": the run wrote a checkpoint while this command started "
+                     "(its own process was still training it); run `nanolab resume " +
+                     dir.string() + "` again if it did not complete");
+  });
 }
 
 }  // namespace nanolab
