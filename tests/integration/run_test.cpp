@@ -1,7 +1,11 @@
 // `nanolab run`, `resume` and `sample` end to end, on a tiny synthetic experiment that trains in
 // about a second: what a run directory holds, determinism, exact resume after an interruption and
 // after kill -9, the run lock, the exit codes of failures (configuration 2, data 3, numerics 6,
-// run in use 75), each leaving nothing half-written, and the position encodings end to end.
+// run in use 75), each leaving nothing half-written, and the position encodings end to end. Then
+// a checkpoint's identity (a checkpoint of another run or configuration is refused; files written
+// before run ids still resume) and a resume of a run that never wrote a checkpoint (trained again
+// from step 0).
+#include <hdf5.h>
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -281,6 +285,210 @@ TEST(Sample, GeneratesTheRequestedNumberOfTokensReproducibly) {
                                      f.dir.path(), Fixture::plugin_env());
   EXPECT_EQ(prompt.status, 2) << prompt.err;
   EXPECT_NE(prompt.err.find("synthetic:copy"), std::string::npos) << prompt.err;
+}
+
+// ---- A checkpoint belongs to its run ----------------------------------------------------------
+
+Outcome resume_program(const Fixture& f, const std::string& name) {
+  return run_program({"resume", f.run_dir(name).string()}, f.dir.path(), Fixture::plugin_env());
+}
+
+TEST(Resume, ACheckpointOfAnotherRunExits7NamingBothAndChangesNothing) {
+  Fixture f;
+  ASSERT_EQ(f.run("a").status, 0);
+  ASSERT_EQ(f.run("b").status, 0);  // the same configuration: only the run ids tell them apart
+  ASSERT_EQ(f.run("c", {"model.n_layer=1"}).status, 0);
+  const fs::path run_h5 = f.run_dir("a") / "run.h5", ck = f.run_dir("a") / "checkpoint.h5";
+  const RunLog a = read_run(run_h5);
+  const std::string before = read_file(run_h5);
+  ASSERT_EQ(a.run_id.size(), 32u);
+
+  fs::copy_file(f.run_dir("b") / "checkpoint.h5", ck, fs::copy_options::overwrite_existing);
+  const std::string b_id = read_checkpoint(f.run_dir("b")).run_id;
+  ASSERT_EQ(b_id, read_run(f.run_dir("b") / "run.h5").run_id);
+  ASSERT_NE(b_id, a.run_id);
+  Outcome o = resume_program(f, "a");
+  EXPECT_TRUE(o.exited);
+  EXPECT_EQ(o.status, 7) << o.err;
+  for (const std::string& s : {ck.string(), run_h5.string(), a.run_id, b_id})
+    EXPECT_NE(o.err.find(s), std::string::npos) << s << "\n" << o.err;
+  EXPECT_NE(o.err.find("belongs to another run:"), std::string::npos) << o.err;
+  EXPECT_TRUE(read_file(run_h5) == before) << "a refused resume changed the run file";
+  EXPECT_FALSE(fs::exists(f.run_dir("a") / "run.lock"));
+
+  fs::copy_file(f.run_dir("c") / "checkpoint.h5", ck, fs::copy_options::overwrite_existing);
+  const RunLog c = read_run(f.run_dir("c") / "run.h5");
+  o = resume_program(f, "a");
+  EXPECT_EQ(o.status, 7) << o.err;
+  EXPECT_NE(o.err.find("belongs to another run and another configuration"), std::string::npos)
+      << o.err;
+  for (const std::string& s : {c.run_id, config_sha256(c.config_toml), a.run_id,
+                               config_sha256(a.config_toml)})
+    EXPECT_NE(o.err.find(s), std::string::npos) << s << "\n" << o.err;
+  EXPECT_NE(config_sha256(c.config_toml), config_sha256(a.config_toml));
+  EXPECT_TRUE(read_file(run_h5) == before) << "a refused resume changed the run file";
+  EXPECT_EQ(read_run(run_h5).status, "completed");
+}
+
+// Deletes the root attributes `names` of an HDF5 file that has them.
+void delete_root_attrs(const fs::path& file, const std::vector<std::string>& names) {
+  const hid_t h = H5Fopen(file.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  ASSERT_GE(h, 0) << file;
+  for (const auto& name : names) EXPECT_GE(H5Adelete(h, name.c_str()), 0) << name;
+  H5Fclose(h);
+}
+
+TEST(Resume, ARunAndCheckpointWithoutRunIdsResumeWithANoteAndEqualTheUninterruptedRun) {
+  Fixture f(tiny_experiment(400));
+  ASSERT_EQ(f.run("whole").status, 0);
+  {
+    Program p(f.run_args("cut"), f.dir.path(), Fixture::plugin_env(), "cut");
+    ASSERT_TRUE(wait_until([&] { return fs::exists(f.run_dir("cut") / "checkpoint.h5"); }));
+    p.signal(SIGTERM);
+    ASSERT_EQ(p.wait().status, 130);
+  }
+  // What a nanolab from before run ids left: no run_id, no config_sha256, in either file (a
+  // checkpoint without a run_id has the sha256 such a nanolab gave it).
+  const fs::path dir = f.run_dir("cut");
+  delete_root_attrs(dir / "run.h5", {"run_id", "config_sha256"});
+  Checkpoint ck = read_checkpoint(dir);
+  ASSERT_EQ(ck.run_id.size(), 32u);
+  ck.run_id.clear();
+  write_checkpoint(dir, ck);
+  delete_root_attrs(dir / "checkpoint.h5", {"config_sha256"});
+
+  const Outcome r = resume_program(f, "cut");
+  ASSERT_TRUE(r.exited && r.status == 0) << r.err;
+  EXPECT_NE(r.err.find("written before run ids"), std::string::npos) << r.err;
+  const RunLog resumed = read_run(dir / "run.h5");
+  EXPECT_EQ(resumed.status, "completed");
+  EXPECT_EQ(resumed.run_id, "");  // a run keeps the identity it was created with: none
+  EXPECT_EQ(read_checkpoint(dir).run_id, "");
+  expect_same_metrics(resumed, read_run(f.run_dir("whole") / "run.h5"));
+}
+
+// tests/fixtures/legacy_run: run.h5 and checkpoint.h5 of a run completed by the nanolab of just
+// before run ids (`nanolab run legacy.toml --name run`, 1 layer of n_embd 8 on synthetic:copy,
+// max_iters 4).
+TEST(Resume, ARunWrittenBeforeRunIdsStillResumes) {
+  Fixture f;
+  const fs::path dir = f.out / "legacy" / "run";
+  fs::create_directories(dir);
+  for (const char* file : {"run.h5", "checkpoint.h5"})
+    fs::copy_file(fs::path(NANOLAB_TEST_SOURCE_DIR) / "tests/fixtures/legacy_run" / file,
+                  dir / file);
+  const Checkpoint ck = read_checkpoint(dir);  // its sha256 holds without a run_id
+  EXPECT_EQ(ck.run_id, "");
+  EXPECT_EQ(ck.step, 4);
+  EXPECT_EQ(read_run(dir / "run.h5").run_id, "");
+  const Outcome o =
+      run_program({"resume", dir.string()}, f.dir.path(), Fixture::plugin_env());
+  ASSERT_TRUE(o.exited && o.status == 0) << o.err;
+  EXPECT_NE(o.err.find("written before run ids"), std::string::npos) << o.err;
+  const RunLog log = read_run(dir / "run.h5");
+  EXPECT_EQ(log.status, "completed");
+  ASSERT_EQ(log.train.size(), 4u);
+  EXPECT_EQ(log.train.back().step, 4);
+}
+
+// ---- No dead end before the first checkpoint --------------------------------------------------
+
+// Every deterministic value of two runs' logs: the metrics, the samples, and the summary's values
+// that do not depend on time.
+void expect_same_run(const RunLog& a, const RunLog& b) {
+  expect_same_metrics(a, b);
+  for (size_t i = 0; i < std::min(a.val.size(), b.val.size()); ++i)
+    EXPECT_EQ(a.val[i].accuracy, b.val[i].accuracy) << "val step " << a.val[i].step;
+  EXPECT_EQ(a.samples, b.samples);
+  for (const char* k : {"params", "best_val_loss", "best_val_step", "final_train_loss",
+                        "tokens_seen", "best_val_accuracy", "nonfinite_skipped"})
+    EXPECT_EQ(a.summary.at(k), b.summary.at(k)) << k;
+}
+
+// The run log of a live run once it holds at least one train row (false while it cannot be read).
+bool has_rows(const fs::path& run_h5) {
+  try {
+    return !read_run(run_h5).train.empty();
+  } catch (const StorageError&) {
+    return false;
+  }
+}
+
+// The run checkpoints only at its end (step 400), so a kill after its first rows lands before it.
+const std::vector<std::string> no_early_checkpoint = {"train.checkpoint_interval=1000"};
+
+TEST(Resume, AfterKill9BeforeTheFirstCheckpointStartsAgainAndEqualsTheUninterruptedRun) {
+  Fixture f(tiny_experiment(400));
+  ASSERT_EQ(f.run("whole", no_early_checkpoint).status, 0);
+  const fs::path dir = f.run_dir("cut");
+  {
+    Program p(f.run_args("cut", no_early_checkpoint), f.dir.path(), Fixture::plugin_env(), "cut");
+    ASSERT_TRUE(wait_until([&] { return has_rows(dir / "run.h5"); }));
+    p.signal(SIGKILL);
+    EXPECT_FALSE(p.wait().exited);
+  }
+  const RunLog cut = read_run(dir / "run.h5");
+  ASSERT_FALSE(fs::exists(dir / "checkpoint.h5")) << "the run checkpointed before it was killed";
+  ASSERT_FALSE(cut.train.empty());
+  ASSERT_LT(cut.train.size(), 400u);
+  EXPECT_EQ(cut.status, "running");
+
+  const Outcome r = resume_program(f, "cut");
+  ASSERT_TRUE(r.exited && r.status == 0) << r.err;
+  EXPECT_NE(r.err.find("training the run again from step 0"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("are replaced"), std::string::npos) << r.err;
+  const RunLog resumed = read_run(dir / "run.h5");
+  EXPECT_EQ(resumed.status, "completed");
+  EXPECT_EQ(resumed.run_id, cut.run_id);
+  EXPECT_EQ(resumed.created, cut.created);
+  const RunLog whole = read_run(f.run_dir("whole") / "run.h5");
+  ASSERT_EQ(resumed.train.size(), 400u);
+  EXPECT_EQ(resumed.train.front().step, 1);
+  expect_same_run(resumed, whole);
+  const Checkpoint ck = read_checkpoint(dir);
+  EXPECT_EQ(ck.step, 400);
+  EXPECT_EQ(ck.run_id, cut.run_id);
+}
+
+TEST(Resume, OfALiveRunBeforeItsFirstCheckpointExits75AndChangesNothing) {
+  Fixture f(tiny_experiment(400));
+  const fs::path dir = f.run_dir("a");
+  Program first(f.run_args("a", no_early_checkpoint), f.dir.path(), Fixture::plugin_env(), "a");
+  ASSERT_TRUE(wait_until([&] { return has_rows(dir / "run.h5"); }));
+  const Outcome second = resume_program(f, "a");
+  EXPECT_TRUE(second.exited);
+  EXPECT_EQ(second.status, 75) << second.err;
+  EXPECT_NE(second.err.find(dir.string()), std::string::npos) << second.err;
+  const Outcome o = first.wait();
+  ASSERT_EQ(o.status, 0) << o.err;
+  const RunLog log = read_run(dir / "run.h5");
+  EXPECT_EQ(log.status, "completed");
+  ASSERT_EQ(log.train.size(), 400u);
+  EXPECT_EQ(log.train.front().step, 1);
+  EXPECT_EQ(log.val.front().step, 0);
+}
+
+TEST(Resume, ADamagedRunWithoutACheckpointExits5NamingItAndChangesNothing) {
+  Fixture f;
+  ASSERT_EQ(f.run("a").status, 0);
+  const fs::path dir = f.run_dir("a"), run_h5 = dir / "run.h5";
+  fs::remove(dir / "checkpoint.h5");
+  fs::resize_file(run_h5, fs::file_size(run_h5) / 2);
+  const std::string damaged = read_file(run_h5);
+  const Outcome o = resume_program(f, "a");
+  EXPECT_TRUE(o.exited);
+  EXPECT_EQ(o.status, 5) << o.err;
+  EXPECT_NE(o.err.find(run_h5.string()), std::string::npos) << o.err;
+  EXPECT_NE(o.err.find("HINT: without a checkpoint.h5"), std::string::npos) << o.err;
+  EXPECT_TRUE(read_file(run_h5) == damaged) << "the damaged run file was changed";
+  EXPECT_FALSE(fs::exists(dir / "checkpoint.h5"));
+  EXPECT_FALSE(fs::exists(dir / "run.lock"));
+
+  // A folder that holds neither file is not a run.
+  const Outcome none = run_program({"resume", f.dir.path().string()}, f.dir.path(),
+                                   Fixture::plugin_env());
+  EXPECT_EQ(none.status, 7) << none.err;
+  EXPECT_NE(none.err.find("not a run directory"), std::string::npos) << none.err;
 }
 
 }  // namespace

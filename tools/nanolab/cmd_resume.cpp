@@ -1,5 +1,6 @@
 // `nanolab resume RUN_DIR`: continues an interrupted or failed run from its last whole checkpoint,
-// with the metrics an uninterrupted run would have logged (trainer.hpp).
+// or trains it again from step 0 when it stopped before its first one, with the metrics an
+// uninterrupted run would have logged (trainer.hpp).
 #include <cstdio>
 
 #include "args.hpp"

@@ -1,7 +1,8 @@
 // Run files: the HDF5 run log (run.h5), the run lock, and checkpoints (checkpoint.h5).
 //
 // Layout (DESIGN.md, docs/run-format.md): root attrs format, format_version, status, experiment,
-// run, created, finished; /config (resolved TOML text); /meta attrs; /plugins/<kind> attrs;
+// run, run_id, config_sha256, created, finished; /config (resolved TOML text); /meta attrs;
+// /plugins/<kind> attrs;
 // /metrics/train/{step,loss,lr,grad_norm,tokens_per_s,elapsed_s};
 // /metrics/val/{step,loss,train_loss,accuracy}; /samples/{step,text}; /summary attrs;
 // /tokenizer (the tokenizer's saved bytes).
@@ -18,6 +19,10 @@
 // checkpoint.h5 and fsyncs the directory, so checkpoint.h5 is always a whole checkpoint (the
 // previous one stays until the new one is complete). read_checkpoint throws CheckpointError
 // (exit 7) naming the file for a missing, truncated or corrupt one.
+//
+// Identity: a run gets a random run_id when run.h5 is created; every checkpoint of the run carries
+// it, and both files carry the sha256 of the resolved configuration, so that a resume can tell a
+// checkpoint of another run (copied in by hand) from the run's own (require_checkpoint_of).
 #pragma once
 
 #include <chrono>
@@ -74,7 +79,18 @@ class RunWriter {
   static std::unique_ptr<RunWriter> reopen(const std::filesystem::path& dir, int64_t step,
                                            std::chrono::milliseconds flush_interval =
                                                std::chrono::milliseconds(1000));
+  // Claims a run that never wrote a checkpoint, to train it again from step 0: every row is
+  // dropped and status goes back to "running"; the header (configuration, run_id...) stays. A
+  // checkpoint.h5 found once the run is claimed means that the run's own process wrote it and
+  // finished meanwhile: RunInUse (exit 75), nothing changed.
+  static std::unique_ptr<RunWriter> restart(const std::filesystem::path& dir,
+                                            std::chrono::milliseconds flush_interval =
+                                                std::chrono::milliseconds(1000));
   virtual ~RunWriter() = default;  // flushes, closes, releases the lock
+
+  // The run's identity, for its checkpoints: made by create(), read back by reopen() and
+  // restart(); "" for a run written before run ids.
+  virtual const std::string& run_id() const = 0;
 
   virtual void train(const TrainRow& row) = 0;
   virtual void val(const ValRow& row) = 0;
@@ -94,6 +110,7 @@ class RunWriter {
 // flush would fail.
 struct RunLog {
   std::string status, experiment, run, created, finished;
+  std::string run_id;  // "" for a run written before run ids
   std::string config_toml;
   Attrs meta;
   std::vector<PluginRecord> plugins;
@@ -113,8 +130,21 @@ struct Checkpoint {
   std::string config_toml;
   std::map<std::string, int64_t> counters; // e.g. tokens_seen, nonfinite_skips
   std::map<std::string, double> values;    // e.g. best_val_loss, elapsed_s
+  std::string run_id;                      // the run's (RunWriter::run_id); "" before run ids
 };
 void write_checkpoint(const std::filesystem::path& dir, const Checkpoint& checkpoint);
 Checkpoint read_checkpoint(const std::filesystem::path& dir);
+
+// The sha256 (64 hex digits) of a resolved configuration's TOML text: the config_sha256 attribute
+// of run.h5 and checkpoint.h5.
+std::string config_sha256(const std::string& config_toml);
+
+// Holds that `checkpoint` (read from dir/checkpoint.h5) belongs to `run` (dir/run.h5): the same
+// run_id and the same configuration. Otherwise CheckpointError (exit 7) naming both files, both
+// ids and both configuration hashes. Files written before run ids have none: a pair of which
+// neither has one is accepted on its configuration alone, and false says so (the caller notes
+// it); one id without the other is refused. Returns true when the ids match.
+bool require_checkpoint_of(const RunLog& run, const Checkpoint& checkpoint,
+                           const std::filesystem::path& dir);
 
 }  // namespace nanolab

@@ -46,6 +46,10 @@ struct TrainResult {
 };
 
 TrainResult train(const RunSpec& spec, const TrainOptions& options);
+// Continues the run in options.run_dir from its checkpoint, which must be the run's own (the same
+// run_id and configuration as its run.h5: CheckpointError otherwise). A run without a checkpoint
+// (stopped before its first one) is trained again from step 0 with the configuration of its
+// run.h5, its earlier rows replaced.
 TrainResult resume(const TrainOptions& options);
 
 struct SampleOptions {

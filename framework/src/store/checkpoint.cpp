@@ -9,6 +9,10 @@
 // "sha256"; see digest()), because HDF5's default file format has no checksums of its own on raw
 // data: a flipped bit in a weight would otherwise load silently.
 //
+// The run's identity (run_id, config_sha256) is in the root attributes. A checkpoint written
+// before run ids has no run_id, and its sha256 is the one it was written with: the run_id is
+// hashed only when there is one.
+//
 // Not a general tensor archive: float32 tensors only, the layout of docs/run-format.md.
 #include <fcntl.h>
 #include <unistd.h>
@@ -29,7 +33,8 @@ constexpr const char* checkpoint_format = "nanolab-checkpoint";
 constexpr int64_t checkpoint_format_version = 1;
 constexpr const char* hint =
     "\nHINT: the checkpoint is incomplete or damaged (a crash while it was copied, a full or "
-    "failing disk?); restore checkpoint.h5 from a copy, or start the run again with `nanolab run`";
+    "failing disk?); restore checkpoint.h5 from a copy, or start the run again from step 0: delete "
+    "checkpoint.h5 and `nanolab resume` the run";
 
 // HDF5 link names may hold any character but '/'; parameter names are dotted paths
 // ("h.0.attn.c_attn.weight"), kept as they are. '%' is escaped too so that the map is 1:1.
@@ -68,11 +73,12 @@ void feed(runtime::Sha256& h, std::string_view bytes) {
   h.update(bytes);
 }
 
-// sha256 of the step, counters, values, tokenizer, config and every tensor's name, shape and
-// values, in the maps' (sorted) order.
+// sha256 of the step, run id (when there is one), counters, values, tokenizer, config and every
+// tensor's name, shape and values, in the maps' (sorted) order.
 std::string digest(const Checkpoint& c) {
   runtime::Sha256 h;
   h.update(&c.step, sizeof c.step);
+  if (!c.run_id.empty()) feed(h, c.run_id);
   for (const auto& [name, v] : c.counters) {
     feed(h, name);
     h.update(&v, sizeof v);
@@ -146,6 +152,7 @@ Checkpoint read_file(const std::filesystem::path& file) {
                           std::to_string(checkpoint_format_version) + ")");
   Checkpoint c;
   c.step = store::read_int_attr(f, "step", file);
+  if (store::has_attr(f, "run_id")) c.run_id = store::read_string_attr(f, "run_id", file);
   {
     Handle g = store::open_group(f, "counters", file);
     for (const auto& name : store::attr_names(g, file))
@@ -179,6 +186,8 @@ void write_checkpoint(const std::filesystem::path& dir, const Checkpoint& checkp
     store::write_attr(f, "format", std::string(checkpoint_format), tmp);
     store::write_attr(f, "format_version", checkpoint_format_version, tmp);
     store::write_attr(f, "step", checkpoint.step, tmp);
+    if (!checkpoint.run_id.empty()) store::write_attr(f, "run_id", checkpoint.run_id, tmp);
+    store::write_attr(f, "config_sha256", config_sha256(checkpoint.config_toml), tmp);
     store::write_attr(f, "sha256", digest(checkpoint), tmp);
     {
       Handle g = store::create_group(f, "counters", tmp);
@@ -213,7 +222,8 @@ Checkpoint read_checkpoint(const std::filesystem::path& dir) {
   if (!std::filesystem::exists(file))
     throw CheckpointError(file.string() +
                           ": no checkpoint (the run stopped before it wrote its first one)"
-                          "\nHINT: start the run again with `nanolab run`");
+                          "\nHINT: `nanolab resume " + dir.string() +
+                          "` trains the run again from step 0");
   try {
     return read_file(file);
   } catch (const StorageError& e) {
@@ -221,6 +231,32 @@ Checkpoint read_checkpoint(const std::filesystem::path& dir) {
   } catch (const ShapeError& e) {
     throw CheckpointError(file.string() + ": a tensor has an impossible shape: " + e.what() + hint);
   }
+}
+
+std::string config_sha256(const std::string& config_toml) {
+  return runtime::sha256_hex(config_toml);
+}
+
+bool require_checkpoint_of(const RunLog& run, const Checkpoint& checkpoint,
+                           const std::filesystem::path& dir) {
+  const bool same_id = run.run_id == checkpoint.run_id;
+  const bool same_config = run.config_toml == checkpoint.config_toml;
+  if (same_id && same_config) return !run.run_id.empty();
+  const auto identity = [](const std::string& id, const std::string& config) {
+    return (id.empty() ? std::string("no run_id (written before run ids)") : "run_id " + id) +
+           ", config_sha256 " + config_sha256(config);
+  };
+  const std::string differs = !same_id && !same_config ? "another run and another configuration"
+                              : !same_id               ? "another run"
+                                                       : "another configuration";
+  throw CheckpointError((dir / "checkpoint.h5").string() + " belongs to " + differs +
+                        ": the checkpoint has " +
+                        identity(checkpoint.run_id, checkpoint.config_toml) + "; " +
+                        (dir / "run.h5").string() + " has " +
+                        identity(run.run_id, run.config_toml) +
+                        "\nHINT: put this run's own checkpoint.h5 back (or delete checkpoint.h5 to "
+                        "train the run again from step 0), or resume the checkpoint in the "
+                        "directory of the run that wrote it");
 }
 
 }  // namespace nanolab

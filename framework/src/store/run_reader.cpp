@@ -53,6 +53,7 @@ RunLog read_once(const std::filesystem::path& file) {
   log.status = store::read_string_attr(f, "status", file);
   log.experiment = store::read_string_attr(f, "experiment", file);
   log.run = store::read_string_attr(f, "run", file);
+  if (store::has_attr(f, "run_id")) log.run_id = store::read_string_attr(f, "run_id", file);
   log.created = store::read_string_attr(f, "created", file);
   log.finished = store::read_string_attr(f, "finished", file);
   log.config_toml = store::read_string(f, "config", file);

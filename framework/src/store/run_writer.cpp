@@ -13,9 +13,11 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <cstdio>
 #include <iostream>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <thread>
 #include <utility>
 
@@ -90,8 +92,9 @@ std::vector<int64_t> steps_of(const std::vector<Row>& rows) {
 class Hdf5RunWriter final : public RunWriter {
  public:
   Hdf5RunWriter(std::filesystem::path file, store::RunLock lock, std::chrono::milliseconds interval,
-                RowCounts rows)
-      : file_(std::move(file)), lock_(std::move(lock)), interval_(interval), rows_(rows) {
+                RowCounts rows, std::string run_id)
+      : file_(std::move(file)), lock_(std::move(lock)), interval_(interval), rows_(rows),
+        run_id_(std::move(run_id)) {
     io_ = std::thread([this] { run(); });
   }
 
@@ -111,6 +114,8 @@ class Hdf5RunWriter final : public RunWriter {
       }
     }
   }
+
+  const std::string& run_id() const override { return run_id_; }
 
   void train(const TrainRow& row) override { enqueue([&](Batch& b) { b.train.push_back(row); }); }
   void val(const ValRow& row) override { enqueue([&](Batch& b) { b.val.push_back(row); }); }
@@ -235,6 +240,7 @@ class Hdf5RunWriter final : public RunWriter {
   store::RunLock lock_;
   const std::chrono::milliseconds interval_;
   RowCounts rows_;  // I/O thread only, once it runs
+  const std::string run_id_;
 
   std::mutex m_;
   std::condition_variable wake_;     // the I/O thread waits here
@@ -246,13 +252,24 @@ class Hdf5RunWriter final : public RunWriter {
   std::thread io_;
 };
 
-void write_header(hid_t f, const RunWriter::Header& h, const std::filesystem::path& file) {
+// 128 random bits as 32 hex digits: no two runs share one, whoever and wherever made them.
+std::string new_run_id() {
+  std::random_device random;
+  char text[33];
+  std::snprintf(text, sizeof text, "%08x%08x%08x%08x", random(), random(), random(), random());
+  return text;
+}
+
+void write_header(hid_t f, const RunWriter::Header& h, const std::string& run_id,
+                  const std::filesystem::path& file) {
   using store::write_attr;
   write_attr(f, "format", std::string(store::run_format), file);
   write_attr(f, "format_version", store::run_format_version, file);
   write_attr(f, "status", std::string("running"), file);
   write_attr(f, "experiment", h.experiment, file);
   write_attr(f, "run", h.run, file);
+  write_attr(f, "run_id", run_id, file);
+  write_attr(f, "config_sha256", config_sha256(h.config_toml), file);
   write_attr(f, "created", utc_now_iso(), file);
   write_attr(f, "finished", std::string(), file);
   store::write_string(f, "config", h.config_toml, file);
@@ -300,6 +317,38 @@ uint64_t keep_through(hid_t f, const char* group, int64_t step,
   return keep;
 }
 
+// Claims the run in `dir` and sets it back to running with the rows through `step` (-1: none);
+// `on_claim` runs once the run is claimed, before anything changes.
+template <class OnClaim>
+std::unique_ptr<RunWriter> reclaim(const std::filesystem::path& dir, int64_t step,
+                                   std::chrono::milliseconds flush_interval, OnClaim on_claim) {
+  store::quiet_errors();
+  const auto file = dir / "run.h5";
+  if (!std::filesystem::exists(file))
+    throw StorageError(file.string() + ": no run log here; is " + dir.string() +
+                       " a run directory (made by `nanolab run`)?");
+  store::RunLock lock = store::RunLock::claim(dir);
+  on_claim();
+  Handle f = store::open_file(file, H5F_ACC_RDWR);
+  store::require_run_format(f, file);
+  const std::string run_id =
+      store::has_attr(f, "run_id") ? store::read_string_attr(f, "run_id", file) : "";
+  RowCounts rows;
+  rows.train = keep_through(f, store::train_group, step, names_of(store::train_columns), file);
+  rows.val = keep_through(f, store::val_group, step, names_of(store::val_columns), file);
+  rows.samples = keep_through(f, store::samples_group, step, {"text"}, file);
+  {
+    // A summary belongs to a finished run; the resumed run writes its own at finish().
+    Handle summary = store::open_group(f, "summary", file);
+    for (const auto& name : store::attr_names(summary, file))
+      store::delete_attr(summary, name, file);
+  }
+  store::write_attr(f, "finished", std::string(), file);
+  store::write_attr(f, "status", std::string("running"), file);
+  store::close_file(f, file);
+  return std::make_unique<Hdf5RunWriter>(file, std::move(lock), flush_interval, rows, run_id);
+}
+
 }  // namespace
 
 std::unique_ptr<RunWriter> RunWriter::create(const std::filesystem::path& dir, const Header& header,
@@ -315,42 +364,33 @@ std::unique_ptr<RunWriter> RunWriter::create(const std::filesystem::path& dir, c
     throw ConfigError(file.string() +
                       ": the run directory already holds a run; use `nanolab resume " +
                       dir.string() + "` or another --name");
+  const std::string run_id = new_run_id();
   try {
     Handle f = store::create_file(file, false);
-    write_header(f, header, file);
+    write_header(f, header, run_id, file);
     store::close_file(f, file);
   } catch (...) {
     // EXCL made this file ours: a half-written header would only block the next attempt.
     std::filesystem::remove(file, ec);
     throw;
   }
-  return std::make_unique<Hdf5RunWriter>(file, std::move(lock), flush_interval, RowCounts{});
+  return std::make_unique<Hdf5RunWriter>(file, std::move(lock), flush_interval, RowCounts{},
+                                         run_id);
 }
 
 std::unique_ptr<RunWriter> RunWriter::reopen(const std::filesystem::path& dir, int64_t step,
                                              std::chrono::milliseconds flush_interval) {
-  store::quiet_errors();
-  const auto file = dir / "run.h5";
-  if (!std::filesystem::exists(file))
-    throw StorageError(file.string() + ": no run log here; is " + dir.string() +
-                       " a run directory (made by `nanolab run`)?");
-  store::RunLock lock = store::RunLock::claim(dir);
-  Handle f = store::open_file(file, H5F_ACC_RDWR);
-  store::require_run_format(f, file);
-  RowCounts rows;
-  rows.train = keep_through(f, store::train_group, step, names_of(store::train_columns), file);
-  rows.val = keep_through(f, store::val_group, step, names_of(store::val_columns), file);
-  rows.samples = keep_through(f, store::samples_group, step, {"text"}, file);
-  {
-    // A summary belongs to a finished run; the resumed run writes its own at finish().
-    Handle summary = store::open_group(f, "summary", file);
-    for (const auto& name : store::attr_names(summary, file))
-      store::delete_attr(summary, name, file);
-  }
-  store::write_attr(f, "finished", std::string(), file);
-  store::write_attr(f, "status", std::string("running"), file);
-  store::close_file(f, file);
-  return std::make_unique<Hdf5RunWriter>(file, std::move(lock), flush_interval, rows);
+  return reclaim(dir, step, flush_interval, [] {});
+}
+
+std::unique_ptr<RunWriter> RunWriter::restart(const std::filesystem::path& dir,
+                                              std::chrono::milliseconds flush_interval) {
+  return reclaim(dir, -1, flush_interval, [&] {
+    if (std::filesystem::exists(dir / "checkpoint.h5"))
+      throw RunInUse(dir.string() + ": the run wrote a checkpoint while this command started "
+                     "(its own process was still training it); run `nanolab resume " +
+                     dir.string() + "` again if it did not complete");
+  });
 }
 
 }  // namespace nanolab

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <limits>
 #include <utility>
 
@@ -347,6 +348,7 @@ class Loop {
     ck.config_toml = spec_.config_toml;
     n_.save(ck);
     ck.counters["world_size"] = world_size_;
+    ck.run_id = writer_->run_id();
     // Every row logged up to this step reaches the run file before the checkpoint exists, so a
     // run resumed from it (after a kill -9, say) has no gap in its metrics.
     writer_->flush();
@@ -478,23 +480,79 @@ TrainResult run_loop(Loop& loop, RunWriter& writer) {
   }
 }
 
+// The weights a run starts from: the init of its seed, or model.init_from's GPT-2 file, whose
+// sha256 it returns ("" without one).
+std::string init_weights(Gpt& model, const ExperimentConfig& c) {
+  model.init(c.seed);
+  if (c.init_from.empty()) return "";
+  const gpt2::Weights weights = gpt2::read(c.init_from);
+  gpt2::load(model, weights);
+  std::fprintf(stderr, "initialised from %s (%s)\n", c.init_from.c_str(),
+               weights.info.detail.c_str());
+  return runtime::sha256_file_hex(c.init_from);
+}
+
+// A run trained on `trained_on` ranks continues only on as many: its batches (world_size x
+// batch_size rows) would change.
+void require_world_size(int64_t trained_on, int world_size, const std::string& origin) {
+  if (trained_on != world_size)
+    throw DistributedError(
+        origin + ": the run was trained data-parallel on " + std::to_string(trained_on) +
+        " rank(s), this resume has " + std::to_string(world_size) +
+        "; its batches (world_size x batch_size rows) would change; hint: resume with mpirun -np " +
+        std::to_string(trained_on) + (trained_on == 1 ? " or without mpirun" : ""));
+}
+
+// `nanolab resume` of a run that stopped before its first checkpoint: trained again from step 0
+// with the configuration and tokenizer of its run.h5, in the same directory, its earlier rows
+// replaced. The metrics are those of an uninterrupted run.
+TrainResult restart(const TrainOptions& options) {
+  const auto file = options.run_dir / "run.h5";
+  RunLog log;
+  try {
+    log = read_run(file);
+  } catch (const StorageError& e) {
+    throw StorageError(e.what() + std::string("\nHINT: without a checkpoint.h5, the run can only "
+                                              "start again from its run.h5; move ") +
+                       options.run_dir.string() + " away and start it with `nanolab run`");
+  }
+  RunSpec spec;
+  spec.config = parse_resolved_config(log.config_toml, file.string());
+  spec.config_toml = log.config_toml;
+  spec.name = options.run_dir.filename().string();
+  const int world_size = data_parallel_size(options);
+  const auto trained_on = log.meta.find("world_size");
+  require_world_size(
+      trained_on == log.meta.end() ? 1 : std::strtoll(trained_on->second.c_str(), nullptr, 10),
+      world_size, file.string());
+  Components parts = train_detail::build(spec.config, train_detail::Purpose::train, log.tokenizer);
+  init_weights(*parts.model, spec.config);
+  share_rank0_weights(*parts.model, world_size);
+  if (distributed::world().rank != 0 && world_size > 1) {
+    Loop loop(spec, parts, nullptr, options, Counters{}, world_size);
+    return loop.run();
+  }
+  throw_if_interrupted();  // as in train(): before the run file is changed
+  auto writer = RunWriter::restart(options.run_dir);
+  std::fprintf(stderr,
+               "%s: no checkpoint.h5 to continue from: training the run again from step 0; the "
+               "%zu train and %zu val rows logged before are replaced\n",
+               options.run_dir.c_str(), log.train.size(), log.val.size());
+  Loop loop(spec, parts, writer.get(), options, Counters{}, world_size);
+  return run_loop(loop, *writer);
+}
+
 }  // namespace
 
 TrainResult train(const RunSpec& spec, const TrainOptions& options) {
   const int world_size = data_parallel_size(options);
   Components parts = train_detail::build(spec.config, train_detail::Purpose::train);
-  parts.model->init(spec.config.seed);
+  const std::string init_from_sha256 = init_weights(*parts.model, spec.config);
   RunWriter::Header header{spec.config.name,  spec.name, spec.config_toml,
                            train_detail::environment(options.command_line), parts.plugins,
                            parts.tokenizer->save()};
   header.meta["seed"] = std::to_string(spec.config.seed);
-  if (!spec.config.init_from.empty()) {
-    const gpt2::Weights weights = gpt2::read(spec.config.init_from);
-    gpt2::load(*parts.model, weights);
-    header.meta["init_from_sha256"] = runtime::sha256_file_hex(spec.config.init_from);
-    std::fprintf(stderr, "initialised from %s (%s)\n", spec.config.init_from.c_str(),
-                 weights.info.detail.c_str());
-  }
+  if (!init_from_sha256.empty()) header.meta["init_from_sha256"] = init_from_sha256;
   header.meta["dataset"] = parts.dataset->description();
   header.meta["world_size"] = std::to_string(world_size);
   // The set-up (the dataset tokenized, a model file read) can take minutes; a signal during it
@@ -518,20 +576,28 @@ TrainResult train(const RunSpec& spec, const TrainOptions& options) {
 }
 
 TrainResult resume(const TrainOptions& options) {
+  if (!std::filesystem::exists(options.run_dir / "checkpoint.h5")) {
+    if (!std::filesystem::exists(options.run_dir / "run.h5"))
+      throw CheckpointError(options.run_dir.string() +
+                            ": not a run directory (no run.h5, no checkpoint.h5)\nHINT: a run "
+                            "directory is <out>/<experiment>/<run>/, made by `nanolab run`");
+    return restart(options);
+  }
   Checkpoint ck = read_checkpoint(options.run_dir);
   const std::string origin = (options.run_dir / "checkpoint.h5").string();
+  if (!require_checkpoint_of(read_run(options.run_dir / "run.h5"), ck, options.run_dir) &&
+      distributed::world().rank == 0)
+    std::fprintf(stderr,
+                 "note: %s and its run.h5 were written before run ids: the checkpoint is taken as "
+                 "the run's own because their configurations are the same\n",
+                 origin.c_str());
   RunSpec spec;
   spec.config = parse_resolved_config(ck.config_toml, origin);
   spec.config_toml = ck.config_toml;
   spec.name = options.run_dir.filename().string();
   const int world_size = data_parallel_size(options);
-  const int64_t trained_on = ck.counters.count("world_size") ? ck.counters.at("world_size") : 1;
-  if (trained_on != world_size)
-    throw DistributedError(
-        origin + ": the run was trained data-parallel on " + std::to_string(trained_on) +
-        " rank(s), this resume has " + std::to_string(world_size) +
-        "; its batches (world_size x batch_size rows) would change; hint: resume with mpirun -np " +
-        std::to_string(trained_on) + (trained_on == 1 ? " or without mpirun" : ""));
+  require_world_size(ck.counters.count("world_size") ? ck.counters.at("world_size") : 1, world_size,
+                     origin);
   Components parts = train_detail::build(spec.config, train_detail::Purpose::train, ck.tokenizer);
   load_parameters(*parts.model, ck, origin);
   parts.optimizer->load_state(ck.optimizer);

@@ -1,6 +1,6 @@
 // The run log: RunWriter -> run.h5 -> read_run round trips, flush timing, what survives kill -9
 // (read back by read_run, h5dump and h5py), a reader beside a live writer, the run lock, resume
-// truncation, and I/O errors reaching check().
+// truncation, a restart from step 0, and I/O errors reaching check().
 //
 // Values go through float32 storage unchanged, so every comparison is exact (no tolerance).
 // Writers that must die or run beside the test are forked children (child.hpp).
@@ -438,6 +438,61 @@ TEST(RunStore, ReopenClearsTheSummaryOfAnEarlierFinish) {
   const RunLog log = read_run(tmp.path() / "run.h5");
   expect_train_rows(log, 10);
   EXPECT_EQ(log.summary, (NumericAttrs{{"params", 5.0}}));
+}
+
+TEST(RunStore, RestartDropsEveryRowAndKeepsTheHeader) {
+  TempDir tmp;
+  kill_after_flushes(tmp.path());  // train steps 0..199, val steps 0, 100, 200, samples 0, 100
+  const RunLog killed = read_run(tmp.path() / "run.h5");
+  ASSERT_EQ(killed.train.size(), 200u);
+  testing::internal::CaptureStderr();
+  {
+    auto w = RunWriter::restart(tmp.path(), never);
+    testing::internal::GetCapturedStderr();
+    EXPECT_EQ(w->run_id(), killed.run_id);
+    const RunLog restarted = read_run(tmp.path() / "run.h5");
+    EXPECT_EQ(restarted.status, "running");
+    EXPECT_TRUE(restarted.train.empty());
+    EXPECT_TRUE(restarted.val.empty());
+    EXPECT_TRUE(restarted.samples.empty());
+    // The run is trained again from step 0: its rows take the same positions.
+    for (int64_t i = 0; i < 300; ++i) w->train(train_row(i));
+    for (int64_t i = 0; i < 3; ++i) w->val(val_row(i));
+    w->finish("completed", {{"wall_s", 2.5}});
+  }
+  const RunLog log = read_run(tmp.path() / "run.h5");
+  EXPECT_EQ(log.status, "completed");
+  expect_train_rows(log, 300);
+  expect_val_rows(log, 3);
+  EXPECT_TRUE(log.samples.empty());
+  EXPECT_EQ(log.run_id, killed.run_id);
+  EXPECT_EQ(log.created, killed.created);
+  EXPECT_EQ(log.config_toml, header().config_toml);
+  EXPECT_EQ(log.meta, header().meta);
+  EXPECT_EQ(log.tokenizer, header().tokenizer);
+  EXPECT_EQ(log.plugins.size(), 2u);
+}
+
+TEST(RunStore, RestartOfARunThatHasACheckpointIsRunInUseAndChangesNothing) {
+  // The run's own process wrote its checkpoint and ended between the caller's look for one and
+  // the claim.
+  TempDir tmp;
+  {
+    auto w = RunWriter::create(tmp.path(), header(), never);
+    for (int64_t i = 0; i < 20; ++i) w->train(train_row(i));
+    w->finish("completed", {{"wall_s", 3.0}});
+  }
+  write_checkpoint(tmp.path(), Checkpoint{});
+  const std::string before = read_file(tmp.path() / "run.h5");
+  try {
+    RunWriter::restart(tmp.path(), never);
+    FAIL() << "restart took a run that has a checkpoint";
+  } catch (const RunInUse& e) {
+    EXPECT_EQ(e.code(), ExitCode::run_in_use);
+    EXPECT_NE(std::string(e.what()).find(tmp.path().string()), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(read_file(tmp.path() / "run.h5") == before) << "the refused restart changed run.h5";
+  EXPECT_FALSE(std::filesystem::exists(tmp.path() / "run.lock"));
 }
 
 TEST(RunStore, ReadRunNamesAFileThatIsNotARun) {
