@@ -107,28 +107,35 @@ TEST(BadPlugins, DuplicateKindAndNameNamesBothFiles) {
                       c);
 }
 
+// How a segfault is told: "signal 11 (SIGSEGV, ...)", or under the sanitizers the first line of
+// their report ("AddressSanitizer: SEGV on unknown address", or UBSan's "store to null pointer",
+// which it reports before the write faults).
+bool tells_segfault(const std::string& err) {
+  return err.find("SEGV") != std::string::npos || err.find("null pointer") != std::string::npos;
+}
+
 // A library that kills the process loading it: listed as a problem naming the file and how it
-// ended (`signal_name` is in the message whether the probe died of the signal or a sanitizer
-// reported it), the good plugin still listed.
-void expect_crash_reported(const std::string& bad_name, const std::string& signal_name) {
+// ended, the good plugin still listed.
+Outcome expect_crash_reported(const std::string& bad_name) {
   Case c;
   auto bad = c.plugins.add(bad_plugin(bad_name));
   auto o = c.list();
   expect_plugin_error(o, bad, "crashed the plugin probe process while loading, with ", c);
-  EXPECT_NE(o.err.find(signal_name), std::string::npos) << o.err;
   EXPECT_NE(o.err.find("nanolab did not load it"), std::string::npos) << o.err;
+  return o;
 }
 
 TEST(BadPlugins, EntryPointThatIsDataIsReportedNotFatal) {
-  expect_crash_reported("entry_point_is_data", "SEGV");
+  EXPECT_TRUE(tells_segfault(expect_crash_reported("entry_point_is_data").err));
 }
 
 TEST(BadPlugins, ConstructorThatSegfaultsIsReportedNotFatal) {
-  expect_crash_reported("constructor_segfault", "SEGV");
+  EXPECT_TRUE(tells_segfault(expect_crash_reported("constructor_segfault").err));
 }
 
 TEST(BadPlugins, ConstructorThatAbortsIsReportedNotFatal) {
-  expect_crash_reported("constructor_abort", "SIGABRT");
+  const Outcome o = expect_crash_reported("constructor_abort");
+  EXPECT_NE(o.err.find("with signal 6 (SIGABRT, Aborted)"), std::string::npos) << o.err;
 }
 
 TEST(BadPlugins, ConstructorThatNeverReturnsTimesOut) {
@@ -196,7 +203,7 @@ TEST(BadPlugins, RunThatNamesACrashingPluginExits4NamingTheFile) {
                        ": crashed the plugin probe process while loading, with "),
             std::string::npos)
       << o.err;
-  EXPECT_NE(o.err.find("SEGV"), std::string::npos) << o.err;
+  EXPECT_TRUE(tells_segfault(o.err)) << o.err;
   EXPECT_FALSE(std::filesystem::exists(c.scratch.path() / "runs" / "tiny")) << o.err;
 }
 
