@@ -1,9 +1,9 @@
 // The plugin registry (registry.hpp): discovery through the plugin probe (probe.hpp), lookup by
 // kind and name, option validation, loading on first use and the factories' boundary. A file that
 // fails to load is recorded as a problem and the scan goes on, so one damaged file never hides
-// the good plugins beside it. Two plugins of one kind and
-// name are both kept and listed, with a problem naming both files, and asking for that name is an
-// error: the registry never picks one of them silently.
+// the good plugins beside it. Two plugins of one kind and name are both kept and listed, with a
+// problem naming both files, and asking for that name is an error: the registry never picks one
+// of them silently.
 #include "nanolab/registry.hpp"
 
 #include <algorithm>
