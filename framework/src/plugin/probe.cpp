@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstdio>
@@ -220,22 +221,30 @@ bool make_pipe(int ends[2]) {
   return ends[0] >= 0 && ends[1] >= 0;
 }
 
-// The first line of the child's stderr that says something, for the message.
+// What the child printed that tells the most, for the message: a sanitizer's report line
+// ("ERROR: AddressSanitizer: SEGV on unknown address ...", "... runtime error: ..."), or else its
+// first line with a word in it (std::terminate's message).
 std::string first_words(const std::string& err) {
+  auto cut = [](std::string line) {
+    line.erase(0, std::min(line.size(), line.find_first_not_of(" \t=")));
+    return line.size() > 200 ? line.substr(0, 200) + "..." : line;
+  };
+  std::string first;
   size_t start = 0;
   while (start < err.size()) {
     size_t end = err.find('\n', start);
     if (end == std::string::npos) end = err.size();
-    std::string line = err.substr(start, end - start);
-    for (char c : line)
-      if (std::isalpha(static_cast<unsigned char>(c))) {
-        const size_t first = line.find_first_not_of(" \t=");
-        line = line.substr(first);
-        return line.size() > 200 ? line.substr(0, 200) + "..." : line;
-      }
+    const std::string line = err.substr(start, end - start);
+    if (const size_t at = line.find("ERROR: "); at != std::string::npos)
+      return cut(line.substr(at + 7));
+    if (line.find("runtime error: ") != std::string::npos) return cut(line);
+    if (first.empty() && std::any_of(line.begin(), line.end(), [](char c) {
+          return std::isalpha(static_cast<unsigned char>(c)) != 0;
+        }))
+      first = cut(line);
     start = end + 1;
   }
-  return "";
+  return first;
 }
 
 // How the probe process ended, for a message: "signal 11 (SIGSEGV, Segmentation fault)".
