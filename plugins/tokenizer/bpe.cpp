@@ -15,6 +15,7 @@
 #include <pcre2.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -587,8 +588,11 @@ void BpeTokenizer::load(std::string_view bytes) {
   };
 
   if (bytes.substr(0, minbpe_header.size()) == minbpe_header) return load_minbpe(bytes);
-  if (line("header") != format) throw fail("not a bpe tokenizer (expected the header '" +
-                                           std::string(format) + "')");
+  if (!bytes.starts_with(std::string(format) + "\n"))
+    throw DataError("bpe: cannot load the saved tokenizer: " +
+                    describe_tokenizer_bytes(
+                        bytes, {format, minbpe_header.substr(0, minbpe_header.size() - 1)}));
+  line("header");
   const std::string pattern = unhex(field(line("pattern"), "pattern"));
   const std::string on_special = field(line("on_special"), "on_special");
   if (on_special != "raise" && on_special != "allow" && on_special != "text")
@@ -755,7 +759,19 @@ void BpeTokenizer::load_gpt2(const std::string& encoder_path, const std::string&
         const char e = json[i];
         if (e == 'u') {
           if (i + 4 >= json.size()) throw bad(encoder_path, "short \\u escape");
-          cps.push_back(std::stoi(json.substr(i + 1, 4), nullptr, 16));
+          int v = 0;
+          for (size_t k = i + 1; k <= i + 4; ++k) {
+            const char h = json[k];
+            const int digit = h >= '0' && h <= '9'   ? h - '0'
+                              : h >= 'a' && h <= 'f' ? h - 'a' + 10
+                              : h >= 'A' && h <= 'F' ? h - 'A' + 10
+                                                     : -1;
+            if (digit < 0)
+              throw bad(encoder_path, "a \\u escape without 4 hex digits at byte " +
+                                          std::to_string(i - 1));
+            v = v * 16 + digit;
+          }
+          cps.push_back(v);
           i += 4;
         } else {
           const std::string from = "\"\\/bfnrt", to = "\"\\/\b\f\n\r\t";
@@ -806,6 +822,10 @@ void BpeTokenizer::load_gpt2(const std::string& encoder_path, const std::string&
     if (l.empty() || l.rfind("#version", 0) == 0) continue;
     const size_t space = l.find(' ');
     std::string a, b;
+    if (l.back() == '\r')
+      throw bad(vocab_path, "line " + std::to_string(line_no) +
+                                " ends with CR LF (Windows line ends), where GPT-2's vocab.bpe has "
+                                "LF only: convert it back (dos2unix)");
     if (space == std::string::npos ||
         !code_points_to_bytes(utf8_code_points(l.substr(0, space)), a) ||
         !code_points_to_bytes(utf8_code_points(l.substr(space + 1)), b))
@@ -816,20 +836,44 @@ void BpeTokenizer::load_gpt2(const std::string& encoder_path, const std::string&
                                 encoder_path);
     merges.push_back({ia->second, ib->second, iab->second});
   }
-  byte_id_ = std::move(byte_id);
-  merges_ = std::move(merges);
   // Entries of encoder.json that neither a byte nor a merge makes are special tokens (GPT-2 has
   // one: <|endoftext|>, written in the byte alphabet like any token), so every id decodes.
   std::vector<bool> made(id_of.size(), false);
-  for (int32_t id : byte_id_)
+  for (int32_t id : byte_id)
     if (size_t(id) < made.size()) made[size_t(id)] = true;
-  for (const Merge& m : merges_)
+  for (const Merge& m : merges)
     if (size_t(m.id) < made.size()) made[size_t(m.id)] = true;
   std::vector<Special> specials;
   for (const auto& [bytes, id] : id_of)
     if (id < 0 || size_t(id) >= made.size() || !made[size_t(id)]) specials.push_back({bytes, id});
   std::sort(specials.begin(), specials.end(),
             [](const Special& x, const Special& y) { return x.id < y.id; });
+  // A special token is one the options name, or one written <|...|> as OpenAI's are. Any other
+  // entry that nothing makes is a merge vocab.bpe lacks: a truncated or empty vocab.bpe would
+  // otherwise turn GPT-2's last merges into special tokens and encode text differently.
+  auto escaped = [](const std::string& text) {
+    std::string out;
+    for (unsigned char c : text) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "\\x%02x", c);
+      out += c >= 0x20 && c != 0x7f ? std::string(1, char(c)) : std::string(hex);
+    }
+    return out;
+  };
+  std::vector<const Special*> unmade;
+  for (const Special& u : specials)
+    if (!(u.text.starts_with("<|") && u.text.ends_with("|>")) &&
+        std::none_of(specials_.begin(), specials_.end(),
+                     [&](const Special& s) { return s.text == u.text; }))
+      unmade.push_back(&u);
+  if (!unmade.empty())
+    throw bad(vocab_path,
+              "it holds " + std::to_string(merges.size()) + " merges, too few for " + encoder_path +
+                  ": " + std::to_string(unmade.size()) +
+                  " of its tokens are made by no byte and no merge (the first: id " +
+                  std::to_string(unmade.front()->id) + ", '" + escaped(unmade.front()->text) +
+                  "') and are not special tokens; is vocab.bpe truncated or empty (GPT-2's has "
+                  "50000 merges)? A special token of encoder.json belongs in special_tokens");
   // A configured special token that encoder.json lacks takes the next free id (some copies of
   // encoder.json leave out <|endoftext|>, which GPT-2 numbers 50256, the first id after the rest).
   int32_t next_id = int32_t(id_of.size());
@@ -837,6 +881,8 @@ void BpeTokenizer::load_gpt2(const std::string& encoder_path, const std::string&
     if (std::none_of(specials.begin(), specials.end(),
                      [&](const Special& u) { return u.text == s.text; }))
       specials.push_back({s.text, next_id++});
+  byte_id_ = std::move(byte_id);
+  merges_ = std::move(merges);
   specials_ = std::move(specials);
   rebuild();
 }

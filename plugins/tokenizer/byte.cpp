@@ -43,10 +43,11 @@ class ByteTokenizer final : public Tokenizer {
 
   void load(std::string_view bytes) override {
     if (bytes != format)
-      throw DataError(
-          "byte tokenizer: the saved tokenizer is not a byte tokenizer (expected the "
-          "header '" +
-          std::string(format.substr(0, format.size() - 1)) + "')");
+      throw DataError("byte tokenizer: cannot load the saved tokenizer: " +
+                      (bytes.starts_with(format)
+                           ? std::to_string(bytes.size() - format.size()) +
+                                 " bytes after its one line, which is all a byte tokenizer saves"
+                           : describe_tokenizer_bytes(bytes, {format.substr(0, format.size() - 1)})));
   }
 };
 

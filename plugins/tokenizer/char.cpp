@@ -198,6 +198,9 @@ class CharTokenizer final : public Tokenizer {
 
   void load(std::string_view bytes) override {
     Reader in(bytes);
+    if (!bytes.starts_with(header))
+      throw DataError("char tokenizer: cannot load the saved tokenizer: " +
+                      describe_tokenizer_bytes(bytes, {header.substr(0, header.size() - 1)}));
     in.expect(header, "the header 'nanolab-tokenizer char 1'");
     const bool utf8 = in.take("utf8 ");
     if (!utf8) in.expect("bytes ", "the mode 'utf8' or 'bytes'");

@@ -127,6 +127,21 @@ TEST(TokenizerCli, UnreadableTokenizerFilesAreDataErrorsNamingTheFile) {
   EXPECT_NE(bad_id.err.find("id 512"), std::string::npos) << bad_id.err;
 }
 
+TEST(TokenizerCli, TrainingOnAnEmptyTextExits3AndWritesNothing) {
+  TempDir dir;
+  const fs::path empty = dir.path() / "empty.txt", model = dir.path() / "t.model";
+  std::ofstream(empty).close();
+  const Outcome o = run_program({"tokenizer", "train", empty.string(), "--vocab-size", "300", "-o",
+                                 model.string()},
+                                dir.path());
+  ASSERT_TRUE(o.exited) << "killed by signal " << o.status;
+  EXPECT_EQ(o.status, 3) << o.err;
+  EXPECT_NE(o.err.find("'" + empty.string() + "' is empty: there is no text to train the tokenizer on"),
+            std::string::npos)
+      << o.err;
+  EXPECT_FALSE(fs::exists(model));
+}
+
 TEST(TokenizerCli, UsageMistakesAreConfigErrorsThatWriteNothing) {
   TempDir dir;
   const fs::path out = dir.path() / "out.model";

@@ -2,9 +2,15 @@
 // NANOLAB_PLUGIN_PATH set to a temporary folder holding one bad file beside the good test plugin
 // fixture_bytes. Each case asserts what a user relies on: the process exits with status 4 (never
 // a signal), stderr names the bad file with the reason, and the good plugin is still listed.
+// Libraries that crash or hang while they load (a data object as the entry point, a static
+// constructor that segfaults, aborts or never returns) are read in the plugin probe process: the
+// listing survives them, a run that does not name them trains, and one that names them exits 4.
 // `plugins show` is checked on the fixture (every option with type, default, range, doc) and
 // with an unknown name (status 2, did-you-mean).
 #include <gtest/gtest.h>
+
+#include <chrono>
+#include <fstream>
 #include <sstream>
 
 #include "plugins/plugin_folder.hpp"
@@ -99,6 +105,106 @@ TEST(BadPlugins, DuplicateKindAndNameNamesBothFiles) {
                       "tokenizer 'fixture_bytes' is also defined by " +
                           std::filesystem::canonical(first).string(),
                       c);
+}
+
+// How a segfault is told: "signal 11 (SIGSEGV, ...)", or under the sanitizers the first line of
+// their report ("AddressSanitizer: SEGV on unknown address", or UBSan's "store to null pointer",
+// which it reports before the write faults).
+bool tells_segfault(const std::string& err) {
+  return err.find("SEGV") != std::string::npos || err.find("null pointer") != std::string::npos;
+}
+
+// A library that kills the process loading it: listed as a problem naming the file and how it
+// ended, the good plugin still listed.
+Outcome expect_crash_reported(const std::string& bad_name) {
+  Case c;
+  auto bad = c.plugins.add(bad_plugin(bad_name));
+  auto o = c.list();
+  expect_plugin_error(o, bad, "crashed the plugin probe process while loading, with ", c);
+  EXPECT_NE(o.err.find("nanolab did not load it"), std::string::npos) << o.err;
+  return o;
+}
+
+TEST(BadPlugins, EntryPointThatIsDataIsReportedNotFatal) {
+  EXPECT_TRUE(tells_segfault(expect_crash_reported("entry_point_is_data").err));
+}
+
+TEST(BadPlugins, ConstructorThatSegfaultsIsReportedNotFatal) {
+  EXPECT_TRUE(tells_segfault(expect_crash_reported("constructor_segfault").err));
+}
+
+TEST(BadPlugins, ConstructorThatAbortsIsReportedNotFatal) {
+  const Outcome o = expect_crash_reported("constructor_abort");
+  EXPECT_NE(o.err.find("with signal 6 (SIGABRT, Aborted)"), std::string::npos) << o.err;
+}
+
+TEST(BadPlugins, ConstructorThatNeverReturnsTimesOut) {
+  Case c;
+  auto bad = c.plugins.add(bad_plugin("constructor_hangs"));
+  const auto start = std::chrono::steady_clock::now();
+  auto o = c.list();
+  const auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start);
+  expect_plugin_error(o, bad,
+                      "did not finish loading within 10 s in the plugin probe process, which was "
+                      "stopped",
+                      c);
+  EXPECT_GE(seconds.count(), 10.0);
+}
+
+// Several bad files in one folder: each is reported, and the probe goes on past each crash to the
+// files after it (sorted by name: the good plugin comes after the crashing ones).
+TEST(BadPlugins, EveryCrashingFileIsReportedAndTheRestStillRead) {
+  Case c;
+  std::vector<std::filesystem::path> bad;
+  for (const char* name : {"constructor_abort", "constructor_segfault", "entry_point_is_data"})
+    bad.push_back(c.plugins.add(bad_plugin(name)));
+  auto o = c.list();
+  for (const auto& file : bad)
+    expect_plugin_error(o, file, "crashed the plugin probe process while loading", c);
+}
+
+// A run of a tiny experiment with a plugin folder holding a crashing library: it trains when it
+// does not name that library, and exits 4 naming the file when it does.
+struct RunCase : Case {
+  std::filesystem::path experiment = scratch.path() / "tiny.toml";
+  RunCase() {
+    std::ofstream(experiment)
+        << "[experiment]\nname = \"tiny\"\nseed = 7\n"
+           "[data]\ndataset = \"synthetic:copy\"\nblock_size = 8\nbatch_size = 4\n"
+           "[model]\nn_layer = 1\nn_head = 2\nn_embd = 16\n"
+           "[train]\nmax_iters = 2\nwarmup_iters = 1\neval_interval = 2\neval_iters = 1\n"
+           "log_interval = 1\ncheckpoint_interval = 2\nsample_tokens = 0\n";
+  }
+  Outcome run(const std::vector<std::string>& sets) {
+    std::vector<std::string> args = {"run", experiment.string(), "--out",
+                                     (scratch.path() / "runs").string()};
+    for (const auto& s : sets) args.insert(args.end(), {"--set", s});
+    return run_nanolab(args, plugins.path().string(), scratch);
+  }
+};
+
+TEST(BadPlugins, RunThatDoesNotNameACrashingPluginTrains) {
+  RunCase c;
+  c.plugins.add(bad_plugin("constructor_segfault"));
+  c.plugins.add(bad_plugin("constructor_abort"));
+  auto o = c.run({});
+  ASSERT_TRUE(o.exited) << "killed by signal " << o.status << "\n" << o.err;
+  EXPECT_EQ(o.status, 0) << o.err;
+  EXPECT_TRUE(std::filesystem::exists(c.scratch.path() / "runs" / "tiny")) << o.err;
+}
+
+TEST(BadPlugins, RunThatNamesACrashingPluginExits4NamingTheFile) {
+  RunCase c;
+  auto bad = c.plugins.add(bad_plugin("constructor_segfault"));
+  auto o = c.run({"loss.plugin=constructor_segfault"});
+  ASSERT_TRUE(o.exited) << "killed by signal " << o.status << "\n" << o.err;
+  EXPECT_EQ(o.status, 4) << o.err;
+  EXPECT_NE(o.err.find(std::filesystem::canonical(bad).string() +
+                       ": crashed the plugin probe process while loading, with "),
+            std::string::npos)
+      << o.err;
+  EXPECT_TRUE(tells_segfault(o.err)) << o.err;
+  EXPECT_FALSE(std::filesystem::exists(c.scratch.path() / "runs" / "tiny")) << o.err;
 }
 
 TEST(BadPlugins, ShowPrintsEveryOption) {

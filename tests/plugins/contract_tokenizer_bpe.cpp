@@ -9,7 +9,9 @@
 //   format cannot hold is refused rather than written wrong;
 // - large inputs pre-split in parallel pieces give the ids of a one-pass pre-split;
 // - bytes that are not UTF-8 round-trip under both patterns; special tokens follow on_special;
-// - malformed GPT-2 files are DataErrors naming the file.
+// - malformed GPT-2 files are DataErrors naming the file, and so is a vocab.bpe with fewer merges
+//   than encoder.json needs (truncated or empty); a saved tokenizer it cannot load is described
+//   as what it is (Windows line ends, another format or version), not only as what was expected.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -128,6 +130,152 @@ TEST(BpeTokenizer, MalformedGpt2FilesAreDataErrorsNamingTheFile) {
   EXPECT_THROW(make({{"encoder_json", (dir / "missing.json").string()}, {"vocab_bpe", vocab.string()}}),
                DataError);
   fs::remove_all(dir);
+}
+
+// A GPT-2 token as encoder.json and vocab.bpe spell it: each byte as the code point GPT-2's
+// bytes_to_unicode gives it (printable Latin-1 as itself, the rest from 256 up), in UTF-8.
+std::string gpt2_spelling(std::string_view bytes) {
+  std::string out;
+  for (unsigned char b : bytes) {
+    int cp = b;
+    if (!((b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || b >= 0xAE)) {
+      cp = 256;
+      for (int c = 0; c < b; ++c)
+        if (!((c >= '!' && c <= '~') || (c >= 0xA1 && c <= 0xAC) || c >= 0xAE)) ++cp;
+    }
+    if (cp < 0x80) {
+      out += char(cp);
+    } else {
+      out += char(0xC0 | (cp >> 6));
+      out += char(0x80 | (cp & 0x3F));
+    }
+  }
+  return out;
+}
+
+// A small GPT-2-style vocabulary in a folder of its own: the 256 bytes, four merges making
+// "hello", and <|endoftext|>; vocab.bpe holds the first `merges` of the four lines, each ending
+// with `eol`.
+struct SmallGpt2Files {
+  fs::path dir = fs::temp_directory_path() / ("nanolab_bpe_small_" + std::to_string(::getpid()));
+  fs::path encoder = dir / "encoder.json", vocab = dir / "vocab.bpe";
+  SmallGpt2Files(size_t merges, const std::string& eol = "\n") {
+    fs::create_directories(dir);
+    std::string json = "{";
+    auto entry = [&](const std::string& bytes, int id) {
+      std::string key;
+      for (char c : gpt2_spelling(bytes)) key += c == '"' || c == '\\' ? std::string("\\") + c : std::string(1, c);
+      json += (id ? ", \"" : "\"") + key + "\": " + std::to_string(id);
+    };
+    for (int b = 0; b < 256; ++b) entry(std::string(1, char(b)), b);
+    const std::vector<std::pair<std::string, std::string>> pairs = {
+        {"h", "e"}, {"l", "l"}, {"he", "ll"}, {"hell", "o"}};
+    for (size_t i = 0; i < pairs.size(); ++i) entry(pairs[i].first + pairs[i].second, int(256 + i));
+    entry("<|endoftext|>", 260);
+    std::ofstream(encoder) << json << "}\n";
+    std::ofstream out(vocab, std::ios::binary);
+    if (merges > 0) out << "#version: 0.2" << eol;
+    for (size_t i = 0; i < merges; ++i) out << pairs[i].first << " " << pairs[i].second << eol;
+  }
+  ~SmallGpt2Files() { fs::remove_all(dir); }
+  std::unique_ptr<Tokenizer> load() const {
+    return make({{"encoder_json", encoder.string()}, {"vocab_bpe", vocab.string()}});
+  }
+  // The DataError's message of load(); a test failure if it loads.
+  std::string refusal() const {
+    try {
+      load();
+    } catch (const DataError& e) {
+      return e.what();
+    }
+    ADD_FAILURE() << "loaded";
+    return "";
+  }
+};
+
+TEST(BpeTokenizer, SmallGpt2FilesLoadAsGpt2Does) {
+  SmallGpt2Files files(4);
+  auto tok = files.load();
+  EXPECT_EQ(tok->vocab_size(), 261);
+  EXPECT_EQ(tok->encode("hello"), (std::vector<int32_t>{259}));
+  EXPECT_EQ(tok->encode("hell!"), (std::vector<int32_t>{258, '!'}));
+}
+
+TEST(BpeTokenizer, TruncatedOrEmptyVocabBpeIsADataErrorNamingIt) {
+  for (size_t merges : {size_t(2), size_t(0)}) {
+    SCOPED_TRACE(std::to_string(merges) + " merges");
+    SmallGpt2Files files(merges);
+    const std::string m = files.refusal();
+    EXPECT_NE(m.find("bpe: '" + files.vocab.string() + "' is malformed: it holds " +
+                     std::to_string(merges) + " merges, too few for " + files.encoder.string() +
+                     ": " + std::to_string(4 - merges) + " of its tokens are made by no byte and no merge (the first: id " +
+                     std::to_string(256 + merges) + ", "),
+              std::string::npos)
+        << m;
+    EXPECT_NE(m.find("is vocab.bpe truncated or empty"), std::string::npos) << m;
+  }
+}
+
+TEST(BpeTokenizer, EncoderJsonWithABadUnicodeEscapeIsADataErrorNamingIt) {
+  SmallGpt2Files files(4);
+  std::ofstream(files.encoder) << "{\"\\u00zz\": 0}";
+  const std::string m = files.refusal();
+  EXPECT_NE(m.find("bpe: '" + files.encoder.string() +
+                   "' is malformed: a \\u escape without 4 hex digits at byte 2"),
+            std::string::npos)
+      << m;
+}
+
+TEST(BpeTokenizer, VocabBpeWithWindowsLineEndsIsNamedSo) {
+  SmallGpt2Files files(4, "\r\n");
+  const std::string m = files.refusal();
+  EXPECT_NE(m.find("bpe: '" + files.vocab.string() +
+                   "' is malformed: line 2 ends with CR LF (Windows line ends)"),
+            std::string::npos)
+      << m;
+}
+
+// A saved tokenizer that load() refuses is described as what it is.
+TEST(BpeTokenizer, LoadDescribesTheFormatItFound) {
+  auto tok = make();
+  tok->train(read(fixtures / "bpe_corpus.txt"), 300);
+  const std::string saved = tok->save();
+  auto refusal = [](const std::string& bytes) {
+    try {
+      make()->load(bytes);
+    } catch (const DataError& e) {
+      return std::string(e.what());
+    }
+    ADD_FAILURE() << "loaded: " << bytes.substr(0, 40);
+    return std::string();
+  };
+  std::string crlf;
+  for (char c : saved) crlf += c == '\n' ? std::string("\r\n") : std::string(1, c);
+  std::string m = refusal(crlf);
+  EXPECT_NE(m.find("bpe: cannot load the saved tokenizer: its lines end with CR LF (Windows line "
+                   "ends"),
+            std::string::npos)
+      << m;
+  EXPECT_EQ(m.find("expected the header"), std::string::npos) << m;
+  const std::string minbpe = read(fixtures / "bpe_minbpe_gpt4_512.model");
+  m = refusal("minbpe v2" + minbpe.substr(minbpe.find('\n')));
+  EXPECT_NE(m.find("it is a minbpe .model of version 2 (its first line is 'minbpe v2'); this "
+                   "tokenizer reads files whose first line is 'nanolab-tokenizer bpe 1' or "
+                   "'minbpe v1'"),
+            std::string::npos)
+      << m;
+  std::string crlf_minbpe;
+  for (char c : minbpe) crlf_minbpe += c == '\n' ? std::string("\r\n") : std::string(1, c);
+  EXPECT_NE(refusal(crlf_minbpe).find("its lines end with CR LF"), std::string::npos);
+  m = refusal("nanolab-tokenizer char 1\nutf8 2\n97 98\n");
+  EXPECT_NE(m.find("it is a saved 'char' tokenizer (its first line is 'nanolab-tokenizer char 1'), "
+                   "not one of this kind: give it to the 'char' plugin"),
+            std::string::npos)
+      << m;
+  m = refusal("");
+  EXPECT_NE(m.find("it is empty (0 bytes)"), std::string::npos) << m;
+  m = refusal("#version: 0.2\nh e\n");
+  EXPECT_NE(m.find("it looks like GPT-2's vocab.bpe"), std::string::npos) << m;
 }
 
 // The pattern line of the GPT-4 fixture (a merge naming id 300 before it exists must not load).

@@ -182,6 +182,9 @@ int train(const ParsedArgs& a) {
   std::unique_ptr<Tokenizer> tok = make(a, defaults);
 
   const std::string text = read_file_or_stdin(a.positional[0], input_limit::text);
+  if (text.empty())
+    throw DataError("'" + a.positional[0] + "' is empty: there is no text to train the tokenizer "
+                    "on; hint: give the text file the tokenizer should learn from");
   std::fprintf(stderr, "training %s to vocab %lld on %zu bytes of %s\n",
                a.get("--plugin", "bpe").c_str(), static_cast<long long>(vocab_size), text.size(),
                a.positional[0].c_str());

@@ -3,15 +3,20 @@
 // Discovery order: the build's (or install's) plugin folder, found relative to libnanolab.so
 // (<libdir>/nanolab/plugins); then each folder of NANOLAB_PLUGIN_PATH (':'-separated); then folders
 // added with add_directories (an experiment's plugin_dirs). Every file in them ending in .so is
-// checked (ELF header, size) before it is loaded, because a truncated library kills the process
-// with SIGBUS inside dlopen; then its entry point is looked up and its ABI version checked before
-// anything else. A file that fails any check is a Problem (reported, not fatal to the others).
-// Two plugins of one kind and name are an error naming both files. Libraries are never unloaded.
+// read in a child process, the plugin probe: there it is checked (ELF header, size) before it is
+// loaded, because a truncated library kills the process with SIGBUS inside dlopen; then its entry
+// point is looked up and its ABI version checked before anything else. A file that fails any
+// check, or crashes or hangs the probe, is a Problem (reported, not fatal to the others). Discovery
+// runs no code of a library in this process: a plugin is loaded here when one is first made, so a
+// run loads only the plugins it names. Two plugins of one kind and name are an error naming both
+// files. Libraries are never unloaded.
 #pragma once
 
 #include <filesystem>
+#include <deque>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -19,6 +24,8 @@
 
 namespace nanolab {
 
+// A plugin found by discovery. Its descriptor is what the probe read (kind, name, version,
+// description, options) without the factories: Registry::make_* reach those.
 struct LoadedPlugin {
   const PluginDescriptor* descriptor;
   std::filesystem::path file;
@@ -45,7 +52,8 @@ class Registry {
   const std::vector<std::filesystem::path>& directories() const;
 
   // The plugin of `kind` named `name`; ConfigError with did-you-mean over the plugins found, and
-  // `where` (e.g. "model.attention.plugin") naming the key that asked for it.
+  // `where` (e.g. "model.attention.plugin") naming the key that asked for it. A file that could not
+  // be read and is named `name`.so is a PluginError naming it and why.
   const LoadedPlugin& find(PluginKind kind, const std::string& name,
                            const std::string& where = "") const;
 
@@ -54,8 +62,9 @@ class Registry {
   static Options validate(const LoadedPlugin& plugin, const std::map<std::string, OptionValue>& given,
                           const std::string& where = "");
 
-  // Validate + factory; a factory that throws anything but a nanolab::Error becomes a
-  // PluginError naming the file.
+  // Validate, load the library into this process (once; PluginError naming the file if it changed
+  // since it was probed), then the factory; a factory that throws anything but a nanolab::Error
+  // becomes a PluginError naming the file.
   std::unique_ptr<Attention> make_attention(const std::string& name,
                                             const std::map<std::string, OptionValue>& given,
                                             const AttentionConfig& config) const;
@@ -70,9 +79,15 @@ class Registry {
   void scan(const std::filesystem::path& dir);
 
  private:
+  // The library's own descriptor, loaded into this process on first use.
+  const PluginDescriptor& load(const LoadedPlugin& plugin) const;
+
+  std::deque<PluginDescriptor> described_;  // what the probe read; LoadedPlugin points here
   std::vector<LoadedPlugin> plugins_;
   std::vector<PluginProblem> problems_;
   std::vector<std::filesystem::path> scanned_;
+  mutable std::mutex load_mutex_;
+  mutable std::map<std::filesystem::path, const PluginDescriptor*> loaded_;
 };
 
 }  // namespace nanolab

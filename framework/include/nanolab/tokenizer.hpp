@@ -27,4 +27,11 @@ class NANOLAB_VISIBLE Tokenizer {
   virtual void load(std::string_view bytes) = 0;
 };
 
+// What bytes that a tokenizer's load() refused look like, for its message: "it is empty", "its
+// lines end with CR LF" (a file in one of `headers`, the first lines of the formats that load()
+// reads, with Windows line ends), "it is a saved 'char' tokenizer", "it is a minbpe .model of
+// version 2", "it looks like JSON", or its first line; and then what load() reads. One line.
+NANOLAB_VISIBLE std::string describe_tokenizer_bytes(std::string_view bytes,
+                                                     const std::vector<std::string_view>& headers);
+
 }  // namespace nanolab

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <bit>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <optional>
@@ -266,18 +267,37 @@ StFile parse_safetensors(const InputFile& f, const fs::path& file) {
                     std::to_string(numel * bytes));
     st.tensors.push_back(std::move(t));
   }
+  // The tensors must tile the data part exactly, from byte 0 to the end of the file, in the order
+  // of their offsets: Hugging Face's safetensors library refuses a gap, an overlap or bytes after
+  // the last tensor (InvalidOffset, MetadataIncompleteBuffer), and so does nanolab.
   std::vector<const StTensor*> by_place;
-  for (const StTensor& t : st.tensors)
-    if (t.end > t.begin) by_place.push_back(&t);
-  std::sort(by_place.begin(), by_place.end(),
-            [](const StTensor* a, const StTensor* b) { return a->begin < b->begin; });
-  for (size_t i = 1; i < by_place.size(); ++i)
-    if (by_place[i]->begin < by_place[i - 1]->end)
-      bad(file, "tensors " + by_place[i - 1]->name + " (bytes " +
-                    std::to_string(by_place[i - 1]->begin) + ".." +
-                    std::to_string(by_place[i - 1]->end) + ") and " + by_place[i]->name +
-                    " (bytes " + std::to_string(by_place[i]->begin) + ".." +
-                    std::to_string(by_place[i]->end) + ") overlap");
+  for (const StTensor& t : st.tensors) by_place.push_back(&t);
+  std::stable_sort(by_place.begin(), by_place.end(), [](const StTensor* a, const StTensor* b) {
+    return std::pair(a->begin, a->end) < std::pair(b->begin, b->end);
+  });
+  auto bytes_text = [](uint64_t begin, uint64_t end) {
+    return "bytes " + std::to_string(begin) + ".." + std::to_string(end);
+  };
+  uint64_t covered = 0;
+  const StTensor* previous = nullptr;
+  for (const StTensor* t : by_place) {
+    if (t->begin < covered)
+      bad(file, "tensors " + previous->name + " (" + bytes_text(previous->begin, previous->end) +
+                    ") and " + t->name + " (" + bytes_text(t->begin, t->end) + ") overlap");
+    if (t->begin > covered)
+      bad(file, bytes_text(covered, t->begin) + " of the data belong to no tensor (a gap before " +
+                    t->name + "): the tensors of a safetensors file must follow one another "
+                    "without gaps, which Hugging Face's safetensors library also requires");
+    covered = t->end;
+    previous = t;
+  }
+  if (covered != data_size)
+    bad(file, std::to_string(data_size - covered) + " bytes after the last tensor" +
+                  (previous ? " (" + previous->name + " ends at byte " + std::to_string(covered) +
+                                  " of the data, which holds " + std::to_string(data_size) + ")"
+                            : " (the file has no tensor)") +
+                  ": a damaged file, or one appended to; Hugging Face's safetensors library "
+                  "refuses it too");
   return st;
 }
 
@@ -530,15 +550,36 @@ bool starts_with_llmc_magic(const InputFile& f) {
   return magic == llmc_magic;
 }
 
-Tensor read_floats(const InputFile& f, uint64_t offset, const Spec& s) {
+// A NaN or an infinity among the n floats of `values`, as stored in the file, is an error naming
+// the tensor and the index of the first one (row-major in the file's layout): loading it would
+// make every loss NaN, and exporting it would copy it.
+void check_finite(const fs::path& file, const float* values, int64_t n, const Spec& s,
+                  const Shape& stored) {
+  for (int64_t i = 0; i < n; ++i)
+    if (!std::isfinite(values[i])) {
+      std::string at;
+      for (int64_t d = stored.ndim() - 1, rest = i; d >= 0; --d) {
+        at = std::to_string(rest % stored[d]) + (at.empty() ? "" : ", ") + at;
+        rest /= stored[d];
+      }
+      bad(file, "tensor " + s.name + (s.llmc.empty() ? "" : " (llm.c's " + s.llmc + ")") +
+                    " holds " + (std::isnan(values[i]) ? "NaN" : values[i] > 0 ? "+inf" : "-inf") +
+                    " at index " + std::to_string(i) + " ([" + at + "] of " + stored.str() +
+                    " as stored): the weights are damaged, or were saved from a diverged run");
+    }
+}
+
+Tensor read_floats(const InputFile& f, const fs::path& file, uint64_t offset, const Spec& s) {
   Tensor t = Tensor::empty(s.shape);
   const uint64_t bytes = uint64_t(t.numel()) * 4;
   if (!s.conv1d) {
     f.read(offset, t.data(), bytes, "tensor " + s.name);
+    check_finite(file, t.data(), t.numel(), s, s.shape);
     return t;
   }
   std::vector<float> stored(size_t(t.numel()));  // (in, out)
   f.read(offset, stored.data(), bytes, "tensor " + s.name);
+  check_finite(file, stored.data(), t.numel(), s, transposed(s.shape));
   transpose(stored.data(), t.data(), s.shape[1], s.shape[0]);
   return t;
 }
@@ -744,7 +785,7 @@ Weights read(const fs::path& file) {
     w.info = m.info;
     uint64_t offset = uint64_t(llmc_header_bytes);
     for (const Spec& s : specs(m.info.arch)) {
-      w.tensors[s.name] = read_floats(f, offset, {s.name, s.shape, false, s.llmc});
+      w.tensors[s.name] = read_floats(f, file, offset, {s.name, s.shape, false, s.llmc});
       offset += uint64_t(s.shape.numel()) * 4;
       if (s.name == "wte.weight")  // the padding rows are not tokens
         offset += uint64_t((m.padded_vocab - m.info.arch.vocab_size) * m.info.arch.n_embd) * 4;
@@ -754,10 +795,11 @@ Weights read(const fs::path& file) {
   const SafetensorsModel m = inspect_safetensors(f, file);
   w.info = m.info;
   for (const Spec& s : specs(m.info.arch))
-    w.tensors[s.name] = read_floats(f, m.st.data_start + m.by_name.at(s.name)->begin, s);
+    w.tensors[s.name] = read_floats(f, file, m.st.data_start + m.by_name.at(s.name)->begin,
+                                    {s.name, s.shape, s.conv1d, ""});
   if (m.lm_head) {
     const Tensor head =
-        read_floats(f, m.st.data_start + m.lm_head->begin,
+        read_floats(f, file, m.st.data_start + m.lm_head->begin,
                     {"lm_head.weight", {m.info.arch.vocab_size, m.info.arch.n_embd}, false, ""});
     const Tensor& wte = w.tensors.at("wte.weight");
     if (std::memcmp(head.data(), wte.data(), size_t(wte.numel()) * 4) != 0)

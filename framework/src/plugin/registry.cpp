@@ -1,8 +1,9 @@
-// The plugin registry (registry.hpp): discovery, lookup by kind and name, option validation and
-// the factories' boundary. A file that fails to load is recorded as a problem and the scan goes
-// on, so one damaged file never hides the good plugins beside it. Two plugins of one kind and
-// name are both kept and listed, with a problem naming both files, and asking for that name is an
-// error: the registry never picks one of them silently.
+// The plugin registry (registry.hpp): discovery through the plugin probe (probe.hpp), lookup by
+// kind and name, option validation, loading on first use and the factories' boundary. A file that
+// fails to load is recorded as a problem and the scan goes on, so one damaged file never hides
+// the good plugins beside it. Two plugins of one kind and name are both kept and listed, with a
+// problem naming both files, and asking for that name is an error: the registry never picks one
+// of them silently.
 #include "nanolab/registry.hpp"
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include "config/did_you_mean.hpp"
 #include "plugin/loader.hpp"
 #include "plugin/options_schema.hpp"
+#include "plugin/probe.hpp"
 
 namespace nanolab {
 namespace {
@@ -110,25 +112,33 @@ void Registry::scan(const std::filesystem::path& dir) {
   }
   std::sort(files.begin(), files.end());  // a stable, documented order within a folder
 
+  std::vector<std::filesystem::path> fresh;
   for (const auto& path : files) {
     const auto file = canonical_or_absolute(path);
-    auto same_file = [&](const LoadedPlugin& p) { return p.file == file; };
-    if (std::any_of(plugins_.begin(), plugins_.end(), same_file)) continue;
-    try {
-      LoadedPlugin loaded = plugin::load_plugin(file);
-      const auto& d = *loaded.descriptor;
-      for (const auto& other : plugins_)
-        if (other.descriptor->kind == d.kind && other.descriptor->name == d.name)
-          problems_.push_back({file, label(d) + " is also defined by " + other.file.string() +
-                                         ": remove or rename one of the two files"});
-      plugins_.push_back(std::move(loaded));
-    } catch (const PluginError& e) {
+    auto same_file = [&](const auto& p) { return p.file == file; };
+    if (std::none_of(plugins_.begin(), plugins_.end(), same_file) &&
+        std::none_of(problems_.begin(), problems_.end(), same_file) &&
+        std::find(fresh.begin(), fresh.end(), file) == fresh.end())
+      fresh.push_back(file);
+  }
+  auto results = plugin::probe_plugins(fresh);
+  for (size_t i = 0; i < fresh.size(); ++i) {
+    const auto& file = fresh[i];
+    auto& result = results[i];
+    if (!result.descriptor) {
       // The loader's messages start with the file name; the problem keeps it apart.
-      std::string message = e.what();
+      std::string message = result.problem;
       const std::string prefix = file.string() + ": ";
       if (message.rfind(prefix, 0) == 0) message.erase(0, prefix.size());
       problems_.push_back({file, message});
+      continue;
     }
+    const auto& d = described_.emplace_back(std::move(*result.descriptor));
+    for (const auto& other : plugins_)
+      if (other.descriptor->kind == d.kind && other.descriptor->name == d.name)
+        problems_.push_back({file, label(d) + " is also defined by " + other.file.string() +
+                                       ": remove or rename one of the two files"});
+    plugins_.push_back({&d, file, std::move(result.sha256)});
   }
 }
 
@@ -167,6 +177,12 @@ const LoadedPlugin& Registry::find(PluginKind kind, const std::string& name,
                       matches[0]->file.string() + " and " + matches[1]->file.string() +
                       ": remove or rename one of the two files");
   if (matches.size() == 1) return *matches.front();
+  // A plugin's library is named after it (nanolab_add_plugin): the file the experiment most likely
+  // means could not be read.
+  for (const auto& problem : problems_)
+    if (problem.file.extension() == ".so" && problem.file.stem() == name)
+      throw PluginError(key + to_string(kind) + " '" + name + "': " + problem.file.string() + ": " +
+                        problem.message);
 
   std::vector<std::string> folders;
   for (const auto& d : scanned_) folders.push_back(d.string());
@@ -179,6 +195,17 @@ const LoadedPlugin& Registry::find(PluginKind kind, const std::string& name,
     message += "; " + std::to_string(problems_.size()) +
                " plugin file(s) could not be loaded: run `nanolab plugins` to see why";
   throw ConfigError(message);
+}
+
+const PluginDescriptor& Registry::load(const LoadedPlugin& plugin) const {
+  std::lock_guard lock(load_mutex_);
+  if (auto it = loaded_.find(plugin.file); it != loaded_.end()) return *it->second;
+  const LoadedPlugin here = plugin::load_plugin(plugin.file);
+  if (here.sha256 != plugin.sha256)
+    throw PluginError(plugin.file.string() + ": changed since it was probed (sha256 " +
+                      plugin.sha256 + ", now " + here.sha256 +
+                      "): replace plugin files only while no nanolab runs");
+  return *loaded_.emplace(plugin.file, here.descriptor).first->second;
 }
 
 Options Registry::validate(const LoadedPlugin& plugin,
@@ -197,28 +224,32 @@ std::unique_ptr<Attention> Registry::make_attention(const std::string& name,
                                                     const AttentionConfig& config) const {
   const auto& p = find(PluginKind::attention, name);
   auto options = validate(p, given);
-  return call_factory(p, [&] { return p.descriptor->make_attention(options, config); });
+  const auto& loaded = load(p);
+  return call_factory(p, [&] { return loaded.make_attention(options, config); });
 }
 
 std::unique_ptr<Optimizer> Registry::make_optimizer(
     const std::string& name, const std::map<std::string, OptionValue>& given) const {
   const auto& p = find(PluginKind::optimizer, name);
   auto options = validate(p, given);
-  return call_factory(p, [&] { return p.descriptor->make_optimizer(options); });
+  const auto& loaded = load(p);
+  return call_factory(p, [&] { return loaded.make_optimizer(options); });
 }
 
 std::unique_ptr<Loss> Registry::make_loss(const std::string& name,
                                           const std::map<std::string, OptionValue>& given) const {
   const auto& p = find(PluginKind::loss, name);
   auto options = validate(p, given);
-  return call_factory(p, [&] { return p.descriptor->make_loss(options); });
+  const auto& loaded = load(p);
+  return call_factory(p, [&] { return loaded.make_loss(options); });
 }
 
 std::unique_ptr<Tokenizer> Registry::make_tokenizer(
     const std::string& name, const std::map<std::string, OptionValue>& given) const {
   const auto& p = find(PluginKind::tokenizer, name);
   auto options = validate(p, given);
-  return call_factory(p, [&] { return p.descriptor->make_tokenizer(options); });
+  const auto& loaded = load(p);
+  return call_factory(p, [&] { return loaded.make_tokenizer(options); });
 }
 
 }  // namespace nanolab

@@ -7,6 +7,7 @@
 // tests/integration/gpt2_test.cpp.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <functional>
@@ -293,6 +294,52 @@ TEST(Gpt2Io, DamagedSafetensorsFilesNameWhatIsWrong) {
   m = error_of(safetensors(
       R"({"wte.weight":{"dtype":"F32","shape":[96,32],"data_offsets":[0,12288],"x":[)", 0));
   expect_has(m, "is not valid JSON");
+}
+
+TEST(Gpt2Io, SafetensorsWithAGapOrTrailingBytesIsRefused) {
+  TempDir dir;
+  const fs::path p = dir.path() / "model.safetensors";
+  auto error_of = [&](const std::string& bytes) {
+    write_bytes(p, bytes);
+    return checkpoint_error([&] { gpt2::read(p); });
+  };
+  std::string m = error_of(read_file(safetensors_fixture) + "xyz");
+  expect_has(m, p.string() + ": 3 bytes after the last tensor (wte.weight ends at byte 118272 of "
+                             "the data, which holds 118275)");
+  m = error_of(
+      safetensors(R"({"wte.weight":{"dtype":"F32","shape":[4,2],"data_offsets":[0,32]},)"
+                  R"("wpe.weight":{"dtype":"F32","shape":[2,2],"data_offsets":[40,56]}})",
+                  56));
+  expect_has(m, p.string() + ": bytes 32..40 of the data belong to no tensor (a gap before "
+                             "wpe.weight)");
+  m = error_of(
+      safetensors(R"({"wte.weight":{"dtype":"F32","shape":[4,2],"data_offsets":[8,40]}})", 40));
+  expect_has(m, "bytes 0..8 of the data belong to no tensor (a gap before wte.weight)");
+}
+
+// The fixture's weights with one value replaced, written in `format` and read back.
+std::string error_with(gpt2::Format format, const std::string& tensor, int64_t index, float value) {
+  TempDir dir;
+  gpt2::Weights w = gpt2::read(llmc_fixture);
+  w.tensors.at(tensor).data()[index] = value;
+  const fs::path p = dir.path() / (format == gpt2::Format::llmc ? "gpt2.bin" : "model.safetensors");
+  gpt2::write(p, format, w.info.arch, w.tensors);
+  std::string m = checkpoint_error([&] { gpt2::read(p); });
+  expect_has(m, p.string() + ": tensor " + tensor);
+  return m;
+}
+
+TEST(Gpt2Io, NonFiniteWeightsAreRefusedNamingTheTensorAndTheIndex) {
+  // Hugging Face stores c_fc (128, 32) as (32, 128): nanolab's [5, 3] is the file's [3, 5].
+  expect_has(error_with(gpt2::Format::safetensors, "h.1.mlp.c_fc.weight", 5 * 32 + 3, NAN),
+             "tensor h.1.mlp.c_fc.weight holds NaN at index 389 ([3, 5] of [32, 128] as stored)");
+  expect_has(error_with(gpt2::Format::safetensors, "ln_f.bias", 31, -INFINITY),
+             "tensor ln_f.bias holds -inf at index 31 ([31] of [32] as stored)");
+  expect_has(error_with(gpt2::Format::llmc, "h.0.attn.c_proj.weight", 40, INFINITY),
+             "tensor h.0.attn.c_proj.weight (llm.c's attprojw of layer 0) holds +inf at index 40 "
+             "([1, 8] of [32, 32] as stored)");
+  expect_has(error_with(gpt2::Format::llmc, "wte.weight", 95 * 32, NAN),
+             "tensor wte.weight (llm.c's wte) holds NaN at index 3040 ([95, 0] of [96, 32]");
 }
 
 // A safetensors file as its JSON header (without the padding) and its data part, and back.

@@ -2,6 +2,7 @@
 // bad/), lookup with did-you-mean, option validation against a schema, the factories' boundary,
 // duplicates, and the default folder. The same failures seen from the real program are in
 // tests/plugins/bad_plugins_test.cpp.
+#include <dlfcn.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -65,6 +66,30 @@ TEST(Registry, ScansEachFolderAndFileOnce) {
   EXPECT_EQ(r.plugins().size(), 2u);
   EXPECT_TRUE(r.problems().empty());
   EXPECT_EQ(r.directories().size(), 1u);
+}
+
+// Whether `file` is loaded in this process (dlopen with RTLD_NOLOAD loads nothing).
+bool loaded_here(const std::filesystem::path& file) {
+  void* handle = dlopen(std::filesystem::canonical(file).c_str(), RTLD_NOW | RTLD_NOLOAD);
+  if (handle) dlclose(handle);  // only the reference RTLD_NOLOAD took
+  return handle != nullptr;
+}
+
+// Discovery reads the libraries in the plugin probe's process: none is loaded in this one until a
+// plugin is made, and then only that plugin's library.
+TEST(Registry, DiscoveryLoadsNoLibraryHereAndMakingAPluginLoadsOnlyItsOwn) {
+  PluginFolder folder;
+  const auto made = folder.add(fixture_plugin("fixture_bytes"));
+  const auto other = folder.add(fixture_plugin("factory_fails"));
+  Registry r;
+  r.scan(folder.path());
+  ASSERT_EQ(r.plugins().size(), 2u);
+  EXPECT_TRUE(r.problems().empty());
+  EXPECT_FALSE(loaded_here(made));
+  EXPECT_FALSE(loaded_here(other));
+  EXPECT_EQ(r.make_tokenizer("fixture_bytes", {})->vocab_size(), 256);
+  EXPECT_TRUE(loaded_here(made));
+  EXPECT_FALSE(loaded_here(other));
 }
 
 TEST(Registry, MissingFolderIsAProblem) {
