@@ -8,6 +8,11 @@
 // shortest column). Row positions are fixed before a write starts, so a flush that failed
 // half-way (disk full) is repeated whole at the next flush and never duplicates a row.
 //
+// run.h5 is written through the commit driver (commit_driver.hpp): a flush that fails leaves the
+// file as the last good flush left it. The run's ending (status, finished, summary) must reach
+// the file even then: when a write that carries one fails, the ending alone is written again as
+// `failed`, allowed to spend the space the driver keeps in reserve for it.
+//
 // Not a general HDF5 logger: the layout is run_layout.hpp and docs/run-format.md.
 #include <time.h>
 
@@ -118,21 +123,25 @@ class Hdf5RunWriter final : public RunWriter {
     enqueue([&](Batch& b) { b.samples.emplace_back(step, text); });
   }
 
+  // Throws when the ending could not be recorded, or for an I/O error not yet reported: an
+  // error that check() already gave the trainer is not given again (it is being handled).
   void finish(const std::string& status, const NumericAttrs& summary) override {
     enqueue([&](Batch& b) { b.ending = Ending{status, utc_now_iso(), summary}; });
     {
       std::lock_guard lk(m_);
       finished_ = true;
     }
-    flush();
+    wait_for_flush();
+    std::lock_guard lk(m_);
+    if (ending_error_) std::rethrow_exception(ending_error_);
+    if (error_ && !reported_) {
+      reported_ = true;
+      std::rethrow_exception(error_);
+    }
   }
 
   void flush() override {
-    std::unique_lock lk(m_);
-    const uint64_t ticket = ++requested_;
-    wake_.notify_one();
-    flushed_.wait(lk, [&] { return completed_ >= ticket; });
-    lk.unlock();
+    wait_for_flush();
     check();
   }
 
@@ -156,6 +165,13 @@ class Hdf5RunWriter final : public RunWriter {
     if (was_empty) wake_.notify_one();
   }
 
+  void wait_for_flush() {
+    std::unique_lock lk(m_);
+    const uint64_t ticket = ++requested_;
+    wake_.notify_one();
+    flushed_.wait(lk, [&] { return completed_ >= ticket; });
+  }
+
   void run() {
     store::quiet_errors();
     std::unique_lock lk(m_);
@@ -174,16 +190,18 @@ class Hdf5RunWriter final : public RunWriter {
       const bool stopping = stop_;
       Batch batch = std::exchange(pending_, Batch{});
       lk.unlock();
-      std::exception_ptr failure;
+      std::exception_ptr failure, ending_failure;
       if (!batch.empty()) {
         try {
-          write(batch);
+          write(batch, store::Writes::committed);
         } catch (...) {
           failure = std::current_exception();
+          if (batch.ending) ending_failure = record_failure(*batch.ending);
         }
       }
       last = Clock::now();
       lk.lock();
+      if (batch.ending) ending_error_ = ending_failure;
       if (failure) {
         if (!error_) error_ = failure;
         batch.append(std::exchange(pending_, Batch{}));
@@ -195,9 +213,22 @@ class Hdf5RunWriter final : public RunWriter {
     }
   }
 
+  // After a failed write: the ending alone, as `failed`, into the reserve. The error if even that
+  // failed.
+  std::exception_ptr record_failure(const Ending& ending) {
+    Batch b;
+    b.ending = Ending{"failed", ending.finished, ending.summary};
+    try {
+      write(b, store::Writes::last);
+      return nullptr;
+    } catch (...) {
+      return std::current_exception();
+    }
+  }
+
   // One open-append-close cycle. rows_ moves on only when the whole batch is in the file.
-  void write(const Batch& b) {
-    Handle f = store::open_file(file_, H5F_ACC_RDWR);
+  void write(const Batch& b, store::Writes writes) {
+    Handle f = store::open_file(file_, H5F_ACC_RDWR, writes);
     for (const auto& c : store::train_columns)
       store::write_rows(f, column(store::train_group, c.name), rows_.train,
                         gather(b.train, c.field), file_);
@@ -242,7 +273,8 @@ class Hdf5RunWriter final : public RunWriter {
   Batch pending_;
   uint64_t requested_ = 0, completed_ = 0;  // flush tickets
   bool stop_ = false, finished_ = false, reported_ = false;
-  std::exception_ptr error_;  // the first I/O failure
+  std::exception_ptr error_;         // the first I/O failure
+  std::exception_ptr ending_error_;  // why the last ending queued could not be recorded
   std::thread io_;
 };
 
@@ -316,7 +348,7 @@ std::unique_ptr<RunWriter> RunWriter::create(const std::filesystem::path& dir, c
                       ": the run directory already holds a run; use `nanolab resume " +
                       dir.string() + "` or another --name");
   try {
-    Handle f = store::create_file(file, false);
+    Handle f = store::create_file(file, false, store::Writes::committed);
     write_header(f, header, file);
     store::close_file(f, file);
   } catch (...) {
@@ -335,7 +367,7 @@ std::unique_ptr<RunWriter> RunWriter::reopen(const std::filesystem::path& dir, i
     throw StorageError(file.string() + ": no run log here; is " + dir.string() +
                        " a run directory (made by `nanolab run`)?");
   store::RunLock lock = store::RunLock::claim(dir);
-  Handle f = store::open_file(file, H5F_ACC_RDWR);
+  Handle f = store::open_file(file, H5F_ACC_RDWR, store::Writes::committed);
   store::require_run_format(f, file);
   RowCounts rows;
   rows.train = keep_through(f, store::train_group, step, names_of(store::train_columns), file);
