@@ -7,12 +7,12 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <map>
 #include <new>
+#include <string>
 #include <vector>
 
 namespace nanolab::store {
@@ -51,19 +51,24 @@ State& state_of(const H5FD_t* f) { return *reinterpret_cast<const CommitFile*>(f
 
 uint64_t round_up(uint64_t n) { return (n + page_bytes - 1) / page_bytes * page_bytes; }
 
-// The test hook: which write fails (0: none).
-int64_t faulty_write() {
-  static const int64_t n = [] {
-    const char* v = std::getenv("NANOLAB_FAULT_WRITE");
-    return v ? std::strtoll(v, nullptr, 10) : 0;
-  }();
-  return n;
+// The test hook: true for the write that is to fail. Writes are counted from the first one that
+// saw the variable's present value (a forked child that sets it starts from 1). The driver's
+// callbacks run under HDF5's global lock, one at a time.
+bool fault_injected() {
+  static std::string seen;
+  static int64_t count = 0;
+  const char* value = std::getenv("NANOLAB_FAULT_WRITE");
+  if (!value) return false;
+  if (seen != value) {
+    seen = value;
+    count = 0;
+  }
+  return ++count == std::strtoll(value, nullptr, 10);
 }
-std::atomic<int64_t> writes_made{0};
 
 // Writes all n bytes at `at`; false with errno set.
 bool write_all(int fd, const void* p, uint64_t n, uint64_t at) {
-  if (++writes_made == faulty_write()) {
+  if (fault_injected()) {
     errno = EIO;
     return false;
   }

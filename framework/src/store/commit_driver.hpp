@@ -23,7 +23,8 @@
 // A file opened with `spend_reserve` may use it; any other commit first grows it back.
 //
 // Test hook: NANOLAB_FAULT_WRITE=<n> makes the n-th write of the driver in this process (counting
-// from 1, extension writes included) fail with EIO, once: an I/O error at an exact point.
+// from 1, extension writes included) fail with EIO, once: an I/O error at an exact point. It
+// reaches HDF5's own metadata writes, which a hook in the store's code could not.
 #pragma once
 
 #include <hdf5.h>
