@@ -123,8 +123,9 @@ class Hdf5RunWriter final : public RunWriter {
     enqueue([&](Batch& b) { b.samples.emplace_back(step, text); });
   }
 
-  // Throws when the ending could not be recorded, or for an I/O error not yet reported: an
-  // error that check() already gave the trainer is not given again (it is being handled).
+  // Throws when the ending could not be recorded, or for an I/O error not yet reported unless
+  // the run is finishing as failed: its caller is reporting the error that failed it, and an
+  // error that check() already gave is not given again.
   void finish(const std::string& status, const NumericAttrs& summary) override {
     enqueue([&](Batch& b) { b.ending = Ending{status, utc_now_iso(), summary}; });
     {
@@ -136,7 +137,7 @@ class Hdf5RunWriter final : public RunWriter {
     if (ending_error_) std::rethrow_exception(ending_error_);
     if (error_ && !reported_) {
       reported_ = true;
-      std::rethrow_exception(error_);
+      if (status != "failed") std::rethrow_exception(error_);
     }
   }
 

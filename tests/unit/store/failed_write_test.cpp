@@ -3,13 +3,15 @@
 // own files) at sixty sizes, and an I/O error injected at each of the first writes of the run
 // file's driver (NANOLAB_FAULT_WRITE, docs/run-format.md). Each time the file must stay readable,
 // hold exactly the rows flushed before the failure (or, after a passing I/O error, the rows that
-// the recording of the failure wrote), and say `failed` with the summary given.
+// the recording of the failure wrote), and say `failed` with the summary given; also when the
+// write that fails is the run's last.
 //
 // Writers are forked children (child.hpp), so that the limit or the fault is theirs alone.
 #include <sys/resource.h>
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <string>
 
@@ -147,6 +149,43 @@ TEST(FailedWrite, AnIOErrorAtEachOfTheFirstHundredWritesLeavesAReadableLogMarked
     expect_failed_log(dir, size_t(o.flushed + 1) * rows_per_batch);
   }
   EXPECT_GE(failures, 80);
+}
+
+// The write that fails is the one carrying the ending: the run is recorded as failed either way;
+// finish("failed") (the trainer reporting another error) adds no error of its own, and
+// finish("completed") throws, since the last rows are lost.
+TEST(FailedWrite, AFailureOfTheLastWriteIsRecordedAsFailedAndThrownOnlyForACompletedRun) {
+  for (const std::string status : {"failed", "completed"}) {
+    SCOPED_TRACE("finish(\"" + status + "\")");
+    TempDir tmp;
+    const fs::path dir = tmp.path() / "run";
+    const auto message = tmp.path() / "message.txt";
+    Child child([&](const auto&) {
+      auto w = RunWriter::create(dir, header(), never);
+      for (int64_t i = 0; i < rows_per_batch; ++i) w->train(train_row(i));
+      w->val({0, 2.0f, 2.5f, 0.5f});
+      w->sample(0, "sample");
+      w->flush();
+      // No byte more for the run file: the next write that grows it fails.
+      const auto size = rlim_t(fs::file_size(dir / "run.h5"));
+      const rlimit limit{size, size};
+      setrlimit(RLIMIT_FSIZE, &limit);
+      signal(SIGXFSZ, SIG_IGN);
+      for (int64_t i = rows_per_batch; i < 2 * rows_per_batch; ++i) w->train(train_row(i));
+      w->sample(1, std::string(5000, 'x'));
+      try {
+        w->finish(status, {{"best_val_loss", 1.5}});
+      } catch (const StorageError& e) {
+        std::ofstream(message) << e.what();
+      }
+    });
+    ASSERT_TRUE(WIFEXITED(child.wait()));
+    if (status == "failed")
+      EXPECT_FALSE(fs::exists(message)) << test::read_file(message);
+    else
+      EXPECT_NE(test::read_file(message).find("File too large"), std::string::npos);
+    expect_failed_log(dir, rows_per_batch);
+  }
 }
 
 }  // namespace
