@@ -11,9 +11,9 @@
 // flush_interval, and at close: a flush opens the file, appends, and closes it again, so that a
 // kill -9 of the writer leaves a file that opens with h5py and h5dump without repair, holding every
 // flushed row. A flush that fails (a full disk, an I/O error) leaves the file as the last good
-// flush left it (store/commit_driver.hpp). The run directory is claimed with a lock file (run.lock, holding the pid): a second
-// live process gets a RunInUse error (exit 75) and changes nothing; a lock whose pid no longer
-// lives is stale and taken over. run.h5 is created with EXCL, never truncated.
+// flush left it (store/commit_driver.hpp). The run directory is claimed with a lock file
+// (run.lock, holding the pid): a second live process gets a RunInUse error (exit 75) and changes
+// nothing; a lock whose pid no longer lives is stale and taken over. run.h5 is created with EXCL, never truncated.
 //
 // Checkpoints: write_checkpoint writes checkpoint.h5.tmp, fsyncs it, renames it over
 // checkpoint.h5 and fsyncs the directory, so checkpoint.h5 is always a whole checkpoint (the
