@@ -1,14 +1,19 @@
 // What survives what, end to end with the real program (docs/reliability.md lists each promise and
 // the test that holds it): kill -9 at thirty moments of one run, some inside checkpoint writes,
-// then resume; a full disk; a checkpoint with a flipped byte; a sweep in which one run fails; a
-// reader polling a run while it writes; a skipped non-finite step. Each test has a CTest timeout
-// (tests/CMakeLists.txt); the unit tests of framework/src/store hold the same promises at the
-// level of the run store and the checkpoint file.
+// then resume; a full disk; writes failing at two dozen points (a file-size limit, an injected
+// I/O error, a real tmpfs filled up), then resume; a checkpoint with a flipped byte; a sweep in
+// which one run fails; a reader polling a run while it writes; a skipped non-finite step. Each test
+// has a CTest timeout (tests/CMakeLists.txt); the unit tests of framework/src/store hold the same
+// promises at the level of the run store and the checkpoint file.
 #include <gtest/gtest.h>
+#include <sys/mount.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <random>
 #include <thread>
@@ -153,6 +158,224 @@ TEST(Reliability, AFullDiskExits5NamingThePathAndKeepsWhatWasFlushed) {
   // The checkpoint is whole or absent, never half; here it never fit.
   EXPECT_FALSE(fs::exists(f.run_dir("full") / "checkpoint.h5"));
   EXPECT_FALSE(fs::exists(f.run_dir("full") / "checkpoint.h5.tmp"));
+}
+
+// The runs of the write-failure tests: a model so small that its checkpoint (35 KB) is a fraction
+// of run.h5 (from 200 KB after the first steps to 300 KB), so that a file-size limit can strike
+// run.h5 at many sizes while every checkpoint still fits; an evaluation, a sample and a
+// checkpoint every 5 steps, so that each flush grows the file by a few KB.
+std::string small_experiment(int64_t max_iters = 120) {
+  return "[experiment]\nname = \"rel\"\nseed = 5\n"
+         "[data]\ndataset = \"synthetic:copy\"\nblock_size = 16\nbatch_size = 8\n"
+         "[model]\nn_layer = 1\nn_head = 1\nn_embd = 8\n"
+         "[optimizer]\nlr = 3e-3\n"
+         "[train]\nmax_iters = " + std::to_string(max_iters) +
+         "\nwarmup_iters = 5\nlr_schedule = \"constant\"\n"
+         "eval_interval = 5\neval_iters = 2\nlog_interval = 1\ncheckpoint_interval = 5\n"
+         "sample_tokens = 8\n";
+}
+
+// A python3 that has h5py (Debian: python3-h5py), or "".
+std::string python_with_h5py() {
+  for (const char* candidate : {"/usr/bin/python3", "python3"})
+    if (std::system((std::string(candidate) + " -c 'import h5py' >/dev/null 2>&1").c_str()) == 0)
+      return candidate;
+  return "";
+}
+
+// What h5py sees of a run file after reading every dataset in it whole: "<status> <train rows>
+// <their losses as little-endian float32 hex>", or h5py's error.
+std::string h5py_view(const std::string& python, const fs::path& file, const fs::path& scratch) {
+  const fs::path script = scratch / "view.py", out = scratch / "view.txt";
+  std::ofstream(script) << "import sys, h5py\n"
+                           "f = h5py.File(sys.argv[1], 'r')\n"
+                           "f.visititems(lambda name, o: o[()] if isinstance(o, h5py.Dataset) "
+                           "else None)\n"
+                           "n = len(f['metrics/train/step'])\n"
+                           "print(f.attrs['status'], n, "
+                           "f['metrics/train/loss'][:n].astype('<f4').tobytes().hex())\n";
+  std::system((python + " " + script.string() + " " + file.string() + " >" + out.string() +
+               " 2>&1").c_str());
+  return read_file(out);
+}
+
+std::string view_of(const RunLog& log) {
+  std::string hex;
+  for (const TrainRow& r : log.train) {
+    unsigned char b[4];
+    std::memcpy(b, &r.loss, 4);  // little-endian host, as '<f4'
+    char text[9];
+    std::snprintf(text, sizeof text, "%02x%02x%02x%02x", b[0], b[1], b[2], b[3]);
+    hex += text;
+  }
+  return log.status + " " + std::to_string(log.train.size()) + " " + hex + "\n";
+}
+
+// Every deterministic metric of `a` equals `b`'s (timings are not).
+void expect_same_metrics(const RunLog& a, const RunLog& b) {
+  ASSERT_EQ(a.train.size(), b.train.size());
+  for (size_t i = 0; i < a.train.size(); ++i) {
+    ASSERT_EQ(a.train[i].step, b.train[i].step);
+    ASSERT_EQ(a.train[i].loss, b.train[i].loss) << "step " << a.train[i].step;
+    ASSERT_EQ(a.train[i].lr, b.train[i].lr) << "step " << a.train[i].step;
+    ASSERT_EQ(a.train[i].grad_norm, b.train[i].grad_norm) << "step " << a.train[i].step;
+  }
+  ASSERT_EQ(a.val.size(), b.val.size());
+  for (size_t i = 0; i < a.val.size(); ++i) {
+    ASSERT_EQ(a.val[i].step, b.val[i].step);
+    ASSERT_EQ(a.val[i].loss, b.val[i].loss) << "val step " << a.val[i].step;
+    ASSERT_EQ(a.val[i].train_loss, b.val[i].train_loss) << "val step " << a.val[i].step;
+    ASSERT_TRUE(a.val[i].accuracy == b.val[i].accuracy ||
+                (std::isnan(a.val[i].accuracy) && std::isnan(b.val[i].accuracy)))
+        << "val step " << a.val[i].step;
+  }
+}
+
+// What a run whose writes failed must leave, once the space is back: exit 5 with one message,
+// naming the run's file; a run.h5 that nanolab's reader and h5py read whole, `failed`, holding
+// only rows equal to the uninterrupted run's and every row up to its checkpoint; then
+// `nanolab resume` completes with the uninterrupted run's metrics. `resumed` counts the points
+// that had a checkpoint to resume from (a failure before the first one leaves none).
+void expect_failed_then_resumed(const Outcome& o, const fs::path& dir, const RunLog& whole,
+                                const std::string& python, const fs::path& scratch,
+                                int& resumed) {
+  EXPECT_TRUE(o.exited) << "signal " << o.status;
+  EXPECT_EQ(o.status, 5) << o.err;
+  const fs::path file = dir / "run.h5";
+  size_t messages = 0;
+  for (size_t at = o.err.find(dir.string()); at != std::string::npos;
+       at = o.err.find(dir.string(), at + 1))
+    ++messages;
+  EXPECT_EQ(messages, 1u) << o.err;
+  EXPECT_NE(o.err.find("error: " + dir.string()), std::string::npos) << o.err;
+  ASSERT_TRUE(fs::exists(file)) << o.err;
+  const RunLog log = read_run(file);
+  EXPECT_EQ(log.status, "failed");
+  expect_prefix_of(log, whole);
+  if (!python.empty()) {
+    EXPECT_EQ(h5py_view(python, file, scratch), view_of(log));
+  }
+  if (!fs::exists(dir / "checkpoint.h5")) return;
+  ASSERT_GE(int64_t(log.train.size()), read_checkpoint(dir).step);
+  const Outcome r = run_program({"resume", dir.string(), "--quiet"}, scratch, Fixture::env());
+  ASSERT_TRUE(r.exited && r.status == 0) << r.err;
+  const RunLog done = read_run(file);
+  EXPECT_EQ(done.status, "completed");
+  expect_same_metrics(done, whole);
+  EXPECT_FALSE(fs::exists(dir / "checkpoint.h5.tmp"));
+  ++resumed;
+}
+
+TEST(Reliability, AFileSizeLimitAtTwentyFourPointsLeavesAFailedRunThatResumesToTheSameMetrics) {
+  Fixture f(small_experiment());
+  ASSERT_EQ(f.run("whole").status, 0);
+  const RunLog whole = read_run(f.run_dir("whole") / "run.h5");
+  const std::string python = python_with_h5py();
+  if (python.empty()) std::fprintf(stderr, "no python3 with h5py: h5py's view not checked\n");
+  // From a little past the first checkpoint's run file (a run of 5 steps) to the end.
+  ASSERT_EQ(f.run("first", {"train.max_iters=5"}).status, 0);
+  const auto low = long(fs::file_size(f.run_dir("first") / "run.h5")) + 4096;
+  const auto high = long(fs::file_size(f.run_dir("whole") / "run.h5"));
+  ASSERT_GT(high, low + 24 * 1024);
+  ASSERT_LT(long(fs::file_size(f.run_dir("whole") / "checkpoint.h5")), low);
+  int failed = 0, resumed = 0;
+  for (int i = 0; i < 24; ++i) {
+    const long limit = low + (high - low) * i / 24;
+    SCOPED_TRACE("file-size limit " + std::to_string(limit));
+    const std::string name = "limit" + std::to_string(i);
+    Program p(f.run_args(name), f.dir.path(), Fixture::env(), name, limit);
+    const Outcome o = p.wait();
+    if (o.exited && o.status == 0) continue;  // the run file stayed below this limit
+    ++failed;
+    expect_failed_then_resumed(o, f.run_dir(name), whole, python, f.dir.path(), resumed);
+  }
+  std::fprintf(stderr, "%d failed runs, %d resumed\n", failed, resumed);
+  EXPECT_GE(failed, 20);
+  EXPECT_GE(resumed, 20);
+}
+
+TEST(Reliability, AnIOErrorInjectedAtTwentyFourWritesLeavesAFailedRunThatResumesToTheSameMetrics) {
+  Fixture f(small_experiment());
+  ASSERT_EQ(f.run("whole").status, 0);
+  const RunLog whole = read_run(f.run_dir("whole") / "run.h5");
+  const std::string python = python_with_h5py();
+  int failed = 0, resumed = 0;
+  // A run makes about 780 writes to run.h5, about 50 of them before its first checkpoint.
+  for (int n = 60; n < 780; n += 30) {
+    SCOPED_TRACE("NANOLAB_FAULT_WRITE=" + std::to_string(n));
+    const std::string name = "fault" + std::to_string(n);
+    auto env = Fixture::env();
+    env["NANOLAB_FAULT_WRITE"] = std::to_string(n);
+    const Outcome o = Program(f.run_args(name), f.dir.path(), env, name).wait();
+    if (o.exited && o.status == 0) continue;  // the run made fewer writes
+    ++failed;
+    EXPECT_NE(o.err.find("Input/output error"), std::string::npos) << o.err;
+    expect_failed_then_resumed(o, f.run_dir(name), whole, python, f.dir.path(), resumed);
+  }
+  std::fprintf(stderr, "%d failed runs, %d resumed\n", failed, resumed);
+  EXPECT_GE(failed, 20);
+  EXPECT_GE(resumed, 20);
+}
+
+// A tmpfs of 3 MB mounted for the test's lifetime (mount(2) needs CAP_SYS_ADMIN).
+struct Tmpfs {
+  fs::path dir;
+  std::string error;
+  explicit Tmpfs(fs::path at) : dir(std::move(at)) {
+    fs::create_directories(dir);
+    if (mount("tmpfs", dir.c_str(), "tmpfs", 0, "size=3m") != 0) error = std::strerror(errno);
+  }
+  ~Tmpfs() {
+    if (error.empty()) umount2(dir.c_str(), MNT_DETACH);
+  }
+};
+
+// Fills the file system of `dir` until a write fails; the file stays until the caller removes it.
+void fill(const fs::path& filler) {
+  std::FILE* out = std::fopen(filler.c_str(), "wb");
+  if (!out) return;  // already full
+  const std::vector<char> block(64 * 1024, 'x');
+  while (std::fwrite(block.data(), 1, block.size(), out) == block.size() && std::fflush(out) == 0) {
+  }
+  std::setvbuf(out, nullptr, _IONBF, 0);  // the last bytes that fit, then give up
+  while (std::fputc('x', out) != EOF) {
+  }
+  std::fclose(out);
+}
+
+TEST(Reliability, ATmpfsFilledAtTwentyRandomMomentsLeavesAFailedRunThatResumesToTheSameMetrics) {
+  Fixture f(small_experiment(240));
+  Tmpfs disk(f.dir.path() / "disk");
+  if (!disk.error.empty())
+    GTEST_SKIP() << "cannot mount a tmpfs (" << disk.error << "; needs root): the file-size "
+                 << "limit and injected-error tests hold the same promise";
+  ASSERT_EQ(f.run("whole").status, 0);
+  const RunLog whole = read_run(f.run_dir("whole") / "run.h5");
+  const std::string python = python_with_h5py();
+  std::mt19937 rng(23);
+  std::uniform_int_distribution<int> delay_ms(0, 800);
+  int failed = 0, resumed = 0;
+  for (int i = 0; i < 24 && failed < 20; ++i) {
+    SCOPED_TRACE("moment " + std::to_string(i));
+    const fs::path out = disk.dir / "runs", dir = out / "rel" / "cut";
+    fs::remove_all(out);
+    std::vector<std::string> args = f.run_args("cut");
+    std::replace(args.begin(), args.end(), f.out.string(), out.string());
+    Program p(args, f.dir.path(), Fixture::env(), "cut");
+    // After the first checkpoint, so that there is one to resume from.
+    wait_until([&] { return fs::exists(dir / "checkpoint.h5") || !p.running(); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(rng)));
+    fill(disk.dir / "filler");
+    const Outcome o = p.wait();
+    fs::remove(disk.dir / "filler");
+    if (o.exited && o.status == 0) continue;  // finished before the disk filled
+    ++failed;
+    EXPECT_NE(o.err.find("No space left on device"), std::string::npos) << o.err;
+    expect_failed_then_resumed(o, dir, whole, python, f.dir.path(), resumed);
+  }
+  std::fprintf(stderr, "%d failed runs, %d resumed\n", failed, resumed);
+  EXPECT_GE(failed, 20);
+  EXPECT_GE(resumed, 20);
 }
 
 TEST(Reliability, ACheckpointWithAFlippedWeightByteExits7NamingTheFile) {

@@ -11,9 +11,10 @@
 // global lock, and the trainer must not wait on disk). Rows are queued and flushed at most every
 // flush_interval, and at close: a flush opens the file, appends, and closes it again, so that a
 // kill -9 of the writer leaves a file that opens with h5py and h5dump without repair, holding every
-// flushed row. The run directory is claimed with a lock file (run.lock, holding the pid): a second
-// live process gets a RunInUse error (exit 75) and changes nothing; a lock whose pid no longer
-// lives is stale and taken over. run.h5 is created with EXCL, never truncated.
+// flushed row. A flush that fails (a full disk, an I/O error) leaves the file as the last good
+// flush left it (store/commit_driver.hpp). The run directory is claimed with a lock file
+// (run.lock, holding the pid): a second live process gets a RunInUse error (exit 75) and changes
+// nothing; a lock whose pid no longer lives is stale and taken over. run.h5 is created with EXCL, never truncated.
 //
 // Checkpoints: write_checkpoint writes checkpoint.h5.tmp, fsyncs it, renames it over
 // checkpoint.h5 and fsyncs the directory, so checkpoint.h5 is always a whole checkpoint (the
@@ -96,6 +97,10 @@ class RunWriter {
   virtual void val(const ValRow& row) = 0;
   virtual void sample(int64_t step, const std::string& text) = 0;
   // Sets status ("completed", "failed", "interrupted") and `finished`, the summary, and flushes.
+  // When the write fails, the run is recorded as "failed" (in space kept for it, so even on a full
+  // disk). Throws the I/O error unless check() or flush() has already thrown it or `status` is
+  // "failed" (the caller is reporting an error already), and throws when not even "failed" could
+  // be recorded.
   virtual void finish(const std::string& status, const NumericAttrs& summary) = 0;
   virtual void flush() = 0;  // waits until everything queued is on disk (not fsynced)
   // The first I/O error (StorageError naming the path, exit 5) seen by the I/O thread, rethrown

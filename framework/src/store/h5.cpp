@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "nanolab/errors.hpp"
+#include "store/commit_driver.hpp"
 
 namespace nanolab::store {
 namespace {
@@ -54,9 +55,11 @@ Handle string_type(const std::filesystem::path& file) {
   return t;
 }
 
-Handle file_access(const std::filesystem::path& file) {
+Handle file_access(const std::filesystem::path& file, Writes writes) {
   Handle fapl(H5Pcreate(H5P_FILE_ACCESS), file, "make file access properties");
   check(H5Pset_file_locking(fapl, false, true), file, "turn file locking off");
+  if (writes != Writes::direct)
+    check(use_commit_driver(fapl, writes == Writes::last), file, "set up the commit driver");
   return fapl;
 }
 
@@ -187,14 +190,14 @@ void check(herr_t status, const std::filesystem::path& file, const std::string& 
   if (status < 0) fail(file, what);
 }
 
-Handle open_file(const std::filesystem::path& file, unsigned flags) {
-  return Handle(H5Fopen(file.c_str(), flags, file_access(file)), file,
+Handle open_file(const std::filesystem::path& file, unsigned flags, Writes writes) {
+  return Handle(H5Fopen(file.c_str(), flags, file_access(file, writes)), file,
                 flags == H5F_ACC_RDONLY ? "open for reading" : "open for writing");
 }
 
-Handle create_file(const std::filesystem::path& file, bool truncate) {
+Handle create_file(const std::filesystem::path& file, bool truncate, Writes writes) {
   return Handle(H5Fcreate(file.c_str(), truncate ? H5F_ACC_TRUNC : H5F_ACC_EXCL, H5P_DEFAULT,
-                          file_access(file)),
+                          file_access(file, writes)),
                 file, "create the file");
 }
 

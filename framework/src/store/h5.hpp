@@ -52,9 +52,18 @@ class Handle {
 
 void check(herr_t status, const std::filesystem::path& file, const std::string& what);
 
+// How the writes of a file reach the disk.
+enum class Writes {
+  direct,     // HDF5's POSIX driver, each write as HDF5 makes it (checkpoints: written to a .tmp)
+  committed,  // the commit driver (commit_driver.hpp): a failed flush leaves the file as it was
+  last,       // committed, and may spend the reserve: the write that records a failure
+};
+
 // Files. Both open with file locking off (see above). create uses EXCL unless `truncate`.
-Handle open_file(const std::filesystem::path& file, unsigned flags);
-Handle create_file(const std::filesystem::path& file, bool truncate);
+Handle open_file(const std::filesystem::path& file, unsigned flags,
+                 Writes writes = Writes::direct);
+Handle create_file(const std::filesystem::path& file, bool truncate,
+                   Writes writes = Writes::direct);
 // Flushes and closes, reporting what the close wrote (an ENOSPC at close must not pass silently).
 void close_file(Handle& f, const std::filesystem::path& file);
 

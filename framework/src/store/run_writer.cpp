@@ -8,6 +8,11 @@
 // shortest column). Row positions are fixed before a write starts, so a flush that failed
 // half-way (disk full) is repeated whole at the next flush and never duplicates a row.
 //
+// run.h5 is written through the commit driver (commit_driver.hpp): a flush that fails leaves the
+// file as the last good flush left it. The run's ending (status, finished, summary) must reach
+// the file even then: when a write that carries one fails, the ending alone is written again as
+// `failed`, allowed to spend the space the driver keeps in reserve for it.
+//
 // Not a general HDF5 logger: the layout is run_layout.hpp and docs/run-format.md.
 #include <time.h>
 
@@ -123,21 +128,26 @@ class Hdf5RunWriter final : public RunWriter {
     enqueue([&](Batch& b) { b.samples.emplace_back(step, text); });
   }
 
+  // Throws when the ending could not be recorded, or for an I/O error not yet reported unless
+  // the run is finishing as failed: its caller is reporting the error that failed it, and an
+  // error that check() already gave is not given again.
   void finish(const std::string& status, const NumericAttrs& summary) override {
     enqueue([&](Batch& b) { b.ending = Ending{status, utc_now_iso(), summary}; });
     {
       std::lock_guard lk(m_);
       finished_ = true;
     }
-    flush();
+    wait_for_flush();
+    std::lock_guard lk(m_);
+    if (ending_error_) std::rethrow_exception(ending_error_);
+    if (error_ && !reported_) {
+      reported_ = true;
+      if (status != "failed") std::rethrow_exception(error_);
+    }
   }
 
   void flush() override {
-    std::unique_lock lk(m_);
-    const uint64_t ticket = ++requested_;
-    wake_.notify_one();
-    flushed_.wait(lk, [&] { return completed_ >= ticket; });
-    lk.unlock();
+    wait_for_flush();
     check();
   }
 
@@ -161,6 +171,13 @@ class Hdf5RunWriter final : public RunWriter {
     if (was_empty) wake_.notify_one();
   }
 
+  void wait_for_flush() {
+    std::unique_lock lk(m_);
+    const uint64_t ticket = ++requested_;
+    wake_.notify_one();
+    flushed_.wait(lk, [&] { return completed_ >= ticket; });
+  }
+
   void run() {
     store::quiet_errors();
     std::unique_lock lk(m_);
@@ -179,16 +196,18 @@ class Hdf5RunWriter final : public RunWriter {
       const bool stopping = stop_;
       Batch batch = std::exchange(pending_, Batch{});
       lk.unlock();
-      std::exception_ptr failure;
+      std::exception_ptr failure, ending_failure;
       if (!batch.empty()) {
         try {
-          write(batch);
+          write(batch, store::Writes::committed);
         } catch (...) {
           failure = std::current_exception();
+          if (batch.ending) ending_failure = record_failure(*batch.ending);
         }
       }
       last = Clock::now();
       lk.lock();
+      if (batch.ending) ending_error_ = ending_failure;
       if (failure) {
         if (!error_) error_ = failure;
         batch.append(std::exchange(pending_, Batch{}));
@@ -200,9 +219,22 @@ class Hdf5RunWriter final : public RunWriter {
     }
   }
 
+  // After a failed write: the ending alone, as `failed`, into the reserve. The error if even that
+  // failed.
+  std::exception_ptr record_failure(const Ending& ending) {
+    Batch b;
+    b.ending = Ending{"failed", ending.finished, ending.summary};
+    try {
+      write(b, store::Writes::last);
+      return nullptr;
+    } catch (...) {
+      return std::current_exception();
+    }
+  }
+
   // One open-append-close cycle. rows_ moves on only when the whole batch is in the file.
-  void write(const Batch& b) {
-    Handle f = store::open_file(file_, H5F_ACC_RDWR);
+  void write(const Batch& b, store::Writes writes) {
+    Handle f = store::open_file(file_, H5F_ACC_RDWR, writes);
     for (const auto& c : store::train_columns)
       store::write_rows(f, column(store::train_group, c.name), rows_.train,
                         gather(b.train, c.field), file_);
@@ -248,7 +280,8 @@ class Hdf5RunWriter final : public RunWriter {
   Batch pending_;
   uint64_t requested_ = 0, completed_ = 0;  // flush tickets
   bool stop_ = false, finished_ = false, reported_ = false;
-  std::exception_ptr error_;  // the first I/O failure
+  std::exception_ptr error_;         // the first I/O failure
+  std::exception_ptr ending_error_;  // why the last ending queued could not be recorded
   std::thread io_;
 };
 
@@ -329,7 +362,7 @@ std::unique_ptr<RunWriter> reclaim(const std::filesystem::path& dir, int64_t ste
                        " a run directory (made by `nanolab run`)?");
   store::RunLock lock = store::RunLock::claim(dir);
   on_claim();
-  Handle f = store::open_file(file, H5F_ACC_RDWR);
+  Handle f = store::open_file(file, H5F_ACC_RDWR, store::Writes::committed);
   store::require_run_format(f, file);
   const std::string run_id =
       store::has_attr(f, "run_id") ? store::read_string_attr(f, "run_id", file) : "";
@@ -366,7 +399,7 @@ std::unique_ptr<RunWriter> RunWriter::create(const std::filesystem::path& dir, c
                       dir.string() + "` or another --name");
   const std::string run_id = new_run_id();
   try {
-    Handle f = store::create_file(file, false);
+    Handle f = store::create_file(file, false, store::Writes::committed);
     write_header(f, header, run_id, file);
     store::close_file(f, file);
   } catch (...) {
