@@ -364,7 +364,7 @@ TEST(Resume, ARunAndCheckpointWithoutRunIdsResumeWithANoteAndEqualTheUninterrupt
   EXPECT_EQ(resumed.status, "completed");
   EXPECT_EQ(resumed.run_id, "");  // a run keeps the identity it was created with: none
   EXPECT_EQ(read_checkpoint(dir).run_id, "");
-  expect_same_metrics(resumed, read_run(f.run_dir("whole") / "run.h5"));
+  expect_same_run(resumed, read_run(f.run_dir("whole") / "run.h5"));
 }
 
 // tests/fixtures/legacy_run: run.h5 and checkpoint.h5 of a run completed by the nanolab of just
@@ -392,18 +392,6 @@ TEST(Resume, ARunWrittenBeforeRunIdsStillResumes) {
 }
 
 // ---- No dead end before the first checkpoint --------------------------------------------------
-
-// Every deterministic value of two runs' logs: the metrics, the samples, and the summary's values
-// that do not depend on time.
-void expect_same_run(const RunLog& a, const RunLog& b) {
-  expect_same_metrics(a, b);
-  for (size_t i = 0; i < std::min(a.val.size(), b.val.size()); ++i)
-    EXPECT_EQ(a.val[i].accuracy, b.val[i].accuracy) << "val step " << a.val[i].step;
-  EXPECT_EQ(a.samples, b.samples);
-  for (const char* k : {"params", "best_val_loss", "best_val_step", "final_train_loss",
-                        "tokens_seen", "best_val_accuracy", "nonfinite_skipped"})
-    EXPECT_EQ(a.summary.at(k), b.summary.at(k)) << k;
-}
 
 // The run log of a live run once it holds at least one train row (false while it cannot be read).
 bool has_rows(const fs::path& run_h5) {
