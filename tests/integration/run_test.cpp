@@ -128,12 +128,12 @@ void resume_equals_uninterrupted(int sig) {
 TEST(Run, ResumeAfterSigtermEqualsUninterrupted) { resume_equals_uninterrupted(SIGTERM); }
 TEST(Run, ResumeAfterKill9EqualsUninterrupted) { resume_equals_uninterrupted(SIGKILL); }
 
-// A signal inside an evaluation (held there by the pause_outside_training attention while a file
+// A signal inside an evaluation (held there by the pause_on_cue attention while a file
 // exists): the run stops within 2 s with exit 130, writes nothing of that evaluation, and its
 // checkpoint carries the evaluation as pending, so `resume` runs it first and ends equal to an
 // uninterrupted run.
 TEST(Run, ASignalInsideAnEvaluationStopsWithinTwoSecondsAndResumeRunsItFirst) {
-  Fixture f(tiny_experiment(400) + "[model.attention]\nplugin = \"pause_outside_training\"\n");
+  Fixture f(tiny_experiment(400) + "[model.attention]\nplugin = \"pause_on_cue\"\n");
   const fs::path pause = f.dir.path() / "pause";
   const std::string pause_file = "model.attention.pause_file=\"" + pause.string() + "\"";
   ASSERT_EQ(f.run("whole", {pause_file}).status, 0);
@@ -167,6 +167,43 @@ TEST(Run, ASignalInsideAnEvaluationStopsWithinTwoSecondsAndResumeRunsItFirst) {
   expect_same_run(resumed, read_run(f.run_dir("whole") / "run.h5"));
   expect_wall_time_continues(resumed);
   EXPECT_EQ(read_checkpoint(f.run_dir("cut")).counters.at("pending_evaluation"), 0);
+}
+
+// A signal inside a step that takes longer than 2 s (each of its 4 blocks' attention held 1 s by
+// pause_on_cue): the forward pass is cut at the next block (an interruption point), the step is
+// dropped, the run stops within 2 s with exit 130 and a checkpoint of the step before, and
+// `resume` ends equal to an uninterrupted run. Without the cut the step would go on for 3 s more.
+TEST(Run, ASignalInsideALongStepStopsWithinTwoSecondsAndResumeEqualsTheUninterruptedRun) {
+  Fixture f(tiny_experiment(400) + "[model.attention]\nplugin = \"pause_on_cue\"\n"
+                                   "pause_in = \"training\"\npause_ms = 1000\n");
+  const fs::path pause = f.dir.path() / "pause";
+  const std::vector<std::string> sets = {"model.n_layer=4",
+                                         "model.attention.pause_file=\"" + pause.string() + "\""};
+  ASSERT_EQ(f.run("whole", sets).status, 0);
+  Program p(f.run_args("cut", sets), f.dir.path(), Fixture::plugin_env(), "cut");
+  ASSERT_TRUE(wait_until([&] { return fs::exists(f.run_dir("cut") / "checkpoint.h5"); }));
+  std::ofstream(pause) << "1";
+  ASSERT_TRUE(wait_until([&] { return fs::exists(pause.string() + ".reached"); }));
+  const auto signalled = std::chrono::steady_clock::now();
+  p.signal(SIGTERM);
+  const Outcome o = p.wait();
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - signalled).count();
+  EXPECT_LT(took, 2.0);
+  ASSERT_TRUE(o.exited) << o.err;
+  EXPECT_EQ(o.status, 130) << o.err;
+  EXPECT_NE(o.err.find("was not finished"), std::string::npos) << o.err;
+  const Checkpoint ck = read_checkpoint(f.run_dir("cut"));
+  const RunLog cut = read_run(f.run_dir("cut") / "run.h5");
+  EXPECT_EQ(cut.status, "interrupted");
+  EXPECT_EQ(cut.train.back().step, ck.step) << "the dropped step left a row";
+
+  fs::remove(pause);
+  const Outcome r = run_program({"resume", f.run_dir("cut").string()}, f.dir.path(),
+                                Fixture::plugin_env());
+  ASSERT_TRUE(r.exited && r.status == 0) << r.err;
+  const RunLog resumed = read_run(f.run_dir("cut") / "run.h5");
+  expect_same_run(resumed, read_run(f.run_dir("whole") / "run.h5"));
+  expect_wall_time_continues(resumed);
 }
 
 TEST(Run, SecondProcessOnTheSameRunExits75AndChangesNothing) {

@@ -37,4 +37,18 @@ NANOLAB_VISIBLE bool interrupted() noexcept;
 // Throws Interrupted if a signal asked the process to stop.
 NANOLAB_VISIBLE void throw_if_interrupted();
 
+// An interruption point (Boost.Thread's term) inside one long computation that can be abandoned
+// whole: the model's forward pass polls it between blocks, the backward pass between nodes, so
+// that a step longer than the 2 s a signal may wait is cut. It throws Interrupted after a signal,
+// unless a DisableInterruption is alive on this thread: the data-parallel training loop, whose
+// ranks must finish each step together and agree on stopping after it.
+NANOLAB_VISIBLE void interruption_point();
+class NANOLAB_VISIBLE DisableInterruption {
+ public:
+  DisableInterruption();
+  ~DisableInterruption();
+  DisableInterruption(const DisableInterruption&) = delete;
+  DisableInterruption& operator=(const DisableInterruption&) = delete;
+};
+
 }  // namespace nanolab

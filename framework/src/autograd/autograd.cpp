@@ -6,6 +6,7 @@
 #include <unordered_set>
 
 #include "nanolab/errors.hpp"
+#include "nanolab/interrupt.hpp"
 #include "ops/kernels.hpp"
 #include "runtime/profile.hpp"
 #include "tensor/impl.hpp"
@@ -117,6 +118,7 @@ void Tensor::backward(const Tensor& diff_dst) const {
   grad_fn()->diff_dst = diff_dst.clone();
   for (Node* n : nodes) {
     if (!n->diff_dst.defined()) continue;  // no path from the output carries a gradient here
+    interruption_point();  // a backward longer than a signal may wait is cut between nodes
     Tensor d = std::move(n->diff_dst);
     n->diff_dst = Tensor();
     profile::Scope scope(profile::enabled() ? op_kind(n) : profile::Kind::other);

@@ -5,6 +5,7 @@
 
 #include "nanolab/autograd.hpp"
 #include "nanolab/errors.hpp"
+#include "nanolab/interrupt.hpp"
 #include "nanolab/model.hpp"
 #include "nanolab/ops.hpp"
 #include "runtime/profile.hpp"
@@ -128,6 +129,7 @@ Tensor Gpt::head(const Tensor& x) {
 Tensor Gpt::forward(std::span<const int32_t> ids, int64_t B, int64_t T, const ForwardContext& ctx) {
   Tensor x = embed(ids, B, T, 0, ctx);
   for (size_t l = 0; l < blocks_.size(); ++l) {
+    interruption_point();  // a forward longer than a signal may wait is cut between blocks
     Block& b = *blocks_[l];
     ForwardContext attn_ctx = ctx;
     attn_ctx.dropout_seed = dropout_seed(ctx, int64_t(l), Site::attention);

@@ -42,4 +42,15 @@ void throw_if_interrupted() {
   if (const int signal = interrupt_signal()) throw Interrupted(signal);
 }
 
+namespace {
+thread_local int disabled = 0;  // DisableInterruption scopes alive on this thread
+}  // namespace
+
+void interruption_point() {
+  if (disabled == 0) throw_if_interrupted();
+}
+
+DisableInterruption::DisableInterruption() { ++disabled; }
+DisableInterruption::~DisableInterruption() { --disabled; }
+
 }  // namespace nanolab

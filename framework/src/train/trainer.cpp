@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <limits>
+#include <optional>
 #include <utility>
 
 #include "data/text_dataset.hpp"
@@ -60,11 +61,13 @@ class Loop {
       : c_(spec.config), spec_(spec), parts_(parts), writer_(writer), options_(options),
         n_(counters), world_size_(world_size), tty_(isatty(STDERR_FILENO)) {
     if (!writer_) options_.progress = options_.profile = false;
+    if (world_size_ > 1) hold_.emplace();
   }
 
   TrainResult run() {
     if (writer_ && (n_.step == 0 || n_.pending_evaluation)) {
-      if (!evaluate(n_.step)) return stop_within_evaluation(n_.step);
+      if (!cut_on_signal([&] { return evaluate(n_.step); }))
+        return stop_within_evaluation(n_.step);
       // A resumed run's pending evaluation is done: its checkpoint says so (the run may end here).
       if (std::exchange(n_.pending_evaluation, 0)) checkpoint();
     }
@@ -81,7 +84,8 @@ class Loop {
       bool stopping = false;
       {
         profile::StepScope profiled;
-        if (!forward_backward(step, params, loss)) return stop_within_step(step);
+        if (!cut_on_signal([&] { return forward_backward(step, params, loss); }))
+          return stop_within_step(step);
         stopping = average_over_ranks(step, params, loss);
         profile::Scope scope(profile::Kind::optimizer);
         grad_norm = clipper_.clip(params, c_.grad_clip);
@@ -123,7 +127,7 @@ class Loop {
         tokens_since_log = 0;
         seconds_since_log = 0;
       }
-      if ((step % c_.eval_interval == 0 || last) && !evaluate(step))
+      if ((step % c_.eval_interval == 0 || last) && !cut_on_signal([&] { return evaluate(step); }))
         return stop_within_evaluation(step);
       n_.wall_s = wall();
       if (world_size_ == 1) stopping = interrupted();
@@ -151,6 +155,19 @@ class Loop {
   }
 
  private:
+  // f(), which returns false when it stopped for a signal itself; also false when the forward or
+  // backward pass inside it was cut at an interruption point (interrupt.hpp). Only a process
+  // that trains alone is cut: the ranks of a data-parallel job hold interruptions (hold_) and
+  // agree on stopping after the step.
+  template <class F>
+  bool cut_on_signal(F f) {
+    try {
+      return f();
+    } catch (const Interrupted&) {
+      return false;
+    }
+  }
+
   // The run's wall time: the sessions before this one and this one's.
   double wall() const {
     return wall_before_ +
@@ -387,6 +404,7 @@ class Loop {
   RunWriter* writer_;  // rank 0's; null on the other ranks of a data-parallel job
   TrainOptions options_;
   Counters n_;
+  std::optional<DisableInterruption> hold_;  // in a data-parallel job
   const clock_type::time_point session_start_ = clock_type::now();
   const double wall_before_ = n_.wall_s;
   int world_size_;
