@@ -128,19 +128,17 @@ void resume_equals_uninterrupted(int sig) {
 TEST(Run, ResumeAfterSigtermEqualsUninterrupted) { resume_equals_uninterrupted(SIGTERM); }
 TEST(Run, ResumeAfterKill9EqualsUninterrupted) { resume_equals_uninterrupted(SIGKILL); }
 
-// A signal inside an evaluation (held there by the pause_on_cue attention while a file
-// exists): the run stops within 2 s with exit 130, writes nothing of that evaluation, and its
-// checkpoint carries the evaluation as pending, so `resume` runs it first and ends equal to an
-// uninterrupted run.
+// A signal inside an evaluation (the first, at step 0, held there by the pause_on_cue attention
+// while a file exists): the run stops within 2 s with exit 130, writes nothing of that evaluation,
+// and its checkpoint carries the evaluation as pending, so `resume` runs it first and ends equal
+// to an uninterrupted run.
 TEST(Run, ASignalInsideAnEvaluationStopsWithinTwoSecondsAndResumeRunsItFirst) {
   Fixture f(tiny_experiment(400) + "[model.attention]\nplugin = \"pause_on_cue\"\n");
   const fs::path pause = f.dir.path() / "pause";
   const std::string pause_file = "model.attention.pause_file=\"" + pause.string() + "\"";
   ASSERT_EQ(f.run("whole", {pause_file}).status, 0);
-  Program p(f.run_args("cut", {pause_file}), f.dir.path(), Fixture::plugin_env(), "cut");
-  // Past the first checkpoint (step 20), then hold the next evaluation.
-  ASSERT_TRUE(wait_until([&] { return fs::exists(f.run_dir("cut") / "checkpoint.h5"); }));
   std::ofstream(pause) << "1";
+  Program p(f.run_args("cut", {pause_file}), f.dir.path(), Fixture::plugin_env(), "cut");
   ASSERT_TRUE(wait_until([&] { return fs::exists(pause.string() + ".reached"); }));
   const auto signalled = std::chrono::steady_clock::now();
   p.signal(SIGINT);
@@ -151,13 +149,13 @@ TEST(Run, ASignalInsideAnEvaluationStopsWithinTwoSecondsAndResumeRunsItFirst) {
   EXPECT_EQ(o.status, 130) << o.err;
   EXPECT_NE(o.err.find("the evaluation of step"), std::string::npos) << o.err;
   const Checkpoint ck = read_checkpoint(f.run_dir("cut"));
-  EXPECT_EQ(ck.step % 20, 0);
+  EXPECT_EQ(ck.step, 0);
   EXPECT_EQ(ck.counters.at("pending_evaluation"), 1);
   const RunLog cut = read_run(f.run_dir("cut") / "run.h5");
   EXPECT_EQ(cut.status, "interrupted");
-  ASSERT_FALSE(cut.val.empty());
-  EXPECT_LT(cut.val.back().step, ck.step) << "the interrupted evaluation left a row";
-  EXPECT_EQ(cut.train.back().step, ck.step);
+  EXPECT_TRUE(cut.val.empty()) << "the interrupted evaluation left a row";
+  EXPECT_TRUE(cut.samples.empty());
+  EXPECT_TRUE(cut.train.empty());
 
   fs::remove(pause);
   const Outcome r = run_program({"resume", f.run_dir("cut").string()}, f.dir.path(),
@@ -169,10 +167,11 @@ TEST(Run, ASignalInsideAnEvaluationStopsWithinTwoSecondsAndResumeRunsItFirst) {
   EXPECT_EQ(read_checkpoint(f.run_dir("cut")).counters.at("pending_evaluation"), 0);
 }
 
-// A signal inside a step that takes longer than 2 s (each of its 4 blocks' attention held 1 s by
-// pause_on_cue): the forward pass is cut at the next block (an interruption point), the step is
-// dropped, the run stops within 2 s with exit 130 and a checkpoint of the step before, and
-// `resume` ends equal to an uninterrupted run. Without the cut the step would go on for 3 s more.
+// A signal inside a step that takes longer than 2 s (the first; each of its 4 blocks' attention
+// held 1 s by pause_on_cue): the forward pass is cut at the next block (an interruption point),
+// the step is dropped, the run stops within 2 s with exit 130 and a checkpoint of the state before
+// it, and `resume` ends equal to an uninterrupted run. Without the cut the step would go on for
+// 3 s more.
 TEST(Run, ASignalInsideALongStepStopsWithinTwoSecondsAndResumeEqualsTheUninterruptedRun) {
   Fixture f(tiny_experiment(400) + "[model.attention]\nplugin = \"pause_on_cue\"\n"
                                    "pause_in = \"training\"\npause_ms = 1000\n");
@@ -180,9 +179,8 @@ TEST(Run, ASignalInsideALongStepStopsWithinTwoSecondsAndResumeEqualsTheUninterru
   const std::vector<std::string> sets = {"model.n_layer=4",
                                          "model.attention.pause_file=\"" + pause.string() + "\""};
   ASSERT_EQ(f.run("whole", sets).status, 0);
-  Program p(f.run_args("cut", sets), f.dir.path(), Fixture::plugin_env(), "cut");
-  ASSERT_TRUE(wait_until([&] { return fs::exists(f.run_dir("cut") / "checkpoint.h5"); }));
   std::ofstream(pause) << "1";
+  Program p(f.run_args("cut", sets), f.dir.path(), Fixture::plugin_env(), "cut");
   ASSERT_TRUE(wait_until([&] { return fs::exists(pause.string() + ".reached"); }));
   const auto signalled = std::chrono::steady_clock::now();
   p.signal(SIGTERM);
@@ -192,10 +190,11 @@ TEST(Run, ASignalInsideALongStepStopsWithinTwoSecondsAndResumeEqualsTheUninterru
   ASSERT_TRUE(o.exited) << o.err;
   EXPECT_EQ(o.status, 130) << o.err;
   EXPECT_NE(o.err.find("was not finished"), std::string::npos) << o.err;
-  const Checkpoint ck = read_checkpoint(f.run_dir("cut"));
+  EXPECT_EQ(read_checkpoint(f.run_dir("cut")).step, 0);
   const RunLog cut = read_run(f.run_dir("cut") / "run.h5");
   EXPECT_EQ(cut.status, "interrupted");
-  EXPECT_EQ(cut.train.back().step, ck.step) << "the dropped step left a row";
+  EXPECT_TRUE(cut.train.empty()) << "the dropped step left a row";
+  ASSERT_EQ(cut.val.size(), 1u);  // the evaluation of step 0, before the step
 
   fs::remove(pause);
   const Outcome r = run_program({"resume", f.run_dir("cut").string()}, f.dir.path(),
@@ -439,18 +438,28 @@ bool has_rows(const fs::path& run_h5) {
   }
 }
 
-// The run checkpoints only at its end (step 400), so a kill after its first rows lands before it.
-const std::vector<std::string> no_early_checkpoint = {"train.checkpoint_interval=1000"};
+// The keys of a run that checkpoints only at its end (step 400) and cannot finish while `pause`
+// exists: each block's attention (pause_on_cue) sleeps 20 ms in every training forward, so 400
+// steps take at least 16 s, and a test acts on the run before its first checkpoint whatever the
+// machine's load, then removes the file. Without the file the run is the tiny one as it is.
+std::vector<std::string> held_while(const fs::path& pause) {
+  return {"train.checkpoint_interval=1000", "model.attention.plugin=pause_on_cue",
+          "model.attention.pause_in=training", "model.attention.pause_ms=20",
+          "model.attention.pause_file=\"" + pause.string() + "\""};
+}
 
 TEST(Resume, AfterKill9BeforeTheFirstCheckpointStartsAgainAndEqualsTheUninterruptedRun) {
   Fixture f(tiny_experiment(400));
-  ASSERT_EQ(f.run("whole", no_early_checkpoint).status, 0);
+  const fs::path pause = f.dir.path() / "pause";
+  ASSERT_EQ(f.run("whole", held_while(pause)).status, 0);
   const fs::path dir = f.run_dir("cut");
   {
-    Program p(f.run_args("cut", no_early_checkpoint), f.dir.path(), Fixture::plugin_env(), "cut");
+    std::ofstream(pause) << "1";
+    Program p(f.run_args("cut", held_while(pause)), f.dir.path(), Fixture::plugin_env(), "cut");
     ASSERT_TRUE(wait_until([&] { return has_rows(dir / "run.h5"); }));
     p.signal(SIGKILL);
     EXPECT_FALSE(p.wait().exited);
+    fs::remove(pause);
   }
   const RunLog cut = read_run(dir / "run.h5");
   ASSERT_FALSE(fs::exists(dir / "checkpoint.h5")) << "the run checkpointed before it was killed";
@@ -477,13 +486,15 @@ TEST(Resume, AfterKill9BeforeTheFirstCheckpointStartsAgainAndEqualsTheUninterrup
 
 TEST(Resume, OfALiveRunBeforeItsFirstCheckpointExits75AndChangesNothing) {
   Fixture f(tiny_experiment(400));
-  const fs::path dir = f.run_dir("a");
-  Program first(f.run_args("a", no_early_checkpoint), f.dir.path(), Fixture::plugin_env(), "a");
+  const fs::path dir = f.run_dir("a"), pause = f.dir.path() / "pause";
+  std::ofstream(pause) << "1";
+  Program first(f.run_args("a", held_while(pause)), f.dir.path(), Fixture::plugin_env(), "a");
   ASSERT_TRUE(wait_until([&] { return has_rows(dir / "run.h5"); }));
   const Outcome second = resume_program(f, "a");
   EXPECT_TRUE(second.exited);
   EXPECT_EQ(second.status, 75) << second.err;
   EXPECT_NE(second.err.find(dir.string()), std::string::npos) << second.err;
+  fs::remove(pause);
   const Outcome o = first.wait();
   ASSERT_EQ(o.status, 0) << o.err;
   const RunLog log = read_run(dir / "run.h5");

@@ -23,8 +23,9 @@ struct Counters {
   double wall_s = 0;        // summed over every session of the run
   double train_step_s = 0;  // time inside training steps, for ms_per_iter
   int64_t timed_steps = 0;
-  // 1: a signal stopped the evaluation of `step`, which `resume` runs before the next step.
-  int64_t pending_evaluation = 0;
+  // 1: the evaluation of `step` is still to run, before the next step: a new run's of step 0, or
+  // one that a signal stopped (`resume` runs it first).
+  int64_t pending_evaluation = 1;
 
   // f(name, field) for every field but step: int64_t fields go to the checkpoint's counters,
   // double fields to its values.

@@ -6,10 +6,10 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <cstdlib>
 #include <limits>
 #include <optional>
-#include <utility>
 
 #include "data/text_dataset.hpp"
 #include "nanolab/autograd.hpp"
@@ -65,11 +65,12 @@ class Loop {
   }
 
   TrainResult run() {
-    if (writer_ && (n_.step == 0 || n_.pending_evaluation)) {
+    if (writer_ && n_.pending_evaluation) {
       if (!cut_on_signal([&] { return evaluate(n_.step); }))
         return stop_within_evaluation(n_.step);
+      n_.pending_evaluation = 0;
       // A resumed run's pending evaluation is done: its checkpoint says so (the run may end here).
-      if (std::exchange(n_.pending_evaluation, 0)) checkpoint();
+      if (std::filesystem::exists(options_.run_dir / "checkpoint.h5")) checkpoint();
     }
     const Parameters& params = parts_.model->parameters();
     int64_t tokens_since_log = 0;
