@@ -136,8 +136,10 @@ TEST(TokenizerCli, TrainingOnAnEmptyTextExits3AndWritesNothing) {
                                 dir.path());
   ASSERT_TRUE(o.exited) << "killed by signal " << o.status;
   EXPECT_EQ(o.status, 3) << o.err;
-  EXPECT_NE(o.err.find("'" + empty.string() + "' is empty: there is no text to train the tokenizer on"),
-            std::string::npos)
+  const std::string expected =
+      std::string("'").append(empty.string()).append("' is empty: there is no text to train the "
+                                                      "tokenizer on");
+  EXPECT_NE(o.err.find(expected), std::string::npos)
       << o.err;
   EXPECT_FALSE(fs::exists(model));
 }

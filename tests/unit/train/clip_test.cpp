@@ -73,7 +73,7 @@ TEST(GradientClipper, LargeGradientsAgainstAPlainSum) {
       g[i] = float(int((i + size_t(p)) % 7) - 3) * float(p + 1);
       sq += double(g[i]) * double(g[i]);
     }
-    params.push_back(with_grad("p" + std::to_string(p), g));
+    params.push_back(with_grad(std::string(1, char('a' + p)), g));
   }
   const double norm = std::sqrt(sq);
   std::vector<std::vector<float>> before;
