@@ -32,5 +32,5 @@ inline bool in_ci() {
 
 #define NANOLAB_SKIP_ON_ONE_THREAD()                                                          \
   if (::nanolab::runtime::num_threads() < 2)                                                  \
-  GTEST_SKIP() << "one thread only (NANOLAB_THREADS or the machine): the one-thread result " \
-                  "would be compared with itself"
+  GTEST_SKIP() << "needs a second thread, and there is only one (NANOLAB_THREADS or the "     \
+                  "machine): the one-thread result would be compared with itself"
