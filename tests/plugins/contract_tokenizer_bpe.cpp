@@ -31,7 +31,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const fs::path fixtures = fs::path(__FILE__).parent_path().parent_path() / "fixtures";
+const fs::path fixtures = fs::path(NANOLAB_TEST_FIXTURES);
 
 std::string read(const fs::path& path) {
   std::ifstream f(path, std::ios::binary);

@@ -22,7 +22,7 @@ using config_test::config_error;
 using test::ScopedEnv;
 
 const fs::path fixtures =
-    fs::path(__FILE__).parent_path().parent_path().parent_path() / "fixtures" / "gpt2";
+    fs::path(NANOLAB_TEST_FIXTURES) / "gpt2";
 
 class InitFromTest : public config_test::ConfigFiles {
  protected:

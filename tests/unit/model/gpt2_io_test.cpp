@@ -25,7 +25,7 @@ using test::read_file;
 using test::TempDir;
 
 const fs::path fixtures =
-    fs::path(__FILE__).parent_path().parent_path().parent_path() / "fixtures" / "gpt2";
+    fs::path(NANOLAB_TEST_FIXTURES) / "gpt2";
 const fs::path safetensors_fixture = fixtures / "model.safetensors";
 const fs::path llmc_fixture = fixtures / "gpt2.bin";
 const gpt2::Architecture fixture_arch{96, 16, 2, 2, 32};
