@@ -21,9 +21,10 @@ if [ "${NANOLAB_SANITIZERS:-1}" = 0 ]; then exit 0; fi
 san=${NANOLAB_SANITIZE_BUILD_DIR:-build-asan}
 CC=clang-14 CXX=clang++-14 cmake -S . -B "$san" -DCMAKE_BUILD_TYPE=Release \
   -DNANOLAB_SANITIZE=address,undefined -DNANOLAB_BUILD_FUZZ=ON -DNANOLAB_BUILD_BENCH=OFF \
+  -DNANOLAB_BUILD_INTEGRATION_TESTS=OFF \
   -DNANOLAB_FUZZ_SECONDS="${NANOLAB_FUZZ_SECONDS:-30}" >/dev/null
 cmake --build "$san" -j"$(nproc)"
 . tools/sanitizers/env.sh
 ctest --test-dir "$san" --output-on-failure -j"$(nproc)" --timeout 600 -L 'unit|plugins'
-# One target at a time: each uses one core, and the time budget is per target.
-ctest --test-dir "$san" --output-on-failure --timeout 600 -L fuzz
+# Each target uses one core and fuzzes for its own time budget: one per core at a time.
+ctest --test-dir "$san" --output-on-failure -j"$(nproc)" --timeout 600 -L fuzz
