@@ -106,7 +106,7 @@ MemoryEstimate estimate_memory(const ExperimentConfig& c) {
                                                     : 256;
   // A path to a text file is read whole; a recipe's file is counted when the run opens it.
   uint64_t text_bytes = 0;
-  // Token files are memory-mapped, not read: they count for nothing.
+  // Token files stay on disk (a batch reads its rows): they count for nothing.
   if ((c.dataset.find('/') != std::string::npos || c.dataset.ends_with(".txt")) &&
       !names_token_files(c.dataset)) {
     std::error_code ec;

@@ -1,5 +1,5 @@
 // Token shard datasets: token ids prepared elsewhere (nanoGPT's train.bin/val.bin, llm.c's
-// shards), memory-mapped and sampled like a text dataset, with no text and no tokenization at
+// shards), left on disk and sampled like a text dataset, with no text and no tokenization at
 // start. Internal to data/; open_dataset (dataset.cpp) makes one for a folder or a .bin file.
 //
 // What `data.dataset` may name (docs/data.md#token-shards):

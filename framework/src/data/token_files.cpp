@@ -1,12 +1,14 @@
-// nanoGPT's and llm.c's token files (token_files.hpp): open_input and mmap to read, with
-// MADV_RANDOM (batches read a few rows at random offsets: read-ahead would only fill the page
-// cache and the resident set with ids no batch uses); write_atomically to write.
+// nanoGPT's and llm.c's token files (token_files.hpp): open_input, then pread with
+// POSIX_FADV_RANDOM (batches read a few rows at random offsets: read-ahead would only fill the
+// page cache with ids no batch uses); write_atomically to write.
 #include "data/token_files.hpp"
 
-#include <sys/mman.h>
+#include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <bit>
+#include <cerrno>
 #include <cstring>
 #include <string>
 #include <utility>
@@ -20,7 +22,7 @@ namespace nanolab::data {
 namespace {
 
 static_assert(std::endian::native == std::endian::little,
-              "token files are little-endian and read in place");
+              "token files are little-endian and read as they are");
 
 constexpr uint64_t llmc_header_bytes = llmc_header_ints * sizeof(int32_t);
 
@@ -38,25 +40,12 @@ TokenFormat token_format_of(const std::filesystem::path& file) {
 
 TokenFile::TokenFile(const std::filesystem::path& file, TokenFormat format)
     : format_(format), file_(file) {
-  int fd = -1;
   uint64_t size = 0;
-  if (const std::string problem = open_input(file, input_limit::token_file, fd, size);
+  if (const std::string problem = open_input(file, input_limit::token_file, fd_, size);
       !problem.empty())
     throw DataError(file.string() + ": " + problem);
-  if (size > 0) {
-    map_ = ::mmap(nullptr, size_t(size), PROT_READ, MAP_PRIVATE, fd, 0);
-    const int err = errno;
-    ::close(fd);  // the mapping keeps the file open
-    if (map_ == MAP_FAILED) {
-      map_ = nullptr;
-      throw DataError(file.string() + ": cannot map it: " + std::strerror(err));
-    }
-    map_size_ = size_t(size);
-    ::madvise(map_, map_size_, MADV_RANDOM);
-  } else {
-    ::close(fd);
-  }
-  const auto* bytes = static_cast<const unsigned char*>(map_);
+  file_size_ = size;
+  ::posix_fadvise(fd_, 0, 0, POSIX_FADV_RANDOM);
 
   if (format == TokenFormat::nanogpt) {
     if (size % 2 != 0)
@@ -64,7 +53,6 @@ TokenFile::TokenFile(const std::filesystem::path& file, TokenFormat format)
                "a nanoGPT token file is uint16 ids, 2 bytes each, but it has an odd size of " +
                    std::to_string(size) + " bytes (cut short?); hint: write it again (prepare.py)");
     count_ = int64_t(size / 2);
-    ids_ = bytes;
     return;
   }
 
@@ -76,7 +64,7 @@ TokenFile::TokenFile(const std::filesystem::path& file, TokenFormat format)
              "the file ends after " + std::to_string(size) + " bytes, inside llm.c's " +
                  std::to_string(llmc_header_bytes) + "-byte header" + layout);
   int32_t header[3];
-  std::memcpy(header, bytes, sizeof header);
+  read_bytes(0, sizeof header, header);
   if (header[0] != llmc_magic)
     bad_file(file, 0,
              "magic " + std::to_string(header[0]) + ", expected llm.c's " +
@@ -96,17 +84,15 @@ TokenFile::TokenFile(const std::filesystem::path& file, TokenFormat format)
                  std::to_string(id_bytes_) +
                  " bytes; hint: the file was cut short or appended to: write it again");
   count_ = header[2];
-  ids_ = bytes + llmc_header_bytes;
 }
 
 TokenFile::TokenFile(TokenFile&& other) noexcept { *this = std::move(other); }
 
 TokenFile& TokenFile::operator=(TokenFile&& other) noexcept {
   if (this != &other) {
-    if (map_) ::munmap(map_, map_size_);
-    map_ = std::exchange(other.map_, nullptr);
-    map_size_ = std::exchange(other.map_size_, 0);
-    ids_ = std::exchange(other.ids_, nullptr);
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = std::exchange(other.fd_, -1);
+    file_size_ = other.file_size_;
     id_bytes_ = other.id_bytes_;
     header_bytes_ = other.header_bytes_;
     count_ = std::exchange(other.count_, 0);
@@ -117,23 +103,44 @@ TokenFile& TokenFile::operator=(TokenFile&& other) noexcept {
 }
 
 TokenFile::~TokenFile() {
-  if (map_) ::munmap(map_, map_size_);
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void TokenFile::read_bytes(uint64_t offset, size_t n, void* out) const {
+  auto* p = static_cast<char*>(out);
+  while (n > 0) {
+    const ssize_t got = ::pread(fd_, p, n, off_t(offset));
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) bad_file(file_, offset, std::string("cannot read it: ") + std::strerror(errno));
+    if (got == 0)
+      bad_file(file_, offset,
+               "the file ends there, but it had " + std::to_string(file_size_) +
+                   " bytes when it was opened: it was cut short while in use");
+    p += got;
+    offset += uint64_t(got);
+    n -= size_t(got);
+  }
 }
 
 void TokenFile::copy(int64_t first, int64_t n, int32_t* out) const {
   if (id_bytes_ == 4) {
-    std::memcpy(out, ids_ + uint64_t(first) * 4, size_t(n) * 4);
+    read_bytes(byte_offset(first), size_t(n) * 4, out);
     return;
   }
-  // The ids after an llm.c header or at the start of a file are 2-byte aligned.
-  const auto* src = reinterpret_cast<const uint16_t*>(ids_) + first;
-  for (int64_t i = 0; i < n; ++i) out[i] = src[i];
+  // uint16 ids: a block at a time, widened into `out`.
+  uint16_t block[4096];
+  for (int64_t done = 0; done < n;) {
+    const int64_t k = std::min<int64_t>(n - done, std::size(block));
+    read_bytes(byte_offset(first + done), size_t(k) * 2, block);
+    for (int64_t i = 0; i < k; ++i) out[done + i] = block[i];
+    done += k;
+  }
 }
 
 bool TokenFile::starts_with_llmc_magic() const {
   int32_t first = 0;
-  if (map_size_ < sizeof first) return false;
-  std::memcpy(&first, map_, sizeof first);
+  if (file_size_ < sizeof first) return false;
+  read_bytes(0, sizeof first, &first);
   return first == llmc_magic;
 }
 

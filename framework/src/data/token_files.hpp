@@ -1,4 +1,4 @@
-// Token files as nanoGPT and llm.c write them, memory-mapped read-only, and llm.c's shard writer.
+// Token files as nanoGPT and llm.c write them, read in place, and llm.c's shard writer.
 // Internal to data/.
 //
 // nanoGPT's prepare.py writes train.bin and val.bin: the token ids as raw little-endian uint16,
@@ -7,7 +7,12 @@
 // version 1 (GPT-2), uint32 for version 2 (Llama 3). A file's format follows from its name
 // (token_format_of: train.bin and val.bin are nanoGPT's, any other name is llm.c's), never from
 // its first bytes, so that a damaged llm.c header is reported as one rather than read as ids.
-// The ids stay on disk: a TokenFile maps the file and widens ids to int32 as they are copied out.
+// The ids stay on disk: a TokenFile keeps the file open and reads the ids a caller asks for with
+// pread, widened to int32. Not mmap: a mapped page counts in the process's resident set for as long
+// as it stays mapped, and the kernel maps a whole large folio of the page cache on a fault (a file
+// just written, or read sequentially, is cached in folios of up to 2 MiB): training 100 steps of
+// 16 rows on a 4 GB shard set that had just been written grew the resident set to 2.1 GiB, where
+// pread keeps it at the size of the model (docs/data.md#measured-resident-memory).
 #pragma once
 
 #include <cstdint>
@@ -26,7 +31,7 @@ TokenFormat token_format_of(const std::filesystem::path& file);
 
 class TokenFile {
  public:
-  // Maps `file` and checks its header (llm.c: magic, version, token count against the file's
+  // Opens `file` and checks its header (llm.c: magic, version, token count against the file's
   // size; nanoGPT: a whole number of uint16). DataError naming the file, the byte offset and what
   // was expected, with a hint.
   TokenFile(const std::filesystem::path& file, TokenFormat format);
@@ -37,7 +42,8 @@ class TokenFile {
   ~TokenFile();
 
   int64_t size() const { return count_; }  // ids
-  // Ids [first, first + n) as int32 into `out`; the range must be inside the file.
+  // Ids [first, first + n) as int32 into `out`; the range must be inside the file. Safe to call
+  // from several threads at once.
   void copy(int64_t first, int64_t n, int32_t* out) const;
   // Where id `i` starts in the file.
   uint64_t byte_offset(int64_t i) const { return header_bytes_ + uint64_t(i) * id_bytes_; }
@@ -47,9 +53,12 @@ class TokenFile {
   bool starts_with_llmc_magic() const;
 
  private:
-  void* map_ = nullptr;
-  size_t map_size_ = 0;
-  const unsigned char* ids_ = nullptr;
+  // `n` bytes at `offset` into `out`; DataError naming the file and the offset when they cannot
+  // be read (an I/O error, or a file cut short since it was opened).
+  void read_bytes(uint64_t offset, size_t n, void* out) const;
+
+  int fd_ = -1;
+  uint64_t file_size_ = 0;
   uint32_t id_bytes_ = 2;
   uint64_t header_bytes_ = 0;
   int64_t count_ = 0;
