@@ -7,7 +7,8 @@
 //   and the byte offset, before a run directory is created;
 // - encode --shards writes the same bytes on 1 and 2 threads, and the shards hold exactly the ids
 //   `encode` prints for the whole text, read back by a Python reader written as llm.c's
-//   (numpy.memmap: tools/reference/read_llmc_shards.py); its usage mistakes exit 2.
+//   (numpy.memmap: tools/reference/read_llmc_shards.py); its usage mistakes exit 2, and a shard
+//   it cannot write leaves none of them.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -242,6 +243,31 @@ TEST(Shards, EncodeShardsUsageMistakesExit2AndWriteNothing) {
   EXPECT_EQ(again.status, 2) << again.err;
   EXPECT_NE(again.err.find("already holds t_"), std::string::npos) << again.err;
   EXPECT_EQ(read_file(fs::path(out) / "t_train_000001.bin"), before);
+}
+
+// A disk that refuses the train shard after the val shard was written (a file size limit between
+// their sizes): exit 5, and the folder holds neither shard nor a temporary file.
+TEST(Shards, EncodeShardsThatFailsToWriteAShardLeavesNone) {
+  TempDir dir;
+  const fs::path text = dir.path() / "t.txt", tok = dir.path() / "tok", out = dir.path() / "out";
+  {
+    std::ofstream f(text);
+    for (int i = 0; i < 20000; ++i) f << char('a' + mix(7, uint64_t(i)) % 26) << (i % 9 ? "" : " ");
+  }
+  ASSERT_EQ(run_program({"tokenizer", "train", text.string(), "--vocab-size", "257", "-o", tok.string()},
+                        dir.path())
+                .status,
+            0);
+  // About 19,800 ids: a val shard of 1,024 + 4,000 bytes, a train shard of about 32 KB.
+  Program p({"tokenizer", "encode", "--tokenizer", tok.string(), "--shards", out.string(),
+             "--val-tokens", "2000", text.string()},
+            dir.path(), {}, "encode", 16 * 1024);
+  const Outcome o = p.wait();
+  ASSERT_TRUE(o.exited) << o.err;
+  EXPECT_EQ(o.status, 5) << o.err;
+  EXPECT_NE(o.err.find("t_train_000001.bin"), std::string::npos) << o.err;
+  ASSERT_TRUE(fs::is_directory(out));
+  EXPECT_TRUE(fs::is_empty(out)) << shard_files(out).front();
 }
 
 }  // namespace

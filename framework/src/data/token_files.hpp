@@ -12,7 +12,7 @@
 // as it stays mapped, and the kernel maps a whole large folio of the page cache on a fault (a file
 // just written, or read sequentially, is cached in folios of up to 2 MiB): training 100 steps of
 // 16 rows on a 4 GB shard set that had just been written grew the resident set to 2.1 GiB, where
-// pread keeps it at the size of the model (docs/data.md#measured-resident-memory).
+// pread keeps it at the size of the model (docs/data.md#token-shards).
 #pragma once
 
 #include <cstdint>
