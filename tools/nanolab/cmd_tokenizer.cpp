@@ -3,14 +3,20 @@
 //
 //   train TEXT_FILE|- --vocab-size N -o|--out FILE [--plugin bpe] [--pattern P] [--option k=v]...
 //   encode (--tokenizer FILE | --gpt2 DIR) [--plugin bpe] [--option k=v]... [--count] [FILE|- | --text S]
+//   encode (--tokenizer FILE | --gpt2 DIR) ... --shards DIR [--shard-tokens N] [--val-tokens N]
+//          [--prefix NAME] FILE|-
 //   decode (--tokenizer FILE | --gpt2 DIR) [--plugin bpe] [--option k=v]... IDS...|-
 //
 // A tokenizer file holds what the plugin's save() returns; `-o NAME.model` asks the plugin for
 // minbpe's .model format instead (its option save_format = "minbpe"). `encode` prints the ids on
 // one line (or only their number); `decode` writes the bytes exactly, with no newline added, so
-// `encode F | decode -` gives F back. Timing and sizes go to stderr, results to stdout. A file
+// `encode F | decode -` gives F back; `encode --shards DIR` writes llm.c shards instead
+// (data/encode_shards.hpp), with its progress on stderr. Timing and sizes go to stderr, results to stdout. A file
 // that cannot be read or that the plugin refuses is a data error (exit 3) naming the file.
 // This command does not know any plugin's file format: it only moves bytes to and from save()/load().
+#include <unistd.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -26,7 +32,9 @@
 
 #include "args.hpp"
 #include "commands.hpp"
+#include "data/encode_shards.hpp"
 #include "nanolab/errors.hpp"
+#include "nanolab/experiment.hpp"
 #include "nanolab/input_file.hpp"
 #include "nanolab/interrupt.hpp"
 #include "nanolab/registry.hpp"
@@ -41,6 +49,8 @@ constexpr const char* usage =
     "[--option k=v]...\n"
     "       nanolab tokenizer encode (--tokenizer FILE | --gpt2 DIR) [--plugin bpe] [--option k=v]... "
     "[--count] [FILE|- | --text S]\n"
+    "       nanolab tokenizer encode (--tokenizer FILE | --gpt2 DIR) [--plugin bpe] [--option k=v]... "
+    "--shards DIR [--shard-tokens N] [--val-tokens N] [--prefix NAME] FILE|-\n"
     "       nanolab tokenizer decode (--tokenizer FILE | --gpt2 DIR) [--plugin bpe] "
     "[--option k=v]... IDS...|-";
 
@@ -207,7 +217,60 @@ int train(const ParsedArgs& a) {
   return 0;
 }
 
+// A count option of --shards: a whole number in [1, 2^31 - 1] (llm.c's header holds an int32).
+int64_t token_count(const ParsedArgs& a, const std::string& name, int64_t fallback) {
+  const double v = a.number(name, double(fallback));
+  if (v < 1 || v > 2147483647.0 || v != double(int64_t(v)))
+    throw ConfigError(name + ": expected a whole number of tokens from 1 to 2147483647, got '" +
+                      a.get(name) + "'");
+  return int64_t(v);
+}
+
+int encode_to_shards(const ParsedArgs& a) {
+  if (a.positional.size() != 1 || a.has("--text") || a.has("--count"))
+    throw ConfigError("encode --shards needs one FILE (or -), and neither --text nor --count\n" +
+                      std::string(usage));
+  data::ShardPlan plan;
+  plan.shard_tokens = token_count(a, "--shard-tokens", plan.shard_tokens);
+  if (a.has("--val-tokens")) plan.val_tokens = token_count(a, "--val-tokens", 1);
+  const std::string& input = a.positional[0];
+  plan.name = a.get("--prefix", input == "-" ? "tokens" : fs::path(input).stem().string());
+  if (const std::string problem = folder_name_problem(plan.name); !problem.empty())
+    throw ConfigError("--prefix '" + plan.name + "': " + problem);
+  std::unique_ptr<Tokenizer> tok = open_tokenizer(a);
+  const std::string text = read_file_or_stdin(input, input_limit::text);
+  if (text.empty())
+    throw DataError("'" + input + "' is empty: there is no text to encode into shards");
+
+  // On a terminal one line updated in place; otherwise a line for every tenth of the text.
+  const bool tty = ::isatty(STDERR_FILENO) == 1;
+  const auto start = std::chrono::steady_clock::now();
+  int tenths = 0;
+  auto progress = [&](uint64_t done, uint64_t total) {
+    const double mb = double(done) / 1e6, rate = mb / std::max(seconds_since(start), 1e-9);
+    if (tty) {
+      std::fprintf(stderr, "\rencoding %s: %.1f / %.1f MB, %.1f MB/s", input.c_str(), mb,
+                   double(total) / 1e6, rate);
+    } else if (done * 10 >= uint64_t(tenths + 1) * total) {
+      tenths = int(done * 10 / total);
+      std::fprintf(stderr, "encoding %s: %.1f / %.1f MB, %.1f MB/s\n", input.c_str(), mb,
+                   double(total) / 1e6, rate);
+    }
+  };
+  const data::ShardSummary s = data::encode_shards(*tok, text, a.get("--shards"), plan, progress);
+  std::fprintf(stderr,
+               "%swrote %zu shards to %s: val %lld tokens, train %lld tokens; %zu bytes in %.3f s "
+               "(%.1f MB/s)\n",
+               tty ? "\n" : "", s.files.size(), a.get("--shards").c_str(),
+               static_cast<long long>(s.val_tokens), static_cast<long long>(s.train_tokens),
+               text.size(), seconds_since(start), double(text.size()) / 1e6 / seconds_since(start));
+  return 0;
+}
+
 int encode(const ParsedArgs& a) {
+  if (a.has("--shards")) return encode_to_shards(a);
+  for (const char* name : {"--shard-tokens", "--val-tokens", "--prefix"})
+    if (a.has(name)) throw ConfigError(std::string(name) + " needs --shards DIR\n" + usage);
   if (a.positional.size() + size_t(a.has("--text")) != 1)
     throw ConfigError("encode needs one FILE (or -) or --text S\n" + std::string(usage));
   std::unique_ptr<Tokenizer> tok = open_tokenizer(a);
@@ -269,7 +332,9 @@ int cmd_tokenizer(const Args& args) {
   if (sub == "train")
     return train(parse_args("tokenizer train", rest, with({"--vocab-size", "--out", "--pattern"})));
   if (sub == "encode")
-    return encode(parse_args("tokenizer encode", rest, with({"--tokenizer", "--gpt2", "--text"}),
+    return encode(parse_args("tokenizer encode", rest,
+                             with({"--tokenizer", "--gpt2", "--text", "--shards", "--shard-tokens",
+                                   "--val-tokens", "--prefix"}),
                              {"--count"}));
   if (sub == "decode")
     return decode(parse_args("tokenizer decode", rest, with({"--tokenizer", "--gpt2"})));

@@ -6,7 +6,9 @@
 // save. Text datasets (a recipe in datasets/ or a path) are tokenized once into memory-mapped
 // shards keyed by the raw file's and the tokenizer's hashes; synthetic:<task> datasets are
 // generated in process and mark only their answer tokens as targets (others are -1), which is what
-// the exact-match accuracy is measured on.
+// the exact-match accuracy is measured on. Token files prepared elsewhere (nanoGPT's train.bin and
+// val.bin, llm.c's shards, a folder of them) stay on disk, read a row at a time, and are used with
+// the experiment's tokenizer as it is.
 #pragma once
 
 #include <cstdint>
@@ -56,6 +58,10 @@ struct DataPaths {
   std::filesystem::path cache;    // prepared shards (default ~/.cache/nanolab)
 };
 DataPaths default_data_paths();
+
+// Whether `dataset` (a data.dataset value) names token files (docs/data.md#token-shards): a path
+// ending in .bin, or a path with a '/' to a folder. They stay on disk: only the rows a batch takes are read.
+bool names_token_files(const std::string& dataset);
 
 // Opens the dataset of `config`. For text datasets the tokenizer is trained on the train split
 // first if it learns (config.vocab_size), then the tokens are prepared or taken from the cache.

@@ -24,6 +24,7 @@ constexpr uint64_t experiment = uint64_t(1) << 20;  // an experiment file or an 
 constexpr uint64_t text = uint64_t(1) << 32;        // a dataset's text, a text to encode: 4 GiB
 constexpr uint64_t tokenizer = uint64_t(1) << 28;   // a tokenizer's file (encoder.json...): 256 MiB
 constexpr uint64_t weights = uint64_t(1) << 36;     // a GPT-2 weight file: 64 GiB
+constexpr uint64_t token_file = uint64_t(1) << 40;  // a token file, never read whole: 1 TiB
 }  // namespace input_limit
 
 // Why `path` cannot be read as an input of at most `max_bytes` ("no such file", "a FIFO, not a

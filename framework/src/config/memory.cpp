@@ -8,6 +8,7 @@
 #include <optional>
 #include <string_view>
 
+#include "nanolab/data.hpp"
 #include "nanolab/errors.hpp"
 #include "runtime/available_memory.hpp"
 
@@ -105,7 +106,9 @@ MemoryEstimate estimate_memory(const ExperimentConfig& c) {
                                                     : 256;
   // A path to a text file is read whole; a recipe's file is counted when the run opens it.
   uint64_t text_bytes = 0;
-  if (c.dataset.find('/') != std::string::npos || c.dataset.ends_with(".txt")) {
+  // Token files stay on disk (a batch reads its rows): they count for nothing.
+  if ((c.dataset.find('/') != std::string::npos || c.dataset.ends_with(".txt")) &&
+      !names_token_files(c.dataset)) {
     std::error_code ec;
     const auto size = std::filesystem::file_size(c.dataset, ec);
     if (!ec) text_bytes = size;

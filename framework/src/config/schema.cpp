@@ -80,7 +80,8 @@ std::vector<KeySpec> make_schema() {
                       "folder and NANOLAB_PLUGIN_PATH")),
 
       value_row("data.dataset", &C::dataset, std::string("synthetic:sort"),
-                "a recipe in datasets/, a path to a text file, or synthetic:sort, synthetic:add, "
+                "a recipe in datasets/, a path to a text file, token files (a folder with a '/', "
+                "or a .bin: docs/data.md#token-shards), or synthetic:sort, synthetic:add, "
                 "synthetic:copy"),
       plugin_row("data.tokenizer", &C::tokenizer, PluginKind::tokenizer, "char",
                  "the tokenizer: { plugin = NAME, option = value, ... }"),

@@ -9,6 +9,7 @@
 #include <cstdlib>
 
 #include "data/recipe.hpp"
+#include "data/shard_dataset.hpp"
 #include "data/synthetic.hpp"
 #include "data/text_dataset.hpp"
 #include "nanolab/data.hpp"
@@ -46,12 +47,21 @@ std::filesystem::path default_cache() {
 
 DataPaths default_data_paths() { return {default_recipes(), default_cache()}; }
 
+bool names_token_files(const std::string& dataset) {
+  std::error_code ec;
+  return dataset.ends_with(".bin") ||
+         (dataset.find('/') != std::string::npos && std::filesystem::is_directory(dataset, ec));
+}
+
 std::unique_ptr<Dataset> open_dataset(const ExperimentConfig& config, Tokenizer& tokenizer,
                                       const DataPaths& paths) {
   const std::string& name = config.dataset;
   if (name.empty()) throw DataError("no dataset given (data.dataset is empty)");
   if (name.starts_with(synthetic_prefix))
     return std::make_unique<data::SyntheticTask>(name.substr(synthetic_prefix.size()), config.block_size);
+  if (names_token_files(name))
+    return std::make_unique<data::ShardDataset>(name, name, data::Recipe{}.train_fraction, config,
+                                                tokenizer);
   if (name.find('/') != std::string::npos || name.ends_with(".txt"))
     return std::make_unique<data::TextDataset>(name, name, nullptr, data::Recipe{}.train_fraction, config,
                                                tokenizer, paths.cache);

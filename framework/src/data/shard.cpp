@@ -39,7 +39,7 @@ struct Header {
 static_assert(sizeof(Header) == 48);
 
 [[noreturn]] void storage_error(const std::filesystem::path& file, const char* doing, int err) {
-  throw StorageError("cannot " + std::string(doing) + " token shard " + file.string() + ": " +
+  throw StorageError("cannot " + std::string(doing) + " token file " + file.string() + ": " +
                      std::strerror(err));
 }
 
@@ -116,18 +116,9 @@ std::optional<TokenShard> TokenShard::open(const std::filesystem::path& file, ui
   return shard;
 }
 
-void write_shard(const std::filesystem::path& file, std::span<const int32_t> ids, uint64_t source_begin,
-                 uint64_t source_end) {
-  Header h{};
-  std::memcpy(h.magic, magic, sizeof magic);
-  h.version = format_version;
-  h.id_bytes = sizeof(int32_t);
-  h.count = ids.size();
-  h.checksum = shard_checksum(ids);
-  h.source_begin = source_begin;
-  h.source_end = source_end;
-
-  // Unique per process and call, so that two processes (or threads) preparing the same shard
+void write_atomically(const std::filesystem::path& file,
+                      std::initializer_list<std::span<const char>> parts) {
+  // Unique per process and call, so that two processes (or threads) preparing the same file
   // never write into one temporary file; the last rename wins with identical contents.
   static std::atomic<uint64_t> counter{0};
   std::filesystem::path tmp = file;
@@ -136,8 +127,7 @@ void write_shard(const std::filesystem::path& file, std::span<const int32_t> ids
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) storage_error(tmp, "create", errno);
   try {
-    write_all(fd, &h, sizeof h, tmp);
-    write_all(fd, ids.data(), ids.size_bytes(), tmp);
+    for (std::span<const char> part : parts) write_all(fd, part.data(), part.size(), tmp);
     // fsync before the rename: otherwise a crash can leave the final name on an empty file.
     if (::fsync(fd) != 0) storage_error(tmp, "fsync", errno);
   } catch (...) {
@@ -155,6 +145,20 @@ void write_shard(const std::filesystem::path& file, std::span<const int32_t> ids
     ::unlink(tmp.c_str());
     storage_error(file, "rename into place", err);
   }
+}
+
+void write_shard(const std::filesystem::path& file, std::span<const int32_t> ids, uint64_t source_begin,
+                 uint64_t source_end) {
+  Header h{};
+  std::memcpy(h.magic, magic, sizeof magic);
+  h.version = format_version;
+  h.id_bytes = sizeof(int32_t);
+  h.count = ids.size();
+  h.checksum = shard_checksum(ids);
+  h.source_begin = source_begin;
+  h.source_end = source_end;
+  write_atomically(file, {{reinterpret_cast<const char*>(&h), sizeof h},
+                          {reinterpret_cast<const char*>(ids.data()), ids.size_bytes()}});
 }
 
 }  // namespace nanolab::data

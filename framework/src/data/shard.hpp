@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <initializer_list>
 #include <optional>
 #include <span>
 
@@ -52,6 +53,13 @@ class TokenShard {
   int64_t count_ = 0;
   std::filesystem::path file_;
 };
+
+// Writes `parts`, one after the other, as the file `file`: under a temporary name in its folder
+// (unique per process and call), fsynced, then renamed, so that a reader sees no file or a whole
+// one; StorageError naming the file when the disk refuses (the temporary file is removed). The
+// writer of every token file (write_shard here, llm.c's shards in token_files.hpp).
+void write_atomically(const std::filesystem::path& file,
+                      std::initializer_list<std::span<const char>> parts);
 
 // Writes `ids` as a shard at `file` atomically (temporary file in the same folder, fsync, rename);
 // StorageError naming the file when the disk refuses.

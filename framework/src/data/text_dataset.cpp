@@ -22,6 +22,16 @@ size_t split_point(std::string_view text, double train_fraction) {
   return at;
 }
 
+int32_t prompt_token(const Tokenizer& tokenizer, int32_t fallback) {
+  try {
+    const std::vector<int32_t> newline = tokenizer.encode("\n");
+    return newline.size() == 1 ? newline[0] : fallback;
+  } catch (const std::exception&) {
+    // A tokenizer that has never seen a newline refuses it; the fallback will do.
+    return fallback;
+  }
+}
+
 TextDataset::TextDataset(std::string label, const std::filesystem::path& raw_file, const Recipe* recipe,
                          double train_fraction, const ExperimentConfig& config, Tokenizer& tokenizer,
                          const std::filesystem::path& cache)
@@ -59,13 +69,7 @@ TextDataset::TextDataset(std::string label, const std::filesystem::path& raw_fil
                       std::to_string(config.block_size + 1) + ": use a longer file or a smaller block_size");
   }
 
-  try {
-    const std::vector<int32_t> newline = tokenizer.encode("\n");
-    prompt_id_ = newline.size() == 1 ? newline[0] : val_.ids()[0];
-  } catch (const std::exception&) {
-    // A tokenizer that has never seen a newline refuses it; the val split's first token will do.
-    prompt_id_ = val_.ids()[0];
-  }
+  prompt_id_ = prompt_token(tokenizer, val_.ids()[0]);
 }
 
 TokenShard TextDataset::prepare(Split split, std::string_view text, uint64_t begin, uint64_t end) {

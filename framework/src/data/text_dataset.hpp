@@ -30,6 +30,10 @@ inline uint64_t batch_offset(uint64_t batch_seed, int64_t b, int64_t n, int64_t 
   return rng::mix(batch_seed, uint64_t(b)) % uint64_t(n - T);
 }
 
+// The one token samples start from: the id of "\n" when the tokenizer encodes it as one id, else
+// `fallback` (the first id of val).
+int32_t prompt_token(const Tokenizer& tokenizer, int32_t fallback);
+
 class TextDataset final : public Dataset {
  public:
   // `label` names the dataset in messages (the recipe name or the path as written). `recipe` is

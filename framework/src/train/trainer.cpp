@@ -11,6 +11,7 @@
 #include <limits>
 #include <optional>
 
+#include "data/shard_dataset.hpp"
 #include "data/text_dataset.hpp"
 #include "nanolab/autograd.hpp"
 #include "nanolab/distributed.hpp"
@@ -434,11 +435,22 @@ void load_parameters(const Gpt& model, const Checkpoint& ck, const std::string& 
 // The evaluation of evaluate_run and evaluate_model (trainer.hpp) on built parts.
 EvalResult measure(const ExperimentConfig& c, const Components& parts, const EvalOptions& o) {
   const auto* text = dynamic_cast<const data::TextDataset*>(parts.dataset.get());
-  if (!text)
+  const auto* shards = dynamic_cast<const data::ShardDataset*>(parts.dataset.get());
+  if (!text && !shards)
     throw ConfigError("eval: " + c.dataset + " is a synthetic task; nanolab eval measures a text "
                       "dataset's split (--data NAME). A synthetic run's val loss and accuracy are "
                       "in its log (nanolab compare)");
-  std::span<const int32_t> ids = text->tokens(o.split);  // n + 1 tokens: n predictions
+  // n + 1 tokens: n predictions. Token files stay on disk: only the ids measured are read.
+  std::vector<int32_t> read;
+  std::span<const int32_t> ids;
+  if (text) {
+    ids = text->tokens(o.split);
+  } else {
+    read.resize(size_t(shards->tokens(o.split)));
+    if (o.max_tokens > 0) read.resize(std::min(read.size(), size_t(o.max_tokens + 1)));
+    shards->read(o.split, 0, int64_t(read.size()), read.data());
+    ids = read;
+  }
   if (o.max_tokens > 0 && int64_t(ids.size()) > o.max_tokens + 1)
     ids = ids.first(size_t(o.max_tokens + 1));
   const int64_t n = int64_t(ids.size()) - 1, T = c.block_size;
