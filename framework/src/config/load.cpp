@@ -23,10 +23,11 @@
 
 #include "config/did_you_mean.hpp"
 #include "config/schema.hpp"
+#include "model/init_from.hpp"
 #include "nanolab/errors.hpp"
-#include "nanolab/gpt2.hpp"
 #include "nanolab/input_file.hpp"
 #include "nanolab/registry.hpp"
+#include "plugin/options_schema.hpp"
 
 namespace nanolab {
 namespace fs = std::filesystem;
@@ -202,10 +203,7 @@ std::string value_problem(const KeySpec& spec, const KeyValue& value) {
     const double v = spec.type() == KeyType::integer ? double(std::get<int64_t>(value))
                                                      : std::get<double>(value);
     if (!std::isfinite(v)) return value_text(value) + " is not a finite number";
-    // Written so that NaN fails every bound.
-    const bool above_min = !spec.min || (spec.min_exclusive ? v > *spec.min : v >= *spec.min);
-    const bool below_max = !spec.max || (spec.max_exclusive ? v < *spec.max : v <= *spec.max);
-    if (!above_min || !below_max)
+    if (!in_range(spec.min, spec.max, v))
       return "must be " + allowed_text(spec) + ", got " + value_text(value);
   }
   if (spec.type() == KeyType::string && !spec.choices.empty()) {
@@ -223,6 +221,11 @@ std::optional<OptionValue> to_option_value(const toml::node& node) {
   if (const auto* v = node.as_floating_point()) return OptionValue(v->get());
   if (const auto* v = node.as_string()) return OptionValue(v->get());
   if (const auto* a = node.as_array()) {
+    if (!a->empty() && a->is_homogeneous(toml::node_type::string)) {
+      std::vector<std::string> list;
+      for (const auto& element : *a) list.push_back(element.as_string()->get());
+      return OptionValue(std::move(list));
+    }
     std::vector<double> list;
     for (const auto& element : *a) {
       if (const auto* i = element.as_integer())
@@ -232,7 +235,7 @@ std::optional<OptionValue> to_option_value(const toml::node& node) {
       else
         return std::nullopt;
     }
-    return OptionValue(std::move(list));
+    return OptionValue(std::move(list));  // [] too: check_options takes it for either list
   }
   return std::nullopt;
 }
@@ -372,7 +375,7 @@ void Loader::flatten(const std::string& path, const toml::node& node, const Orig
     case Slot::plugin_leaf:
       if (node.is_table()) {
         problem(value_origin, path,
-                "expected a boolean, number, string or array of numbers, got a table",
+                "expected a boolean, number, string, or array of numbers or of strings, got a table",
                 "plugin options are plain values");
         return;
       }
@@ -671,32 +674,31 @@ std::string experiment_name_problem(const std::string& s) {
   return plain ? "" : "holds characters other than letters, digits, '.', '_' and '-'";
 }
 
-// The registry's lines "<where>.<option>: reason" become problems at the option's own place.
-void add_option_problems(const std::string& message, const std::string& fallback_key,
-                         const Entries& entries, const Origin& fallback, Loader& loader,
-                         const std::string& plugin_name) {
-  std::istringstream lines(message);
-  std::string line;
-  std::getline(lines, line);  // "invalid options for <kind> '<name>' (<file>):"
-  while (std::getline(lines, line)) {
-    line = trim(line);
-    if (line.empty()) continue;
-    const auto colon = line.find(": ");
-    std::string key = colon == std::string::npos ? fallback_key : line.substr(0, colon);
-    std::string reason = colon == std::string::npos ? line : line.substr(colon + 2);
-    auto it = entries.find(key);
-    loader.problem(it == entries.end() ? fallback : it->second.value_origin, key, reason,
+// The problems of a plugin's options, each at its value (or at the element of a list it is about),
+// or at `fallback` (the plugin's name) for a default.
+void add_option_problems(const std::vector<plugin::OptionProblem>& problems,
+                         const std::string& table, const Entries& entries, const Origin& fallback,
+                         Loader& loader, const std::string& plugin_name) {
+  for (const auto& p : problems) {
+    const std::string key = table + "." + p.option;
+    Origin at = fallback;
+    if (auto it = entries.find(key); it != entries.end()) {
+      at = it->second.value_origin;
+      const auto* list = it->second.node->as_array();
+      if (p.element && list && *p.element < list->size() && !at.from_set) {
+        const auto& begin = list->get(*p.element)->source().begin;
+        at.line = begin.line;
+        at.column = begin.column;
+      }
+    }
+    loader.problem(at, key, p.message,
                    "`nanolab plugins show " + plugin_name + "` lists its options");
   }
 }
 
-// model.init_from: the architecture is the file's (its header alone is read, gpt2.hpp). A key the
-// experiment gives that disagrees with the file is a problem naming both values, except a shorter
-// data.block_size, which takes the first rows of wpe (nanoGPT's crop_block_size). A file of GPT-2's
-// vocabulary (50257, or nanoGPT's padded 50304) gets GPT-2's tokenizer from $NANOLAB_DATA/gpt2
-// unless the experiment names a tokenizer. A damaged file is a CheckpointError (exit 7), thrown
-// as it is. The path is made absolute (relative to the file that names it), so that the resolved
-// config names the same file from anywhere.
+// model.init_from: the path is made absolute (relative to the file that names it), so that the
+// resolved config names the same file from anywhere; a missing file is a mistake in the
+// experiment. What the file then decides is the init_from policy (model/init_from.hpp).
 void apply_init_from(ExperimentConfig& config, const Entries& entries, Loader& loader,
                      std::set<std::string>& refused) {
   auto origin_of = [&](const std::string& key) {
@@ -707,81 +709,17 @@ void apply_init_from(ExperimentConfig& config, const Entries& entries, Loader& l
   const fs::path base = at.file.empty() ? fs::current_path() : fs::absolute(at.file).parent_path();
   config.init_from = (base / config.init_from).lexically_normal().string();
   std::error_code ec;
-  // A missing file is a mistake in the experiment; one that is not a regular file (a FIFO, a
-  // folder) or not GPT-2's is refused by the reader (input_file.hpp) as a CheckpointError.
+  // One that is not a regular file (a FIFO, a folder) or not GPT-2's is refused by the reader
+  // (input_file.hpp) as a CheckpointError.
   if (!fs::exists(config.init_from, ec)) {
     loader.problem(at, "model.init_from", "no such file: " + config.init_from,
                    "a Hugging Face model.safetensors or an llm.c .bin (gpt2_124M.bin)");
     refused.insert("model.init_from");
     return;
   }
-  const gpt2::Architecture a = gpt2::inspect(config.init_from).arch;
-  const std::string from = "init_from " + config.init_from;
-  auto conflict = [&](const std::string& key, const std::string& ours, const std::string& theirs,
-                      const std::string& hint) {
-    loader.problem(
-        origin_of(key), key,
-        leaf_of(key) + " = " + ours + " conflicts with " + from + ", which has " + theirs, hint);
-    refused.insert(key);
-  };
-  auto take = [&](const std::string& key, int64_t& field, int64_t value) {
-    if (refused.count(key)) return;
-    if (entries.count(key) && field != value)
-      conflict(key, std::to_string(field), leaf_of(key) + " = " + std::to_string(value),
-               "leave " + key + " out: the file decides the architecture");
-    else
-      field = value;
-  };
-  take("model.n_layer", config.n_layer, a.n_layer);
-  take("model.n_embd", config.n_embd, a.n_embd);
-  take("model.vocab_size", config.model_vocab_size, a.vocab_size);
-  if (a.n_head > 0) {
-    take("model.n_head", config.n_head, a.n_head);
-  } else if (!entries.count("model.n_head")) {
-    loader.problem(at, "model.init_from",
-                   config.init_from + " does not say n_head (a safetensors file without the "
-                                      "config.json of its folder)",
-                   "give model.n_head (GPT-2: 12 for 124M, 16 for 355M, 20 for 774M, 25 for 1.5B)");
-    refused.insert("model.n_head");
-  }
-  if (!refused.count("data.block_size") && entries.count("data.block_size") &&
-      config.block_size > a.block_size)
-    conflict("data.block_size", std::to_string(config.block_size),
-             "wpe for " + std::to_string(a.block_size) + " positions",
-             "a block_size up to " + std::to_string(a.block_size) + " uses the first rows of wpe");
-  else if (!entries.count("data.block_size"))
-    config.block_size = a.block_size;
-  if (entries.count("model.bias") && !config.bias && !refused.count("model.bias"))
-    conflict("model.bias", "false", "GPT-2's biases", "leave model.bias out");
-  config.bias = true;
-  if (entries.count("model.position") && config.position != "learned" &&
-      !refused.count("model.position"))
-    conflict("model.position", to_string(OptionValue(config.position)),
-             "GPT-2's learned positions (wpe)", "leave model.position out");
-  config.position = "learned";
-
-  if (entries.count("data.tokenizer.plugin") || (a.vocab_size != 50257 && a.vocab_size != 50304))
-    return;
-  const char* data = std::getenv("NANOLAB_DATA");
-  const fs::path dir =
-      data && *data ? fs::absolute(fs::path(data) / "gpt2").lexically_normal() : fs::path();
-  if (dir.empty() || !fs::is_regular_file(dir / "encoder.json", ec) ||
-      !fs::is_regular_file(dir / "vocab.bpe", ec)) {
-    loader.problem(at, "model.init_from",
-                   "the file's vocabulary of " + std::to_string(a.vocab_size) +
-                       " is GPT-2's, whose tokenizer is read from $NANOLAB_DATA/gpt2/encoder.json "
-                       "and vocab.bpe, but " +
-                       (dir.empty() ? std::string("NANOLAB_DATA is not set")
-                                    : "they are not in " + dir.string()),
-                   "set NANOLAB_DATA to the folder holding gpt2/, or give data.tokenizer = { "
-                   "plugin = \"bpe\", encoder_json = \"...\", vocab_bpe = \"...\", "
-                   "special_tokens = \"<|endoftext|>\" }");
-    return;
-  }
-  config.tokenizer = PluginChoice{"bpe",
-                                  {{"encoder_json", OptionValue((dir / "encoder.json").string())},
-                                   {"vocab_bpe", OptionValue((dir / "vocab.bpe").string())},
-                                   {"special_tokens", OptionValue(std::string("<|endoftext|>"))}}};
+  auto given = [&](const std::string& key) { return entries.count(key) != 0; };
+  for (auto& p : model::apply_init_from(config, given, refused))
+    loader.problem(origin_of(p.key), p.key, std::move(p.message), std::move(p.hint));
 }
 
 ExperimentConfig resolve(const Entries& entries, Loader& loader, bool read_init_from) {
@@ -815,7 +753,7 @@ ExperimentConfig resolve(const Entries& entries, Loader& loader, bool read_init_
           choice.options.emplace(leaf_of(it->first), std::move(*option));
         } else {
           loader.problem(it->second.value_origin, it->first,
-                         "expected a boolean, number, string or array of numbers, got " +
+                         "expected a boolean, number, string, or array of numbers or of strings, got " +
                              describe(*it->second.node));
           refused.insert(name_key);  // its options are incomplete: do not validate them
         }
@@ -916,27 +854,33 @@ ExperimentConfig resolve(const Entries& entries, Loader& loader, bool read_init_
   if (!refused.count("experiment.plugin_dirs") && !config.plugin_dirs.empty())
     registry.add_directories(
         std::vector<fs::path>(config.plugin_dirs.begin(), config.plugin_dirs.end()));
+  // The plugin `name` of `kind`, or null after a problem at `key`.
+  auto find_plugin = [&](PluginKind kind, const std::string& name,
+                         const std::string& key) -> const LoadedPlugin* {
+    try {
+      return &registry.find(kind, name, key);
+    } catch (const ConfigError& e) {
+      std::string message = e.what();
+      if (message.rfind(key + ": ", 0) == 0) message.erase(0, key.size() + 2);
+      loader.problem(origin_of(key), key, message);
+      return nullptr;
+    }
+  };
   for (const auto& spec : schema()) {
+    if (spec.names_plugin && !refused.count(spec.key))
+      find_plugin(spec.plugin_kind, std::get<std::string>(field_value(config, spec)), spec.key);
     if (spec.type() != KeyType::plugin) continue;
     const std::string name_key = spec.key + ".plugin";
     if (refused.count(name_key)) continue;
     PluginChoice& choice = config.*std::get<PluginChoice ExperimentConfig::*>(spec.field);
-    const LoadedPlugin* plugin = nullptr;
-    try {
-      plugin = &registry.find(spec.plugin_kind, choice.plugin, name_key);
-    } catch (const ConfigError& e) {
-      std::string message = e.what();
-      if (message.rfind(name_key + ": ", 0) == 0) message.erase(0, name_key.size() + 2);
-      loader.problem(origin_of(name_key), name_key, message);
-      continue;
-    }
-    try {
-      const Options complete = Registry::validate(*plugin, choice.options, spec.key);
-      // Keep only what was given, with the declared types (an integer given for a number).
-      for (auto& [name, value] : choice.options) value = complete.values().at(name);
-    } catch (const ConfigError& e) {
-      add_option_problems(e.what(), spec.key, entries, origin_of(name_key), loader, choice.plugin);
-    }
+    const LoadedPlugin* plugin = find_plugin(spec.plugin_kind, choice.plugin, name_key);
+    if (!plugin) continue;
+    std::map<std::string, OptionValue> complete;
+    const auto problems = plugin::check_options(plugin->descriptor->options, choice.options, complete);
+    // Keep only what was given, with the declared types (an integer given for a number).
+    if (problems.empty())
+      for (auto& [name, value] : choice.options) value = complete.at(name);
+    add_option_problems(problems, spec.key, entries, origin_of(name_key), loader, choice.plugin);
   }
   return config;
 }
