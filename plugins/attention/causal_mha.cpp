@@ -14,7 +14,7 @@ PluginDescriptor describe() {
   d.description =
       "causal multi-head self-attention of GPT-2/nanoGPT: qkv projection, scaled causal softmax, "
       "output projection (bias from model.bias; every model.position)";
-  d.make_attention = [](const Options&, const AttentionConfig& config) {
+  d.factory = [](const Options&, const AttentionConfig& config) {
     return std::make_unique<plugins::MultiHeadAttention>("causal_mha", config, 0);
   };
   return d;

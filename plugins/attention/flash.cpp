@@ -472,7 +472,7 @@ PluginDescriptor describe() {
   d.description =
       "causal multi-head self-attention with a fused, tiled online-softmax core (FlashAttention-2 "
       "style, memory linear in T); same parameters as causal_mha";
-  d.make_attention = [](const Options&, const AttentionConfig& config) {
+  d.factory = [](const Options&, const AttentionConfig& config) {
     return std::make_unique<Flash>(config);
   };
   return d;

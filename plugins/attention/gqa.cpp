@@ -126,12 +126,12 @@ PluginDescriptor describe() {
   d.description =
       "grouped-query causal self-attention: n_head query heads share n_kv_head key/value heads "
       "(multi-query when 1)";
-  // name, type, default, min, max (inclusive), choices, doc
+  // name, type, default, min, max (exclusive(v): an open end), choices, doc[, list length]
   d.options = {
       {"n_kv_head", OptionType::integer, int64_t(1), 1.0, std::nullopt, {},
        "key/value heads, dividing n_head: 1 is multi-query, n_head is multi-head attention"},
   };
-  d.make_attention = [](const Options& options, const AttentionConfig& config) {
+  d.factory = [](const Options& options, const AttentionConfig& config) {
     const int64_t n_kv_head = options.get<int64_t>("n_kv_head");
     if (config.n_head % n_kv_head != 0)
       throw ConfigError("gqa: n_kv_head = " + std::to_string(n_kv_head) +

@@ -260,7 +260,7 @@ PluginDescriptor describe() {
   d.description =
       "causal linear attention (Katharopoulos et al. 2020, phi = elu + 1) as a scan with a "
       "running state: O(T) memory, constant-size KV cache; causal_mha's parameters";
-  d.make_attention = [](const Options&, const AttentionConfig& config) {
+  d.factory = [](const Options&, const AttentionConfig& config) {
     if (config.position == Position::rope)
       reject_position("linear", config.position,
                       "its positive feature map does not survive a rotation of q and k");

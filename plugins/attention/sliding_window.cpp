@@ -19,13 +19,13 @@ PluginDescriptor describe() {
   d.description =
       "causal multi-head self-attention where each position sees only the last `window` "
       "positions, itself included (causal_mha's parameters; every model.position)";
-  // name, type, default, min, max (inclusive), choices, doc
+  // name, type, default, min, max (exclusive(v): an open end), choices, doc[, list length]
   d.options = {
       {"window", OptionType::integer, int64_t(256), 1.0, std::nullopt, {},
        "positions each position attends to, itself included: j in (i - window, i]; "
        ">= block_size is causal_mha"},
   };
-  d.make_attention = [](const Options& options, const AttentionConfig& config) {
+  d.factory = [](const Options& options, const AttentionConfig& config) {
     return std::make_unique<plugins::MultiHeadAttention>("sliding_window", config,
                                                          options.get<int64_t>("window"));
   };

@@ -95,7 +95,7 @@ PluginDescriptor describe() {
   d.name = "cross_entropy";
   d.version = "1.1.0";
   d.description = "mean cross-entropy of softmax(logits) against the targets (fused op)";
-  // name, type, default, min, max (inclusive), choices, doc
+  // name, type, default, min, max (exclusive(v): an open end), choices, doc[, list length]
   d.options = {
       {"label_smoothing", OptionType::number, 0.0, 0.0, 1.0, {},
        "mass taken from the target and spread evenly over the vocabulary, in [0, 1]"},
@@ -103,7 +103,7 @@ PluginDescriptor describe() {
        "coefficient of PaLM's z-loss, + z_loss * mean(logsumexp(logits)^2); 0 turns it off "
        "(PaLM uses 1e-4)"},
   };
-  d.make_loss = [](const Options& options) -> std::unique_ptr<Loss> {
+  d.factory = [](const Options& options) -> std::unique_ptr<Loss> {
     return std::make_unique<CrossEntropy>(options);
   };
   return d;

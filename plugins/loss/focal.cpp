@@ -124,13 +124,13 @@ PluginDescriptor describe() {
   d.name = "focal";
   d.version = "1.0.0";
   d.description = "focal loss: mean of -(1 - p_t)^gamma log p_t over the targets (fused op)";
-  // name, type, default, min, max (inclusive), choices, doc
+  // name, type, default, min, max (exclusive(v): an open end), choices, doc[, list length]
   d.options = {
       {"gamma", OptionType::number, 2.0, 0.0, std::nullopt, {},
        "focusing exponent >= 0: larger down-weights well-predicted tokens more; 0 is "
        "cross-entropy"},
   };
-  d.make_loss = [](const Options& options) -> std::unique_ptr<Loss> {
+  d.factory = [](const Options& options) -> std::unique_ptr<Loss> {
     return std::make_unique<Focal>(options);
   };
   return d;

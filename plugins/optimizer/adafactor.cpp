@@ -258,28 +258,22 @@ PluginDescriptor describe() {
   d.description =
       "Adafactor: factored second moments for 2+-dim parameters, update clipping, no momentum "
       "(transformers' Adafactor without relative step)";
-  // name, type, default, min, max (inclusive), choices, doc
+  // name, type, default, min, max (exclusive(v): an open end), choices, doc[, list length]
   d.options = {
       {"eps", OptionType::number_list, std::vector<double>{1e-30, 1e-3}, 0.0, std::nullopt, {},
-       "two numbers: added to g^2 in the second moment, and the floor of RMS(p) that scales lr"},
-      {"decay_rate", OptionType::number, -0.8, std::nullopt, 0.0, {},
-       "exponent of the second-moment decay: beta2_t = 1 - t^decay_rate; must be < 0"},
-      {"clip_threshold", OptionType::number, 1.0, 0.0, std::nullopt, {},
-       "the update is scaled down until its RMS is at most this; must be > 0"},
+       "two numbers: added to g^2 in the second moment, and the floor of RMS(p) that scales lr",
+       2},
+      {"decay_rate", OptionType::number, -0.8, std::nullopt, exclusive(0.0), {},
+       "exponent of the second-moment decay: beta2_t = 1 - t^decay_rate; < 0, or it never "
+       "forgets"},
+      {"clip_threshold", OptionType::number, 1.0, exclusive(0.0), std::nullopt, {},
+       "the update is scaled down until its RMS is at most this; > 0"},
       {"weight_decay", OptionType::number, 0.0, 0.0, std::nullopt, {},
        "decoupled decay: p -= weight_decay * lr_t * p, only on parameters of 2+ dims"},
       {"scale_parameter", OptionType::boolean, true, std::nullopt, std::nullopt, {},
        "scale lr by max(eps[1], RMS(p)), the parameter's own size"},
   };
-  d.make_optimizer = [](const Options& options) -> std::unique_ptr<Optimizer> {
-    if (!(options.get<double>("decay_rate") < 0.0))
-      throw ConfigError("adafactor: decay_rate = " +
-                        to_string(OptionValue(options.get<double>("decay_rate"))) +
-                        " must be < 0, or beta2_t = 1 - t^decay_rate never forgets; hint: -0.8");
-    if (!(options.get<double>("clip_threshold") > 0.0))
-      throw ConfigError("adafactor: clip_threshold = " +
-                        to_string(OptionValue(options.get<double>("clip_threshold"))) +
-                        " must be > 0; hint: 1.0");
+  d.factory = [](const Options& options) -> std::unique_ptr<Optimizer> {
     return std::make_unique<Adafactor>(options);
   };
   return d;

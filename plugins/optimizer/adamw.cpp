@@ -155,19 +155,17 @@ PluginDescriptor describe() {
   d.name = "adamw";
   d.version = "1.0.0";
   d.description = "Adam with decoupled weight decay on parameters of 2+ dims (PyTorch's AdamW)";
-  // name, type, default, min, max (inclusive), choices, doc
+  // name, type, default, min, max (exclusive(v): an open end), choices, doc[, list length]
   d.options = {
-      {"betas", OptionType::number_list, std::vector<double>{0.9, 0.999}, 0.0, 1.0, {},
-       "decay rates of the first and second moment estimates: two numbers in [0, 1)"},
-      {"eps", OptionType::number, 1e-8, 0.0, std::nullopt, {},
-       "added to the root of the second moment; must be > 0"},
+      {"betas", OptionType::number_list, std::vector<double>{0.9, 0.999}, 0.0, exclusive(1.0), {},
+       "decay rates of the first and second moment estimates: two numbers in [0, 1)", 2},
+      {"eps", OptionType::number, 1e-8, exclusive(0.0), std::nullopt, {},
+       "added to the root of the second moment; > 0: it keeps the update finite where the "
+       "second moment is 0"},
       {"weight_decay", OptionType::number, 0.01, 0.0, std::nullopt, {},
        "decoupled decay: p -= lr * weight_decay * p, only on parameters of 2+ dims"},
   };
-  d.make_optimizer = [](const Options& options) -> std::unique_ptr<Optimizer> {
-    if (!(options.get<double>("eps") > 0.0))
-      throw ConfigError("adamw: eps = " + to_string(OptionValue(options.get<double>("eps"))) +
-                        " must be > 0: it keeps the update finite where the second moment is 0");
+  d.factory = [](const Options& options) -> std::unique_ptr<Optimizer> {
     return std::make_unique<AdamW>(options);
   };
   return d;

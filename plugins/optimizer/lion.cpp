@@ -119,14 +119,14 @@ PluginDescriptor describe() {
   d.version = "1.0.0";
   d.description =
       "Lion: sign of interpolated momentum, decoupled weight decay on parameters of 2+ dims";
-  // name, type, default, min, max (inclusive), choices, doc
+  // name, type, default, min, max (exclusive(v): an open end), choices, doc[, list length]
   d.options = {
-      {"betas", OptionType::number_list, std::vector<double>{0.9, 0.99}, 0.0, 1.0, {},
-       "beta1 mixes m and g for the update, beta2 is m's decay: two numbers in [0, 1)"},
+      {"betas", OptionType::number_list, std::vector<double>{0.9, 0.99}, 0.0, exclusive(1.0), {},
+       "beta1 mixes m and g for the update, beta2 is m's decay: two numbers in [0, 1)", 2},
       {"weight_decay", OptionType::number, 0.0, 0.0, std::nullopt, {},
        "decoupled decay: p -= lr * weight_decay * p, only on parameters of 2+ dims"},
   };
-  d.make_optimizer = [](const Options& options) -> std::unique_ptr<Optimizer> {
+  d.factory = [](const Options& options) -> std::unique_ptr<Optimizer> {
     return std::make_unique<Lion>(options);
   };
   return d;

@@ -274,12 +274,12 @@ PluginDescriptor describe() {
   d.description =
       "Muon: Nesterov momentum orthogonalised by Newton-Schulz on hidden matrices; AdamW on "
       "embeddings, head and 1-D parameters";
-  // name, type, default, min, max (inclusive), choices, doc
+  // name, type, default, min, max (exclusive(v): an open end), choices, doc[, list length]
   d.options = {
-      {"lr", OptionType::number, 0.02, 0.0, std::nullopt, {},
+      {"lr", OptionType::number, 0.02, exclusive(0.0), std::nullopt, {},
        "the schedule's peak learning rate: optimizer.lr, filled in by the framework (not set "
        "here); the AdamW group steps with adamw_lr * (current lr) / lr"},
-      {"momentum", OptionType::number, 0.95, 0.0, 1.0, {},
+      {"momentum", OptionType::number, 0.95, 0.0, exclusive(1.0), {},
        "momentum of the hidden matrices' updates, in [0, 1)"},
       {"nesterov", OptionType::boolean, true, {}, {}, {},
        "Nesterov momentum: orthogonalise (1 - momentum) g + momentum m instead of m"},
@@ -289,28 +289,14 @@ PluginDescriptor describe() {
        "decoupled decay of the hidden matrices: p -= lr * weight_decay * p"},
       {"adamw_lr", OptionType::number, 1e-3, 0.0, std::nullopt, {},
        "peak learning rate of the AdamW group (embeddings, head, parameters of < 2 dims)"},
-      {"adamw_betas", OptionType::number_list, std::vector<double>{0.9, 0.95}, 0.0, 1.0, {},
-       "the AdamW group's moment decay rates: two numbers in [0, 1)"},
-      {"adamw_eps", OptionType::number, 1e-10, 0.0, std::nullopt, {},
-       "the AdamW group's eps, added to the root of the second moment; must be > 0"},
+      {"adamw_betas", OptionType::number_list, std::vector<double>{0.9, 0.95}, 0.0,
+       exclusive(1.0), {}, "the AdamW group's moment decay rates: two numbers in [0, 1)", 2},
+      {"adamw_eps", OptionType::number, 1e-10, exclusive(0.0), std::nullopt, {},
+       "the AdamW group's eps, added to the root of the second moment; > 0"},
       {"adamw_weight_decay", OptionType::number, 0.0, 0.0, std::nullopt, {},
        "decoupled decay of the AdamW group's parameters of 2+ dims (the embeddings)"},
   };
-  d.make_optimizer = [](const Options& o) -> std::unique_ptr<Optimizer> {
-    auto text = [&](const char* name) { return to_string(o.values().at(name)); };
-    if (!(o.get<double>("lr") > 0.0))
-      throw ConfigError("muon: lr = " + text("lr") + " must be > 0 (optimizer.lr)");
-    if (!(o.get<double>("momentum") < 1.0))
-      throw ConfigError("muon: momentum = " + text("momentum") +
-                        " must be below 1; hint: the reference uses 0.95");
-    const auto& betas = o.get<std::vector<double>>("adamw_betas");
-    if (betas.size() != 2 ||
-        !std::all_of(betas.begin(), betas.end(), [](double b) { return b >= 0.0 && b < 1.0; }))
-      throw ConfigError("muon: adamw_betas = " + text("adamw_betas") +
-                        " must be two numbers in [0, 1); hint: the reference uses [0.9, 0.95]");
-    if (!(o.get<double>("adamw_eps") > 0.0))
-      throw ConfigError("muon: adamw_eps = " + text("adamw_eps") +
-                        " must be > 0: it keeps the update finite where the second moment is 0");
+  d.factory = [](const Options& o) -> std::unique_ptr<Optimizer> {
     return std::make_unique<Muon>(o);
   };
   return d;

@@ -112,22 +112,17 @@ PluginDescriptor describe() {
   d.name = "sgd";
   d.version = "1.0.0";
   d.description = "SGD with momentum, Nesterov and L2 weight decay on parameters of 2+ dims";
-  // name, type, default, min, max (inclusive), choices, doc
+  // name, type, default, min, max (exclusive(v): an open end), choices, doc[, list length]
   d.options = {
-      {"momentum", OptionType::number, 0.0, 0.0, 1.0, {},
+      {"momentum", OptionType::number, 0.0, 0.0, exclusive(1.0), {},
        "weight of the previous update in the momentum buffer, in [0, 1); 0 turns it off"},
       {"nesterov", OptionType::boolean, false, std::nullopt, std::nullopt, {},
        "Nesterov momentum (needs momentum > 0)"},
       {"weight_decay", OptionType::number, 0.0, 0.0, std::nullopt, {},
        "L2 penalty added to the gradient: g += weight_decay * p, only on params of 2+ dims"},
   };
-  d.make_optimizer = [](const Options& options) -> std::unique_ptr<Optimizer> {
-    const double momentum = options.get<double>("momentum");
-    // The schema's bounds are inclusive; 1 would make a buffer that never forgets.
-    if (momentum >= 1.0)
-      throw ConfigError("sgd: momentum = " + to_string(OptionValue(momentum)) +
-                        " must be below 1; hint: 0.9 is usual");
-    if (options.get<bool>("nesterov") && momentum == 0.0)
+  d.factory = [](const Options& options) -> std::unique_ptr<Optimizer> {
+    if (options.get<bool>("nesterov") && options.get<double>("momentum") == 0.0)
       throw ConfigError("sgd: nesterov = true needs momentum > 0; hint: set momentum = 0.9");
     return std::make_unique<Sgd>(options);
   };

@@ -180,8 +180,7 @@ class BpeTokenizer final : public Tokenizer {
         cuttable_(splitter_->pattern() == gpt2_pattern || splitter_->pattern() == gpt4_pattern),
         on_special_(options.get<std::string>("on_special")),
         save_format_(options.get<std::string>("save_format")) {
-    std::stringstream list(options.get<std::string>("special_tokens"));
-    for (std::string token; std::getline(list, token, ',');)
+    for (const std::string& token : options.get<std::vector<std::string>>("special_tokens"))
       if (!token.empty()) specials_.push_back({token, -1});
     const std::string& encoder = options.get<std::string>("encoder_json");
     const std::string& vocab = options.get<std::string>("vocab_bpe");
@@ -896,8 +895,8 @@ PluginDescriptor describe() {
   d.options = {
       {"pattern", OptionType::string, std::string("gpt2"), std::nullopt, std::nullopt, {},
        "split pattern: gpt2, gpt4, none, or a PCRE2 regex"},
-      {"special_tokens", OptionType::string, std::string(""), std::nullopt, std::nullopt, {},
-       "comma-separated special tokens, given ids after the merges"},
+      {"special_tokens", OptionType::string_list, std::vector<std::string>{}, std::nullopt,
+       std::nullopt, {}, "special tokens, given ids after the merges"},
       {"on_special", OptionType::string, std::string("raise"), std::nullopt, std::nullopt,
        {"raise", "allow", "text"},
        "a special token in the text: raise a DataError, emit its id, or encode it as text"},
@@ -909,7 +908,7 @@ PluginDescriptor describe() {
        {"nanolab", "minbpe"},
        "what save() writes: nanolab's own format, or minbpe's .model (load reads both)"},
   };
-  d.make_tokenizer = [](const Options& options) -> std::unique_ptr<Tokenizer> {
+  d.factory = [](const Options& options) -> std::unique_ptr<Tokenizer> {
     return std::make_unique<BpeTokenizer>(options);
   };
   return d;

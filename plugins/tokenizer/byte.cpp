@@ -57,7 +57,7 @@ PluginDescriptor describe() {
   d.name = "byte";
   d.version = "1.0.0";
   d.description = "one token per byte: 256 ids, lossless for any text, nothing to train";
-  d.make_tokenizer = [](const Options&) -> std::unique_ptr<Tokenizer> {
+  d.factory = [](const Options&) -> std::unique_ptr<Tokenizer> {
     return std::make_unique<ByteTokenizer>();
   };
   return d;

@@ -271,7 +271,7 @@ PluginDescriptor describe() {
   d.description =
       "one token per character (UTF-8 code point, or byte for non-UTF-8 text), vocabulary "
       "learned from the training text";
-  d.make_tokenizer = [](const Options&) -> std::unique_ptr<Tokenizer> {
+  d.factory = [](const Options&) -> std::unique_ptr<Tokenizer> {
     return std::make_unique<CharTokenizer>();
   };
   return d;

@@ -19,10 +19,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const auto vocab = fuzz::write_input("vocab.bpe", data + 2 + encoder_size, size - 2 - encoder_size);
   std::unique_ptr<Tokenizer> tok;
   try {
-    tok = Registry::instance().make_tokenizer(
+    tok = Registry::instance().make<PluginKind::tokenizer>(
         "bpe", {{"encoder_json", encoder.string()},
                 {"vocab_bpe", vocab.string()},
-                {"special_tokens", std::string("<|endoftext|>")},
+                {"special_tokens", std::vector<std::string>{"<|endoftext|>"}},
                 {"on_special", std::string("allow")}});
   } catch (const DataError&) {
     return 0;
@@ -35,7 +35,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                      std::to_string(tok->vocab_size()));
   if (tok->decode(ids) != text) fuzz::violated("the text does not decode back");
   const std::string saved = tok->save();
-  auto again = Registry::instance().make_tokenizer("bpe", {});
+  auto again = Registry::instance().make<PluginKind::tokenizer>("bpe", {});
   again->load(saved);  // anything thrown here escapes: a saved form must always load
   if (again->save() != saved) fuzz::violated("the saved form does not save identically");
   return 0;

@@ -94,7 +94,7 @@ class Recipe {
       for (int i = 0, n = count(); i < n; ++i)
         attribute(meta, "key" + std::to_string(i), Type::string);
     if (Handle plugins = group(f, "plugins"); plugins >= 0) {
-      for (const char* kind : {"attention", "optimizer", "loss", "tokenizer"}) {
+      for (const char* kind : {"attention", "optimizer", "loss", "tokenizer", "schedule"}) {
         Handle g = group(plugins, kind);
         if (g < 0) continue;
         for (const char* name : {"name", "version", "file", "sha256"})

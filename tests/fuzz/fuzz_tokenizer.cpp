@@ -30,7 +30,7 @@ const char* const names[] = {"char", "byte", "bpe"};
 constexpr int n_names = 3;
 
 std::unique_ptr<Tokenizer> fresh(const std::string& name) {
-  return Registry::instance().make_tokenizer(name, {});
+  return Registry::instance().make<PluginKind::tokenizer>(name, {});
 }
 
 // Built once per process: training and loading are the slow part, the inputs are the payloads.

@@ -32,7 +32,7 @@ TEST_P(Golden, MatchesPyTorch) {
   const int64_t B = f.attr(g, "B"), T = f.attr(g, "T");
   Registry& registry = Registry::instance();
   Gpt model(config, [&](const AttentionConfig& ac) {
-    return registry.make_attention("causal_mha", {}, ac);
+    return registry.make<PluginKind::attention>("causal_mha", {}, ac);
   });
   // Every parameter of nanolab's model is in the fixture, and every tensor of the fixture is a
   // parameter of the model.
@@ -63,7 +63,7 @@ TEST_P(Golden, MatchesPyTorch) {
   // 10 AdamW steps on the same batch, starting again from the fixture's weights.
   for (const Parameter& p : model.parameters())
     p.tensor.copy_from(Tensor::from(f.read<float>(g + "/weights/" + p.name), p.tensor.shape()));
-  auto adamw = registry.make_optimizer(
+  auto adamw = registry.make<PluginKind::optimizer>(
       "adamw", {{"betas", std::vector<double>{0.9, 0.99}}, {"eps", 1e-8}, {"weight_decay", 0.1}});
   std::vector<float> curve;
   for (int step = 1; step <= 10; ++step) {

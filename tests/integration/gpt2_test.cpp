@@ -38,7 +38,7 @@ const fs::path fixtures = fs::path(NANOLAB_TEST_SOURCE_DIR) / "tests" / "fixture
 std::unique_ptr<Gpt> make_gpt(const GptConfig& config) {
   Registry& registry = Registry::instance();
   return std::make_unique<Gpt>(config, [&](const AttentionConfig& ac) {
-    return registry.make_attention("causal_mha", {}, ac);
+    return registry.make<PluginKind::attention>("causal_mha", {}, ac);
   });
 }
 

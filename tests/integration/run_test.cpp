@@ -74,7 +74,7 @@ TEST(Run, WritesACompleteRunDirectory) {
   EXPECT_NE(log.config_toml.find("n_embd = 32"), std::string::npos);
   EXPECT_EQ(log.meta.at("seed"), "7");
   EXPECT_FALSE(log.meta.at("git_commit").empty());
-  ASSERT_EQ(log.plugins.size(), 4u);
+  ASSERT_EQ(log.plugins.size(), 5u);  // attention, optimizer, loss, tokenizer, schedule
   for (const auto& p : log.plugins) EXPECT_EQ(p.sha256.size(), 64u) << p.kind;
   EXPECT_GT(log.summary.at("params"), 0);
   EXPECT_EQ(log.summary.at("tokens_seen"), 60 * 8 * 16);

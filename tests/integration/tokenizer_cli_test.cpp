@@ -224,7 +224,7 @@ TEST(TokenizerCli, ShakespeareBpeExperimentStoresItsTokenizer) {
   const RunLog log = read_run(dir.path() / "runs" / "shakespeare_bpe" / "run" / "run.h5");
   EXPECT_EQ(log.status, "completed");
   ASSERT_EQ(log.tokenizer.rfind("nanolab-tokenizer bpe 1\n", 0), 0u);
-  auto tok = Registry::instance().make_tokenizer("bpe", {});
+  auto tok = Registry::instance().make<PluginKind::tokenizer>("bpe", {});
   tok->load(log.tokenizer);
   EXPECT_EQ(tok->vocab_size(), 1024);
   const std::string line = "First Citizen:\nBefore we proceed any further, hear me speak.\n";

@@ -86,7 +86,7 @@ TEST(BadPlugins, WrongAbiVersion) {
   Case c;
   auto bad = c.plugins.add(bad_plugin("wrong_abi"));
   expect_plugin_error(c.list(), bad,
-                      "built for plugin ABI version 999, this nanolab uses version 1", c);
+                      "built for plugin ABI version 999, this nanolab uses version 2", c);
 }
 
 TEST(BadPlugins, DescriptorFactoryThrows) {
@@ -221,8 +221,8 @@ TEST(BadPlugins, ShowPrintsEveryOption) {
         "  offset   integer      0            [0, 1000]                   added to every byte's id\n",
         "  mode     string       \"plain\"      one of \"plain\", \"reversed\"  order of the ids\n",
         "  strict   boolean      true         any                         unused; a boolean to validate\n",
-        "  scale    number       1.0          [0.0, 10.0]                 unused; a bounded number",
-        "  weights  number list  [0.5, 0.25]  [0.0, 1.0]                  unused; a bounded number list"})
+        "  scale    number       1.0          [0, 10]                     unused; a bounded number",
+        "  weights  number list  [0.5, 0.25]  each [0, 1]                 unused; a bounded number list"})
     EXPECT_NE(o.out.find(expected), std::string::npos) << "expected: " << expected << "\ngot:\n" << o.out;
 }
 

@@ -60,7 +60,7 @@ class AttentionContract : public testing::TestWithParam<Case> {
   // the rejection is well-formed is HonoursOrRejectsThePosition's business).
   std::unique_ptr<Attention> make(const AttentionConfig& config) const {
     try {
-      return Registry::instance().make_attention(GetParam().plugin, {}, config);
+      return Registry::instance().make<PluginKind::attention>(GetParam().plugin, {}, config);
     } catch (const ConfigError&) {
       if (GetParam().position == Position::learned) throw;
       return nullptr;
@@ -113,7 +113,7 @@ TEST(AttentionPlugins, HasPlugins) {
 TEST_P(AttentionContract, HonoursOrRejectsThePosition) {
   const std::string name = position_name(GetParam().position);
   try {
-    auto attention = Registry::instance().make_attention(GetParam().plugin, {},
+    auto attention = Registry::instance().make<PluginKind::attention>(GetParam().plugin, {},
                                                          config_of(16, 4, 8, true, 0.0f));
     EXPECT_TRUE(attention);
   } catch (const ConfigError& e) {

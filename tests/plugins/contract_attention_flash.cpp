@@ -35,8 +35,8 @@ struct Case {
 };
 
 std::unique_ptr<Attention> make(const std::string& name, const Case& c, float dropout = 0.0f) {
-  return Registry::instance().make_attention(
-      name, {}, {c.C, c.NH, c.T, /*bias=*/true, dropout, /*layer=*/0, /*n_layer=*/2});
+  return Registry::instance().make<PluginKind::attention>(
+      name, {}, AttentionConfig{c.C, c.NH, c.T, /*bias=*/true, dropout, /*layer=*/0, /*n_layer=*/2});
 }
 
 // Weights of N(0, 1/C) (biases N(0, 0.1^2)): q and k come out N(0, ~1), so the scaled scores are

@@ -30,7 +30,7 @@ Tensor logits_of(uint32_t seed) {
 }
 
 std::unique_ptr<Loss> make(const std::string& name, const Given& given = {}) {
-  return Registry::instance().make_loss(name, given);
+  return Registry::instance().make<PluginKind::loss>(name, given);
 }
 
 class LossContract : public testing::TestWithParam<std::string> {};

@@ -85,7 +85,7 @@ void run(Optimizer& opt, Problem& q, const std::vector<float>& lrs, int64_t firs
 }
 
 std::unique_ptr<Optimizer> make(const std::string& name, const Given& given = {}) {
-  return Registry::instance().make_optimizer(name, given);
+  return Registry::instance().make<PluginKind::optimizer>(name, given);
 }
 
 bool has_option(const std::string& name, const std::string& option) {

@@ -52,7 +52,7 @@ std::string joined_edge_cases() {
 }
 
 std::unique_ptr<Tokenizer> make(const std::string& name) {
-  return Registry::instance().make_tokenizer(name, {});
+  return Registry::instance().make<PluginKind::tokenizer>(name, {});
 }
 
 // A printable label for a test case: its index and length.

@@ -41,7 +41,7 @@ std::string read(const fs::path& path) {
 }
 
 std::unique_ptr<Tokenizer> make(std::map<std::string, OptionValue> options = {}) {
-  return Registry::instance().make_tokenizer("bpe", options);
+  return Registry::instance().make<PluginKind::tokenizer>("bpe", options);
 }
 
 // GPT-2's files under $NANOLAB_DATA/gpt2, or an empty path with the reason for the skip.
@@ -56,7 +56,7 @@ std::pair<fs::path, std::string> data_dir(const std::vector<std::string>& files)
 std::unique_ptr<Tokenizer> gpt2(const fs::path& data) {
   return make({{"encoder_json", (data / "gpt2/encoder.json").string()},
                {"vocab_bpe", (data / "gpt2/vocab.bpe").string()},
-               {"special_tokens", std::string("<|endoftext|>")},
+               {"special_tokens", std::vector<std::string>{"<|endoftext|>"}},
                {"on_special", std::string("allow")}});
 }
 
@@ -334,7 +334,7 @@ TEST(BpeTokenizer, WritesMinbpesModelFilesBackByteForByte) {
 TEST(BpeTokenizer, MinbpeModelOfATrainedTokenizerLoadsAsTheSameTokenizer) {
   const std::string corpus = read(fixtures / "bpe_corpus.txt");
   const std::map<std::string, OptionValue> options{{"pattern", std::string("gpt4")},
-                                                   {"special_tokens", std::string("<|eot|>")},
+                                                   {"special_tokens", std::vector<std::string>{"<|eot|>"}},
                                                    {"on_special", std::string("allow")}};
   auto trained = make(options);
   trained->train(corpus, 400);
@@ -368,7 +368,7 @@ TEST(BpeTokenizer, MinbpeFormatRefusesWhatItCannotHold) {
     }
   };
   // minbpe splits a special token line on whitespace and strips the pattern line.
-  expect_refused({{"special_tokens", std::string("<|end of text|>")}}, "special token '<|end of text|>'");
+  expect_refused({{"special_tokens", std::vector<std::string>{"<|end of text|>"}}}, "special token '<|end of text|>'");
   expect_refused({{"pattern", std::string(R"(\w+|\s )")}}, "split pattern");
   const auto [data, why] = data_dir({"gpt2/encoder.json", "gpt2/vocab.bpe"});
   NANOLAB_NEEDS(!data.empty(), why);
@@ -424,20 +424,20 @@ TEST(BpeTokenizer, PiecewisePreSplitEqualsOnePass) {
 
 TEST(BpeTokenizer, SpecialTokensFollowOnSpecial) {
   const std::string text = "one<|eot|>two";
-  auto raise = make({{"special_tokens", std::string("<|eot|>,<|pad|>")}});
+  auto raise = make({{"special_tokens", std::vector<std::string>{"<|eot|>", "<|pad|>"}}});
   raise->train("one two one two", 260);
   EXPECT_EQ(raise->vocab_size(), 260);  // 256 bytes, 2 merges, 2 special tokens
   EXPECT_THROW(raise->encode(text), DataError);
 
-  auto allow = make({{"special_tokens", std::string("<|eot|>,<|pad|>")},
-                     {"special_tokens", std::string("<|endoftext|>")},
+  auto allow = make({{"special_tokens", std::vector<std::string>{"<|eot|>", "<|pad|>"}},
+                     {"special_tokens", std::vector<std::string>{"<|endoftext|>"}},
                {"on_special", std::string("allow")}});
   allow->train("one two one two", 260);
   const std::vector<int32_t> ids = allow->encode(text);
   EXPECT_EQ(std::count(ids.begin(), ids.end(), 258), 1);  // <|eot|> follows the 2 merges
   EXPECT_EQ(allow->decode(ids), text);
 
-  auto as_text = make({{"special_tokens", std::string("<|eot|>")},
+  auto as_text = make({{"special_tokens", std::vector<std::string>{"<|eot|>"}},
                        {"on_special", std::string("text")}});
   as_text->train("one two one two", 259);
   const std::vector<int32_t> plain = as_text->encode(text);

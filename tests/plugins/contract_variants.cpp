@@ -60,7 +60,7 @@ using Given = std::map<std::string, OptionValue>;
 // and for b (no decay: 1-D): signs [+, -, -] give 0.5 - 0.1 + 0.1 + 0.1 = 0.6; the element whose
 // gradient is always 0 has c = 0, sign(0) = 0, and stays at 0.25.
 TEST(LionOptimizer, FirstStepsEqualHandComputedValues) {
-  auto lion = Registry::instance().make_optimizer(
+  auto lion = Registry::instance().make<PluginKind::optimizer>(
       "lion", Given{{"betas", std::vector<double>{0.9, 0.99}}, {"weight_decay", 0.1}});
   Parameters params{{"w", Tensor::from({1.0f, -0.5f}, {1, 2})},
                     {"b", Tensor::from({0.5f, 0.25f}, {2})}};
@@ -85,7 +85,7 @@ TEST(LionOptimizer, FirstStepsEqualHandComputedValues) {
 
 TEST(LionOptimizer, RefusesBetasThatAreNotTwoNumbersBelowOne) {
   auto make = [](std::vector<double> betas) {
-    return Registry::instance().make_optimizer("lion", Given{{"betas", betas}});
+    return Registry::instance().make<PluginKind::optimizer>("lion", Given{{"betas", betas}});
   };
   EXPECT_THROW(make({0.9}), ConfigError);
   EXPECT_THROW(make({0.9, 1.0}), ConfigError);
@@ -147,7 +147,7 @@ struct AdafactorReference {
 };
 
 TEST(AdafactorOptimizer, ThreeStepsEqualTheAlgorithmInDouble) {
-  auto adafactor = Registry::instance().make_optimizer("adafactor", Given{{"weight_decay", 0.1}});
+  auto adafactor = Registry::instance().make<PluginKind::optimizer>("adafactor", Given{{"weight_decay", 0.1}});
   Parameters params{{"w", Tensor::from({1.0f, -0.5f, 0.25f, 2.0f, -1.5f, 0.75f}, {2, 3})},
                     {"b", Tensor::from({0.5f, -1.0f, 1.5f}, {3})}};
   for (Parameter& p : params) p.tensor.set_requires_grad();
@@ -205,8 +205,8 @@ double lse_of(const std::vector<float>& x, int64_t r) {
 }
 
 TEST(FocalLoss, WithGammaZeroEqualsCrossEntropy) {
-  auto focal = Registry::instance().make_loss("focal", Given{{"gamma", 0.0}});
-  auto cross_entropy = Registry::instance().make_loss("cross_entropy", Given{});
+  auto focal = Registry::instance().make<PluginKind::loss>("focal", Given{{"gamma", 0.0}});
+  auto cross_entropy = Registry::instance().make<PluginKind::loss>("cross_entropy", Given{});
   Tensor a = logits_of(1), b = logits_of(1);
   const Tensor fa = focal->forward(a, targets), cb = cross_entropy->forward(b, targets);
   // Both take the log-sum-exp in double and round the per-token loss to f32 (~2, 1.2e-7 each) in
@@ -221,7 +221,7 @@ TEST(FocalLoss, WithGammaZeroEqualsCrossEntropy) {
 }
 
 TEST(FocalLoss, WeighsEachTokenByOneMinusPtToTheGamma) {
-  auto focal = Registry::instance().make_loss("focal", Given{{"gamma", 2.0}});
+  auto focal = Registry::instance().make<PluginKind::loss>("focal", Given{{"gamma", 2.0}});
   Tensor logits = logits_of(2);
   const std::vector<float> x = logits.to_vector();
   double expected = 0;
@@ -236,8 +236,8 @@ TEST(FocalLoss, WeighsEachTokenByOneMinusPtToTheGamma) {
 
 TEST(CrossEntropyLoss, ZLossAddsExactlyTheFormula) {
   const double k = 0.1;
-  auto plain = Registry::instance().make_loss("cross_entropy", Given{});
-  auto with_z = Registry::instance().make_loss("cross_entropy", Given{{"z_loss", k}});
+  auto plain = Registry::instance().make<PluginKind::loss>("cross_entropy", Given{});
+  auto with_z = Registry::instance().make<PluginKind::loss>("cross_entropy", Given{{"z_loss", k}});
   Tensor a = logits_of(3), b = logits_of(3);
   const std::vector<float> x = a.to_vector();
   const Tensor la = plain->forward(a, targets), lb = with_z->forward(b, targets);
@@ -302,8 +302,8 @@ TEST(GqaAttention, IsCausalMhaWithKeyValueHeadsRepeatedOverEachGroup) {
     SCOPED_TRACE("n_kv_head " + std::to_string(n_kv_head));
     const int64_t G = NH / n_kv_head;
     auto gqa =
-        Registry::instance().make_attention("gqa", {{"n_kv_head", n_kv_head}}, config_of(C, NH, T));
-    auto mha = Registry::instance().make_attention("causal_mha", {}, config_of(C, NH, T));
+        Registry::instance().make<PluginKind::attention>("gqa", {{"n_kv_head", n_kv_head}}, config_of(C, NH, T));
+    auto mha = Registry::instance().make<PluginKind::attention>("causal_mha", {}, config_of(C, NH, T));
     randomise(*gqa, 22);
     auto g = parameters_of(*gqa), m = parameters_of(*mha);
     ASSERT_EQ(g["k_proj.weight"].shape(), (Shape{n_kv_head * HS, C}));
@@ -341,8 +341,8 @@ TEST(GqaAttention, GradientsAreCausalMhaGradientsSummedOverEachGroup) {
   src_m.set_requires_grad();
   const Tensor diff_dst = contract::randn({B, T, C}, 1.0f, rng);
   auto gqa =
-      Registry::instance().make_attention("gqa", {{"n_kv_head", n_kv_head}}, config_of(C, NH, T));
-  auto mha = Registry::instance().make_attention("causal_mha", {}, config_of(C, NH, T));
+      Registry::instance().make<PluginKind::attention>("gqa", {{"n_kv_head", n_kv_head}}, config_of(C, NH, T));
+  auto mha = Registry::instance().make<PluginKind::attention>("causal_mha", {}, config_of(C, NH, T));
   randomise(*gqa, 32);
   auto g = parameters_of(*gqa), m = parameters_of(*mha);
   float* w = m["c_attn.weight"].data();
@@ -395,7 +395,7 @@ TEST(GqaAttention, GradientsAreCausalMhaGradientsSummedOverEachGroup) {
 
 TEST(GqaAttention, RefusesAnNKvHeadThatDoesNotDivideNHead) {
   EXPECT_THROW(
-      Registry::instance().make_attention("gqa", {{"n_kv_head", int64_t(3)}}, config_of(16, 4, 8)),
+      Registry::instance().make<PluginKind::attention>("gqa", {{"n_kv_head", int64_t(3)}}, config_of(16, 4, 8)),
       ConfigError);
 }
 
@@ -404,9 +404,9 @@ TEST(SlidingWindowAttention, WithWindowOfAtLeastTIsCausalMha) {
   std::mt19937 rng(23);
   const Tensor src = contract::randn({B, T, C}, 1.0f, rng);
   for (int64_t window : {T, T + 5}) {
-    auto sliding = Registry::instance().make_attention("sliding_window", {{"window", window}},
+    auto sliding = Registry::instance().make<PluginKind::attention>("sliding_window", {{"window", window}},
                                                        config_of(C, NH, T));
-    auto mha = Registry::instance().make_attention("causal_mha", {}, config_of(C, NH, T));
+    auto mha = Registry::instance().make<PluginKind::attention>("causal_mha", {}, config_of(C, NH, T));
     randomise(*mha, 24);
     auto s = parameters_of(*sliding);
     for (const auto& [name, t] : parameters_of(*mha)) s.at(name).copy_from(t);
@@ -419,7 +419,7 @@ TEST(SlidingWindowAttention, WithWindowOfAtLeastTIsCausalMha) {
 
 TEST(SlidingWindowAttention, OutputsIgnoreTokensOutsideTheWindow) {
   const int64_t B = 2, T = 8, C = 16, NH = 4, window = 3;
-  auto sliding = Registry::instance().make_attention("sliding_window", {{"window", window}},
+  auto sliding = Registry::instance().make<PluginKind::attention>("sliding_window", {{"window", window}},
                                                      config_of(C, NH, T));
   randomise(*sliding, 25);
   std::mt19937 rng(26);
@@ -448,7 +448,7 @@ TEST(SlidingWindowAttention, OutputsIgnoreTokensOutsideTheWindow) {
 
 TEST(SlidingWindowAttention, KvCacheMatchesFullForwardWhenTheWindowIsShorterThanT) {
   const int64_t B = 2, T = 8, C = 16, NH = 4, window = 3;
-  auto sliding = Registry::instance().make_attention("sliding_window", {{"window", window}},
+  auto sliding = Registry::instance().make<PluginKind::attention>("sliding_window", {{"window", window}},
                                                      config_of(C, NH, T));
   randomise(*sliding, 27);
   std::mt19937 rng(28);
@@ -476,7 +476,7 @@ TEST(SlidingWindowAttention, KvCacheMatchesFullForwardWhenTheWindowIsShorterThan
 // sum(dst * diff_dst) with respect to src.
 TEST(SlidingWindowAttention, InputGradientMatchesFiniteDifferencesWhenTheWindowIsShorterThanT) {
   const int64_t B = 1, T = 6, C = 8, NH = 2, window = 2;
-  auto sliding = Registry::instance().make_attention("sliding_window", {{"window", window}},
+  auto sliding = Registry::instance().make<PluginKind::attention>("sliding_window", {{"window", window}},
                                                      config_of(C, NH, T));
   randomise(*sliding, 33);
   std::mt19937 rng(34);
@@ -600,7 +600,7 @@ struct AdamWReference {
 // the formulas written out above in double.
 TEST(MuonOptimizer, ThreeStepsEqualTheFormulasWrittenOut) {
   const double peak = 0.05, adamw_lr = 0.01;
-  auto muon = Registry::instance().make_optimizer(
+  auto muon = Registry::instance().make<PluginKind::optimizer>(
       "muon", Given{{"lr", peak},
                     {"weight_decay", 0.1},
                     {"adamw_lr", adamw_lr},
@@ -697,7 +697,7 @@ std::vector<double> singular_values(const Matrix& x, int64_t rows, int64_t cols)
 TEST(MuonOptimizer, UpdateSingularValuesLieInTheQuinticsBand) {
   for (auto [rows, cols] : {std::pair<int64_t, int64_t>{24, 64}, {64, 24}}) {
     SCOPED_TRACE(std::to_string(rows) + " x " + std::to_string(cols));
-    auto muon = Registry::instance().make_optimizer("muon", Given{{"lr", 1.0}});
+    auto muon = Registry::instance().make<PluginKind::optimizer>("muon", Given{{"lr", 1.0}});
     std::mt19937 rng(52);
     const std::vector<float> noise = contract::randn(rows * cols, 1.0f, rng);
     const std::vector<float> u = contract::randn(rows, 1.0f, rng);
@@ -737,13 +737,13 @@ TEST(MuonOptimizer, UpdateSingularValuesLieInTheQuinticsBand) {
 // hidden matrix beside them does; the hidden matrix does not take AdamW's step.
 TEST(MuonOptimizer, EmbeddingsHeadAndOneDimensionalParametersFollowAdamWExactly) {
   const double peak = 0.25, adamw_lr = 0.002;
-  auto muon = Registry::instance().make_optimizer(
+  auto muon = Registry::instance().make<PluginKind::optimizer>(
       "muon", Given{{"lr", peak},
                     {"adamw_lr", adamw_lr},
                     {"adamw_betas", std::vector<double>{0.8, 0.9}},
                     {"adamw_eps", 1e-6},
                     {"adamw_weight_decay", 0.1}});
-  auto adamw = Registry::instance().make_optimizer(
+  auto adamw = Registry::instance().make<PluginKind::optimizer>(
       "adamw",
       Given{{"betas", std::vector<double>{0.8, 0.9}}, {"eps", 1e-6}, {"weight_decay", 0.1}});
   std::mt19937 rng(53);
@@ -778,7 +778,7 @@ TEST(MuonOptimizer, EmbeddingsHeadAndOneDimensionalParametersFollowAdamWExactly)
 }
 
 TEST(MuonOptimizer, RefusesMomentumOneAndBadAdamWOptions) {
-  auto make = [](Given given) { return Registry::instance().make_optimizer("muon", given); };
+  auto make = [](Given given) { return Registry::instance().make<PluginKind::optimizer>("muon", given); };
   EXPECT_THROW(make({{"momentum", 1.0}}), ConfigError);
   EXPECT_THROW(make({{"adamw_betas", std::vector<double>{0.9}}}), ConfigError);
   EXPECT_THROW(make({{"adamw_betas", std::vector<double>{0.9, 1.0}}}), ConfigError);
@@ -846,7 +846,7 @@ std::vector<double> quadratic_linear_attention(const std::vector<double>& x,
 
 TEST(LinearAttention, EqualsTheQuadraticFormOfItsFeatureMap) {
   const int64_t B = 2, T = 96, C = 32, NH = 2;  // HS = 16
-  auto attention = Registry::instance().make_attention("linear", {}, config_of(C, NH, T));
+  auto attention = Registry::instance().make<PluginKind::attention>("linear", {}, config_of(C, NH, T));
   randomise_scaled(*attention, C, 41);
   std::mt19937 rng(42);
   const Tensor src = contract::randn({B, T, C}, 1.0f, rng);
@@ -869,7 +869,7 @@ TEST(LinearAttention, EqualsTheQuadraticFormOfItsFeatureMap) {
 // parameter moves along that direction.
 TEST(LinearAttention, BackwardIsTheDerivativeOfTheQuadraticForm) {
   const int64_t B = 2, T = 40, C = 16, NH = 2;
-  auto attention = Registry::instance().make_attention("linear", {}, config_of(C, NH, T));
+  auto attention = Registry::instance().make<PluginKind::attention>("linear", {}, config_of(C, NH, T));
   randomise_scaled(*attention, C, 43);
   std::mt19937 rng(44);
   Tensor src = contract::randn({B, T, C}, 1.0f, rng);
@@ -918,7 +918,7 @@ TEST(LinearAttention, BackwardIsTheDerivativeOfTheQuadraticForm) {
 TEST(LinearAttention, ResultsDoNotDependOnTheThreadCount) {
   NANOLAB_SKIP_ON_ONE_THREAD();
   const int64_t B = 3, T = 50, C = 32, NH = 4;
-  auto attention = Registry::instance().make_attention("linear", {}, config_of(C, NH, T));
+  auto attention = Registry::instance().make<PluginKind::attention>("linear", {}, config_of(C, NH, T));
   randomise_scaled(*attention, C, 49);
   std::mt19937 rng(50);
   const Tensor src_values = contract::randn({B, T, C}, 1.0f, rng);
@@ -947,7 +947,7 @@ TEST(LinearAttention, ResultsDoNotDependOnTheThreadCount) {
 // Bytes in use after reset_cache(B) and block_size positions fed one at a time, beyond what was in
 // use before (the attention's parameters and the input already exist).
 size_t cache_bytes(const std::string& name, int64_t B, int64_t C, int64_t NH, int64_t block_size) {
-  auto attention = Registry::instance().make_attention(name, {}, config_of(C, NH, block_size));
+  auto attention = Registry::instance().make<PluginKind::attention>(name, {}, config_of(C, NH, block_size));
   randomise_scaled(*attention, C, 45);
   std::mt19937 rng(46);
   const Tensor src = contract::randn({B, 1, C}, 1.0f, rng);
@@ -978,7 +978,7 @@ TEST(LinearAttention, KvCacheMemoryDoesNotGrowWithTheNumberOfPositions) {
 // cache: the peak the step holds beyond what was live before (to the size-class rounding).
 size_t training_step_bytes(const std::string& name, int64_t T) {
   const int64_t C = 64, NH = 4;  // HS = 16: a (T, T) buffer per head dwarfs the (T, HS) ones
-  auto attention = Registry::instance().make_attention(name, {}, config_of(C, NH, T));
+  auto attention = Registry::instance().make<PluginKind::attention>(name, {}, config_of(C, NH, T));
   randomise_scaled(*attention, C, 47);
   std::mt19937 rng(48);
   Tensor src = contract::randn({1, T, C}, 1.0f, rng);

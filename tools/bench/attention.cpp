@@ -53,7 +53,7 @@ struct Timing {
 };
 
 Timing measure(const std::string& name, int64_t T, int reps) {
-  auto attention = Registry::instance().make_attention(name, {}, {C, NH, T, true, 0.0f, 0, 1});
+  auto attention = Registry::instance().make<PluginKind::attention>(name, {}, AttentionConfig{C, NH, T, true, 0.0f, 0, 1});
   std::mt19937 rng(1);
   // Weights of the scale of GPT-2's init: q and k of O(1), softmax rows neither uniform nor
   // one-hot (exp's cost does not depend on that, but the data is realistic).

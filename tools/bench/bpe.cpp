@@ -58,7 +58,7 @@ int main() {
   const double mb = double(text.size()) / 1e6;
   constexpr int reps = 5;
 
-  auto gpt2 = Registry::instance().make_tokenizer(
+  auto gpt2 = Registry::instance().make<PluginKind::tokenizer>(
       "bpe", {{"encoder_json", data + "/gpt2/encoder.json"}, {"vocab_bpe", data + "/gpt2/vocab.bpe"}});
   std::printf("tiny Shakespeare: %zu bytes, median of %d, %d thread(s)\n", text.size(), reps,
               runtime::num_threads());
@@ -67,7 +67,7 @@ int main() {
   std::printf("encode, GPT-2 vocab, %d thread(s): %zu tokens, %.3f s, %.1f MB/s\n",
               runtime::num_threads(), n, s, mb / s);
   for (const char* pattern : {"gpt2", "gpt4"}) {
-    auto tok = Registry::instance().make_tokenizer("bpe", {{"pattern", std::string(pattern)}});
+    auto tok = Registry::instance().make<PluginKind::tokenizer>("bpe", {{"pattern", std::string(pattern)}});
     const double s = median_seconds(reps, [&] { tok->train(text, 4096); });
     std::printf("train vocab 4096, %s pattern: %.3f s\n", pattern, s);
   }

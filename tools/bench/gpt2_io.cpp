@@ -82,7 +82,7 @@ int main(int argc, char** argv) {
       Registry& registry = Registry::instance();
       Gpt model(
           {a.vocab_size, a.block_size, a.n_layer, a.n_head, a.n_embd, 0.0, true},
-          [&](const AttentionConfig& ac) { return registry.make_attention("causal_mha", {}, ac); });
+          [&](const AttentionConfig& ac) { return registry.make<PluginKind::attention>("causal_mha", {}, ac); });
       const double load_s = median_seconds(reps, [&] { gpt2::load(model, w); });
       const Tensor logits = model.forward(ids, B, T, ForwardContext{});
       std::vector<float> expected(size_t(logits.numel()));

@@ -100,6 +100,11 @@ std::map<std::string, OptionValue> typed_options(const LoadedPlugin& plugin,
       const double v = std::strtod(text.c_str(), &end);
       if (text.empty() || *end != '\0') throw bad("a number");
       given[name] = v;
+    } else if (spec->type == OptionType::string_list) {
+      std::vector<std::string> list;
+      std::istringstream items(text);
+      for (std::string item; std::getline(items, item, ',');) list.push_back(item);
+      given[name] = list;
     } else {
       std::vector<double> list;
       std::istringstream items(text);
@@ -120,7 +125,7 @@ std::unique_ptr<Tokenizer> make(const ParsedArgs& a, std::map<std::string, Optio
   const Registry& registry = Registry::instance();
   const LoadedPlugin& plugin = registry.find(PluginKind::tokenizer, a.get("--plugin", "bpe"), "--plugin");
   for (auto& [k, v] : typed_options(plugin, a.all("--option"))) defaults[k] = v;
-  return registry.make_tokenizer(plugin.descriptor->name, defaults);
+  return registry.make<PluginKind::tokenizer>(plugin.descriptor->name, defaults);
 }
 
 // The tokenizer of --tokenizer FILE (the plugin's saved bytes, or any format its load() reads) or
@@ -132,7 +137,7 @@ std::unique_ptr<Tokenizer> open_tokenizer(const ParsedArgs& a) {
     const fs::path dir = a.get("--gpt2");
     return make(a, {{"encoder_json", (dir / "encoder.json").string()},
                     {"vocab_bpe", (dir / "vocab.bpe").string()},
-                    {"special_tokens", std::string("<|endoftext|>")}});
+                    {"special_tokens", std::vector<std::string>{"<|endoftext|>"}}});
   }
   const std::string path = a.get("--tokenizer");
   const std::string bytes = read_file_or_stdin(path, input_limit::tokenizer);

@@ -1,9 +1,12 @@
 // Plugin options: the schema a plugin declares and the validated values it receives.
 //
-// A plugin never parses its options: it declares each one (name, type, default, allowed range or
-// values, one line of doc) and the framework checks what the experiment gives against that schema
-// (unknown option with did-you-mean, wrong type, out of range) before the plugin's factory runs.
-// The factory then reads values with Options::get, which cannot fail for a declared option.
+// A plugin never parses its options: it declares each one (name, type, default, allowed range with
+// closed or open ends, allowed values, list length, one line of doc) and the framework checks what
+// the experiment gives against that schema (unknown option with did-you-mean, wrong type, out of
+// range, wrong length) before the plugin's factory runs, each problem at the file:line:col of the
+// value. The factory then reads values with Options::get, which cannot fail for a declared option,
+// and checks nothing the schema can say. Bound and range_text are the experiment schema's too
+// (framework/src/config/schema.hpp): one notion of an allowed range for every key and option.
 #pragma once
 
 #include <cstdint>
@@ -15,18 +18,36 @@
 
 namespace nanolab {
 
-enum class OptionType { boolean, integer, number, string, number_list };
+enum class OptionType { boolean, integer, number, string, number_list, string_list };
 
-using OptionValue = std::variant<bool, int64_t, double, std::string, std::vector<double>>;
+// The alternatives are in OptionType order.
+using OptionValue = std::variant<bool, int64_t, double, std::string, std::vector<double>,
+                                 std::vector<std::string>>;
+
+// One end of an allowed range: closed (the value itself is allowed) when written as a plain
+// number, open when written exclusive(v).
+struct Bound {
+  double value;
+  bool exclusive = false;
+  Bound(double v, bool open = false) : value(v), exclusive(open) {}  // NOLINT: a number is closed
+};
+inline Bound exclusive(double value) { return Bound(value, true); }
+
+// Whether v is inside the bounds (NaN never is).
+bool in_range(const std::optional<Bound>& min, const std::optional<Bound>& max, double v);
+// "[0, 1)", "> 0", "<= 1" ("" without bounds); whole numbers without ".0".
+std::string range_text(const std::optional<Bound>& min, const std::optional<Bound>& max);
 
 struct OptionSpec {
   std::string name;
   OptionType type;
   OptionValue default_value;
-  std::optional<double> min{};         // inclusive bounds for integer and number
-  std::optional<double> max{};
-  std::vector<std::string> choices{};  // allowed values of a string option; empty means any
+  std::optional<Bound> min{};          // of an integer, a number, each element of a number list
+  std::optional<Bound> max{};
+  std::vector<std::string> choices{};  // allowed values of a string or of each element of a string
+                                       // list; empty means any
   std::string doc{};                   // one line
+  std::optional<size_t> length{};      // a list: exactly this many elements
 };
 
 const char* to_string(OptionType type);

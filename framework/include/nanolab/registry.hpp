@@ -12,8 +12,9 @@
 // files. Libraries are never unloaded.
 #pragma once
 
-#include <filesystem>
 #include <deque>
+#include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -25,7 +26,7 @@
 namespace nanolab {
 
 // A plugin found by discovery. Its descriptor is what the probe read (kind, name, version,
-// description, options) without the factories: Registry::make_* reach those.
+// description, options) without the factory: Registry::make reaches that.
 struct LoadedPlugin {
   const PluginDescriptor* descriptor;
   std::filesystem::path file;
@@ -63,24 +64,34 @@ class Registry {
                           const std::string& where = "");
 
   // Validate, load the library into this process (once; PluginError naming the file if it changed
-  // since it was probed), then the factory; a factory that throws anything but a nanolab::Error
-  // becomes a PluginError naming the file.
-  std::unique_ptr<Attention> make_attention(const std::string& name,
-                                            const std::map<std::string, OptionValue>& given,
-                                            const AttentionConfig& config) const;
-  std::unique_ptr<Optimizer> make_optimizer(const std::string& name,
-                                            const std::map<std::string, OptionValue>& given) const;
-  std::unique_ptr<Loss> make_loss(const std::string& name,
-                                  const std::map<std::string, OptionValue>& given) const;
-  std::unique_ptr<Tokenizer> make_tokenizer(const std::string& name,
-                                            const std::map<std::string, OptionValue>& given) const;
+  // since it was probed), then the factory of kind K with the options and `args` (what the kind's
+  // factory takes after them: an AttentionConfig, a ScheduleConfig); a factory that throws
+  // anything but a nanolab::Error, or returns null, becomes a PluginError naming the file.
+  template <PluginKind K, class... Args>
+  std::unique_ptr<PluginInterface<K>> make(const std::string& name,
+                                           const std::map<std::string, OptionValue>& given,
+                                           const Args&... args) const {
+    const LoadedPlugin& p = find(K, name);
+    const Options options = validate(p, given);
+    const PluginFactory<K>& factory = *load(p).template factory_of<K>();
+    std::unique_ptr<PluginInterface<K>> made;
+    call_factory(p, [&] {
+      made = factory(options, args...);
+      return made != nullptr;
+    });
+    return made;
+  }
 
   Registry();  // an empty registry (tests); instance() is the one the program uses
   void scan(const std::filesystem::path& dir);
 
  private:
-  // The library's own descriptor, loaded into this process on first use.
+  // The library's own descriptor, loaded into this process on first use; its factory is the one
+  // of its kind (the loader checked it).
   const PluginDescriptor& load(const LoadedPlugin& plugin) const;
+  // Runs `make` (a factory call that says whether it made something) at the factories' boundary:
+  // nanolab errors pass through, anything else and a null result become a PluginError.
+  static void call_factory(const LoadedPlugin& plugin, const std::function<bool()>& make);
 
   std::deque<PluginDescriptor> described_;  // what the probe read; LoadedPlugin points here
   std::vector<LoadedPlugin> plugins_;

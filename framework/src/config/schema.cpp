@@ -11,7 +11,6 @@ namespace {
 
 using C = ExperimentConfig;
 using Strings = std::vector<std::string>;
-constexpr std::optional<double> none = std::nullopt;
 
 // Upper bounds of the integer keys: far above any run that fits a machine, and low enough that
 // the products the trainer forms (B x T x C, B x NH x T x T, tokens per step) and the memory
@@ -29,7 +28,8 @@ constexpr double max_eval_iters = 1 << 20;
 constexpr double max_sample_tokens = 1 << 20;
 
 KeySpec value_row(std::string key, Field field, KeyValue default_value, std::string doc,
-                  std::optional<double> min = none, std::optional<double> max = none) {
+                  std::optional<Bound> min = std::nullopt,
+                  std::optional<Bound> max = std::nullopt) {
   KeySpec spec;
   spec.key = std::move(key);
   spec.field = field;
@@ -54,14 +54,16 @@ KeySpec plugin_row(std::string key, PluginChoice C::*field, PluginKind kind,
   return spec;
 }
 
-KeySpec fixed(KeySpec spec) {
-  spec.sweepable = false;
+KeySpec plugin_name_row(std::string key, std::string C::*field, PluginKind kind,
+                        std::string default_plugin, std::string doc) {
+  KeySpec spec = value_row(std::move(key), field, std::move(default_plugin), std::move(doc));
+  spec.plugin_kind = kind;
+  spec.names_plugin = true;
   return spec;
 }
 
-KeySpec exclusive(KeySpec spec, bool min_exclusive, bool max_exclusive) {
-  spec.min_exclusive = min_exclusive;
-  spec.max_exclusive = max_exclusive;
+KeySpec fixed(KeySpec spec) {
+  spec.sweepable = false;
   return spec;
 }
 
@@ -104,9 +106,8 @@ std::vector<KeySpec> make_schema() {
       value_row("model.vocab_size", &C::model_vocab_size, int64_t{0},
                 "rows of wte and of the head; 0: the tokenizer's vocabulary; more pads it "
                 "(nanoGPT's 50304)", 0.0, max_vocab_size),
-      exclusive(value_row("model.dropout", &C::dropout, 0.0,
-                          "dropout probability (embeddings, attention output, MLP)", 0.0, 1.0),
-                false, true),
+      value_row("model.dropout", &C::dropout, 0.0,
+                "dropout probability (embeddings, attention output, MLP)", 0.0, exclusive(1.0)),
       value_row("model.bias", &C::bias, false, "biases in the linear layers and layer norms"),
       choice_row("model.position", &C::position, "learned", {"learned", "rope", "alibi", "none"},
                  "position encoding: a learned table (wpe, GPT-2), rotary q/k (rope), ALiBi's "
@@ -117,7 +118,7 @@ std::vector<KeySpec> make_schema() {
       plugin_row(
           "optimizer", &C::optimizer, PluginKind::optimizer, "adamw",
           "the [optimizer] table: plugin = NAME; its keys other than lr are the plugin's options"),
-      exclusive(value_row("optimizer.lr", &C::lr, 1e-3, "peak learning rate", 0.0), true, false),
+      value_row("optimizer.lr", &C::lr, 1e-3, "peak learning rate", exclusive(0.0)),
 
       plugin_row("loss", &C::loss, PluginKind::loss, "cross_entropy",
                  "the [loss] table: plugin = NAME; its other keys are the plugin's options"),
@@ -125,18 +126,16 @@ std::vector<KeySpec> make_schema() {
       value_row("train.max_iters", &C::max_iters, int64_t{2000}, "optimizer steps", 1.0, max_steps),
       value_row("train.warmup_iters", &C::warmup_iters, int64_t{100},
                 "linear warmup steps from 0 to lr; at most max_iters", 0.0, max_steps),
-      choice_row("train.lr_schedule", &C::lr_schedule, "cosine",
-                 {"cosine", "linear", "constant", "wsd"},
-                 "decay from lr to min_lr after warmup; wsd: constant, then linear over the last "
-                 "lr_decay_frac"),
+      plugin_name_row("train.lr_schedule", &C::lr_schedule, PluginKind::schedule, "cosine",
+                      "the learning rate after the warmup: cosine or linear decay to min_lr, "
+                      "constant, or wsd (constant, then linear over the last lr_decay_frac)"),
       value_row("train.min_lr", &C::min_lr, 1e-4, "learning rate at the end of the decay; <= lr",
                 0.0),
       value_row("train.lr_decay_iters", &C::lr_decay_iters, int64_t{0},
                 "step at which the decay reaches min_lr; 0: max_iters", 0.0, max_steps),
-      exclusive(value_row("train.lr_decay_frac", &C::lr_decay_frac, 0.2,
-                          "wsd: fraction of the steps (up to lr_decay_iters) that decay to min_lr",
-                          0.0, 1.0),
-                true, false),
+      value_row("train.lr_decay_frac", &C::lr_decay_frac, 0.2,
+                "wsd: fraction of the steps (up to lr_decay_iters) that decay to min_lr",
+                exclusive(0.0), 1.0),
       value_row("train.grad_clip", &C::grad_clip, 1.0, "clip the global gradient norm; 0: off",
                 0.0),
       value_row("train.grad_accum_steps", &C::grad_accum_steps, int64_t{1},
@@ -157,12 +156,6 @@ std::vector<KeySpec> make_schema() {
                 "with skip: stop after this many non-finite steps in a row", 1.0, max_steps),
   };
   return rows;
-}
-
-// Whole bounds read best without ".0" ("[0, 1)"), also for number keys.
-std::string bound_text(double v) {
-  if (v == std::trunc(v) && std::abs(v) < 1e15) return std::to_string(int64_t(v));
-  return to_string(OptionValue(v));
 }
 
 }  // namespace
@@ -261,18 +254,7 @@ std::string allowed_text(const KeySpec& spec) {
       out += (i ? ", " : "") + to_string(OptionValue(spec.choices[i]));
     return out;
   }
-  std::string out;
-  if (spec.min && spec.max)
-    out.append(spec.min_exclusive ? "(" : "[")
-        .append(bound_text(*spec.min))
-        .append(", ")
-        .append(bound_text(*spec.max))
-        .append(spec.max_exclusive ? ")" : "]");
-  else if (spec.min)
-    out.append(spec.min_exclusive ? "> " : ">= ").append(bound_text(*spec.min));
-  else if (spec.max)
-    out.append(spec.max_exclusive ? "< " : "<= ").append(bound_text(*spec.max));
-  return out;
+  return range_text(spec.min, spec.max);
 }
 
 std::string value_text(const KeyValue& value) {
@@ -299,8 +281,8 @@ std::string schema_markdown() {
   for (const auto& spec : schema()) {
     std::string def = value_text(spec.default_value);
     std::string allowed = allowed_text(spec);
-    if (spec.type() == KeyType::plugin) {
-      def = "{ plugin = " + def + " }";
+    if (spec.type() == KeyType::plugin || spec.names_plugin) {
+      if (!spec.names_plugin) def = "{ plugin = " + def + " }";
       const std::string kind = to_string(spec.plugin_kind);
       const bool vowel = std::string("aeiou").find(kind[0]) != std::string::npos;
       allowed = (vowel ? "an " : "a ") + kind + " plugin (`nanolab plugins`)";

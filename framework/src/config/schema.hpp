@@ -5,7 +5,8 @@
 // `nanolab check --schema` (pasted into docs/experiments.md). A key is added here and nowhere else.
 // A row of type `plugin` is a table (or a whole section, like [optimizer]) holding `plugin = NAME`
 // and that plugin's options; the options are not in this table: each plugin declares its own
-// (Registry::validate checks them). Not a parser: load.cpp reads TOML and checks values against
+// (Registry::validate checks them). A string row with names_plugin (train.lr_schedule) is the bare
+// name of a plugin whose options are not given in the file. Not a parser: load.cpp reads TOML and checks values against
 // these rows.
 #pragma once
 
@@ -35,13 +36,12 @@ struct KeySpec {
   std::string key;  // full dotted path: "model.n_embd", "data.tokenizer", "optimizer"
   Field field;      // nullptr member for keys that are not part of the resolved config (include)
   KeyValue default_value;
-  std::optional<double> min;  // bounds of integer and number rows
-  std::optional<double> max;
-  bool min_exclusive = false;
-  bool max_exclusive = false;
+  std::optional<Bound> min;  // bounds of integer and number rows
+  std::optional<Bound> max;
   std::vector<std::string> choices;                // allowed values of a string row; empty: any
   std::string doc;                                 // one line
-  PluginKind plugin_kind = PluginKind::attention;  // of plugin rows only
+  PluginKind plugin_kind = PluginKind::attention;  // of plugin rows and names_plugin rows
+  bool names_plugin = false;  // a string row whose value is the name of a plugin of plugin_kind
   bool sweepable = true;
 
   KeyType type() const { return KeyType(field.index()); }

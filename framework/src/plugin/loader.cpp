@@ -8,6 +8,7 @@
 #include <deque>
 #include <mutex>
 #include <system_error>
+#include <utility>
 
 #include <boost/dll/shared_library.hpp>
 
@@ -33,26 +34,22 @@ boost::dll::shared_library& keep_loaded(boost::dll::shared_library library) {
   return libraries->emplace_back(std::move(library));
 }
 
-bool factory_matches_kind(const PluginDescriptor& d) {
-  switch (d.kind) {
-    case PluginKind::attention: return bool(d.make_attention);
-    case PluginKind::optimizer: return bool(d.make_optimizer);
-    case PluginKind::loss: return bool(d.make_loss);
-    case PluginKind::tokenizer: return bool(d.make_tokenizer);
-  }
-  return false;
+// Whether the descriptor's factory is a non-empty one of its own kind.
+template <size_t... I>
+bool factory_matches_kind(const PluginDescriptor& d, std::index_sequence<I...>) {
+  return ((d.kind == PluginKind(I) && d.factory_of<PluginKind(I)>() != nullptr) || ...);
 }
 
 void check_descriptor(const std::filesystem::path& file, const PluginDescriptor& d) {
   const int kind = int(d.kind);
-  if (kind < int(PluginKind::attention) || kind > int(PluginKind::tokenizer))
+  if (kind < 0 || size_t(kind) >= plugin_kind_count)
     refuse(file, "its descriptor has an unknown kind (" + std::to_string(kind) + ")");
   const std::string label = std::string(to_string(d.kind)) + " '" + d.name + "'";
   if (d.name.empty() || d.name.find_first_of(" \t\n\"'=") != std::string::npos)
     refuse(file, "its descriptor has an invalid name '" + d.name +
                      "' (a plugin name is one word, used as a TOML value)");
-  if (!factory_matches_kind(d))
-    refuse(file, label + " has no make_" + to_string(d.kind) + " factory in its descriptor");
+  if (!factory_matches_kind(d, std::make_index_sequence<plugin_kind_count>()))
+    refuse(file, label + " has no " + to_string(d.kind) + " factory in its descriptor");
   auto problems = schema_problems(d.options);
   if (!problems.empty()) refuse(file, label + " declares an invalid option: " + problems.front());
 }

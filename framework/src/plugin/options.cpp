@@ -1,8 +1,9 @@
 // Option values as TOML text, and the validation of options against a plugin's schema.
 //
 // Types are strict with one exception that every TOML user expects: an integer given where a
-// number is declared is converted (`lr = 1` means 1.0). Bounds are inclusive, and NaN is outside
-// any bound. Every problem is collected, so the user fixes a file in one pass.
+// number is declared is converted (`lr = 1` means 1.0), in a number list too. NaN is outside any
+// bound. Every problem is collected, so the user fixes a file in one pass.
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -56,6 +57,7 @@ const char* to_string(OptionType type) {
     case OptionType::number: return "number";
     case OptionType::string: return "string";
     case OptionType::number_list: return "number list";
+    case OptionType::string_list: return "string list";
   }
   return "unknown type";
 }
@@ -71,8 +73,36 @@ std::string to_string(const OptionValue& value) {
       for (size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + number_text(v[i]);
       return out + "]";
     }
+    std::string operator()(const std::vector<std::string>& v) const {
+      std::string out = "[";
+      for (size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + string_text(v[i]);
+      return out + "]";
+    }
   };
   return std::visit(Visitor{}, value);
+}
+
+bool in_range(const std::optional<Bound>& min, const std::optional<Bound>& max, double v) {
+  // Written so that NaN fails every bound.
+  const bool above = !min || (min->exclusive ? v > min->value : v >= min->value);
+  const bool below = !max || (max->exclusive ? v < max->value : v <= max->value);
+  return above && below;
+}
+
+std::string range_text(const std::optional<Bound>& min, const std::optional<Bound>& max) {
+  // Whole bounds read best without ".0" ("[0, 1)").
+  auto text = [](double v) {
+    return v == std::trunc(v) && std::abs(v) < 1e15 ? std::to_string(int64_t(v)) : number_text(v);
+  };
+  std::string out;
+  if (min && max)
+    out.append(min->exclusive ? "(" : "[").append(text(min->value)).append(", ")
+        .append(text(max->value)).append(max->exclusive ? ")" : "]");
+  else if (min)
+    out.append(min->exclusive ? "> " : ">= ").append(text(min->value));
+  else if (max)
+    out.append(max->exclusive ? "< " : "<= ").append(text(max->value));
+  return out;
 }
 
 namespace plugin {
@@ -81,56 +111,9 @@ namespace {
 // The variant alternatives are in OptionType order.
 OptionType type_of(const OptionValue& value) { return OptionType(value.index()); }
 
-std::string bound_text(const OptionSpec& spec, double v) {
-  const bool integral = spec.type == OptionType::integer && std::abs(v) < 9e15 && v == std::trunc(v);
-  return integral ? std::to_string(int64_t(v)) : number_text(v);
-}
-
-std::string range_text(const OptionSpec& spec) {
-  std::string out;
-  if (spec.min && spec.max)
-    out.append("[").append(bound_text(spec, *spec.min)).append(", ")
-        .append(bound_text(spec, *spec.max)).append("]");
-  else if (spec.min)
-    out.append(">= ").append(bound_text(spec, *spec.min));
-  else if (spec.max)
-    out.append("<= ").append(bound_text(spec, *spec.max));
-  return out;
-}
-
 std::string choices_text(const std::vector<std::string>& choices) {
   std::string out;
   for (const auto& c : choices) out.append(out.empty() ? "" : ", ").append(string_text(c));
-  return out;
-}
-
-bool in_range(const OptionSpec& spec, double v) {
-  // Written so that NaN fails any bound.
-  return (!spec.min || v >= *spec.min) && (!spec.max || v <= *spec.max);
-}
-
-// Problems of a value that already has the declared type: range and choices.
-std::vector<std::string> value_problems(const OptionSpec& spec, const OptionValue& value) {
-  std::vector<std::string> out;
-  if (spec.type == OptionType::integer || spec.type == OptionType::number) {
-    double v = spec.type == OptionType::integer ? double(std::get<int64_t>(value))
-                                                : std::get<double>(value);
-    if (!in_range(spec, v))
-      out.push_back(to_string(value) + " is out of range " + range_text(spec));
-  } else if (spec.type == OptionType::number_list) {
-    const auto& list = std::get<std::vector<double>>(value);
-    for (size_t i = 0; i < list.size(); ++i)
-      if (!in_range(spec, list[i]))
-        out.push_back("element " + std::to_string(i + 1) + " (" + number_text(list[i]) +
-                      ") is out of range " + range_text(spec));
-  } else if (spec.type == OptionType::string && !spec.choices.empty()) {
-    const auto& s = std::get<std::string>(value);
-    bool allowed = false;
-    for (const auto& c : spec.choices) allowed = allowed || c == s;
-    if (!allowed)
-      out.push_back(string_text(s) + " is not one of " + choices_text(spec.choices) +
-                    config::did_you_mean_hint(s, spec.choices));
-  }
   return out;
 }
 
@@ -138,11 +121,62 @@ std::string a_type(OptionType type) {
   return (type == OptionType::integer ? "an " : "a ") + std::string(to_string(type));
 }
 
+std::optional<std::string> choice_problem(const OptionSpec& spec, const std::string& s) {
+  if (spec.choices.empty() ||
+      std::find(spec.choices.begin(), spec.choices.end(), s) != spec.choices.end())
+    return std::nullopt;
+  return string_text(s) + " is not one of " + choices_text(spec.choices) +
+         config::did_you_mean_hint(s, spec.choices);
+}
+
+// Problems of a value that already has the declared type: range, choices, length.
+std::vector<OptionProblem> value_problems(const OptionSpec& spec, const OptionValue& value) {
+  std::vector<OptionProblem> out;
+  auto add = [&](std::optional<size_t> element, std::string message) {
+    out.push_back({spec.name, element, std::move(message)});
+  };
+  const std::string range = range_text(spec.min, spec.max);
+  if (spec.type == OptionType::integer || spec.type == OptionType::number) {
+    double v = spec.type == OptionType::integer ? double(std::get<int64_t>(value))
+                                                : std::get<double>(value);
+    if (!in_range(spec.min, spec.max, v)) add({}, to_string(value) + " is out of range " + range);
+  } else if (spec.type == OptionType::string) {
+    if (auto p = choice_problem(spec, std::get<std::string>(value))) add({}, *p);
+  }
+  size_t size = 0;
+  if (const auto* list = std::get_if<std::vector<double>>(&value)) {
+    size = list->size();
+    for (size_t i = 0; i < list->size(); ++i)
+      if (!in_range(spec.min, spec.max, (*list)[i]))
+        add(i, "element " + std::to_string(i + 1) + " (" + number_text((*list)[i]) +
+                   ") is out of range " + range);
+  } else if (const auto* list = std::get_if<std::vector<std::string>>(&value)) {
+    size = list->size();
+    for (size_t i = 0; i < list->size(); ++i)
+      if (auto p = choice_problem(spec, (*list)[i]))
+        add(i, "element " + std::to_string(i + 1) + ": " + *p);
+  } else {
+    return out;
+  }
+  if (spec.length && size != *spec.length)
+    add({}, "expected " + std::to_string(*spec.length) +
+                (spec.type == OptionType::number_list ? " numbers" : " strings") + ", got " +
+                std::to_string(size) + " (" + to_string(value) + ")");
+  return out;
+}
+
 }  // namespace
 
 std::string allowed_text(const OptionSpec& spec) {
-  if (!spec.choices.empty()) return "one of " + choices_text(spec.choices);
-  return range_text(spec);
+  std::string out;
+  if (spec.length)
+    out = std::to_string(*spec.length) +
+          (spec.type == OptionType::number_list ? " numbers" : " strings");
+  const std::string each = !spec.choices.empty() ? "one of " + choices_text(spec.choices)
+                                                 : range_text(spec.min, spec.max);
+  if (each.empty()) return out;
+  const bool list = spec.type == OptionType::number_list || spec.type == OptionType::string_list;
+  return out + (out.empty() ? "" : ", ") + (list ? "each " : "") + each;
 }
 
 std::vector<std::string> schema_problems(const std::vector<OptionSpec>& schema) {
@@ -158,31 +192,27 @@ std::vector<std::string> schema_problems(const std::vector<OptionSpec>& schema) 
       continue;
     }
     for (const auto& p : value_problems(spec, spec.default_value))
-      out.push_back(name + ": its default " + p);
+      out.push_back(name + ": its default " + p.message);
   }
   return out;
 }
 
-std::vector<std::string> check_options(const std::vector<OptionSpec>& schema,
-                                       const std::map<std::string, OptionValue>& given,
-                                       const std::string& where,
-                                       std::map<std::string, OptionValue>& complete) {
-  std::vector<std::string> problems;
-  const std::string prefix = where.empty() ? "" : where + ".";
+std::vector<OptionProblem> check_options(const std::vector<OptionSpec>& schema,
+                                         const std::map<std::string, OptionValue>& given,
+                                         std::map<std::string, OptionValue>& complete) {
+  std::vector<OptionProblem> problems;
   std::vector<std::string> names;
   for (const auto& spec : schema) names.push_back(spec.name);
 
   for (const auto& [key, value] : given) {
-    bool declared = false;
-    for (const auto& spec : schema) declared = declared || spec.name == key;
-    if (declared) continue;
+    if (std::find(names.begin(), names.end(), key) != names.end()) continue;
     std::string hint = config::did_you_mean_hint(key, names);
     if (hint.empty()) {
       std::string list;
       for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
       hint = names.empty() ? "; this plugin takes no options" : "; its options are " + list;
     }
-    problems.push_back(prefix + key + ": unknown option" + hint);
+    problems.push_back({key, {}, "unknown option" + hint});
   }
 
   complete.clear();
@@ -191,12 +221,17 @@ std::vector<std::string> check_options(const std::vector<OptionSpec>& schema,
     OptionValue value = it == given.end() ? spec.default_value : it->second;
     if (spec.type == OptionType::number && type_of(value) == OptionType::integer)
       value = double(std::get<int64_t>(value));
+    // An empty array says nothing of its elements' type.
+    if (spec.type == OptionType::string_list && type_of(value) == OptionType::number_list &&
+        std::get<std::vector<double>>(value).empty())
+      value = std::vector<std::string>{};
     if (type_of(value) != spec.type) {
-      problems.push_back(prefix + spec.name + ": expected " + a_type(spec.type) + ", got " +
-                         a_type(type_of(value)) + " (" + to_string(value) + ")");
+      problems.push_back({spec.name, {},
+                          "expected " + a_type(spec.type) + ", got " + a_type(type_of(value)) +
+                              " (" + to_string(value) + ")"});
       continue;
     }
-    for (const auto& p : value_problems(spec, value)) problems.push_back(prefix + spec.name + ": " + p);
+    for (auto& p : value_problems(spec, value)) problems.push_back(std::move(p));
     complete.emplace(spec.name, std::move(value));
   }
   return problems;

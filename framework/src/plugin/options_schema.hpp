@@ -1,11 +1,13 @@
 // Checks of plugin options against a plugin's schema (the OptionSpecs of its descriptor).
 // Internal (the `nanolab plugins show` command prints allowed_text): Registry::validate is the
-// public entry; the loader uses schema_problems to refuse a
+// public entry, and the experiment loader calls check_options itself so that each problem is
+// reported at the place of its value; the plugin loader uses schema_problems to refuse a
 // plugin whose own schema is inconsistent, so that validated options always have the declared
 // types. Not a TOML reader: values arrive already typed (OptionValue).
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,20 +15,25 @@
 
 namespace nanolab::plugin {
 
-// The values an option allows, as a user reads them ("[0, 1]", ">= 1", "one of \"a\", \"b\"");
-// empty when it allows any value of its type.
+// One problem of the options given to a plugin.
+struct OptionProblem {
+  std::string option;              // the option's name
+  std::optional<size_t> element;   // the 0-based element of a list it is about, if one
+  std::string message;             // what is wrong, without the option's name
+};
+
+// The values an option allows, as a user reads them ("[0, 1]", "2 numbers, each [0, 1)",
+// "one of \"a\", \"b\""); empty when it allows any value of its type.
 std::string allowed_text(const OptionSpec& spec);
 
 // What is wrong with a schema (duplicate names, a default of the wrong type or outside its own
-// range or choices); empty when it is usable.
+// range, choices or length); empty when it is usable.
 std::vector<std::string> schema_problems(const std::vector<OptionSpec>& schema);
 
-// Every problem of `given` against `schema`, one line each, "<where>.<option>: <reason>"; when
-// there are none, `complete` holds every declared option (given or default) with its declared
-// type.
-std::vector<std::string> check_options(const std::vector<OptionSpec>& schema,
-                                       const std::map<std::string, OptionValue>& given,
-                                       const std::string& where,
-                                       std::map<std::string, OptionValue>& complete);
+// Every problem of `given` against `schema`; when there are none, `complete` holds every declared
+// option (given or default) with its declared type.
+std::vector<OptionProblem> check_options(const std::vector<OptionSpec>& schema,
+                                         const std::map<std::string, OptionValue>& given,
+                                         std::map<std::string, OptionValue>& complete);
 
 }  // namespace nanolab::plugin

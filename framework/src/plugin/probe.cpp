@@ -87,13 +87,14 @@ long long take_integer(std::string_view& in) {
   return v;
 }
 
-double take_double(std::string_view& in) {
-  const std::string s = take(in);
+double parse_double(const std::string& s) {
   char* end = nullptr;
   const double v = std::strtod(s.c_str(), &end);
   if (s.empty() || *end) throw Malformed();
   return v;
 }
+
+double take_double(std::string_view& in) { return parse_double(take(in)); }
 
 void put_value(std::string& out, const OptionValue& v) {
   put(out, std::to_string(v.index()));
@@ -105,6 +106,16 @@ void put_value(std::string& out, const OptionValue& v) {
     put(out, std::to_string(list->size()));
     for (double d : *list) put(out, hex_double(d));
   }
+  if (auto* list = std::get_if<std::vector<std::string>>(&v)) {
+    put(out, std::to_string(list->size()));
+    for (const std::string& item : *list) put(out, item);
+  }
+}
+
+size_t take_count(std::string_view& in) {
+  const long long n = take_integer(in);
+  if (n < 0 || size_t(n) > max_record) throw Malformed();
+  return size_t(n);
 }
 
 OptionValue take_value(std::string_view& in) {
@@ -114,27 +125,29 @@ OptionValue take_value(std::string_view& in) {
     case 2: return take_double(in);
     case 3: return take(in);
     case 4: {
-      const long long n = take_integer(in);
-      if (n < 0 || size_t(n) > max_record) throw Malformed();
-      std::vector<double> list(static_cast<size_t>(n));
+      std::vector<double> list(take_count(in));
       for (double& d : list) d = take_double(in);
+      return list;
+    }
+    case 5: {
+      std::vector<std::string> list(take_count(in));
+      for (std::string& item : list) item = take(in);
       return list;
     }
   }
   throw Malformed();
 }
 
-void put_bound(std::string& out, const std::optional<double>& bound) {
-  put(out, bound ? hex_double(*bound) : "");
+// A bound is "" (none), or "[" or "(" (closed or open) followed by its value.
+void put_bound(std::string& out, const std::optional<Bound>& bound) {
+  put(out, bound ? (bound->exclusive ? "(" : "[") + hex_double(bound->value) : "");
 }
 
-std::optional<double> take_bound(std::string_view& in) {
-  std::string_view copy = in;
-  if (take(copy).empty()) {
-    in = copy;
-    return std::nullopt;
-  }
-  return take_double(in);
+std::optional<Bound> take_bound(std::string_view& in) {
+  const std::string s = take(in);
+  if (s.empty()) return std::nullopt;
+  if (s[0] != '(' && s[0] != '[') throw Malformed();
+  return Bound(parse_double(s.substr(1)), s[0] == '(');
 }
 
 std::string plugin_record(const PluginDescriptor& d, const std::string& sha256) {
@@ -155,6 +168,7 @@ std::string plugin_record(const PluginDescriptor& d, const std::string& sha256) 
     put(out, std::to_string(o.choices.size()));
     for (const auto& c : o.choices) put(out, c);
     put(out, o.doc);
+    put(out, o.length ? std::to_string(*o.length) : "");
   }
   return out;
 }
@@ -173,7 +187,9 @@ ProbeResult read_record(std::string_view in) {
     r.problem = take(in);
   } else if (tag == "plugin") {
     PluginDescriptor d;
-    d.kind = PluginKind(take_integer(in));
+    const long long kind = take_integer(in);
+    if (kind < 0 || size_t(kind) >= plugin_kind_count) throw Malformed();
+    d.kind = PluginKind(kind);
     d.name = take(in);
     d.version = take(in);
     d.description = take(in);
@@ -187,6 +203,11 @@ ProbeResult read_record(std::string_view in) {
       o.max = take_bound(in);
       for (long long c = take_integer(in); c > 0; --c) o.choices.push_back(take(in));
       o.doc = take(in);
+      if (const std::string length = take(in); !length.empty()) {
+        const long long n = std::strtoll(length.c_str(), nullptr, 10);
+        if (n < 0 || size_t(n) > max_record || std::to_string(n) != length) throw Malformed();
+        o.length = size_t(n);
+      }
       d.options.push_back(std::move(o));
     }
     r.descriptor = std::move(d);

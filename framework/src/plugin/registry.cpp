@@ -48,36 +48,7 @@ std::vector<std::string> split_path_list(const char* list) {
   return out;
 }
 
-// Runs a plugin's factory: nanolab errors pass through (a plugin may refuse its options with a
-// ConfigError), anything else becomes a PluginError naming the file.
-template <class Make>
-auto call_factory(const LoadedPlugin& plugin, Make make) {
-  const std::string who = plugin.file.string() + ": the factory of " + label(*plugin.descriptor);
-  decltype(make()) made;
-  try {
-    made = make();
-  } catch (const Error&) {
-    throw;
-  } catch (const std::exception& e) {
-    throw PluginError(who + " threw: " + e.what());
-  } catch (...) {
-    throw PluginError(who + " threw a non-standard exception");
-  }
-  if (!made) throw PluginError(who + " returned null");
-  return made;
-}
-
 }  // namespace
-
-const char* to_string(PluginKind kind) {
-  switch (kind) {
-    case PluginKind::attention: return "attention";
-    case PluginKind::optimizer: return "optimizer";
-    case PluginKind::loss: return "loss";
-    case PluginKind::tokenizer: return "tokenizer";
-  }
-  return "unknown";
-}
 
 Registry::Registry() = default;
 
@@ -212,44 +183,28 @@ Options Registry::validate(const LoadedPlugin& plugin,
                            const std::map<std::string, OptionValue>& given,
                            const std::string& where) {
   std::map<std::string, OptionValue> complete;
-  auto problems = plugin::check_options(plugin.descriptor->options, given, where, complete);
-  if (!problems.empty())
-    throw ConfigError("invalid options for " + label(*plugin.descriptor) + " (" +
-                      plugin.file.string() + "):\n  " + join(problems, "\n  "));
-  return Options(std::move(complete));
+  const auto problems = plugin::check_options(plugin.descriptor->options, given, complete);
+  if (problems.empty()) return Options(std::move(complete));
+  const std::string prefix = where.empty() ? "" : where + ".";
+  std::vector<std::string> lines;
+  for (const auto& p : problems) lines.push_back(prefix + p.option + ": " + p.message);
+  throw ConfigError("invalid options for " + label(*plugin.descriptor) + " (" +
+                    plugin.file.string() + "):\n  " + join(lines, "\n  "));
 }
 
-std::unique_ptr<Attention> Registry::make_attention(const std::string& name,
-                                                    const std::map<std::string, OptionValue>& given,
-                                                    const AttentionConfig& config) const {
-  const auto& p = find(PluginKind::attention, name);
-  auto options = validate(p, given);
-  const auto& loaded = load(p);
-  return call_factory(p, [&] { return loaded.make_attention(options, config); });
-}
-
-std::unique_ptr<Optimizer> Registry::make_optimizer(
-    const std::string& name, const std::map<std::string, OptionValue>& given) const {
-  const auto& p = find(PluginKind::optimizer, name);
-  auto options = validate(p, given);
-  const auto& loaded = load(p);
-  return call_factory(p, [&] { return loaded.make_optimizer(options); });
-}
-
-std::unique_ptr<Loss> Registry::make_loss(const std::string& name,
-                                          const std::map<std::string, OptionValue>& given) const {
-  const auto& p = find(PluginKind::loss, name);
-  auto options = validate(p, given);
-  const auto& loaded = load(p);
-  return call_factory(p, [&] { return loaded.make_loss(options); });
-}
-
-std::unique_ptr<Tokenizer> Registry::make_tokenizer(
-    const std::string& name, const std::map<std::string, OptionValue>& given) const {
-  const auto& p = find(PluginKind::tokenizer, name);
-  auto options = validate(p, given);
-  const auto& loaded = load(p);
-  return call_factory(p, [&] { return loaded.make_tokenizer(options); });
+void Registry::call_factory(const LoadedPlugin& plugin, const std::function<bool()>& make) {
+  const std::string who = plugin.file.string() + ": the factory of " + label(*plugin.descriptor);
+  bool made = false;
+  try {
+    made = make();
+  } catch (const Error&) {
+    throw;  // a plugin may refuse its options with a ConfigError
+  } catch (const std::exception& e) {
+    throw PluginError(who + " threw: " + e.what());
+  } catch (...) {
+    throw PluginError(who + " threw a non-standard exception");
+  }
+  if (!made) throw PluginError(who + " returned null");
 }
 
 }  // namespace nanolab

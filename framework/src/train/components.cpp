@@ -4,6 +4,7 @@
 #include "config/memory.hpp"
 #include "nanolab/errors.hpp"
 #include "nanolab/registry.hpp"
+#include "train/schedule.hpp"
 
 namespace nanolab::train_detail {
 namespace {
@@ -21,7 +22,8 @@ Components build(const ExperimentConfig& config, Purpose purpose, const std::str
   registry.add_directories(dirs);
 
   Components c;
-  c.tokenizer = registry.make_tokenizer(config.tokenizer.plugin, config.tokenizer.options);
+  c.tokenizer =
+      registry.make<PluginKind::tokenizer>(config.tokenizer.plugin, config.tokenizer.options);
   c.plugins.push_back(record(registry, PluginKind::tokenizer, config.tokenizer.plugin));
   if (!saved_tokenizer.empty()) c.tokenizer->load(saved_tokenizer);
   // Sampling from a text dataset needs only the tokenizer (saved in the run), not the raw file.
@@ -44,7 +46,7 @@ Components build(const ExperimentConfig& config, Purpose purpose, const std::str
                 config.bias,   position_from_name(config.position)};
   const PluginChoice& attention = config.attention;
   c.model = std::make_unique<Gpt>(gpt, [&](const AttentionConfig& ac) {
-    return registry.make_attention(attention.plugin, attention.options, ac);
+    return registry.make<PluginKind::attention>(attention.plugin, attention.options, ac);
   });
   c.plugins.push_back(record(registry, PluginKind::attention, attention.plugin));
   if (purpose == Purpose::train) {
@@ -54,10 +56,12 @@ Components build(const ExperimentConfig& config, Purpose purpose, const std::str
     for (const OptionSpec& spec :
          registry.find(PluginKind::optimizer, config.optimizer.plugin).descriptor->options)
       if (spec.name == "lr") options["lr"] = config.lr;
-    c.optimizer = registry.make_optimizer(config.optimizer.plugin, options);
+    c.optimizer = registry.make<PluginKind::optimizer>(config.optimizer.plugin, options);
     c.plugins.push_back(record(registry, PluginKind::optimizer, config.optimizer.plugin));
-    c.loss = registry.make_loss(config.loss.plugin, config.loss.options);
+    c.loss = registry.make<PluginKind::loss>(config.loss.plugin, config.loss.options);
     c.plugins.push_back(record(registry, PluginKind::loss, config.loss.plugin));
+    c.schedule = registry.make<PluginKind::schedule>(config.lr_schedule, {}, schedule_config(config));
+    c.plugins.push_back(record(registry, PluginKind::schedule, config.lr_schedule));
   }
   return c;
 }

@@ -1,5 +1,5 @@
 // Everything a run is made of, built from its configuration: tokenizer, dataset, model, optimizer,
-// loss, and the plugin records for the run log. Shared by train, resume and sample. Internal.
+// loss, learning-rate schedule, and the plugin records for the run log. Shared by train, resume and sample. Internal.
 #pragma once
 
 #include <memory>
@@ -11,6 +11,7 @@
 #include "nanolab/model.hpp"
 #include "nanolab/optimizer.hpp"
 #include "nanolab/run_store.hpp"
+#include "nanolab/schedule.hpp"
 #include "nanolab/tokenizer.hpp"
 
 namespace nanolab::train_detail {
@@ -21,12 +22,13 @@ struct Components {
   std::unique_ptr<Gpt> model;
   std::unique_ptr<Optimizer> optimizer;
   std::unique_ptr<Loss> loss;
+  std::unique_ptr<Schedule> schedule;
   std::vector<PluginRecord> plugins;
 };
 
 enum class Purpose { train, evaluate, sample };
 
-// For Purpose::evaluate and sample no optimizer or loss is made; for sample a text dataset is not
+// For Purpose::evaluate and sample no optimizer, loss or schedule is made; for sample a text dataset is not
 // opened either (dataset is null; the tokenizer decodes). `saved_tokenizer` (from a run file), when
 // not empty, is loaded instead of training the tokenizer again. The model has model.vocab_size rows
 // when that is set (ConfigError if the data's vocabulary is larger), else the data's vocabulary.

@@ -81,7 +81,7 @@ class Loop {
     while (n_.step < c_.max_iters) {
       const int64_t step = n_.step + 1;
       const auto t0 = clock_type::now();
-      const double lr = train_detail::learning_rate(c_, step - 1);
+      const double lr = train_detail::learning_rate(*parts_.schedule, c_, step - 1);
       double loss = 0, grad_norm = 0;
       bool stopping = false;
       {

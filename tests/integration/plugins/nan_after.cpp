@@ -32,7 +32,7 @@ PluginDescriptor describe() {
   d.description = "test fixture: cross-entropy, then NaN after `calls` calls";
   d.options = {{.name = "calls", .type = OptionType::integer, .default_value = int64_t(5),
                 .min = 0.0, .doc = "forward calls before the loss turns NaN"}};
-  d.make_loss = [](const Options& o) { return std::make_unique<NanAfter>(o); };
+  d.factory = [](const Options& o) { return std::make_unique<NanAfter>(o); };
   return d;
 }
 

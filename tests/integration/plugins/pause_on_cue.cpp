@@ -58,7 +58,7 @@ PluginDescriptor describe() {
        .choices = {"evaluation", "sampling", "training"}, .doc = "which forwards pause"},
       {.name = "pause_ms", .type = OptionType::integer, .default_value = int64_t(50), .min = 0.0,
        .max = 60000.0, .doc = "how long each of them sleeps"}};
-  d.make_attention = [](const Options& o, const AttentionConfig& config) {
+  d.factory = [](const Options& o, const AttentionConfig& config) {
     return std::make_unique<PauseOnCue>(o, config);
   };
   return d;

@@ -11,7 +11,7 @@ nanolab::PluginDescriptor describe() {
   d.version = "0.0.1";
   d.description = "test optimizer with an inconsistent options schema";
   d.options = {{"lr", nanolab::OptionType::number, 5.0, 0.0, 1.0, {}, "learning rate"}};
-  d.make_optimizer = [](const nanolab::Options&) -> std::unique_ptr<nanolab::Optimizer> {
+  d.factory = [](const nanolab::Options&) -> std::unique_ptr<nanolab::Optimizer> {
     return nullptr;
   };
   return d;

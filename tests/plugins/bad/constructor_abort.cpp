@@ -15,7 +15,7 @@ nanolab::PluginDescriptor describe() {
   d.kind = nanolab::PluginKind::tokenizer;
   d.name = "constructor_abort";
   d.version = "0.0.1";
-  d.make_tokenizer = [](const nanolab::Options&) { return std::unique_ptr<nanolab::Tokenizer>(); };
+  d.factory = [](const nanolab::Options&) { return std::unique_ptr<nanolab::Tokenizer>(); };
   return d;
 }
 

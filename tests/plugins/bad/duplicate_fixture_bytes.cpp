@@ -20,7 +20,7 @@ nanolab::PluginDescriptor describe() {
   d.name = "fixture_bytes";
   d.version = "0.0.1";
   d.description = "test tokenizer that duplicates fixture_bytes' kind and name";
-  d.make_tokenizer = [](const nanolab::Options&) -> std::unique_ptr<nanolab::Tokenizer> {
+  d.factory = [](const nanolab::Options&) -> std::unique_ptr<nanolab::Tokenizer> {
     return std::make_unique<Empty>();
   };
   return d;

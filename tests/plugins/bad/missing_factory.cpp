@@ -1,4 +1,4 @@
-// Bad test plugin: a loss whose descriptor sets the tokenizer factory instead of make_loss. The
+// Bad test plugin: a loss whose descriptor sets a tokenizer factory instead of a loss factory. The
 // loader must refuse it at load time, not when an experiment first asks for it.
 #include "nanolab/plugin.hpp"
 
@@ -10,7 +10,7 @@ nanolab::PluginDescriptor describe() {
   d.name = "missing_factory";
   d.version = "0.0.1";
   d.description = "test loss without a loss factory";
-  d.make_tokenizer = [](const nanolab::Options&) -> std::unique_ptr<nanolab::Tokenizer> {
+  d.factory = [](const nanolab::Options&) -> std::unique_ptr<nanolab::Tokenizer> {
     return nullptr;
   };
   return d;

@@ -36,7 +36,7 @@ nanolab::PluginDescriptor describe() {
   d.name = "encode_throws";
   d.version = "1.0.0";
   d.description = "test tokenizer whose encode always throws";
-  d.make_tokenizer = [](const nanolab::Options&) -> std::unique_ptr<nanolab::Tokenizer> {
+  d.factory = [](const nanolab::Options&) -> std::unique_ptr<nanolab::Tokenizer> {
     return std::make_unique<EncodeThrows>();
   };
   return d;

@@ -33,7 +33,7 @@ nanolab::PluginDescriptor describe() {
   d.description = "byte tokenizer that reverses the text (an out-of-tree example)";
   d.options = {{"note", nanolab::OptionType::string, std::string(""), {}, {}, {},
                 "free text, shown by `nanolab plugins show`"}};
-  d.make_tokenizer = [](const nanolab::Options&) -> std::unique_ptr<nanolab::Tokenizer> {
+  d.factory = [](const nanolab::Options&) -> std::unique_ptr<nanolab::Tokenizer> {
     return std::make_unique<ReverseBytes>();
   };
   return d;

@@ -144,7 +144,8 @@ TEST_F(InitFromTest, Gpt2sVocabularyBringsGpt2sTokenizer) {
             (dir_ / "data" / "gpt2" / "encoder.json").string());
   EXPECT_EQ(std::get<std::string>(c.tokenizer.options.at("vocab_bpe")),
             (dir_ / "data" / "gpt2" / "vocab.bpe").string());
-  EXPECT_EQ(std::get<std::string>(c.tokenizer.options.at("special_tokens")), "<|endoftext|>");
+  EXPECT_EQ(std::get<std::vector<std::string>>(c.tokenizer.options.at("special_tokens")),
+            std::vector<std::string>{"<|endoftext|>"});
   EXPECT_EQ(c.model_vocab_size, 50257);
 }
 

@@ -30,7 +30,7 @@ TEST(Bounds, EveryIntegerKeyButTheSeedHasAnUpperBoundThatFitsInt64) {
   for (const auto& spec : config::schema()) {
     if (spec.type() != config::KeyType::integer || spec.key == "experiment.seed") continue;
     ASSERT_TRUE(spec.max.has_value()) << spec.key;
-    EXPECT_LT(*spec.max, 9.2e18) << spec.key;
+    EXPECT_LT(spec.max->value, 9.2e18) << spec.key;
   }
 }
 
@@ -75,7 +75,7 @@ TEST(MemoryEstimate, CountsTheWeightsOfTheModelTheTrainerBuilds) {
       const Gpt model({V, c.block_size, c.n_layer, c.n_head, c.n_embd, 0.0, bias,
                        position_from_name(position)},
                       [&](const AttentionConfig& ac) {
-                        return Registry::instance().make_attention("causal_mha", {}, ac);
+                        return Registry::instance().make<PluginKind::attention>("causal_mha", {}, ac);
                       });
       const config::MemoryEstimate e = config::estimate_memory(c, V, 0);
       EXPECT_EQ(e.n_params, double(model.num_params())) << "bias " << bias << ", " << position;

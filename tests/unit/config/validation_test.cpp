@@ -69,8 +69,8 @@ TEST_F(ValidationTest, ValuesOutOfRange) {
   expect_line(m, "4:11: model.dropout: must be [0, 1), got 1.0");
   expect_line(m, "6:6: optimizer.lr: must be > 0, got -0.001");
   expect_line(m,
-              "8:15: train.lr_schedule: must be one of \"cosine\", \"linear\", \"constant\", "
-              "\"wsd\", got \"cosin\" (did you mean 'cosine'?)");
+              "8:15: train.lr_schedule: no schedule plugin named 'cosin' (did you mean 'cosine'?); "
+              "found: ");
   expect_line(m, "9:13: train.grad_clip: nan is not a finite number");
 }
 
@@ -122,8 +122,22 @@ TEST_F(ValidationTest, BadPluginOptionsAreNamedByFullPath) {
   expect_line(m, "4:9: optimizer.betaz: unknown option (did you mean 'betas'?)");
   expect_line(m, "5:16: optimizer.weight_decay: -1.0 is out of range >= 0");
   expect_line(m,
-              "7:13: loss.smoothing: expected a boolean, number, string or array of numbers, "
-              "got a table");
+              "7:13: loss.smoothing: expected a boolean, number, string, or array of numbers or of "
+              "strings, got a table");
+}
+
+// A plugin's option problems are reported natively where the value was written: at the element of
+// a list a bound is about; open bounds and list lengths come from the plugin's schema.
+TEST_F(ValidationTest, PluginOptionProblemsArePlacedAtTheirValueOrElement) {
+  const std::string m = error_of(
+      "[optimizer]\nplugin = \"adamw\"\nbetas = [0.9, 1.0]\neps = 0\n[data]\n"
+      "tokenizer = { plugin = \"bpe\", special_tokens = \"<|endoftext|>\" }\n");
+  expect_line(m, "3:15: optimizer.betas: element 2 (1.0) is out of range [0, 1)");
+  expect_line(m, "4:7: optimizer.eps: 0.0 is out of range > 0");
+  expect_line(m, "6:48: data.tokenizer.special_tokens: expected a string list, got a string "
+                 "(\"<|endoftext|>\")\n    hint: `nanolab plugins show bpe` lists its options");
+  const std::string short_betas = error_of("[optimizer]\nbetas = [0.9]\n");
+  expect_line(short_betas, "2:9: optimizer.betas: expected 2 numbers, got 1 ([0.9])");
 }
 
 TEST_F(ValidationTest, IncludeCycleIsAnError) {

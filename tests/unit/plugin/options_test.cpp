@@ -1,10 +1,13 @@
-// Option values written as TOML (what `nanolab plugins show` prints and the run log stores) and
-// the names of types and kinds. Exact strings: these are read back by people and TOML parsers.
+// Option values written as TOML (what `nanolab plugins show` prints and the run log stores), the
+// names of types and kinds, and the schema's checks of open and closed bounds, list lengths and
+// string lists (plugin/options_schema.hpp). Exact strings: these are read back by people and TOML
+// parsers.
 #include <gtest/gtest.h>
 
 #include <limits>
 
 #include "nanolab/plugin.hpp"
+#include "plugin/options_schema.hpp"
 
 namespace nanolab {
 namespace {
@@ -23,6 +26,8 @@ TEST(Options, ValuesAsToml) {
   EXPECT_EQ(to_string(OptionValue(std::string("a\"b\\c\n\x01"))), "\"a\\\"b\\\\c\\n\\u0001\"");
   EXPECT_EQ(to_string(OptionValue(std::vector<double>{0.9, 0.95, 2})), "[0.9, 0.95, 2.0]");
   EXPECT_EQ(to_string(OptionValue(std::vector<double>{})), "[]");
+  EXPECT_EQ(to_string(OptionValue(std::vector<std::string>{"<|a|>", "b\"c"})),
+            "[\"<|a|>\", \"b\\\"c\"]");
 }
 
 TEST(Options, TypeAndKindNames) {
@@ -31,10 +36,76 @@ TEST(Options, TypeAndKindNames) {
   EXPECT_STREQ(to_string(OptionType::number), "number");
   EXPECT_STREQ(to_string(OptionType::string), "string");
   EXPECT_STREQ(to_string(OptionType::number_list), "number list");
+  EXPECT_STREQ(to_string(OptionType::string_list), "string list");
   EXPECT_STREQ(to_string(PluginKind::attention), "attention");
   EXPECT_STREQ(to_string(PluginKind::optimizer), "optimizer");
   EXPECT_STREQ(to_string(PluginKind::loss), "loss");
   EXPECT_STREQ(to_string(PluginKind::tokenizer), "tokenizer");
+  EXPECT_STREQ(to_string(PluginKind::schedule), "schedule");
+}
+
+// The problems of `given` against `schema`, one "option[element]: message" line each.
+std::vector<std::string> problems_of(const std::vector<OptionSpec>& schema,
+                                     const std::map<std::string, OptionValue>& given) {
+  std::map<std::string, OptionValue> complete;
+  std::vector<std::string> out;
+  for (const auto& p : plugin::check_options(schema, given, complete))
+    out.push_back(p.option + (p.element ? "[" + std::to_string(*p.element) + "]" : "") + ": " +
+                  p.message);
+  return out;
+}
+
+using Lines = std::vector<std::string>;
+
+TEST(OptionSchema, OpenAndClosedBounds) {
+  const std::vector<OptionSpec> schema = {
+      {"eps", OptionType::number, 1e-8, exclusive(0.0), std::nullopt, {}, "> 0"},
+      {"momentum", OptionType::number, 0.0, 0.0, exclusive(1.0), {}, "[0, 1)"},
+      {"decay", OptionType::number, -0.8, std::nullopt, exclusive(0.0), {}, "< 0"},
+  };
+  EXPECT_EQ(problems_of(schema, {{"eps", 1e-12}, {"momentum", 0.0}, {"decay", -1e-9}}), Lines{});
+  EXPECT_EQ(problems_of(schema, {{"eps", 0.0}, {"momentum", 1.0}, {"decay", int64_t{0}}}),
+            (Lines{"eps: 0.0 is out of range > 0", "momentum: 1.0 is out of range [0, 1)",
+                   "decay: 0.0 is out of range < 0"}));
+  EXPECT_EQ(plugin::allowed_text(schema[0]), "> 0");
+  EXPECT_EQ(plugin::allowed_text(schema[1]), "[0, 1)");
+  EXPECT_EQ(range_text(exclusive(0.5), 2.5), "(0.5, 2.5]");
+}
+
+TEST(OptionSchema, ListLengthAndElementBoundsNameTheElement) {
+  const std::vector<OptionSpec> schema = {
+      {"betas", OptionType::number_list, std::vector<double>{0.9, 0.999}, 0.0, exclusive(1.0), {},
+       "two numbers in [0, 1)", 2},
+  };
+  EXPECT_EQ(problems_of(schema, {{"betas", std::vector<double>{0.0, 0.5}}}), Lines{});
+  EXPECT_EQ(problems_of(schema, {{"betas", std::vector<double>{0.9, 1.0}}}),
+            Lines{"betas[1]: element 2 (1.0) is out of range [0, 1)"});
+  EXPECT_EQ(problems_of(schema, {{"betas", std::vector<double>{0.9}}}),
+            Lines{"betas: expected 2 numbers, got 1 ([0.9])"});
+  EXPECT_EQ(plugin::allowed_text(schema[0]), "2 numbers, each [0, 1)");
+  // A default that breaks its own schema is the plugin's bug, found when it is loaded.
+  std::vector<OptionSpec> bad = schema;
+  bad[0].default_value = std::vector<double>{0.9, 0.99, 0.999};
+  EXPECT_EQ(plugin::schema_problems(bad),
+            Lines{"option 'betas': its default expected 2 numbers, got 3 ([0.9, 0.99, 0.999])"});
+}
+
+TEST(OptionSchema, StringListsTakeChoicesPerElementAndAnEmptyArray) {
+  const std::vector<OptionSpec> schema = {
+      {"specials", OptionType::string_list, std::vector<std::string>{}, std::nullopt,
+       std::nullopt, {}, "any strings"},
+      {"modes", OptionType::string_list, std::vector<std::string>{"raise"}, std::nullopt,
+       std::nullopt, {"raise", "allow"}, "each raise or allow"},
+  };
+  std::map<std::string, OptionValue> complete;
+  // An empty TOML array arrives as an empty number list: it is an empty list of any type.
+  EXPECT_TRUE(plugin::check_options(schema, {{"specials", std::vector<double>{}}}, complete).empty());
+  EXPECT_EQ(std::get<std::vector<std::string>>(complete.at("specials")), std::vector<std::string>{});
+  EXPECT_EQ(problems_of(schema, {{"modes", std::vector<std::string>{"raise", "alow"}}}),
+            Lines{"modes[1]: element 2: \"alow\" is not one of \"raise\", \"allow\" (did you "
+                  "mean 'allow'?)"});
+  EXPECT_EQ(problems_of(schema, {{"specials", std::string("<|a|>,<|b|>")}}),
+            Lines{"specials: expected a string list, got a string (\"<|a|>,<|b|>\")"});
 }
 
 }  // namespace

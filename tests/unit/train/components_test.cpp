@@ -15,7 +15,7 @@ TEST(Components, AnOptimizerDeclaringLrReceivesTheSchedulesPeak) {
   c.optimizer = {"muon", {{"adamw_lr", 0.002}}};
   c.lr = 0.25;
   train_detail::Components parts = train_detail::build(c, train_detail::Purpose::train);
-  auto adamw = Registry::instance().make_optimizer(
+  auto adamw = Registry::instance().make<PluginKind::optimizer>(
       "adamw", {{"betas", std::vector<double>{0.9, 0.95}}, {"eps", 1e-10}, {"weight_decay", 0.0}});
   // A layer-norm gain takes muon's AdamW group, at adamw_lr * lr / peak: half of 0.002 here. Had
   // the peak not reached muon (its default lr is 0.02), the ratio would be 6.25, not 0.5.

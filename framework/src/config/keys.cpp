@@ -1,0 +1,245 @@
+// Keys and values against the schema (loader.hpp): TOML values as text for messages, their
+// conversion to a row's type and checks, and where a dotted key belongs (a value, a plugin's
+// table or option, a table, or nothing), with the merge of keys that follows from it.
+#include <cmath>
+#include <sstream>
+
+#include "config/did_you_mean.hpp"
+#include "config/loader.hpp"
+
+namespace nanolab::config {
+
+void merge(Layers& into, Entries entries, std::vector<Axis> sweep) {
+  assign(into.entries, entries);
+  // An axis swept again by a later file replaces the earlier one in its place.
+  for (auto& axis : sweep) {
+    auto same = [&](const Axis& a) { return a.key == axis.key; };
+    auto it = std::find_if(into.sweep.begin(), into.sweep.end(), same);
+    if (it != into.sweep.end())
+      *it = std::move(axis);
+    else
+      into.sweep.push_back(std::move(axis));
+  }
+}
+
+std::string join(const std::vector<std::string>& items, const std::string& sep) {
+  std::string out;
+  for (const auto& s : items) out += (out.empty() ? "" : sep) + s;
+  return out;
+}
+
+// ---- describing TOML values in messages ---------------------------------------------------
+
+std::string node_text(const toml::node& node) {
+  if (const auto* v = node.as_string()) return to_string(OptionValue(v->get()));
+  if (const auto* v = node.as_integer()) return std::to_string(v->get());
+  if (const auto* v = node.as_floating_point()) return to_string(OptionValue(v->get()));
+  if (const auto* v = node.as_boolean()) return v->get() ? "true" : "false";
+  if (const auto* a = node.as_array()) {
+    std::vector<std::string> items;
+    for (const auto& element : *a) items.push_back(node_text(element));
+    // Appended, not "[" + ...: GCC 12 warns falsely (-Wrestrict) about that operator+.
+    std::string text = "[";
+    text.append(join(items, ", ")).append("]");
+    return text;
+  }
+  if (node.is_table()) return "{ ... }";
+  std::ostringstream out;  // dates and times, in TOML's own format
+  if (const auto* v = node.as_date()) out << v->get();
+  if (const auto* v = node.as_time()) out << v->get();
+  if (const auto* v = node.as_date_time()) out << v->get();
+  return out.str();
+}
+
+// `a string "four"`, `an integer 4`, `a table`.
+std::string describe(const toml::node& node) {
+  switch (node.type()) {
+    case toml::node_type::string:
+      return "a string " + node_text(node);
+    case toml::node_type::integer:
+      return "an integer " + node_text(node);
+    case toml::node_type::floating_point:
+      return "a float " + node_text(node);
+    case toml::node_type::boolean:
+      return "a boolean " + node_text(node);
+    case toml::node_type::array:
+      return "an array " + node_text(node);
+    case toml::node_type::table:
+      return "a table";
+    case toml::node_type::date:
+      return "a date " + node_text(node);
+    case toml::node_type::time:
+      return "a time " + node_text(node);
+    case toml::node_type::date_time:
+      return "a date-time " + node_text(node);
+    case toml::node_type::none:
+      break;
+  }
+  return "nothing";
+}
+
+// ---- values against the schema ---------------------------------------------------------------
+
+std::optional<KeyValue> to_key_value(const KeySpec& spec, const toml::node& node,
+                                     std::string& error) {
+  switch (spec.type()) {
+    case KeyType::boolean:
+      if (const auto* v = node.as_boolean()) return KeyValue(v->get());
+      break;
+    case KeyType::integer:
+      if (const auto* v = node.as_integer()) return KeyValue(int64_t(v->get()));
+      break;
+    case KeyType::number:
+      // `lr = 1` means 1.0, as every TOML user expects; the reverse is not true of integers.
+      if (const auto* v = node.as_integer()) return KeyValue(double(v->get()));
+      if (const auto* v = node.as_floating_point()) return KeyValue(v->get());
+      break;
+    case KeyType::string:
+      if (const auto* v = node.as_string()) return KeyValue(v->get());
+      break;
+    case KeyType::string_list:
+      if (const auto* a = node.as_array()) {
+        std::vector<std::string> list;
+        for (size_t i = 0; i < a->size(); ++i) {
+          const auto* s = (*a)[i].as_string();
+          if (!s) {
+            error = "expected an array of strings, got " + describe((*a)[i]) + " as element " +
+                    std::to_string(i + 1);
+            return std::nullopt;
+          }
+          list.push_back(s->get());
+        }
+        return KeyValue(std::move(list));
+      }
+      break;
+    case KeyType::plugin:
+      break;
+  }
+  error = "expected " + expected_text(spec) + ", got " + describe(node);
+  return std::nullopt;
+}
+
+// What is wrong with a value of the right type: range, finiteness, choices ("" when nothing).
+std::string value_problem(const KeySpec& spec, const KeyValue& value) {
+  if (spec.type() == KeyType::integer || spec.type() == KeyType::number) {
+    const double v = spec.type() == KeyType::integer ? double(std::get<int64_t>(value))
+                                                     : std::get<double>(value);
+    if (!std::isfinite(v)) return value_text(value) + " is not a finite number";
+    if (!in_range(spec.min, spec.max, v))
+      return "must be " + allowed_text(spec) + ", got " + value_text(value);
+  }
+  if (spec.type() == KeyType::string && !spec.choices.empty()) {
+    const auto& s = std::get<std::string>(value);
+    if (std::find(spec.choices.begin(), spec.choices.end(), s) == spec.choices.end())
+      return "must be " + allowed_text(spec) + ", got " + value_text(value) +
+             did_you_mean_hint(s, spec.choices);
+  }
+  return "";
+}
+
+std::optional<OptionValue> to_option_value(const toml::node& node) {
+  if (const auto* v = node.as_boolean()) return OptionValue(v->get());
+  if (const auto* v = node.as_integer()) return OptionValue(int64_t(v->get()));
+  if (const auto* v = node.as_floating_point()) return OptionValue(v->get());
+  if (const auto* v = node.as_string()) return OptionValue(v->get());
+  if (const auto* a = node.as_array()) {
+    if (!a->empty() && a->is_homogeneous(toml::node_type::string)) {
+      std::vector<std::string> list;
+      for (const auto& element : *a) list.push_back(element.as_string()->get());
+      return OptionValue(std::move(list));
+    }
+    std::vector<double> list;
+    for (const auto& element : *a) {
+      if (const auto* i = element.as_integer())
+        list.push_back(double(i->get()));
+      else if (const auto* f = element.as_floating_point())
+        list.push_back(f->get());
+      else
+        return std::nullopt;
+    }
+    return OptionValue(std::move(list));  // [] too: check_options takes it for either list
+  }
+  return std::nullopt;
+}
+
+KeyValue field_value(const ExperimentConfig& config, const KeySpec& spec) {
+  return std::visit(
+      [&](auto member) -> KeyValue {
+        using Member = std::remove_cv_t<std::remove_reference_t<decltype(config.*member)>>;
+        if constexpr (std::is_same_v<Member, PluginChoice>)
+          return (config.*member).plugin;
+        else
+          return config.*member;
+      },
+      spec.field);
+}
+
+void set_field(ExperimentConfig& config, const KeySpec& spec, const KeyValue& value) {
+  std::visit(
+      [&](auto member) {
+        using Member = std::remove_reference_t<decltype(config.*member)>;
+        if constexpr (!std::is_same_v<Member, PluginChoice>)
+          config.*member = std::get<Member>(value);
+      },
+      spec.field);
+}
+
+bool has_field(const KeySpec& spec) {
+  return std::visit([](auto member) { return member != nullptr; }, spec.field);
+}
+
+// ---- where a dotted key belongs ---------------------------------------------------------------
+
+Slot classify(const std::string& path) {
+  if (const auto* spec = find_key(path))
+    return spec->type() == KeyType::plugin ? Slot::plugin_table : Slot::value;
+  const auto dot = path.rfind('.');
+  if (dot != std::string::npos) {
+    const auto* parent = find_key(path.substr(0, dot));
+    if (parent && parent->type() == KeyType::plugin) return Slot::plugin_leaf;
+  }
+  return is_table_path(path) ? Slot::table : Slot::unknown;
+}
+
+std::string parent_of(const std::string& path) {
+  const auto dot = path.rfind('.');
+  return dot == std::string::npos ? "" : path.substr(0, dot);
+}
+
+std::string leaf_of(const std::string& path) { return path.substr(path.rfind('.') + 1); }
+
+// Sets `from` over `into`, later keys winning. A plugin's options belong to the plugin named with
+// them: when `from` names another plugin for a table ("optimizer.plugin" = "sgd" over "adamw"),
+// the options `into` holds for the earlier plugin are dropped with it.
+void assign(Entries& into, const Entries& from) {
+  for (const auto& [key, entry] : from) {
+    if (leaf_of(key) != "plugin") continue;
+    const auto earlier = into.find(key);
+    if (earlier == into.end() || node_text(*earlier->second.node) == node_text(*entry.node))
+      continue;
+    const std::string table = key.substr(0, key.size() - std::string("plugin").size());
+    for (auto it = into.lower_bound(table); it != into.end() && it->first.rfind(table, 0) == 0;)
+      it = classify(it->first) == Slot::plugin_leaf && leaf_of(it->first) != "plugin"
+               ? into.erase(it)
+               : std::next(it);
+  }
+  for (const auto& [key, entry] : from) into.insert_or_assign(key, entry);
+}
+
+
+// " (did you mean 'model.n_layer'?)" from the keys of the same table, or else a key of the same
+// name in another table ("model.lr" -> "optimizer.lr"); `hint` gets the table's keys when neither.
+std::string unknown_key_suggestion(const std::string& path, std::vector<std::string> siblings,
+                                   std::string& hint) {
+  if (auto near = did_you_mean(path, siblings)) return " (did you mean '" + *near + "'?)";
+  for (const auto& key : leaf_keys())
+    if (leaf_of(key) == leaf_of(path) && key != path)
+      return " (did you mean '" + key + "'? it belongs to [" + parent_of(key) + "])";
+  for (auto& s : siblings) s = leaf_of(s);
+  const std::string table = parent_of(path);
+  hint = (table.empty() ? "the top-level tables are " : "the keys of [" + table + "] are ") +
+         join(siblings, ", ");
+  return "";
+}
+
+}  // namespace nanolab::config

@@ -1,0 +1,182 @@
+// The experiment loader's internals, shared by the files of config/ (experiment.hpp is the public
+// side): where each value was written (Origin), the problems found (Problem), the dotted keys of
+// the merged files (Entries), the sweep axes (Axis, Layers), and the Loader that reads files and
+// overrides into them. Each concern is one file: parse.cpp (TOML files and include), overrides.cpp
+// (--set), sweep.cpp ([sweep] and its expansion into runs), keys.cpp (keys and values against the
+// schema), validate.cpp (merged keys -> ExperimentConfig), naming.cpp (run and folder names),
+// problems.cpp (the one ConfigError), write_toml.cpp (the resolved config as TOML), load.cpp (the
+// entry points). toml++ checks nothing about types or keys (STACK.md): every check is here,
+// against the schema. Not a trainer: nothing here creates a file or a folder.
+#pragma once
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/schema.hpp"
+#include "nanolab/experiment.hpp"
+
+namespace nanolab::config {
+namespace fs = std::filesystem;
+
+struct Origin {
+  std::string file;  // empty with from_set false: a default value
+  int64_t line = 0;
+  int64_t column = 0;
+  bool from_set = false;
+};
+
+struct Problem {
+  Origin origin;
+  std::string key;
+  std::string message;
+  std::string hint;
+};
+
+// Where the nodes of one document come from: a file, or a --set value.
+struct Source {
+  std::string file;
+  bool from_set = false;
+  Origin at(const toml::source_region& region) const {
+    if (from_set) return Origin{"", 0, 0, true};
+    return Origin{file, region.begin.line, region.begin.column, false};
+  }
+};
+
+struct Entry {
+  const toml::node* node;
+  Origin key_origin;    // where the key was written: unknown-key errors
+  Origin value_origin;  // where the value was written: type and range errors
+};
+using Entries = std::map<std::string, Entry>;
+
+struct Axis {
+  std::string key;  // full key; `seeds` is experiment.seed; "cases" for sweep.cases
+  const toml::array* values;
+  Origin origin;
+  std::vector<Entries> cases;  // sweep.cases: the keys each case sets, one run each
+
+  bool sets(const std::string& full_key) const {
+    if (key == full_key) return true;
+    for (const Entries& c : cases)
+      if (c.count(full_key)) return true;
+    return false;
+  }
+  size_t size() const { return cases.empty() ? values->size() : cases.size(); }
+};
+
+// What the files and overrides say, merged: later keys win, sweep axes in file order.
+struct Layers {
+  Entries entries;
+  std::vector<Axis> sweep;
+};
+
+// ---- the loader (parse.cpp, overrides.cpp, sweep.cpp) -------------------------------------------
+
+class Loader {
+ public:
+  std::vector<Problem> problems;
+  bool structure_broken = false;  // a syntax or include error: validation would only add noise
+
+  void problem(Origin origin, std::string key, std::string message, std::string hint = "") {
+    problems.push_back({std::move(origin), std::move(key), std::move(message), std::move(hint)});
+  }
+
+  // Reads `path` and what it includes into `layers`. `from` is the include element naming it.
+  void load_file(const fs::path& path, Layers& layers, const Origin* from = nullptr);
+  void parse_text(const std::string& text, const std::string& name, Layers& layers,
+                  bool allow_include_and_sweep);
+  void apply_set(const std::string& assignment, Layers& layers);
+
+  const toml::table& keep(toml::table table) {
+    documents_.push_back(std::move(table));
+    return documents_.back();
+  }
+
+  size_t file_rank(const std::string& file) const {
+    auto it = std::find(files_.begin(), files_.end(), file);
+    return size_t(it - files_.begin());
+  }
+
+ private:
+  void flatten(const std::string& path, const toml::node& node, const Origin& key_origin,
+               const Source& source, Entries& out);
+  void read_sweep(const std::string& prefix, const toml::table& table, const Source& source,
+                  std::vector<Axis>& out);
+  void read_cases(const toml::node& node, const Origin& origin, const Source& source,
+                  std::vector<Axis>& out);
+  void take_document(const toml::table& root, const Source& source, const fs::path& path,
+                     Layers& layers, bool allow_include_and_sweep);
+
+  std::deque<toml::table> documents_;  // every Entry points into these; a deque never moves them
+  std::vector<std::string> files_;     // in the order they were read
+  std::vector<fs::path> include_stack_;
+  std::vector<std::string> include_names_;
+};
+
+// ---- keys and values (keys.cpp) ---------------------------------------------------------------
+
+std::string join(const std::vector<std::string>& items, const std::string& sep);
+
+// A TOML value as TOML text ("[1, 2]", "\"x\""), and described for a message ("a string \"four\"",
+// "an integer 4", "a table").
+std::string node_text(const toml::node& node);
+std::string describe(const toml::node& node);
+
+// The value of a schema row from a TOML node; nullopt with `error` when its type is wrong.
+std::optional<KeyValue> to_key_value(const KeySpec& spec, const toml::node& node,
+                                     std::string& error);
+// What is wrong with a value of the right type: range, finiteness, choices ("" when nothing).
+std::string value_problem(const KeySpec& spec, const KeyValue& value);
+// A plugin option's value from a TOML node; nullopt for a table or a mixed array.
+std::optional<OptionValue> to_option_value(const toml::node& node);
+
+KeyValue field_value(const ExperimentConfig& config, const KeySpec& spec);
+void set_field(ExperimentConfig& config, const KeySpec& spec, const KeyValue& value);
+bool has_field(const KeySpec& spec);
+
+// Where a dotted key belongs.
+enum class Slot { value, plugin_table, plugin_leaf, table, unknown };
+Slot classify(const std::string& path);
+std::string parent_of(const std::string& path);
+std::string leaf_of(const std::string& path);
+
+// Sets `from` over `into`, later keys winning; a plugin's options go with the plugin named with
+// them.
+void assign(Entries& into, const Entries& from);
+// Merges a file's (or --set's) keys and sweep axes over `into`.
+void merge(Layers& into, Entries entries, std::vector<Axis> sweep);
+// " (did you mean 'model.n_layer'?)" for an unknown key, or "" with `hint` listing its table.
+std::string unknown_key_suggestion(const std::string& path, std::vector<std::string> siblings,
+                                   std::string& hint);
+
+// ---- the rest -----------------------------------------------------------------------------------
+
+// The config of merged keys, every value checked (validate.cpp); `read_init_from` applies
+// model.init_from's file (not when reading back a resolved config).
+ExperimentConfig resolve(const Entries& entries, Loader& loader, bool read_init_from);
+// The runs of the merged keys and the sweep, each resolved and named (sweep.cpp); none after a
+// problem that stops the expansion.
+std::vector<RunSpec> expand_sweep(const Layers& layers, Loader& loader);
+// Throws one ConfigError listing every problem, if there is one (problems.cpp).
+void throw_problems(const Loader& loader, const std::string& main_file);
+// The resolved config as TOML, every key (write_toml.cpp).
+std::string to_toml(const ExperimentConfig& config);
+
+// Run names (naming.cpp): the label of each sweep axis, the last n segments of a dotted key, a
+// text made a folder-name piece, a value as a piece of a run's name.
+std::vector<std::string> axis_labels(const std::vector<Axis>& axes);
+std::string key_tail(const std::string& key, size_t n);
+std::string folder_safe(std::string text);
+std::string name_piece(const toml::node& node);
+// experiment.name's rule: a folder name of letters, digits, '.', '_' and '-' ("" when it is).
+std::string experiment_name_problem(const std::string& s);
+
+}  // namespace nanolab::config

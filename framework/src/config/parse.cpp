@@ -1,0 +1,161 @@
+// Reading experiment files (loader.hpp): TOML parsed by toml++, flattened into dotted keys that
+// remember where they were written, and `include`s read before the file that names them (earlier
+// files first; a cycle, or a file that cannot be read, stops before validation).
+#include "config/loader.hpp"
+#include "nanolab/input_file.hpp"
+
+namespace nanolab::config {
+
+void Loader::flatten(const std::string& path, const toml::node& node, const Origin& key_origin,
+                     const Source& source, Entries& out) {
+  const Origin value_origin = source.at(node.source());
+  switch (classify(path)) {
+    case Slot::value:
+      out.insert_or_assign(path, Entry{&node, key_origin, value_origin});
+      return;
+    case Slot::plugin_leaf:
+      if (node.is_table()) {
+        problem(value_origin, path,
+                "expected a boolean, number, string, or array of numbers or of strings, got a table",
+                "plugin options are plain values");
+        return;
+      }
+      out.insert_or_assign(path, Entry{&node, key_origin, value_origin});
+      return;
+    case Slot::plugin_table:
+    case Slot::table:
+      if (const auto* table = node.as_table()) {
+        for (const auto& [key, child] : *table) {
+          const std::string child_path =
+              path.empty() ? std::string(key.str()) : path + "." + std::string(key.str());
+          flatten(child_path, child, source.at(key.source()), source, out);
+        }
+        return;
+      }
+      if (const auto* spec = find_key(path); spec && spec->type() == KeyType::plugin) {
+        const std::string name = node.is_string() ? node_text(node) : "\"NAME\"";
+        problem(value_origin, path, "expected " + expected_text(*spec) + ", got " + describe(node),
+                path.find('.') == std::string::npos
+                    ? "write plugin = " + name + " in the [" + path + "] table"
+                    : "write " + leaf_of(path) + " = { plugin = " + name + " } in [" +
+                          parent_of(path) + "]");
+      } else {
+        problem(value_origin, path, "expected a table, got " + describe(node));
+      }
+      return;
+    case Slot::unknown: {
+      std::vector<std::string> siblings = keys_in(parent_of(path));
+      if (parent_of(path).empty()) siblings.push_back("sweep");
+      std::string hint;
+      std::string suggestion = unknown_key_suggestion(path, siblings, hint);
+      problem(key_origin, path,
+              "unknown key" + std::string(source.from_set ? " (from --set)" : "") + suggestion,
+              hint);
+      return;
+    }
+  }
+}
+
+void Loader::take_document(const toml::table& root, const Source& source, const fs::path& path,
+                           Layers& layers, bool allow_include_and_sweep) {
+  Entries own;
+  std::vector<Axis> own_sweep;
+  for (const auto& [k, node] : root) {
+    if (k.str() != "sweep") {
+      flatten(std::string(k.str()), node, source.at(k.source()), source, own);
+    } else if (!allow_include_and_sweep) {
+      problem(source.at(k.source()), "sweep", "a resolved config has no [sweep]");
+    } else if (const auto* table = node.as_table()) {
+      read_sweep("", *table, source, own_sweep);
+      // toml++ iterates a table in key order; the sweep turns in the order the file wrote it.
+      std::stable_sort(own_sweep.begin(), own_sweep.end(), [](const Axis& a, const Axis& b) {
+        return std::pair(a.origin.line, a.origin.column) <
+               std::pair(b.origin.line, b.origin.column);
+      });
+    } else {
+      problem(source.at(node.source()), "sweep",
+              "expected a table of \"key\" = [values], got " + describe(node));
+    }
+  }
+
+  if (auto it = own.find("experiment.include"); it != own.end()) {
+    const Entry include = it->second;
+    own.erase(it);
+    std::string error;
+    if (!allow_include_and_sweep) {
+      problem(include.key_origin, "experiment.include", "a resolved config includes nothing");
+    } else if (!to_key_value(*find_key("experiment.include"), *include.node, error)) {
+      problem(include.value_origin, "experiment.include", error);
+    } else {
+      // Earlier files first: each include is merged before the file that names it.
+      for (const auto& element : *include.node->as_array()) {
+        const Origin at = source.at(element.source());
+        load_file((path.parent_path() / element.as_string()->get()).lexically_normal(), layers,
+                  &at);
+      }
+    }
+  }
+  merge(layers, std::move(own), std::move(own_sweep));
+}
+
+void Loader::load_file(const fs::path& path, Layers& layers, const Origin* from) {
+  std::error_code ec;
+  const fs::path canonical = fs::weakly_canonical(fs::absolute(path), ec);
+  const std::string name = path.string();
+  if (std::find(include_stack_.begin(), include_stack_.end(), canonical) != include_stack_.end()) {
+    std::vector<std::string> chain = include_names_;
+    chain.push_back(name);
+    problem(*from, "experiment.include", "include cycle: " + join(chain, " -> "),
+            "a file cannot include itself, directly or through another file");
+    structure_broken = true;
+    return;
+  }
+
+  // A FIFO, a device or a directory is refused before it is read, and so is a file too large to
+  // be an experiment (input_file.hpp).
+  std::string text;
+  if (const std::string reason = read_input(path, input_limit::experiment, text);
+      !reason.empty()) {
+    if (!from) throw ConfigError(name + ": " + reason);
+    problem(*from, "experiment.include",
+            "cannot include '" + name + "': " + reason + " (looked for " +
+                fs::absolute(path).string() + ")",
+            "include paths are relative to the file that names them, or absolute");
+    structure_broken = true;
+    return;
+  }
+  files_.push_back(name);
+
+  toml::table root;
+  try {
+    root = toml::parse(text, name);
+  } catch (const toml::parse_error& e) {
+    problem(Origin{name, e.source().begin.line, e.source().begin.column, false}, "",
+            "syntax error: " + std::string(e.description()));
+    structure_broken = true;
+    return;
+  }
+  include_stack_.push_back(canonical);
+  include_names_.push_back(name);
+  take_document(keep(std::move(root)), Source{name, false}, path, layers, true);
+  include_stack_.pop_back();
+  include_names_.pop_back();
+}
+
+void Loader::parse_text(const std::string& text, const std::string& name, Layers& layers,
+                        bool allow_include_and_sweep) {
+  files_.push_back(name);
+  toml::table root;
+  try {
+    root = toml::parse(text, name);
+  } catch (const toml::parse_error& e) {
+    problem(Origin{name, e.source().begin.line, e.source().begin.column, false}, "",
+            "syntax error: " + std::string(e.description()));
+    structure_broken = true;
+    return;
+  }
+  take_document(keep(std::move(root)), Source{name, false}, fs::path(name), layers,
+                allow_include_and_sweep);
+}
+
+}  // namespace nanolab::config

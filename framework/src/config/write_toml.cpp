@@ -1,0 +1,63 @@
+// The resolved config as TOML (loader.hpp): every key of the schema in its order, sections as
+// tables, a plugin's options with it; what a run file stores and parse_resolved_config reads back.
+#include <cctype>
+
+#include "config/loader.hpp"
+
+namespace nanolab::config {
+
+namespace {
+
+std::string key_text(const std::string& key) {
+  const bool bare = !key.empty() && std::all_of(key.begin(), key.end(), [](unsigned char c) {
+    return std::isalnum(c) || c == '_' || c == '-';
+  });
+  return bare ? key : to_string(OptionValue(key));
+}
+
+// `k = v` for each option, between `before` and `after`.
+std::string options_text(const std::map<std::string, OptionValue>& options, const char* before,
+                         const char* after) {
+  std::string out;
+  for (const auto& [name, value] : options)
+    out += before + key_text(name) + " = " + to_string(value) + after;
+  return out;
+}
+
+}  // namespace
+
+std::string to_toml(const ExperimentConfig& config) {
+  std::string out;
+  std::string section;
+  const std::map<std::string, OptionValue>* section_options = nullptr;
+  // The options of a section's plugin ([optimizer]) close its section, after the framework's keys.
+  auto end_section = [&] {
+    if (section_options) out += options_text(*section_options, "", "\n");
+    section_options = nullptr;
+  };
+  for (const auto& spec : schema()) {
+    if (!has_field(spec)) continue;
+    const std::string top = spec.key.substr(0, spec.key.find('.'));
+    if (top != section) {
+      end_section();
+      out += (out.empty() ? "[" : "\n[") + top + "]\n";
+      section = top;
+    }
+    if (spec.type() != KeyType::plugin) {
+      out += spec.leaf() + " = " + value_text(field_value(config, spec)) + "\n";
+      continue;
+    }
+    const PluginChoice& choice = config.*std::get<PluginChoice ExperimentConfig::*>(spec.field);
+    if (spec.key == top) {
+      out += "plugin = " + to_string(OptionValue(choice.plugin)) + "\n";
+      section_options = &choice.options;
+    } else {
+      out += spec.leaf() + " = { plugin = " + to_string(OptionValue(choice.plugin)) +
+             options_text(choice.options, ", ", "") + " }\n";
+    }
+  }
+  end_section();
+  return out;
+}
+
+}  // namespace nanolab::config
