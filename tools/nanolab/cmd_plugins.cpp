@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "commands.hpp"
-#include "config/did_you_mean.hpp"
+#include "nanolab/did_you_mean.hpp"
 #include "nanolab/errors.hpp"
 #include "nanolab/registry.hpp"
 #include "plugin/options_schema.hpp"
@@ -89,7 +89,7 @@ int show(const Registry& registry, const std::string& name) {
     names.push_back(p.descriptor->name);
   }
   if (matches.empty())
-    throw ConfigError("no plugin named '" + name + "'" + config::did_you_mean_hint(name, names) +
+    throw ConfigError("no plugin named '" + name + "'" + did_you_mean_hint(name, names) +
                       " (searched " + joined(registry.directories()) +
                       "; `nanolab plugins` lists what was found)");
   for (size_t i = 0; i < matches.size(); ++i) {

@@ -21,7 +21,7 @@
 #include <sstream>
 #include <tuple>
 
-#include "config/did_you_mean.hpp"
+#include "nanolab/did_you_mean.hpp"
 #include "config/schema.hpp"
 #include "nanolab/errors.hpp"
 #include "nanolab/gpt2.hpp"

@@ -8,7 +8,7 @@
 #include <cstdio>
 #include <set>
 
-#include "config/did_you_mean.hpp"
+#include "nanolab/did_you_mean.hpp"
 #include "nanolab/registry.hpp"
 #include "plugin/options_schema.hpp"
 
@@ -129,7 +129,7 @@ std::vector<std::string> value_problems(const OptionSpec& spec, const OptionValu
     for (const auto& c : spec.choices) allowed = allowed || c == s;
     if (!allowed)
       out.push_back(string_text(s) + " is not one of " + choices_text(spec.choices) +
-                    config::did_you_mean_hint(s, spec.choices));
+                    did_you_mean_hint(s, spec.choices));
   }
   return out;
 }
@@ -176,7 +176,7 @@ std::vector<std::string> check_options(const std::vector<OptionSpec>& schema,
     bool declared = false;
     for (const auto& spec : schema) declared = declared || spec.name == key;
     if (declared) continue;
-    std::string hint = config::did_you_mean_hint(key, names);
+    std::string hint = did_you_mean_hint(key, names);
     if (hint.empty()) {
       std::string list;
       for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;

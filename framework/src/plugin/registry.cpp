@@ -9,7 +9,7 @@
 #include <algorithm>
 #include <cstdlib>
 
-#include "config/did_you_mean.hpp"
+#include "nanolab/did_you_mean.hpp"
 #include "plugin/loader.hpp"
 #include "plugin/options_schema.hpp"
 #include "plugin/probe.hpp"
@@ -187,7 +187,7 @@ const LoadedPlugin& Registry::find(PluginKind kind, const std::string& name,
   std::vector<std::string> folders;
   for (const auto& d : scanned_) folders.push_back(d.string());
   std::string message = key + "no " + to_string(kind) + " plugin named '" + name + "'" +
-                        config::did_you_mean_hint(name, names) + "; " +
+                        did_you_mean_hint(name, names) + "; " +
                         (names.empty() ? "none found" : "found: " + join(names, ", ")) +
                         " (searched " + (folders.empty() ? "no folder" : join(folders, ", ")) +
                         "; more with NANOLAB_PLUGIN_PATH)";

@@ -18,7 +18,7 @@
 #include "nanolab/interrupt.hpp"
 #include "nanolab/ops.hpp"
 #include "runtime/profile.hpp"
-#include "runtime/rng.hpp"
+#include "nanolab/rng.hpp"
 #include "runtime/sha256.hpp"
 #include "train/clip.hpp"
 #include "train/components.hpp"
