@@ -784,7 +784,9 @@ void apply_init_from(ExperimentConfig& config, const Entries& entries, Loader& l
                                    {"special_tokens", OptionValue(std::string("<|endoftext|>"))}}};
 }
 
-ExperimentConfig resolve(const Entries& entries, Loader& loader, bool read_init_from) {
+// `used`: the kinds whose plugins are looked up and validated; empty: every kind.
+ExperimentConfig resolve(const Entries& entries, Loader& loader, bool read_init_from,
+                         const std::vector<PluginKind>& used = {}) {
   ExperimentConfig config = default_config();
   std::set<std::string> refused;  // keys whose value was refused: rules across keys skip them
   auto origin_of = [&](const std::string& key) {
@@ -918,6 +920,8 @@ ExperimentConfig resolve(const Entries& entries, Loader& loader, bool read_init_
         std::vector<fs::path>(config.plugin_dirs.begin(), config.plugin_dirs.end()));
   for (const auto& spec : schema()) {
     if (spec.type() != KeyType::plugin) continue;
+    if (!used.empty() && std::find(used.begin(), used.end(), spec.plugin_kind) == used.end())
+      continue;
     const std::string name_key = spec.key + ".plugin";
     if (refused.count(name_key)) continue;
     PluginChoice& choice = config.*std::get<PluginChoice ExperimentConfig::*>(spec.field);
@@ -1183,13 +1187,14 @@ std::string folder_name_problem(const std::string& name) {
   return "";
 }
 
-ExperimentConfig parse_resolved_config(const std::string& toml_text, const std::string& origin) {
+ExperimentConfig parse_resolved_config(const std::string& toml_text, const std::string& origin,
+                                       const std::vector<PluginKind>& used) {
   using namespace config;
   Loader loader;
   Layers layers;
   loader.parse_text(toml_text, origin, layers, false);
   if (loader.structure_broken) throw_problems(loader, origin);
-  ExperimentConfig config = resolve(layers.entries, loader, false);
+  ExperimentConfig config = resolve(layers.entries, loader, false, used);
   throw_problems(loader, origin);
   return config;
 }

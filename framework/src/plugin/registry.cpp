@@ -111,7 +111,10 @@ void Registry::scan(const std::filesystem::path& dir) {
     return;
   }
   std::sort(files.begin(), files.end());  // a stable, documented order within a folder
+  probe(files);
+}
 
+void Registry::probe(const std::vector<std::filesystem::path>& files) {
   std::vector<std::filesystem::path> fresh;
   for (const auto& path : files) {
     const auto file = canonical_or_absolute(path);
@@ -143,8 +146,16 @@ void Registry::scan(const std::filesystem::path& dir) {
 }
 
 void Registry::add_directories(const std::vector<std::filesystem::path>& dirs) {
+  add(dirs, {});
+}
+
+void Registry::add_file(const std::filesystem::path& file) { add({}, {file}); }
+
+void Registry::add(const std::vector<std::filesystem::path>& dirs,
+                   const std::vector<std::filesystem::path>& files) {
   const size_t first_new = plugins_.size();
   for (const auto& dir : dirs) scan(dir);
+  probe(files);
   for (size_t i = first_new; i < plugins_.size(); ++i)
     for (size_t j = 0; j < i; ++j)
       if (plugins_[j].descriptor->kind == plugins_[i].descriptor->kind &&
