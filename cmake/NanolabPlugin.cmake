@@ -3,6 +3,7 @@
 #
 #   find_package(nanolab REQUIRED)
 #   nanolab_add_plugin(my_attention SOURCES my_attention.cpp)
+#   nanolab_add_contract_test(my_attention)   # a CTest test: the contract suite of its kind
 #
 # The result is a MODULE library named exactly <NAME>.so (no "lib" prefix), target
 # nanolab_plugin_<NAME>, compiled with hidden visibility so that only the NANOLAB_PLUGIN entry
@@ -45,4 +46,29 @@ function(nanolab_add_plugin NAME)
   if(NOT ARG_NO_INSTALL)
     install(TARGETS ${target} LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}/nanolab/plugins)
   endif()
+endfunction()
+
+# nanolab_add_contract_test(NAME): the CTest test NAME.contract, which runs nanolab's contract
+# suites (tests/plugins/contract_*.cpp) on the plugin NAME built by nanolab_add_plugin: the suite
+# binary finds it through NANOLAB_PLUGIN_PATH and runs every test parametrized by its name. It
+# passes only if at least one test ran and none failed. Needs the suites, which a build tree of
+# nanolab with its tests has (NANOLAB_CONTRACT_TESTS, set by nanolabConfig.cmake); without them it
+# says so and adds no test.
+function(nanolab_add_contract_test NAME)
+  if(NOT NANOLAB_CONTRACT_TESTS)
+    message(STATUS "nanolab_add_contract_test(${NAME}): this nanolab has no contract suites "
+      "(an installed one); configure with -Dnanolab_DIR=<a nanolab build folder> to run them")
+    return()
+  endif()
+  # The attention suite names its tests <plugin>_<position>, the others <plugin>.
+  set(filter "Every/*/${NAME}")
+  foreach(position learned rope alibi none)
+    string(APPEND filter ":Every/*/${NAME}_${position}")
+  endforeach()
+  add_test(NAME ${NAME}.contract
+    COMMAND ${CMAKE_COMMAND} -E env NANOLAB_PLUGIN_PATH=$<TARGET_FILE_DIR:nanolab_plugin_${NAME}>
+      OMP_WAIT_POLICY=passive ${NANOLAB_CONTRACT_TESTS} --gtest_filter=${filter})
+  set_tests_properties(${NAME}.contract PROPERTIES
+    PASS_REGULAR_EXPRESSION "\\[  PASSED  \\] [1-9][0-9]* test"
+    FAIL_REGULAR_EXPRESSION "\\[  FAILED  \\]")
 endfunction()

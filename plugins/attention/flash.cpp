@@ -29,6 +29,7 @@
 #include "nanolab/ops.hpp"
 #include "nanolab/parallel.hpp"
 #include "nanolab/plugin.hpp"
+#include "nanolab/rng.hpp"
 #include "nanolab/simd.hpp"
 
 #include "multi_head.hpp"
@@ -41,21 +42,14 @@ using namespace nanolab;
 // of K, V and the accumulators stays in L1/L2 for HS = 64.
 constexpr int64_t TILE = 64;
 
-// splitmix64's finaliser: derives the seed of each dropout site from the call's seed, and hashes
-// (seed, element index) into the keep decision of an attention weight.
-uint64_t mix64(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
 // Dropout on the attention weights of one call: weight (bh, i, j) of a (B*NH, T, T) attention is
-// kept with probability 1 - p and then scaled by 1 / (1 - p); p == 0 keeps everything.
+// kept with probability 1 - p and then scaled by 1 / (1 - p); p == 0 keeps everything. The keep
+// decision hashes (the call's seed, the weight's index) with splitmix64's finaliser (rng.hpp).
 struct WeightDropout {
   WeightDropout() = default;
   WeightDropout(float p, uint64_t seed, int64_t T)
       : active(p > 0.0f),
-        key(mix64(seed)),
+        key(rng::finalize(seed)),
         threshold(static_cast<uint64_t>(double(p) * 0x1p64)),
         keep_scale(1.0f / (1.0f - p)),
         T(T) {}
@@ -64,8 +58,9 @@ struct WeightDropout {
   NANOLAB_SIMD_INLINE void factors(int64_t bh, int64_t i, int64_t j0, int64_t n, float* z) const {
     const uint64_t row = uint64_t((bh * T + i) * T + j0);
     for (int64_t j = 0; j < n; ++j)
-      z[j] =
-          mix64(key + (row + uint64_t(j)) * 0x9e3779b97f4a7c15ULL) >= threshold ? keep_scale : 0.0f;
+      z[j] = rng::finalize(key + (row + uint64_t(j)) * rng::golden_gamma) >= threshold
+                 ? keep_scale
+                 : 0.0f;
   }
 
   bool active = false;

@@ -82,10 +82,9 @@ class Gqa final : public Attention {
   void reset_cache(int64_t batch) override { cache_.reset(batch); }
 
   Tensor forward_cached(const Tensor& src) override {
-    const int64_t start = cache_.check(src);
     NoGrad no_grad;
-    auto [q, k, v] = qkv(src, start);
-    cache_.append(k, v);
+    auto qkv_at = [this](const Tensor& s, int64_t pos0) { return qkv(s, pos0); };
+    Tensor q = cache_.add(src, qkv_at).first;
     Tensor y = cache_.attend(q, softmax_scale(), {0, position_.alibi_slopes()});
     return ops::linear(ops::merge_heads(y), c_proj_weight_, c_proj_bias_);
   }

@@ -77,10 +77,9 @@ class MultiHeadAttention : public Attention {
   void reset_cache(int64_t batch) override { cache_.reset(batch); }
 
   Tensor forward_cached(const Tensor& src) override {
-    const int64_t start = cache_.check(src);
     NoGrad no_grad;
-    auto [q, k, v] = qkv(src, start);
-    cache_.append(k, v);
+    auto qkv_at = [this](const Tensor& s, int64_t pos0) { return qkv(s, pos0); };
+    auto [q, start] = cache_.add(src, qkv_at);
     return project(attend_cached(q, start));
   }
 

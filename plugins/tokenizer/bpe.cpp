@@ -31,6 +31,7 @@
 #include "nanolab/interrupt.hpp"
 #include "nanolab/parallel.hpp"
 #include "nanolab/plugin.hpp"
+#include "nanolab/utf8.hpp"
 
 namespace {
 
@@ -130,28 +131,6 @@ std::string hex(std::string_view bytes) {
     out += digits[c & 15];
   }
   return out;
-}
-
-// The code points of `s`, or nothing when `s` is not valid UTF-8 (overlong forms, surrogates and
-// values past U+10FFFF are invalid, as Python's decoder holds them).
-std::optional<std::vector<int>> utf8_code_points(std::string_view s) {
-  std::vector<int> cps;
-  for (size_t i = 0; i < s.size();) {
-    const unsigned char c = s[i];
-    const int n = c < 0x80 ? 1 : c < 0xC2 ? 0 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : c < 0xF5 ? 4 : 0;
-    if (n == 0 || i + size_t(n) > s.size()) return std::nullopt;
-    int v = n == 1 ? c : c & (0x7F >> n);
-    for (int k = 1; k < n; ++k) {
-      const unsigned char d = s[i + size_t(k)];
-      if ((d & 0xC0) != 0x80) return std::nullopt;
-      v = (v << 6) | (d & 0x3F);
-    }
-    const int least[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (v < least[n] || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return std::nullopt;
-    cps.push_back(v);
-    i += size_t(n);
-  }
-  return cps;
 }
 
 // Python's str.isspace(): what minbpe's `strip()` and `split()` remove when it reads a .model.
@@ -697,7 +676,7 @@ std::string BpeTokenizer::save_minbpe() const {
       throw refuse("merge " + std::to_string(r) + " makes id " + std::to_string(merges_[r].id) +
                    " (minbpe's merge r makes id 256 + r)");
   const std::string& pattern = splitter_->pattern();
-  const auto pattern_cps = utf8_code_points(pattern);
+  const auto pattern_cps = utf8::code_points(pattern);
   const bool padded = !pattern_cps || (!pattern_cps->empty() && (python_space(pattern_cps->front()) ||
                                                                    python_space(pattern_cps->back())));
   if (!pattern_cps || padded || pattern.find_first_of("\r\n") != std::string::npos)
@@ -705,7 +684,7 @@ std::string BpeTokenizer::save_minbpe() const {
   std::string out(minbpe_header);
   out += pattern + "\n" + std::to_string(specials_.size()) + "\n";
   for (const Special& s : specials_) {
-    const auto cps = utf8_code_points(s.text);
+    const auto cps = utf8::code_points(s.text);
     if (!cps || cps->empty() || std::any_of(cps->begin(), cps->end(), python_space))
       throw refuse("special token '" + s.text + "' is not UTF-8 without whitespace");
     out += s.text + " " + std::to_string(s.id) + "\n";
@@ -781,7 +760,7 @@ void BpeTokenizer::load_gpt2(const std::string& encoder_path, const std::string&
       } else {
         const size_t start = i;
         while (i + 1 < json.size() && (static_cast<unsigned char>(json[i + 1]) & 0xC0) == 0x80) ++i;
-        const auto c = utf8_code_points(std::string_view(json).substr(start, i + 1 - start));
+        const auto c = utf8::code_points(std::string_view(json).substr(start, i + 1 - start));
         if (!c) throw bad(encoder_path, "not UTF-8 at byte " + std::to_string(start));
         cps.insert(cps.end(), c->begin(), c->end());
       }
@@ -826,8 +805,8 @@ void BpeTokenizer::load_gpt2(const std::string& encoder_path, const std::string&
                                 " ends with CR LF (Windows line ends), where GPT-2's vocab.bpe has "
                                 "LF only: convert it back (dos2unix)");
     if (space == std::string::npos ||
-        !code_points_to_bytes(utf8_code_points(l.substr(0, space)), a) ||
-        !code_points_to_bytes(utf8_code_points(l.substr(space + 1)), b))
+        !code_points_to_bytes(utf8::code_points(l.substr(0, space)), a) ||
+        !code_points_to_bytes(utf8::code_points(l.substr(space + 1)), b))
       throw bad(vocab_path, "line " + std::to_string(line_no) + " is not a merge");
     const auto ia = id_of.find(a), ib = id_of.find(b), iab = id_of.find(a + b);
     if (ia == id_of.end() || ib == id_of.end() || iab == id_of.end())

@@ -17,77 +17,16 @@
 #include <vector>
 
 #include "nanolab/plugin.hpp"
+#include "nanolab/utf8.hpp"
 
 namespace {
 
 using namespace nanolab;
 
 constexpr std::string_view header = "nanolab-tokenizer char 1\n";
-constexpr uint32_t max_code_point = 0x10FFFF;
-
-bool is_surrogate(uint32_t cp) { return cp >= 0xD800 && cp <= 0xDFFF; }
-
-// The code point that starts at text[at] and its length in bytes, or length 0 where the bytes
-// there are not valid UTF-8 (overlong forms, surrogates and values above U+10FFFF included).
-struct Decoded {
-  uint32_t cp;
-  size_t length;
-};
-Decoded decode_utf8(std::string_view text, size_t at) {
-  const auto byte = [&](size_t i) { return static_cast<unsigned char>(text[i]); };
-  const unsigned char b0 = byte(at);
-  if (b0 < 0x80) return {b0, 1};
-  // The lead byte gives the length, its payload bits, and the smallest code point that needs
-  // that length (anything below is an overlong form).
-  struct Lead {
-    unsigned char mask, tag, payload;
-    size_t n;
-    uint32_t min;
-  };
-  static constexpr Lead leads[] = {
-      {0xE0, 0xC0, 0x1F, 2, 0x80}, {0xF0, 0xE0, 0x0F, 3, 0x800}, {0xF8, 0xF0, 0x07, 4, 0x10000}};
-  const Lead* lead = nullptr;
-  for (const Lead& l : leads)
-    if ((b0 & l.mask) == l.tag) lead = &l;
-  if (!lead) return {0, 0};
-  const size_t n = lead->n;
-  const uint32_t min = lead->min;
-  uint32_t cp = b0 & lead->payload;
-  if (at + n > text.size()) return {0, 0};
-  for (size_t i = 1; i < n; ++i) {
-    if ((byte(at + i) & 0xC0) != 0x80) return {0, 0};
-    cp = cp << 6 | (byte(at + i) & 0x3F);
-  }
-  if (cp < min || cp > max_code_point || is_surrogate(cp)) return {0, 0};
-  return {cp, n};
-}
-
-void append_utf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += char(cp);
-  } else if (cp < 0x800) {
-    out += char(0xC0 | cp >> 6);
-    out += char(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += char(0xE0 | cp >> 12);
-    out += char(0x80 | (cp >> 6 & 0x3F));
-    out += char(0x80 | (cp & 0x3F));
-  } else {
-    out += char(0xF0 | cp >> 18);
-    out += char(0x80 | (cp >> 12 & 0x3F));
-    out += char(0x80 | (cp >> 6 & 0x3F));
-    out += char(0x80 | (cp & 0x3F));
-  }
-}
-
-bool valid_utf8(std::string_view text) {
-  for (size_t at = 0; at < text.size();) {
-    const size_t n = decode_utf8(text, at).length;
-    if (n == 0) return false;
-    at += n;
-  }
-  return true;
-}
+using utf8::Decoded;
+using utf8::is_surrogate;
+using utf8::max_code_point;
 
 // Reads the saved form strictly: any deviation, including a truncation anywhere, is an error.
 class Reader {
@@ -126,12 +65,12 @@ class CharTokenizer final : public Tokenizer {
   CharTokenizer() { set_vocabulary({}); }
 
   void train(std::string_view text, int64_t) override {
-    utf8_ = valid_utf8(text);
+    utf8_ = utf8::valid(text);
     std::vector<bool> seen(utf8_ ? max_code_point + 1 : 256);
     for (size_t at = 0; at < text.size();) {
       const Decoded d =
-          utf8_ ? decode_utf8(text, at) : Decoded{static_cast<unsigned char>(text[at]), 1};
-      seen[d.cp] = true;
+          utf8_ ? utf8::decode(text, at) : Decoded{static_cast<unsigned char>(text[at]), 1};
+      seen[d.code_point] = true;
       at += d.length;
     }
     std::vector<uint32_t> chars;
@@ -146,15 +85,15 @@ class CharTokenizer final : public Tokenizer {
     for (size_t at = 0; at < text.size();) {
       Decoded d{static_cast<unsigned char>(text[at]), 1};
       if (utf8_) {
-        d = decode_utf8(text, at);
+        d = utf8::decode(text, at);
         if (d.length == 0)
           throw DataError("char tokenizer: invalid UTF-8 at byte offset " + std::to_string(at) +
                           "; this tokenizer learned UTF-8 characters; hint: train it on the "
                           "same kind of text, or use the byte tokenizer");
       }
-      const int32_t id = id_of(d.cp);
+      const int32_t id = id_of(d.code_point);
       if (id < 0)
-        throw DataError("char tokenizer: " + describe_char(d.cp) + " at byte offset " +
+        throw DataError("char tokenizer: " + describe_char(d.code_point) + " at byte offset " +
                         std::to_string(at) + " is not in the vocabulary of " +
                         std::to_string(chars_.size()) +
                         " characters learned from the training text; hint: train the tokenizer "
@@ -174,7 +113,7 @@ class CharTokenizer final : public Tokenizer {
                         std::to_string(i) + " is outside [0, " + std::to_string(chars_.size()) +
                         ")");
       if (utf8_)
-        append_utf8(text, chars_[size_t(ids[i])]);
+        utf8::append(text, chars_[size_t(ids[i])]);
       else
         text += char(chars_[size_t(ids[i])]);
     }
@@ -253,7 +192,7 @@ class CharTokenizer final : public Tokenizer {
     std::snprintf(code, sizeof code, "U+%04X", c);
     if (c < 0x20 || c == 0x7F) return std::string("character ") + code;  // unprintable
     std::string shown;
-    append_utf8(shown, c);
+    utf8::append(shown, c);
     return "character '" + shown + "' (" + code + ")";
   }
 

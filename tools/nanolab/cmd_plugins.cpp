@@ -1,4 +1,5 @@
-// `nanolab plugins` and `nanolab plugins show NAME`: what the registry found (docs/plugins.md).
+// `nanolab plugins` and `nanolab plugins show NAME`: what the registry found (docs/plugins.md);
+// `nanolab plugins new` writes a new plugin project (scaffold.hpp).
 //
 // The list goes to stdout as aligned columns (kind, name, version, file); each file that could not
 // be loaded is one line on stderr naming it, and the status is then 4, so a script can tell a
@@ -10,10 +11,11 @@
 #include <vector>
 
 #include "commands.hpp"
-#include "config/did_you_mean.hpp"
+#include "nanolab/did_you_mean.hpp"
 #include "nanolab/errors.hpp"
 #include "nanolab/registry.hpp"
 #include "plugin/options_schema.hpp"
+#include "scaffold.hpp"
 
 namespace nanolab::cli {
 namespace {
@@ -89,7 +91,7 @@ int show(const Registry& registry, const std::string& name) {
     names.push_back(p.descriptor->name);
   }
   if (matches.empty())
-    throw ConfigError("no plugin named '" + name + "'" + config::did_you_mean_hint(name, names) +
+    throw ConfigError("no plugin named '" + name + "'" + did_you_mean_hint(name, names) +
                       " (searched " + joined(registry.directories()) +
                       "; `nanolab plugins` lists what was found)");
   for (size_t i = 0; i < matches.size(); ++i) {
@@ -104,7 +106,8 @@ int show(const Registry& registry, const std::string& name) {
 int cmd_plugins(const Args& args) {
   if (args.empty()) return list(Registry::instance());
   if (args.size() == 2 && args[0] == "show") return show(Registry::instance(), args[1]);
-  throw ConfigError("usage: nanolab plugins [show NAME]");
+  if (args[0] == "new") return plugins_new(Args(args.begin() + 1, args.end()));
+  throw ConfigError("usage: nanolab plugins [show NAME | new KIND NAME [--dir D]]");
 }
 
 }  // namespace nanolab::cli

@@ -30,7 +30,7 @@ struct CommandInfo {
 
 const std::map<std::string, CommandInfo>& commands() {
   static const std::map<std::string, CommandInfo> table = {
-      {"plugins", {nanolab::cli::cmd_plugins, "plugins [show NAME]   the plugins found, their versions, files and options"}},
+      {"plugins", {nanolab::cli::cmd_plugins, "plugins [show NAME | new KIND NAME]   the plugins found, their versions, files and options; new: a plugin project to start from"}},
       {"check", {nanolab::cli::cmd_check, "check EXP.toml [--set k=v]... | check --schema   validate an experiment and list its runs; the keys of an experiment"}},
       {"run", {nanolab::cli::cmd_run, "run EXP.toml [--set k=v]... [--out DIR] [--name RUN] [--quiet] [--profile] [--distribute runs]   train one run, or every run of the sweep; --profile: time per op kind per step; under mpirun: data-parallel, or --distribute runs: the sweep's runs shared between the ranks"}},
       {"resume", {nanolab::cli::cmd_resume, "resume RUN_DIR [--quiet] [--profile]   continue an interrupted run from its last checkpoint"}},

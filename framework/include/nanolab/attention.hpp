@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "nanolab/errors.hpp"
@@ -117,6 +118,16 @@ class NANOLAB_VISIBLE KvCache {
   int64_t check(const Tensor& src) const;
   // Appends k, v (B, n_kv_head, t, HS) at positions size() .. size() + t - 1.
   void append(const Tensor& k, const Tensor& v);
+  // The first half of forward_cached for src (B, t, C): check(src), then q, k, v of its rows from
+  // qkv(src, pos0), pos0 being the position of src's first row; k and v are appended. Returns q
+  // and pos0, for the attention of q over the cache (attend, or the plugin's own).
+  template <class Qkv>
+  std::pair<Tensor, int64_t> add(const Tensor& src, Qkv&& qkv) {
+    const int64_t pos0 = check(src);
+    auto [q, k, v] = qkv(src, pos0);
+    append(k, v);
+    return {q, pos0};
+  }
   // Attention of q (B, NH, t, HS), whose rows are the last t positions appended, over the cache:
   // row i sees positions j <= its own (and inside mask.window), with ALiBi's bias when the mask
   // has slopes; query head h reads kv head h / (NH / n_kv_head). Plain loops, under NoGrad: a few

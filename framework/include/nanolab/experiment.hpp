@@ -102,8 +102,13 @@ std::string folder_name_problem(const std::string& name);
 Experiment load_experiment(const std::filesystem::path& file,
                            const std::vector<std::string>& overrides = {});
 
+enum class PluginKind;  // plugin.hpp
+
 // Parses a fully resolved config (RunSpec::config_toml, as stored in a run file) back, validating
-// it like a file named `origin`.
-ExperimentConfig parse_resolved_config(const std::string& toml_text, const std::string& origin);
+// it like a file named `origin`. Only the plugins of the kinds in `used` are looked up and their
+// options checked (empty: every kind): sampling a run needs its tokenizer and attention, not the
+// optimizer it was trained with.
+ExperimentConfig parse_resolved_config(const std::string& toml_text, const std::string& origin,
+                                       const std::vector<PluginKind>& used = {});
 
 }  // namespace nanolab

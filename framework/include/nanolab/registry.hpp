@@ -45,6 +45,9 @@ class Registry {
 
   // Scans more folders (each at most once). Throws PluginError on a duplicate kind + name.
   void add_directories(const std::vector<std::filesystem::path>& dirs);
+  // Reads one more library file (once), outside the folders: a run's recorded plugin. Throws
+  // PluginError on a duplicate kind + name; a file that fails a check is a Problem.
+  void add_file(const std::filesystem::path& file);
 
   const std::vector<LoadedPlugin>& plugins() const { return plugins_; }
   const std::vector<PluginProblem>& problems() const { return problems_; }
@@ -86,6 +89,10 @@ class Registry {
   void scan(const std::filesystem::path& dir);
 
  private:
+  void add(const std::vector<std::filesystem::path>& dirs,
+           const std::vector<std::filesystem::path>& files);
+  // Probes the files not read yet and adds each plugin or problem.
+  void probe(const std::vector<std::filesystem::path>& files);
   // The library's own descriptor, loaded into this process on first use; its factory is the one
   // of its kind (the loader checked it).
   const PluginDescriptor& load(const LoadedPlugin& plugin) const;

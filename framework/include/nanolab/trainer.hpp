@@ -6,7 +6,7 @@
 // decay of the learning rate, gradient accumulation and clipping, evaluation of train and val loss
 // (and accuracy on synthetic tasks) with a text sample every eval_interval, checkpoints every
 // checkpoint_interval and at the end, progress on stderr. Every random choice is a function of the
-// seed and the step (runtime/rng.hpp), so the same seed and thread count give identical metrics,
+// seed and the step (nanolab/rng.hpp), so the same seed and thread count give identical metrics,
 // and resume() continues from the last checkpoint exactly as if never interrupted. A failure after
 // the run started is recorded in its log (status "failed") before the error propagates; SIGINT or
 // SIGTERM stops at the end of the step with a checkpoint and status "interrupted". A run with

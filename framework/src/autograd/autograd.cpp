@@ -7,7 +7,7 @@
 
 #include "nanolab/errors.hpp"
 #include "nanolab/interrupt.hpp"
-#include "ops/kernels.hpp"
+#include "runtime/kernels.hpp"
 #include "runtime/profile.hpp"
 #include "tensor/impl.hpp"
 

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <sstream>
 
-#include "config/did_you_mean.hpp"
+#include "nanolab/did_you_mean.hpp"
 #include "config/loader.hpp"
 
 namespace nanolab::config {

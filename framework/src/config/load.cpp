@@ -30,13 +30,14 @@ Experiment load_experiment(const fs::path& file, const std::vector<std::string>&
   return experiment;
 }
 
-ExperimentConfig parse_resolved_config(const std::string& toml_text, const std::string& origin) {
+ExperimentConfig parse_resolved_config(const std::string& toml_text, const std::string& origin,
+                                       const std::vector<PluginKind>& used) {
   using namespace config;
   Loader loader;
   Layers layers;
   loader.parse_text(toml_text, origin, layers, false);
   if (loader.structure_broken) throw_problems(loader, origin);
-  ExperimentConfig config = resolve(layers.entries, loader, false);
+  ExperimentConfig config = resolve(layers.entries, loader, false, used);
   throw_problems(loader, origin);
   return config;
 }

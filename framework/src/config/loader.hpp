@@ -161,7 +161,9 @@ std::string unknown_key_suggestion(const std::string& path, std::vector<std::str
 
 // The config of merged keys, every value checked (validate.cpp); `read_init_from` applies
 // model.init_from's file (not when reading back a resolved config).
-ExperimentConfig resolve(const Entries& entries, Loader& loader, bool read_init_from);
+// `used`: the kinds whose plugins are looked up and validated; empty: every kind.
+ExperimentConfig resolve(const Entries& entries, Loader& loader, bool read_init_from,
+                         const std::vector<PluginKind>& used = {});
 // The runs of the merged keys and the sweep, each resolved and named (sweep.cpp); none after a
 // problem that stops the expansion.
 std::vector<RunSpec> expand_sweep(const Layers& layers, Loader& loader);

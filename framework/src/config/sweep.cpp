@@ -3,7 +3,7 @@
 // resolved and named after its values.
 #include <set>
 
-#include "config/did_you_mean.hpp"
+#include "nanolab/did_you_mean.hpp"
 #include "config/loader.hpp"
 
 namespace nanolab::config {

@@ -1,6 +1,7 @@
 // Validation (loader.hpp): the merged keys become an ExperimentConfig, every value checked against
 // its schema row, then the rules across keys, model.init_from's file (model/init_from.hpp), and the
 // plugins each key names with their options (each problem at the place of its value).
+#include <algorithm>
 #include <cstdlib>
 #include <set>
 
@@ -64,7 +65,8 @@ void apply_init_from(ExperimentConfig& config, const Entries& entries, Loader& l
 
 }  // namespace
 
-ExperimentConfig resolve(const Entries& entries, Loader& loader, bool read_init_from) {
+ExperimentConfig resolve(const Entries& entries, Loader& loader, bool read_init_from,
+                         const std::vector<PluginKind>& used) {
   ExperimentConfig config = default_config();
   std::set<std::string> refused;  // keys whose value was refused: rules across keys skip them
   auto origin_of = [&](const std::string& key) {
@@ -209,6 +211,8 @@ ExperimentConfig resolve(const Entries& entries, Loader& loader, bool read_init_
     }
   };
   for (const auto& spec : schema()) {
+    if (!used.empty() && std::find(used.begin(), used.end(), spec.plugin_kind) == used.end())
+      continue;
     if (spec.names_plugin && !refused.count(spec.key))
       find_plugin(spec.plugin_kind, std::get<std::string>(field_value(config, spec)), spec.key);
     if (spec.type() != KeyType::plugin) continue;

@@ -14,7 +14,7 @@
 #include "data/text_dataset.hpp"
 #include "nanolab/data.hpp"
 #include "nanolab/errors.hpp"
-#include "plugin/loader.hpp"
+#include "runtime/library_dir.hpp"
 
 namespace nanolab {
 namespace {
@@ -28,8 +28,7 @@ std::filesystem::path env_path(const char* name) {
 
 std::filesystem::path default_recipes() {
   if (auto dir = env_path("NANOLAB_RECIPES"); !dir.empty()) return dir;
-  // default_plugin_dir() is <folder of libnanolab.so>/nanolab/plugins.
-  const std::filesystem::path lib_dir = plugin::default_plugin_dir().parent_path().parent_path();
+  const std::filesystem::path lib_dir = runtime::library_dir();
   std::error_code ec;
   if (lib_dir.empty() || std::filesystem::equivalent(lib_dir, NANOLAB_BUILD_LIB_DIR, ec))
     return NANOLAB_SOURCE_DATASETS_DIR;

@@ -16,7 +16,7 @@
 
 #include "nanolab/errors.hpp"
 #include "nanolab/input_file.hpp"
-#include "runtime/rng.hpp"
+#include "nanolab/rng.hpp"
 
 namespace nanolab::data {
 namespace {

@@ -5,7 +5,7 @@
 #include <algorithm>
 
 #include "nanolab/errors.hpp"
-#include "runtime/rng.hpp"
+#include "nanolab/rng.hpp"
 
 namespace nanolab::data {
 namespace {

@@ -18,7 +18,7 @@
 #include "data/recipe.hpp"
 #include "data/shard.hpp"
 #include "nanolab/data.hpp"
-#include "runtime/rng.hpp"
+#include "nanolab/rng.hpp"
 
 namespace nanolab::data {
 

@@ -9,6 +9,7 @@
 
 #include "nanolab/attention.hpp"
 #include "nanolab/autograd.hpp"
+#include "nanolab/rng.hpp"
 
 namespace nanolab {
 
@@ -81,11 +82,7 @@ void check_cached_src(const Tensor& src, const std::string& plugin, int64_t n_em
 }
 
 uint64_t dropout_site_seed(uint64_t seed, uint64_t site) {
-  // splitmix64 (Steele, Lea, Flood 2014) of the site's step from the seed.
-  uint64_t z = seed + 0x9e3779b97f4a7c15ULL * (site + 1);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
+  return rng::splitmix64(seed + rng::golden_gamma * site);  // the site-th output of seed's stream
 }
 
 KvCache::KvCache(std::string plugin, int64_t n_embd, int64_t n_kv_head, int64_t head_size,

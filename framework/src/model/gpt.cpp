@@ -9,7 +9,7 @@
 #include "nanolab/model.hpp"
 #include "nanolab/ops.hpp"
 #include "runtime/profile.hpp"
-#include "runtime/rng.hpp"
+#include "nanolab/rng.hpp"
 
 namespace nanolab {
 namespace {

@@ -14,7 +14,7 @@
 #include "ops/causal_softmax.hpp"
 #include "ops/check.hpp"
 #include "ops/dropout_mask.hpp"
-#include "ops/kernels.hpp"
+#include "runtime/kernels.hpp"
 #include "nanolab/simd.hpp"
 #include "runtime/profile.hpp"
 

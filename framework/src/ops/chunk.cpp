@@ -6,7 +6,7 @@
 #include "nanolab/autograd.hpp"
 #include "nanolab/ops.hpp"
 #include "ops/check.hpp"
-#include "ops/kernels.hpp"
+#include "runtime/kernels.hpp"
 
 namespace nanolab::ops {
 

@@ -15,7 +15,7 @@
 #include "nanolab/errors.hpp"
 #include "nanolab/ops.hpp"
 #include "ops/check.hpp"
-#include "ops/kernels.hpp"
+#include "runtime/kernels.hpp"
 #include "nanolab/simd.hpp"
 #include "runtime/profile.hpp"
 

@@ -7,7 +7,7 @@
 #include "nanolab/ops.hpp"
 #include "ops/check.hpp"
 #include "ops/dropout_mask.hpp"
-#include "ops/kernels.hpp"
+#include "runtime/kernels.hpp"
 #include "nanolab/simd.hpp"
 
 namespace nanolab::ops {

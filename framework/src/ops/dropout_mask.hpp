@@ -10,7 +10,7 @@
 
 #include <cstdint>
 
-#include "runtime/rng.hpp"
+#include "nanolab/rng.hpp"
 
 namespace nanolab::ops {
 
@@ -23,7 +23,7 @@ class DropoutMask {
       // 2^-64, and comparing integers leaves no float rounding for two callers to disagree on.
       : key_(rng::splitmix64(seed)), threshold_(static_cast<uint64_t>(double(p) * 0x1p64)) {}
 
-  bool keep(uint64_t i) const { return rng::splitmix64(key_ + i * 0x9E3779B97F4A7C15ull) >= threshold_; }
+  bool keep(uint64_t i) const { return rng::splitmix64(key_ + i * rng::golden_gamma) >= threshold_; }
 
  private:
   uint64_t key_;

@@ -14,7 +14,7 @@
 #include "nanolab/errors.hpp"
 #include "nanolab/ops.hpp"
 #include "ops/check.hpp"
-#include "ops/kernels.hpp"
+#include "runtime/kernels.hpp"
 #include "runtime/profile.hpp"
 
 namespace nanolab::ops {

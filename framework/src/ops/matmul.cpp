@@ -4,7 +4,7 @@
 #include "nanolab/autograd.hpp"
 #include "nanolab/ops.hpp"
 #include "ops/check.hpp"
-#include "ops/kernels.hpp"
+#include "runtime/kernels.hpp"
 #include "runtime/dnnl_context.hpp"
 #include "runtime/profile.hpp"
 

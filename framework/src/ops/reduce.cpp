@@ -7,7 +7,7 @@
 
 #include "nanolab/autograd.hpp"
 #include "nanolab/ops.hpp"
-#include "ops/kernels.hpp"
+#include "runtime/kernels.hpp"
 #include "runtime/dnnl_context.hpp"
 
 namespace nanolab::ops {

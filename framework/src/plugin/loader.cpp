@@ -14,6 +14,7 @@
 
 #include "plugin/elf_check.hpp"
 #include "plugin/options_schema.hpp"
+#include "runtime/library_dir.hpp"
 #include "runtime/sha256.hpp"
 
 namespace nanolab::plugin {
@@ -98,10 +99,8 @@ LoadedPlugin load_plugin(const std::filesystem::path& file) {
 }
 
 std::filesystem::path default_plugin_dir() {
-  Dl_info info{};
-  if (!dladdr(reinterpret_cast<void*>(&default_plugin_dir), &info) || !info.dli_fname)
-    return {};
-  return std::filesystem::absolute(info.dli_fname).parent_path() / "nanolab" / "plugins";
+  const std::filesystem::path lib = runtime::library_dir();
+  return lib.empty() ? lib : lib / "nanolab" / "plugins";
 }
 
 }  // namespace nanolab::plugin

@@ -9,7 +9,7 @@
 #include <cstdio>
 #include <set>
 
-#include "config/did_you_mean.hpp"
+#include "nanolab/did_you_mean.hpp"
 #include "nanolab/registry.hpp"
 #include "plugin/options_schema.hpp"
 
@@ -126,7 +126,7 @@ std::optional<std::string> choice_problem(const OptionSpec& spec, const std::str
       std::find(spec.choices.begin(), spec.choices.end(), s) != spec.choices.end())
     return std::nullopt;
   return string_text(s) + " is not one of " + choices_text(spec.choices) +
-         config::did_you_mean_hint(s, spec.choices);
+         did_you_mean_hint(s, spec.choices);
 }
 
 // Problems of a value that already has the declared type: range, choices, length.
@@ -206,7 +206,7 @@ std::vector<OptionProblem> check_options(const std::vector<OptionSpec>& schema,
 
   for (const auto& [key, value] : given) {
     if (std::find(names.begin(), names.end(), key) != names.end()) continue;
-    std::string hint = config::did_you_mean_hint(key, names);
+    std::string hint = did_you_mean_hint(key, names);
     if (hint.empty()) {
       std::string list;
       for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;

@@ -9,7 +9,7 @@
 #include <algorithm>
 #include <cstdlib>
 
-#include "config/did_you_mean.hpp"
+#include "nanolab/did_you_mean.hpp"
 #include "plugin/loader.hpp"
 #include "plugin/options_schema.hpp"
 #include "plugin/probe.hpp"
@@ -82,7 +82,10 @@ void Registry::scan(const std::filesystem::path& dir) {
     return;
   }
   std::sort(files.begin(), files.end());  // a stable, documented order within a folder
+  probe(files);
+}
 
+void Registry::probe(const std::vector<std::filesystem::path>& files) {
   std::vector<std::filesystem::path> fresh;
   for (const auto& path : files) {
     const auto file = canonical_or_absolute(path);
@@ -114,8 +117,16 @@ void Registry::scan(const std::filesystem::path& dir) {
 }
 
 void Registry::add_directories(const std::vector<std::filesystem::path>& dirs) {
+  add(dirs, {});
+}
+
+void Registry::add_file(const std::filesystem::path& file) { add({}, {file}); }
+
+void Registry::add(const std::vector<std::filesystem::path>& dirs,
+                   const std::vector<std::filesystem::path>& files) {
   const size_t first_new = plugins_.size();
   for (const auto& dir : dirs) scan(dir);
+  probe(files);
   for (size_t i = first_new; i < plugins_.size(); ++i)
     for (size_t j = 0; j < i; ++j)
       if (plugins_[j].descriptor->kind == plugins_[i].descriptor->kind &&
@@ -158,7 +169,7 @@ const LoadedPlugin& Registry::find(PluginKind kind, const std::string& name,
   std::vector<std::string> folders;
   for (const auto& d : scanned_) folders.push_back(d.string());
   std::string message = key + "no " + to_string(kind) + " plugin named '" + name + "'" +
-                        config::did_you_mean_hint(name, names) + "; " +
+                        did_you_mean_hint(name, names) + "; " +
                         (names.empty() ? "none found" : "found: " + join(names, ", ")) +
                         " (searched " + (folders.empty() ? "no folder" : join(folders, ", ")) +
                         "; more with NANOLAB_PLUGIN_PATH)";

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "nanolab/utf8.hpp"
+
 namespace nanolab::json {
 namespace {
 
@@ -136,24 +138,6 @@ class Parser {
     return u;
   }
 
-  static void append_utf8(std::string& out, uint32_t cp) {
-    if (cp < 0x80) {
-      out += char(cp);
-    } else if (cp < 0x800) {
-      out += char(0xC0 | cp >> 6);
-      out += char(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-      out += char(0xE0 | cp >> 12);
-      out += char(0x80 | (cp >> 6 & 0x3F));
-      out += char(0x80 | (cp & 0x3F));
-    } else {
-      out += char(0xF0 | cp >> 18);
-      out += char(0x80 | (cp >> 12 & 0x3F));
-      out += char(0x80 | (cp >> 6 & 0x3F));
-      out += char(0x80 | (cp & 0x3F));
-    }
-  }
-
   std::string string() {
     ++at_;  // the opening quote, checked by the caller
     std::string out;
@@ -206,7 +190,7 @@ class Parser {
           } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
             fail("a lone surrogate in a \\u escape");
           }
-          append_utf8(out, cp);
+          utf8::append(out, cp);
           break;
         }
         default:

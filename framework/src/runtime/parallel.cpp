@@ -1,7 +1,7 @@
 // The public parallel loop (nanolab/parallel.hpp) over the ops' TBB loop helper.
 #include "nanolab/parallel.hpp"
 
-#include "ops/kernels.hpp"
+#include "runtime/kernels.hpp"
 
 namespace nanolab {
 

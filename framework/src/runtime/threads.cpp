@@ -1,4 +1,5 @@
-// The thread policy (see runtime.hpp) and the runtime counters.
+// The thread policy (see runtime.hpp). The runtime counters are the allocator's
+// (tensor/allocator.cpp), a layer up.
 //
 // Measured on this machine (2 cores), tools/bench/thread_policy: a TBB elementwise kernel run right
 // after a oneDNN matmul, with libgomp's default wait policy, is slowed by the OpenMP workers that
@@ -22,8 +23,6 @@
 #include "nanolab/distributed.hpp"
 #include "nanolab/errors.hpp"
 #include "nanolab/runtime.hpp"
-#include "runtime/dnnl_context.hpp"
-#include "tensor/allocator.hpp"
 
 namespace nanolab::runtime {
 namespace {
@@ -67,13 +66,5 @@ bool omp_wait_policy_passive() {
   const char* s = std::getenv("OMP_WAIT_POLICY");
   return s && strcasecmp(s, "passive") == 0;
 }
-
-Stats stats() {
-  auto a = detail::allocator_stats();
-  return {a.system_allocations, a.cache_hits, a.bytes_reserved, a.bytes_in_use,
-          dnnl_ctx::primitives_created()};
-}
-
-void release_cached_memory() { detail::release_cached(); }
 
 }  // namespace nanolab::runtime

@@ -1,4 +1,5 @@
-// Caching allocator: size classes, free lists, counters. See allocator.hpp.
+// Caching allocator: size classes, free lists, counters. See allocator.hpp. Also the runtime
+// counters of nanolab/runtime.hpp, which are mostly the allocator's.
 #include "tensor/allocator.hpp"
 
 #include <cstdlib>
@@ -6,6 +7,9 @@
 #include <new>
 #include <unordered_map>
 #include <vector>
+
+#include "nanolab/runtime.hpp"
+#include "runtime/dnnl_context.hpp"
 
 namespace nanolab::detail {
 namespace {
@@ -92,3 +96,15 @@ AllocatorStats allocator_stats() {
 void release_cached() { cache().release(); }
 
 }  // namespace nanolab::detail
+
+namespace nanolab::runtime {
+
+Stats stats() {
+  auto a = detail::allocator_stats();
+  return {a.system_allocations, a.cache_hits, a.bytes_reserved, a.bytes_in_use,
+          dnnl_ctx::primitives_created()};
+}
+
+void release_cached_memory() { detail::release_cached(); }
+
+}  // namespace nanolab::runtime

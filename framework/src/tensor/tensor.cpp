@@ -5,7 +5,7 @@
 #include <sstream>
 
 #include "nanolab/errors.hpp"
-#include "ops/kernels.hpp"
+#include "runtime/kernels.hpp"
 #include "tensor/impl.hpp"
 
 namespace nanolab {

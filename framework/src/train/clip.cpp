@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "ops/kernels.hpp"
+#include "runtime/kernels.hpp"
 
 namespace nanolab::train_detail {
 namespace {

@@ -1,9 +1,13 @@
 // Builds a run's parts from its configuration through the plugin registry.
 #include "train/components.hpp"
 
+#include <algorithm>
+#include <cstdio>
+
 #include "config/memory.hpp"
 #include "nanolab/errors.hpp"
 #include "nanolab/registry.hpp"
+#include "runtime/sha256.hpp"
 #include "train/schedule.hpp"
 
 namespace nanolab::train_detail {
@@ -64,6 +68,34 @@ Components build(const ExperimentConfig& config, Purpose purpose, const std::str
     c.plugins.push_back(record(registry, PluginKind::schedule, config.lr_schedule));
   }
   return c;
+}
+
+void reopen_recorded_plugins(const std::vector<PluginRecord>& records,
+                             const std::vector<PluginKind>& kinds, const std::string& run) {
+  Registry& registry = Registry::instance();
+  for (const PluginRecord& r : records) {
+    auto kind = std::find_if(kinds.begin(), kinds.end(),
+                             [&](PluginKind k) { return r.kind == to_string(k); });
+    if (kind == kinds.end() || r.file.empty()) continue;
+    const auto& found = registry.of_kind(*kind);
+    if (std::any_of(found.begin(), found.end(),
+                    [&](const LoadedPlugin* p) { return p->descriptor->name == r.name; }))
+      continue;
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(r.file, ec)) continue;
+    const std::string sha256 = runtime::sha256_file_hex(r.file);
+    if (sha256 != r.sha256)
+      throw PluginError(run + ": the " + r.kind + " plugin '" + r.name +
+                        "' is not in the plugin folders, and the file the run recorded, " + r.file +
+                        ", has changed since (sha256 " + sha256 + ", recorded " + r.sha256 +
+                        "); hint: put the plugin's folder on NANOLAB_PLUGIN_PATH, or rebuild the "
+                        "version the run used");
+    registry.add_file(r.file);
+    std::fprintf(stderr,
+                 "note: the %s plugin '%s' is not in the plugin folders; using the file %s "
+                 "recorded by %s (same sha256)\n",
+                 r.kind.c_str(), r.name.c_str(), r.file.c_str(), run.c_str());
+  }
 }
 
 }  // namespace nanolab::train_detail

@@ -10,6 +10,7 @@
 #include "nanolab/loss.hpp"
 #include "nanolab/model.hpp"
 #include "nanolab/optimizer.hpp"
+#include "nanolab/plugin.hpp"
 #include "nanolab/run_store.hpp"
 #include "nanolab/schedule.hpp"
 #include "nanolab/tokenizer.hpp"
@@ -34,5 +35,13 @@ enum class Purpose { train, evaluate, sample };
 // when that is set (ConfigError if the data's vocabulary is larger), else the data's vocabulary.
 Components build(const ExperimentConfig& config, Purpose purpose,
                  const std::string& saved_tokenizer = "");
+
+// Makes the plugins of `kinds` that a run recorded (its run.h5's /plugins) findable when the
+// search path lacks them: a recorded file that still has the recorded sha256 is read instead, and
+// a note on stderr says so; a recorded file whose sha256 differs is a PluginError (exit 4), since
+// it is not the code the run was trained with. A recorded file that is gone changes nothing (the
+// configuration's check then names the missing plugin). `run` names the run in the messages.
+void reopen_recorded_plugins(const std::vector<PluginRecord>& records,
+                             const std::vector<PluginKind>& kinds, const std::string& run);
 
 }  // namespace nanolab::train_detail

@@ -7,7 +7,7 @@
 #include "nanolab/autograd.hpp"
 #include "nanolab/errors.hpp"
 #include "nanolab/interrupt.hpp"
-#include "runtime/rng.hpp"
+#include "nanolab/rng.hpp"
 
 namespace nanolab::train_detail {
 namespace {

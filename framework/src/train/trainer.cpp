@@ -19,7 +19,7 @@
 #include "nanolab/interrupt.hpp"
 #include "nanolab/ops.hpp"
 #include "runtime/profile.hpp"
-#include "runtime/rng.hpp"
+#include "nanolab/rng.hpp"
 #include "runtime/sha256.hpp"
 #include "train/clip.hpp"
 #include "train/components.hpp"
@@ -534,6 +534,23 @@ void require_world_size(int64_t trained_on, int world_size, const std::string& o
         std::to_string(trained_on) + (trained_on == 1 ? " or without mpirun" : ""));
 }
 
+const std::vector<PluginKind> every_plugin_kind = {PluginKind::attention, PluginKind::optimizer, PluginKind::loss, PluginKind::tokenizer};
+
+// The kinds of plugin that `sample` and `eval` use: the model's attention and the tokenizer, not
+// the optimizer or loss the run was trained with, which need not be on the search path any more.
+// Each is taken from the file the run recorded when the search path lacks it. A run.h5 that cannot
+// be read has no record to offer; the checkpoint alone then says what to load.
+std::vector<PluginKind> reopen_used_plugins(const std::filesystem::path& run_dir) {
+  const std::vector<PluginKind> used = {PluginKind::attention, PluginKind::tokenizer};
+  std::vector<PluginRecord> records;
+  try {
+    records = read_run(run_dir / "run.h5").plugins;
+  } catch (const StorageError&) {
+  }
+  train_detail::reopen_recorded_plugins(records, used, run_dir.string());
+  return used;
+}
+
 // `nanolab resume` of a run that stopped before its first checkpoint: trained again from step 0
 // with the configuration and tokenizer of its run.h5, in the same directory, its earlier rows
 // replaced. The metrics are those of an uninterrupted run.
@@ -547,6 +564,7 @@ TrainResult restart(const TrainOptions& options) {
                                               "start again from its run.h5; move ") +
                        options.run_dir.string() + " away and start it with `nanolab run`");
   }
+  train_detail::reopen_recorded_plugins(log.plugins, every_plugin_kind, options.run_dir.string());
   RunSpec spec;
   spec.config = parse_resolved_config(log.config_toml, file.string());
   spec.config_toml = log.config_toml;
@@ -616,12 +634,17 @@ TrainResult resume(const TrainOptions& options) {
   }
   Checkpoint ck = read_checkpoint(options.run_dir);
   const std::string origin = (options.run_dir / "checkpoint.h5").string();
-  if (!require_checkpoint_of(read_run(options.run_dir / "run.h5"), ck, options.run_dir) &&
-      distributed::world().rank == 0)
-    std::fprintf(stderr,
-                 "note: %s and its run.h5 were written before run ids: the checkpoint is taken as "
-                 "the run's own because their configurations are the same\n",
-                 origin.c_str());
+  std::vector<PluginRecord> recorded;
+  {  // the run.h5's rows are not kept for the rest of the run
+    RunLog log = read_run(options.run_dir / "run.h5");
+    if (!require_checkpoint_of(log, ck, options.run_dir) && distributed::world().rank == 0)
+      std::fprintf(stderr,
+                   "note: %s and its run.h5 were written before run ids: the checkpoint is taken "
+                   "as the run's own because their configurations are the same\n",
+                   origin.c_str());
+    recorded = std::move(log.plugins);
+  }
+  train_detail::reopen_recorded_plugins(recorded, every_plugin_kind, options.run_dir.string());
   RunSpec spec;
   spec.config = parse_resolved_config(ck.config_toml, origin);
   spec.config_toml = ck.config_toml;
@@ -651,8 +674,8 @@ TrainResult resume(const TrainOptions& options) {
 
 std::string sample(const std::filesystem::path& run_dir, const SampleOptions& options) {
   const Checkpoint ck = read_checkpoint(run_dir);
-  const ExperimentConfig config =
-      parse_resolved_config(ck.config_toml, (run_dir / "checkpoint.h5").string());
+  const ExperimentConfig config = parse_resolved_config(
+      ck.config_toml, (run_dir / "checkpoint.h5").string(), reopen_used_plugins(run_dir));
   Components parts = train_detail::build(config, train_detail::Purpose::sample, ck.tokenizer);
   load_parameters(*parts.model, ck, (run_dir / "checkpoint.h5").string());
   std::vector<int32_t> prompt;
@@ -680,7 +703,8 @@ std::string sample(const std::filesystem::path& run_dir, const SampleOptions& op
 EvalResult evaluate_run(const std::filesystem::path& run_dir, const EvalOptions& options) {
   const Checkpoint ck = read_checkpoint(run_dir);
   const std::string origin = (run_dir / "checkpoint.h5").string();
-  ExperimentConfig config = parse_resolved_config(ck.config_toml, origin);
+  ExperimentConfig config =
+      parse_resolved_config(ck.config_toml, origin, reopen_used_plugins(run_dir));
   if (!options.dataset.empty()) config.dataset = options.dataset;
   Components parts = train_detail::build(config, train_detail::Purpose::evaluate, ck.tokenizer);
   if (parts.tokenizer->save() != ck.tokenizer)

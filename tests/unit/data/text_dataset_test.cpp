@@ -11,7 +11,7 @@
 #include "data/shard.hpp"
 #include "data/text_dataset.hpp"
 #include "data_test_util.hpp"
-#include "runtime/rng.hpp"
+#include "nanolab/rng.hpp"
 #include "runtime/sha256.hpp"
 
 namespace nanolab::test {

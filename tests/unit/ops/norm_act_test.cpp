@@ -11,7 +11,7 @@
 #include "nanolab/runtime.hpp"
 #include "ops/causal_softmax_ref.hpp"
 #include "ops/gelu_ref.hpp"
-#include "ops/kernels.hpp"
+#include "runtime/kernels.hpp"
 #include "ops/layer_norm_ref.hpp"
 #include "ops/softmax_ref.hpp"
 #include "unit/ops/op_harness.hpp"

@@ -1,10 +1,10 @@
 // Levenshtein distance with one row of the dynamic-programming table (names are short).
-#include "config/did_you_mean.hpp"
+#include "nanolab/did_you_mean.hpp"
 
 #include <algorithm>
 #include <numeric>
 
-namespace nanolab::config {
+namespace nanolab {
 
 size_t edit_distance(std::string_view a, std::string_view b) {
   // row[j] = distance between the first i chars of a and the first j chars of b
@@ -42,4 +42,4 @@ std::string did_you_mean_hint(std::string_view typed, const std::vector<std::str
   return suggestion ? " (did you mean '" + *suggestion + "'?)" : "";
 }
 
-}  // namespace nanolab::config
+}  // namespace nanolab

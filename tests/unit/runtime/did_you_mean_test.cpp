@@ -2,9 +2,9 @@
 // suggested (closest within max(2, length / 3), earlier on ties, none when all are far).
 #include <gtest/gtest.h>
 
-#include "config/did_you_mean.hpp"
+#include "nanolab/did_you_mean.hpp"
 
-namespace nanolab::config {
+namespace nanolab {
 namespace {
 
 TEST(DidYouMean, EditDistance) {
@@ -43,4 +43,4 @@ TEST(DidYouMean, TiesGoToTheEarlierCandidate) {
 }
 
 }  // namespace
-}  // namespace nanolab::config
+}  // namespace nanolab

@@ -1,5 +1,5 @@
 // TBB-parallel copy, fill and accumulate. See kernels.hpp.
-#include "ops/kernels.hpp"
+#include "runtime/kernels.hpp"
 
 #include <algorithm>
 #include <cstring>
