@@ -11,7 +11,7 @@
 // minbpe's .model format instead (its option save_format = "minbpe"). `encode` prints the ids on
 // one line (or only their number); `decode` writes the bytes exactly, with no newline added, so
 // `encode F | decode -` gives F back; `encode --shards DIR` writes llm.c shards instead
-// (data/encode_shards.hpp), with its progress on stderr. Timing and sizes go to stderr, results to stdout. A file
+// (nanolab/encode_shards.hpp), with its progress on stderr. Timing and sizes go to stderr, results to stdout. A file
 // that cannot be read or that the plugin refuses is a data error (exit 3) naming the file.
 // This command does not know any plugin's file format: it only moves bytes to and from save()/load().
 #include <unistd.h>
@@ -32,7 +32,7 @@
 
 #include "args.hpp"
 #include "commands.hpp"
-#include "data/encode_shards.hpp"
+#include "nanolab/encode_shards.hpp"
 #include "nanolab/errors.hpp"
 #include "nanolab/experiment.hpp"
 #include "nanolab/input_file.hpp"

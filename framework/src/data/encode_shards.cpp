@@ -1,5 +1,5 @@
 // encode_shards (encode_shards.hpp): cut, encode the pieces in parallel, write the shards.
-#include "data/encode_shards.hpp"
+#include "nanolab/encode_shards.hpp"
 
 #include <algorithm>
 #include <mutex>

@@ -8,12 +8,12 @@
 
 #include <cstring>
 
-#include "data/encode_shards.hpp"
+#include "nanolab/encode_shards.hpp"
 #include "data/shard_dataset.hpp"
 #include "data/text_dataset.hpp"
 #include "data/token_files.hpp"
 #include "data_test_util.hpp"
-#include "runtime/rng.hpp"
+#include "nanolab/rng.hpp"
 
 namespace nanolab::test {
 namespace {

@@ -20,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "nanolab/errors.hpp"
 #include "nanolab/tokenizer.hpp"
 
 namespace nanolab::data {
@@ -38,7 +39,7 @@ struct ShardSummary {
 // Encodes `text` with `tokenizer` and writes the shards into `dir` (created if missing).
 // ConfigError when `dir` already holds files named <name>_*.bin or the plan leaves no train id;
 // `progress(bytes_encoded, bytes_total)` is called, one call at a time, as pieces finish.
-ShardSummary encode_shards(const Tokenizer& tokenizer, std::string_view text,
+NANOLAB_VISIBLE ShardSummary encode_shards(const Tokenizer& tokenizer, std::string_view text,
                            const std::filesystem::path& dir, const ShardPlan& plan,
                            const std::function<void(uint64_t, uint64_t)>& progress);
 
