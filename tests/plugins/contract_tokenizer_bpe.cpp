@@ -591,6 +591,30 @@ TEST(BpeTokenizer, PiecewisePreSplitEqualsOnePass) {
   }
 }
 
+// Each thread keeps the ids of the chunks it encoded: a chunk encoded by one vocabulary must never
+// come back from that cache for another, whether another instance or the same one retrained or
+// loaded. A 1024 and a 300 vocabulary, alternated on the same text in the same thread.
+TEST(BpeTokenizer, EncodedChunksNeverCrossVocabularies) {
+  const std::string corpus = read(fixtures / "bpe_corpus.txt");
+  auto large = make();
+  auto small = make();
+  large->train(corpus, 1024);
+  small->train(corpus, 300);
+  const std::vector<int32_t> large_ids = large->encode(corpus);
+  for (int round = 0; round < 2; ++round) {
+    const std::vector<int32_t> small_ids = small->encode(corpus);
+    EXPECT_LT(*std::max_element(small_ids.begin(), small_ids.end()), 300);
+    EXPECT_EQ(small->decode(small_ids), corpus);
+    EXPECT_EQ(large->encode(corpus), large_ids);
+  }
+  const std::string small_saved = small->save();
+  small->train(corpus, 1024);  // the same instance, now the large vocabulary
+  EXPECT_EQ(small->encode(corpus), large_ids);
+  small->load(small_saved);
+  const std::vector<int32_t> reloaded = small->encode(corpus);
+  EXPECT_LT(*std::max_element(reloaded.begin(), reloaded.end()), 300);
+}
+
 TEST(BpeTokenizer, SpecialTokensFollowOnSpecial) {
   const std::string text = "one<|eot|>two";
   auto raise = make({{"special_tokens", std::string("<|eot|>,<|pad|>")}});
