@@ -24,6 +24,9 @@ browser_packages=(chromium)
 # The ASan+UBSan build and the libFuzzer targets (cmake/NanolabSanitize.cmake) are compiled with
 # clang 14. libomp-14-dev only for clang's omp.h: the build still links GNU OpenMP, as oneDNN does.
 sanitizer_packages=(clang-14 libclang-rt-14-dev libomp-14-dev)
+# The bpe tokenizer's reference, the npm `tiktoken` package (the WASM build of tiktoken), pinned by
+# tools/reference/tiktoken/package-lock.json and installed there by `npm ci` below.
+reference_packages=(nodejs npm)
 bench_packages=(
   python3-torch libopenblas0-openmp  # the PyTorch reference (see docs/performance.md)
   hyperfine
@@ -32,8 +35,9 @@ bench_packages=(
 
 packages=("${build_packages[@]}")
 case "${NANOLAB_DEPS:-all}" in
-  all) packages+=("${browser_packages[@]}" "${sanitizer_packages[@]}" "${bench_packages[@]}") ;;
-  test) packages+=("${browser_packages[@]}" "${sanitizer_packages[@]}") ;;
+  all) packages+=("${browser_packages[@]}" "${sanitizer_packages[@]}" "${reference_packages[@]}"
+       "${bench_packages[@]}") ;;
+  test) packages+=("${browser_packages[@]}" "${sanitizer_packages[@]}" "${reference_packages[@]}") ;;
   build) ;;
   *) echo "install-deps: NANOLAB_DEPS must be all, test or build, not '$NANOLAB_DEPS'" >&2; exit 2 ;;
 esac
@@ -41,15 +45,28 @@ esac
 sudo=""
 if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
 
+# npm ci (which reinstalls from scratch) only when the package is not there yet.
+install_tiktoken() {
+  [ "${NANOLAB_DEPS:-all}" != build ] || return 0
+  local dir
+  dir="$(cd "$(dirname "$0")" && pwd)/reference/tiktoken"
+  if [ ! -f "$dir/node_modules/tiktoken/package.json" ]; then
+    echo "install-deps: npm ci in $dir"
+    (cd "$dir" && npm ci --no-audit --no-fund --silent)
+  fi
+}
+
 missing=()
 for p in "${packages[@]}"; do
   [[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) == "install ok installed" ]] || missing+=("$p")
 done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#packages[@]} packages already installed"
+  install_tiktoken
   exit 0
 fi
 echo "install-deps: installing ${missing[*]}"
 $sudo apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+install_tiktoken
 echo "install-deps: done"

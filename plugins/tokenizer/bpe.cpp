@@ -1,28 +1,36 @@
 // tokenizer `bpe`: byte-level byte-pair encoding, lossless for any byte string (valid UTF-8 or not).
 // Text is first pre-split into chunks by a regex (GPT-2's or GPT-4's pattern through PCRE2, a custom
 // one, or none); merges never cross a chunk boundary. Training follows minbpe's RegexTokenizer: pair
-// counts over the distinct chunks weighted by their counts, updated incrementally after each merge,
-// ties going to the pair seen first in the text, so that it learns the same merges as minbpe.
+// counts over the distinct chunks weighted by their counts, updated incrementally after each merge
+// (only in the chunks holding the merged pair), ties going to the pair seen first in the text, so
+// that it learns the same merges as minbpe. `\s` means Unicode's White_Space, as in tiktoken.
 // Options `encoder_json` + `vocab_bpe` load GPT-2's own vocabulary instead (train is then a no-op).
 // Special tokens are a comma-separated string option (the schema has no string-list type).
 // save() writes nanolab's own strict format, or minbpe's `.model` with `save_format = "minbpe"`
 // (what minbpe's Tokenizer.load reads; load() reads both).
 // Encoding pre-splits the whole text in one sequential pass and merges the chunks in parallel (the
 // framework's TBB pool): the merges are per chunk, so the result is exactly the sequential one.
+// Each thread keeps the ids of the chunks it encoded lately, so a repeated word is merged once.
 // Not a SentencePiece-style
 // tokenizer: no normalisation, no unigram model, no byte fallback (every byte is a token already).
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <queue>
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -52,6 +60,52 @@ std::string resolve_pattern(const std::string& name) {
   return name;
 }
 
+// The pattern as PCRE2 is to compile it: `\s` and `\S` become the class of Unicode's White_Space
+// property and its complement, which is what `\s` means to tiktoken (Rust's regex) and Python's
+// `regex` (minbpe). PCRE2's own `\s` also takes U+180E MONGOLIAN VOWEL SEPARATOR, no longer white
+// space since Unicode 6.3. `\S` inside a class is left to PCRE2, and so is anything inside
+// \Q...\E. The pattern a tokenizer saves is the one it was given.
+std::string with_unicode_white_space(const std::string& pattern) {
+  const std::string white_space =
+      R"(\t\n\x{0B}\f\r\x{20}\x{85}\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000})";
+  std::string out;
+  bool in_class = false;
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    const char c = pattern[i];
+    if (c == '\\' && i + 1 < pattern.size()) {
+      const char e = pattern[++i];
+      if (e == 's') {
+        out += in_class ? white_space : "[" + white_space + "]";
+      } else if (e == 'S' && !in_class) {
+        out += "[^" + white_space + "]";
+      } else if (e == 'Q') {  // literal up to \E
+        const size_t end = std::min(pattern.find("\\E", i), pattern.size());
+        out += pattern.substr(i - 1, end - (i - 1));
+        i = end - 1;
+      } else {
+        out += c;
+        out += e;
+      }
+      continue;
+    }
+    out += c;
+    if (!in_class && c == '[') {
+      in_class = true;
+      if (i + 1 < pattern.size() && pattern[i + 1] == '^') out += pattern[++i];
+      if (i + 1 < pattern.size() && pattern[i + 1] == ']') out += pattern[++i];  // a literal ]
+    } else if (in_class && c == '[' && i + 1 < pattern.size() && pattern[i + 1] == ':') {
+      const size_t end = pattern.find(":]", i + 2);  // a POSIX class such as [:alpha:]
+      if (end != std::string::npos) {
+        out += pattern.substr(i + 1, end + 1 - i);
+        i = end + 1;
+      }
+    } else if (in_class && c == ']') {
+      in_class = false;
+    }
+  }
+  return out;
+}
+
 // The pre-splitter: chunk boundaries of a text. Bytes the regex does not match (invalid UTF-8 never
 // matches under PCRE2_MATCH_INVALID_UTF) become chunks of their own, so no byte is ever dropped.
 class Splitter {
@@ -60,7 +114,8 @@ class Splitter {
     if (pattern.empty()) return;
     int error = 0;
     PCRE2_SIZE offset = 0;
-    code_ = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
+    const std::string compiled = with_unicode_white_space(pattern);
+    code_ = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(compiled.data()), compiled.size(),
                           PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &error, &offset,
                           nullptr);
     if (!code_) {
@@ -151,6 +206,43 @@ std::vector<int> gpt2_byte_to_code_point() {
   }
   return cp;
 }
+
+// Progress of a long training on stderr: merges done, the rate and the time left. On a terminal
+// one line rewritten every second once the training has taken a second; otherwise (a log file) one
+// line every 10 s once it has taken 10 s, so that short trainings print nothing.
+class TrainingProgress {
+ public:
+  explicit TrainingProgress(int64_t n_merges)
+      : total_(n_merges), tty_(isatty(STDERR_FILENO) == 1), start_(Clock::now()), last_(start_) {}
+  ~TrainingProgress() {
+    if (printed_ && tty_) std::fputc('\n', stderr);
+  }
+  TrainingProgress(const TrainingProgress&) = delete;
+  TrainingProgress& operator=(const TrainingProgress&) = delete;
+
+  void at(int64_t merges_done) {
+    if (merges_done % 64 != 0) return;
+    const auto now = Clock::now();
+    const std::chrono::duration<double> every(tty_ ? 1.0 : 10.0);
+    if (now - last_ < every) return;
+    last_ = now;
+    const double seconds = std::chrono::duration<double>(now - start_).count();
+    const double rate = double(merges_done) / seconds;
+    const double left = rate > 0 ? double(total_ - merges_done) / rate : 0.0;
+    std::fprintf(stderr, "%sbpe: %lld/%lld merges, %.0f merges/s, %.0f s left%s", tty_ ? "\r" : "",
+                 static_cast<long long>(merges_done), static_cast<long long>(total_), rate, left,
+                 tty_ ? "   " : "\n");
+    std::fflush(stderr);
+    printed_ = true;
+  }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  int64_t total_;
+  bool tty_;
+  Clock::time_point start_, last_;
+  bool printed_ = false;
+};
 
 class BpeTokenizer final : public Tokenizer {
  public:
@@ -298,6 +390,8 @@ class BpeTokenizer final : public Tokenizer {
     for (const Special& s : specials_) define(s.id, s.text);
     vocab_ = std::move(vocab);
     rank_ = std::move(rank);
+    static std::atomic<uint64_t> vocabularies{0};
+    serial_ = ++vocabularies;
   }
 
   // GPT-2's bpe(): merge every occurrence of the lowest-ranked pair, left to right, until no pair
@@ -372,9 +466,24 @@ class BpeTokenizer final : public Tokenizer {
         const size_t first = k * chunks_per_block;
         const size_t last = std::min(ends.size(), first + chunks_per_block);
         size_t at = first == 0 ? 0 : ends[first - 1];
+        thread_local ChunkCache cache;
+        if (cache.vocabulary != serial_) {
+          cache.ids.clear();
+          cache.vocabulary = serial_;
+        }
         for (size_t c = first; c < last; ++c) {
-          encode_chunk(text.substr(at, ends[c] - at), blocks[k]);
+          const std::string_view chunk = text.substr(at, ends[c] - at);
           at = ends[c];
+          const auto it = cache.ids.find(chunk);
+          if (it != cache.ids.end()) {
+            blocks[k].insert(blocks[k].end(), it->second.begin(), it->second.end());
+            continue;
+          }
+          const size_t start = blocks[k].size();
+          encode_chunk(chunk, blocks[k]);
+          if (cache.ids.size() >= ChunkCache::max_chunks) cache.ids.clear();
+          cache.ids.emplace(chunk, std::vector<int32_t>(blocks[k].begin() + ptrdiff_t(start),
+                                                         blocks[k].end()));
         }
       }
     });
@@ -400,26 +509,49 @@ class BpeTokenizer final : public Tokenizer {
   std::vector<Merge> merges_;     // in rank order
   std::vector<std::string> vocab_;                                     // id -> bytes
   std::unordered_map<uint64_t, std::pair<int32_t, int32_t>> rank_;  // pair -> (rank, merged id)
+  uint64_t serial_ = 0;  // tells this vocabulary apart from every other, for the chunk caches
+
+  // The ids of the chunks a thread encoded lately, by chunk: text repeats its words, so most
+  // chunks are found here rather than merged again. One per thread, emptied when it holds
+  // max_chunks or when the thread encodes with another vocabulary (another serial_).
+  struct ChunkHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  struct ChunkCache {
+    static constexpr size_t max_chunks = size_t(1) << 16;
+    uint64_t vocabulary = 0;
+    std::unordered_map<std::string, std::vector<int32_t>, ChunkHash, std::equal_to<>> ids;
+  };
 };
 
-// minbpe's loop with the recount replaced by an update: the pair counts are kept over the distinct
-// chunks (weighted by how often each occurs), and a merge re-counts only the chunks that hold the
-// merged pair. The best pair comes from a max-heap of (count, pair) with stale entries dropped as
-// they surface. minbpe takes max() over a dict in insertion order, so among pairs of equal count
-// it picks the one that occurs first in the current ids: the distinct chunks are kept in order of
-// first appearance, so that is the tied pair in the lowest chunk, at the lowest position.
+// minbpe's loop with the recount replaced by an update. Pair counts are kept over the distinct
+// chunks, weighted by how often each occurs; each pair keeps the chunks that hold it, so a merge
+// re-counts only those. minbpe takes max() over a dict in insertion order: among pairs of equal
+// count it picks the one that occurs first in the current ids. The distinct chunks are kept in
+// order of first appearance, so that is the pair with the earliest (chunk, position), which each
+// pair keeps up to date, and the best pair is the top of one max-heap ordered by count, then by
+// earlier first occurrence. The heap holds stale entries, dropped as they surface. A merge touches
+// only the chunks holding its pair and the pairs in them, whatever the number of merges already
+// made or of pairs tied with it.
+//
+// Keeping the first occurrences exact: a merge of (a, b) into the new id X only removes pairs next
+// to a and b and only creates pairs holding X, which no chunk held before. A pair whose first
+// chunk is touched gets its new position there; one that left its first chunk has its first
+// occurrence searched (among its holders) only when it reaches the top of the heap, until then
+// its old first occurrence stands in as an upper bound of its priority.
 void BpeTokenizer::learn_merges(std::string_view text, int64_t n_merges) {
-  const std::vector<size_t> ends = splitter_->split(text);
+  const std::vector<size_t> ends = split_in_pieces(text);
   std::vector<std::vector<int32_t>> chunks;  // distinct chunks, in order of first appearance
   std::vector<int64_t> weight;
   {
-    std::unordered_map<std::string_view, size_t> index;
+    std::unordered_map<std::string_view, uint32_t> index;
     size_t at = 0;
     for (size_t end : ends) {
       throw_if_interrupted();  // here and below: a signal stops the training (interrupt.hpp)
       const std::string_view piece = text.substr(at, end - at);
       at = end;
-      const auto [it, fresh] = index.emplace(piece, chunks.size());
+      const auto [it, fresh] = index.emplace(piece, uint32_t(chunks.size()));
       if (fresh) {
         chunks.emplace_back(piece.begin(), piece.end());
         for (int32_t& id : chunks.back()) id = int32_t(uint8_t(id));
@@ -428,76 +560,109 @@ void BpeTokenizer::learn_merges(std::string_view text, int64_t n_merges) {
       ++weight[it->second];
     }
   }
-  std::unordered_map<uint64_t, int64_t> count;
-  std::unordered_map<uint64_t, std::vector<uint32_t>> where;  // pair -> chunks (may be stale)
-  std::vector<uint64_t> changed;  // pairs whose count a merge moved, up or down
-  auto add_pairs = [&](uint32_t c, int64_t sign) {
-    const std::vector<int32_t>& ids = chunks[c];
-    for (size_t i = 0; i + 1 < ids.size(); ++i) {
-      const uint64_t key = pair_key(ids[i], ids[i + 1]);
-      count[key] += sign * weight[c];
-      if (sign > 0) where[key].push_back(c);
-      changed.push_back(key);
+
+  struct PairState {
+    int64_t count = 0;
+    uint32_t first_chunk = 0, first_pos = 0;  // the first occurrence in the current ids
+    bool first_lost = false;  // merged away: first_* is a lower bound until searched again
+    uint64_t seen = 0;        // the last chunk pass that met this pair (see `pass`)
+    int64_t heap_count = -1;  // the pair's newest heap entry
+    uint32_t heap_chunk = 0, heap_pos = 0;
+    std::vector<uint32_t> holders;  // chunks that hold it, or held it (stale ones are skipped)
+  };
+  struct Entry {
+    int64_t count;
+    uint32_t chunk, pos;
+    uint64_t key;
+  };
+  struct Lower {  // the priority queue's "less": lower count, or equal count and seen later
+    bool operator()(const Entry& x, const Entry& y) const {
+      if (x.count != y.count) return x.count < y.count;
+      return std::pair{x.chunk, x.pos} > std::pair{y.chunk, y.pos};
     }
   };
+  std::unordered_map<uint64_t, PairState> pairs;
+  std::priority_queue<Entry, std::vector<Entry>, Lower> heap;
+  auto push = [&](uint64_t key, PairState& s) {
+    heap.push({s.count, s.first_chunk, s.first_pos, key});
+    s.heap_count = s.count;
+    s.heap_chunk = s.first_chunk;
+    s.heap_pos = s.first_pos;
+  };
+  uint64_t pass = 0;  // one per chunk counted: tells a pair's first position in that chunk
   for (uint32_t c = 0; c < chunks.size(); ++c) {
     throw_if_interrupted();
-    add_pairs(c, +1);
-  }
-  std::priority_queue<std::pair<int64_t, uint64_t>> heap;
-  for (const auto& [key, n] : count) heap.push({n, key});
-  std::vector<int64_t> touched(chunks.size(), -1);
-
-  for (int64_t m = 0; m < n_merges; ++m) {
-    throw_if_interrupted();
-    // Every live pair with the top count (a pair may surface more than once: dedupe).
-    std::vector<uint64_t> tied;
-    int64_t top = 0;
-    while (!heap.empty()) {
-      const auto [n, key] = heap.top();
-      const auto it = count.find(key);
-      if (it == count.end() || it->second != n || n <= 0) {
-        heap.pop();
-        continue;
+    ++pass;
+    const std::vector<int32_t>& ids = chunks[c];
+    for (size_t i = 0; i + 1 < ids.size(); ++i) {
+      PairState& s = pairs[pair_key(ids[i], ids[i + 1])];
+      s.count += weight[c];
+      if (s.seen == pass) continue;
+      s.seen = pass;
+      if (s.holders.empty()) {
+        s.first_chunk = c;
+        s.first_pos = uint32_t(i);
       }
-      if (!tied.empty() && n < top) break;
-      heap.pop();
-      top = n;
-      if (std::find(tied.begin(), tied.end(), key) == tied.end()) tied.push_back(key);
+      s.holders.push_back(c);
     }
-    if (tied.empty()) return;  // every chunk is a single token: nothing left to merge
-    // The first occurrence of each tied pair: the lowest chunk of its (possibly stale) holder
-    // list that still holds it, and the position there.
-    uint64_t best = tied[0];
-    if (tied.size() > 1) {
-      std::pair<size_t, size_t> first{SIZE_MAX, SIZE_MAX};  // (chunk, position)
-      for (uint64_t key : tied)
-        for (uint32_t c : where[key]) {
-          if (c > first.first) continue;
-          const std::vector<int32_t>& ids = chunks[c];
-          for (size_t i = 0; i + 1 < ids.size(); ++i)
-            if (pair_key(ids[i], ids[i + 1]) == key) {
-              if (std::pair{size_t(c), i} < first) {
-                first = {c, i};
-                best = key;
-              }
-              break;
-            }
+  }
+  for (auto& [key, s] : pairs) push(key, s);
+
+  // The first occurrence of a pair that left its first chunk, from its holders (pruned to the
+  // chunks that still hold it).
+  auto find_first = [&](uint64_t key, PairState& s) {
+    std::vector<uint32_t> holders;
+    std::pair<uint32_t, uint32_t> first{UINT32_MAX, UINT32_MAX};
+    for (uint32_t c : s.holders) {
+      const std::vector<int32_t>& ids = chunks[c];
+      for (size_t i = 0; i + 1 < ids.size(); ++i)
+        if (pair_key(ids[i], ids[i + 1]) == key) {
+          holders.push_back(c);
+          first = std::min(first, std::pair{c, uint32_t(i)});
+          break;
         }
     }
-    for (uint64_t key : tied)
-      if (key != best) heap.push({top, key});
+    std::sort(holders.begin(), holders.end());
+    holders.erase(std::unique(holders.begin(), holders.end()), holders.end());
+    s.holders = std::move(holders);
+    std::tie(s.first_chunk, s.first_pos) = first;
+    s.first_lost = false;
+  };
+
+  TrainingProgress progress(n_merges);
+  std::vector<uint64_t> changed, before;
+  for (int64_t m = 0; m < n_merges; ++m) {
+    throw_if_interrupted();
+    progress.at(m);
+    uint64_t best = 0;
+    for (bool found = false; !found;) {
+      if (heap.empty()) return;  // every chunk is a single token: nothing left to merge
+      const Entry e = heap.top();
+      heap.pop();
+      const auto it = pairs.find(e.key);
+      if (it == pairs.end() || it->second.count != e.count) continue;
+      PairState& s = it->second;
+      if (s.first_lost) {
+        find_first(e.key, s);
+        push(e.key, s);
+      } else if (s.first_chunk == e.chunk && s.first_pos == e.pos) {
+        best = e.key;
+        found = true;
+      }
+    }
     const int32_t a = int32_t(best >> 32), b = int32_t(uint32_t(best));
     const int32_t id = int32_t(256 + m);
     merges_.push_back({a, b, id});
-    const std::vector<uint32_t> holders = std::move(where[best]);
-    where.erase(best);
+    std::vector<uint32_t> holders = std::move(pairs[best].holders);
+    std::sort(holders.begin(), holders.end());
+    holders.erase(std::unique(holders.begin(), holders.end()), holders.end());
     changed.clear();
     for (uint32_t c : holders) {
-      if (touched[c] == m) continue;
-      touched[c] = m;
       std::vector<int32_t>& ids = chunks[c];
-      add_pairs(c, -1);
+      before.clear();
+      for (size_t i = 0; i + 1 < ids.size(); ++i) before.push_back(pair_key(ids[i], ids[i + 1]));
+      if (std::find(before.begin(), before.end(), best) == before.end()) continue;  // stale
+      for (uint64_t key : before) pairs[key].count -= weight[c];
       size_t out = 0;
       for (size_t i = 0; i < ids.size(); ++i) {
         if (i + 1 < ids.size() && ids[i] == a && ids[i + 1] == b) {
@@ -508,16 +673,48 @@ void BpeTokenizer::learn_merges(std::string_view text, int64_t n_merges) {
         }
       }
       ids.resize(out);
-      add_pairs(c, +1);
+      ++pass;
+      for (size_t i = 0; i + 1 < ids.size(); ++i) {
+        const uint64_t key = pair_key(ids[i], ids[i + 1]);
+        const auto [it, created] = pairs.try_emplace(key);
+        PairState& s = it->second;
+        s.count += weight[c];
+        if (s.seen == pass) continue;
+        s.seen = pass;
+        changed.push_back(key);
+        if (created) {  // holds the new id; chunks come in order, so this is its first occurrence
+          s.first_chunk = c;
+          s.first_pos = uint32_t(i);
+        } else if (s.first_chunk == c && !s.first_lost) {
+          s.first_pos = uint32_t(i);
+        }
+        if ((ids[i] == id || ids[i + 1] == id) && (s.holders.empty() || s.holders.back() != c))
+          s.holders.push_back(c);
+      }
+      for (uint64_t key : before) {
+        PairState& s = pairs[key];
+        if (s.seen != pass && s.first_chunk == c) s.first_lost = true;
+        changed.push_back(key);
+      }
     }
-    // The old heap entries of these pairs are now stale (dropped as they surface): push the
-    // current counts.
+    pairs.erase(best);
     std::sort(changed.begin(), changed.end());
     changed.erase(std::unique(changed.begin(), changed.end()), changed.end());
-    count.erase(best);
     for (uint64_t key : changed) {
-      const auto it = count.find(key);
-      if (it != count.end() && it->second > 0) heap.push({it->second, key});
+      const auto it = pairs.find(key);
+      if (it == pairs.end()) continue;
+      PairState& s = it->second;
+      if (s.count <= 0) {
+        pairs.erase(it);
+      } else if (s.count != s.heap_count || s.first_chunk != s.heap_chunk ||
+                 s.first_pos != s.heap_pos) {
+        push(key, s);
+      }
+    }
+    // Stale entries outnumbering the pairs: rebuild the heap from the pairs' current state.
+    if (heap.size() > 4 * pairs.size() + 4096) {
+      heap = {};
+      for (auto& [key, s] : pairs) push(key, s);
     }
   }
 }

@@ -15,9 +15,13 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <random>
+#include <unordered_map>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -102,6 +106,21 @@ TEST(BpeTokenizer, Gpt2EncodesTinyShakespeareTo338025Tokens) {
   const std::vector<int32_t> ids = tok->encode(text);
   EXPECT_EQ(ids.size(), 338025u);  // tiktoken's count for the same file
   EXPECT_EQ(tok->decode(ids), text);
+}
+
+// U+180E MONGOLIAN VOWEL SEPARATOR is not White_Space (since Unicode 6.3), so after a space it
+// joins ` ?[^\s\p{L}\p{N}]+` as in tiktoken, where PCRE2's own `\s` takes it as white space.
+// The ids are the npm tiktoken package's for GPT-2 (tools/reference/tiktoken).
+TEST(BpeTokenizer, Gpt2SplitsU180EAsTiktokenDoes) {
+  const auto [data, why] = data_dir({"gpt2/encoder.json", "gpt2/vocab.bpe"});
+  NANOLAB_NEEDS(!data.empty(), why);
+  auto tok = gpt2(data);
+  EXPECT_EQ(tok->encode(" \u180E"), (std::vector<int32_t>{28053, 254, 236}));
+  EXPECT_EQ(tok->encode("  \u180E"), (std::vector<int32_t>{220, 28053, 254, 236}));
+  EXPECT_EQ(tok->encode("a \u180E b"), (std::vector<int32_t>{64, 28053, 254, 236, 275}));
+  // Followed by a letter, where `\s+(?!\S)` would stop before it and leave the space alone.
+  EXPECT_EQ(tok->encode(" \u180Ea"), (std::vector<int32_t>{28053, 254, 236, 64}));
+  EXPECT_EQ(tok->encode("x \u180Ey"), (std::vector<int32_t>{87, 28053, 254, 236, 88}));
 }
 
 TEST(BpeTokenizer, Gpt2SavedFormLoadsIntoAPlainInstance) {
@@ -306,6 +325,112 @@ TEST(BpeTokenizer, LearnsMinbpesMergesWithTheGpt2Pattern) {
   expect_minbpe_merges("gpt2", 400, "bpe_minbpe_gpt2_400.model");
 }
 
+// The slow twin of the training: minbpe's RegexTokenizer.train as written, a full recount of
+// every chunk of the text (not the distinct ones) per merge, the best pair the first with the top
+// count in the order pairs are first met. `chunks` is the pre-split text.
+std::vector<std::pair<int, int>> minbpe_train(const std::vector<std::string>& chunks, size_t n_merges) {
+  std::vector<std::vector<int>> ids;
+  for (const std::string& c : chunks) ids.emplace_back(c.begin(), c.end());
+  for (auto& chunk : ids)
+    for (int& id : chunk) id &= 0xFF;
+  std::vector<std::pair<int, int>> merges;
+  for (size_t m = 0; m < n_merges; ++m) {
+    std::unordered_map<uint64_t, size_t> order;           // pair -> index in `met`
+    std::vector<std::pair<std::pair<int, int>, long>> met;  // (pair, count) in order first met
+    for (const auto& chunk : ids)
+      for (size_t i = 0; i + 1 < chunk.size(); ++i) {
+        const auto [it, fresh] =
+            order.try_emplace(uint64_t(chunk[i]) << 32 | uint32_t(chunk[i + 1]), met.size());
+        if (fresh) met.push_back({{chunk[i], chunk[i + 1]}, 0});
+        ++met[it->second].second;
+      }
+    if (met.empty()) break;
+    size_t best = 0;  // max() over a dict: the first of the top count
+    for (size_t k = 1; k < met.size(); ++k)
+      if (met[k].second > met[best].second) best = k;
+    const auto [a, b] = met[best].first;
+    merges.push_back({a, b});
+    for (auto& chunk : ids) {
+      size_t out = 0;
+      for (size_t i = 0; i < chunk.size(); ++i)
+        if (i + 1 < chunk.size() && chunk[i] == a && chunk[i + 1] == b) {
+          chunk[out++] = int(256 + m);
+          ++i;
+        } else {
+          chunk[out++] = chunk[i];
+        }
+      chunk.resize(out);
+    }
+  }
+  return merges;
+}
+
+// A text of repeated and fresh lines over a small alphabet: most late merges are ties between
+// pairs of count 1 or 2, whose order only the first occurrence decides.
+std::string tie_heavy_text() {
+  std::string text;
+  uint32_t state = 12345;
+  auto next = [&state] { return state = state * 1664525u + 1013904223u; };
+  std::vector<std::string> lines;
+  for (int n = 0; n < 300; ++n) {
+    if (!lines.empty() && next() % 3 == 0) {
+      text += lines[(next() >> 8) % lines.size()];
+      continue;
+    }
+    std::string line;
+    const size_t length = 4 + (next() >> 8) % 24;
+    for (size_t i = 0; i < length; ++i) line += "abcde fgh"[(next() >> 8) % 9];
+    line += '\n';
+    lines.push_back(line);
+    text += line;
+  }
+  return text;
+}
+
+// Trained until no pair is left, on lines as chunks (pattern `[^\n]+|\n`) and on one chunk
+// (pattern none), the merges are the slow twin's, merge for merge, through the long tail of ties.
+TEST(BpeTokenizer, LearnsTheMergesOfAFullRecountToTheLastTie) {
+  const std::string text = tie_heavy_text();
+  std::vector<std::string> lines;
+  for (size_t at = 0; at < text.size();) {
+    const size_t end = text.find('\n', at);
+    lines.push_back(text.substr(at, end - at));
+    lines.push_back("\n");
+    at = end + 1;
+  }
+  const std::vector<std::pair<std::string, std::vector<std::string>>> cases{
+      {R"([^\n]+|\n)", lines}, {"none", {text}}};
+  for (const auto& [pattern, chunks] : cases) {
+    SCOPED_TRACE(pattern);
+    const auto expected = minbpe_train(chunks, 100000);
+    ASSERT_GT(expected.size(), 1000u);
+    auto tok = make({{"pattern", pattern}});
+    tok->train(text, int64_t(256 + expected.size() + 100));  // more than there are pairs
+    const auto merges = saved_merges(tok->save());
+    ASSERT_EQ(merges.size(), expected.size());
+    for (size_t i = 0; i < merges.size(); ++i)
+      ASSERT_EQ(merges[i], expected[i]) << "merge " << i << " differs from the full recount's";
+  }
+}
+
+// The cost of a merge must not grow with the merges already made: tiny Shakespeare to 20,000
+// tokens takes under a second (docs/tokenizers.md). 15 s bounds it loosely, for a loaded machine
+// and a sanitized build; it took 46 s when ties between pairs of equal count were re-examined
+// at every merge.
+TEST(BpeTokenizer, TrainsTinyShakespeareTo20000TokensQuickly) {
+  const auto [data, why] = data_dir({"tinyshakespeare/input.txt"});
+  NANOLAB_NEEDS(!data.empty(), why);
+  const std::string text = read(data / "tinyshakespeare/input.txt");
+  auto tok = make();
+  const auto start = std::chrono::steady_clock::now();
+  tok->train(text, 20000);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(tok->vocab_size(), 20000);
+  EXPECT_LT(seconds, 15.0);
+  EXPECT_EQ(tok->decode(tok->encode(text)), text);
+}
+
 TEST(BpeTokenizer, LoadsMinbpesModelFormat) {
   auto trained = make({{"pattern", std::string("gpt4")}});
   trained->train(read(fixtures / "bpe_corpus.txt"), 512);
@@ -394,6 +519,50 @@ TEST(BpeTokenizer, InvalidUtf8RoundTripsUnderEachPattern) {
   }
 }
 
+// What invalid UTF-8 becomes (docs/tokenizers.md): a run of bytes that are not UTF-8 is a chunk
+// of its own, and the text on either side splits as if it ended or began there, so the ids of
+// valid + invalid + valid are the ids of the three parts, one after another; and any bytes at all
+// decode back to themselves. Random bytes, and random runs of bytes that are never UTF-8 (stray
+// continuation bytes, C0, C1, F5..FF) between random cuts of the corpus, under tokenizers that
+// learnt merges of such bytes.
+TEST(BpeTokenizer, InvalidUtf8IsAChunkOfItsOwnAndRoundTrips) {
+  const std::string corpus = read(fixtures / "bpe_corpus.txt");
+  std::mt19937 gen(7);
+  auto invalid_run = [&] {
+    std::string run(1 + gen() % 6, ' ');
+    for (char& c : run) {
+      const unsigned pick = gen() % 76;  // 64 continuation bytes, C0, C1, F5..FF
+      c = char(pick < 64 ? 0x80 + pick : pick < 66 ? 0xC0 + (pick - 64) : 0xF5 + (pick - 66));
+    }
+    return run;
+  };
+  std::string ascii;  // cut anywhere, it stays UTF-8
+  for (char c : corpus)
+    if (static_cast<unsigned char>(c) < 0x80) ascii += c;
+  std::string training = corpus;
+  for (int i = 0; i < 200; ++i) training += invalid_run() + corpus.substr(gen() % 1000, 40);
+  for (const std::string pattern : {"gpt2", "gpt4"}) {
+    SCOPED_TRACE(pattern);
+    auto tok = make({{"pattern", pattern}});
+    tok->train(training, 700);
+    for (int i = 0; i < 300; ++i) {
+      std::string bytes(gen() % 64, ' ');
+      for (char& c : bytes) c = char(gen());
+      ASSERT_EQ(tok->decode(tok->encode(bytes)), bytes) << "case " << i;
+
+      const size_t a = gen() % ascii.size(), b = gen() % ascii.size();
+      const std::string left = ascii.substr(a, gen() % 30), right = ascii.substr(b, gen() % 30);
+      const std::string bad = invalid_run();
+      std::vector<int32_t> parts = tok->encode(left);
+      for (const std::string& part : {bad, right}) {
+        const std::vector<int32_t> ids = tok->encode(part);
+        parts.insert(parts.end(), ids.begin(), ids.end());
+      }
+      ASSERT_EQ(tok->encode(left + bad + right), parts) << "case " << i;
+    }
+  }
+}
+
 // Large inputs under the GPT-2 and GPT-4 patterns are pre-split in pieces cut after newlines; the
 // same regexes spelt differently (minbpe's spelling for GPT-2, a non-capturing group around
 // GPT-4's) are not recognised and split in one pass: the ids must be equal. The text puts
@@ -420,6 +589,30 @@ TEST(BpeTokenizer, PiecewisePreSplitEqualsOnePass) {
     EXPECT_EQ(ids, one_pass->encode(text));
     EXPECT_EQ(pieces->decode(ids), text);
   }
+}
+
+// Each thread keeps the ids of the chunks it encoded: a chunk encoded by one vocabulary must never
+// come back from that cache for another, whether another instance or the same one retrained or
+// loaded. A 1024 and a 300 vocabulary, alternated on the same text in the same thread.
+TEST(BpeTokenizer, EncodedChunksNeverCrossVocabularies) {
+  const std::string corpus = read(fixtures / "bpe_corpus.txt");
+  auto large = make();
+  auto small = make();
+  large->train(corpus, 1024);
+  small->train(corpus, 300);
+  const std::vector<int32_t> large_ids = large->encode(corpus);
+  for (int round = 0; round < 2; ++round) {
+    const std::vector<int32_t> small_ids = small->encode(corpus);
+    EXPECT_LT(*std::max_element(small_ids.begin(), small_ids.end()), 300);
+    EXPECT_EQ(small->decode(small_ids), corpus);
+    EXPECT_EQ(large->encode(corpus), large_ids);
+  }
+  const std::string small_saved = small->save();
+  small->train(corpus, 1024);  // the same instance, now the large vocabulary
+  EXPECT_EQ(small->encode(corpus), large_ids);
+  small->load(small_saved);
+  const std::vector<int32_t> reloaded = small->encode(corpus);
+  EXPECT_LT(*std::max_element(reloaded.begin(), reloaded.end()), 300);
 }
 
 TEST(BpeTokenizer, SpecialTokensFollowOnSpecial) {

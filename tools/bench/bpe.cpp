@@ -1,6 +1,9 @@
 // The bpe tokenizer plugin on tiny Shakespeare (docs/tokenizers.md): encode throughput with GPT-2's
-// vocabulary, and training time for vocab 4096 with the GPT-2 and GPT-4 patterns, on the thread
-// count of NANOLAB_THREADS (the framework fixes it once per process: run it with 1, then 2).
+// vocabulary, against the npm tiktoken package on the same file (one thread; skipped, saying so,
+// without node and tools/reference/tiktoken/node_modules), and training time for vocab 4096 with
+// the GPT-2 and GPT-4 patterns and for vocab 20,000, on the thread count of NANOLAB_THREADS (the
+// framework fixes it once per process: run it with 1, then 2). The training on the large corpus
+// against spm_train is tools/bench/bpe_corpus.sh (two processes, for their peak RSS).
 // In the same run, SentencePiece's `spm_train --model_type=bpe` (Debian `sentencepiece`) trains
 // vocab 4096 on the same file with as many threads, timed by wall clock around the process
 // (including its start and model write, as a user sees it); skipped, saying so, without it.
@@ -66,10 +69,34 @@ int main() {
   const double s = median_seconds(reps, [&] { n = gpt2->encode(text).size(); });
   std::printf("encode, GPT-2 vocab, %d thread(s): %zu tokens, %.3f s, %.1f MB/s\n",
               runtime::num_threads(), n, s, mb / s);
+  const std::filesystem::path tiktoken =
+      std::filesystem::path(NANOLAB_SOURCE_DIR) / "tools/reference/tiktoken";
+  if (std::system("command -v node > /dev/null") == 0 &&
+      std::filesystem::exists(tiktoken / "node_modules/tiktoken")) {
+    const std::string node = "node " + (tiktoken / "tiktoken_ids.cjs").string() + " time gpt2 " +
+                             data + "/tinyshakespeare/input.txt " + std::to_string(reps);
+    FILE* out = popen(node.c_str(), "r");
+    double node_s = 0;
+    size_t node_n = 0;
+    const bool read = out && std::fscanf(out, "%lf %zu", &node_s, &node_n) == 2;
+    if (out) pclose(out);
+    if (read)
+      std::printf("encode, npm tiktoken gpt2, 1 thread: %zu tokens, %.3f s, %.1f MB/s\n", node_n,
+                  node_s, mb / node_s);
+    else
+      std::printf("npm tiktoken: failed (%s)\n", node.c_str());
+  } else {
+    std::printf("npm tiktoken: not installed (npm ci in %s), not measured\n", tiktoken.c_str());
+  }
   for (const char* pattern : {"gpt2", "gpt4"}) {
     auto tok = Registry::instance().make<PluginKind::tokenizer>("bpe", {{"pattern", std::string(pattern)}});
     const double s = median_seconds(reps, [&] { tok->train(text, 4096); });
     std::printf("train vocab 4096, %s pattern: %.3f s\n", pattern, s);
+  }
+  {
+    auto tok = Registry::instance().make_tokenizer("bpe", {});
+    const double s = median_seconds(reps, [&] { tok->train(text, 20000); });
+    std::printf("train vocab 20000, gpt2 pattern: %.3f s\n", s);
   }
 
   if (std::system("command -v spm_train > /dev/null") != 0) {
