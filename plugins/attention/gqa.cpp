@@ -33,6 +33,7 @@ class Gqa final : public Attention {
         G_(config.n_head / n_kv_head),
         block_size_(config.block_size),
         dropout_(config.dropout),
+        layer_(config.layer),
         position_(config.position, config.n_head),
         cache_("gqa", C_, NKV_, HS_, block_size_),
         q_proj_weight_(parameter({C_, C_})),
@@ -64,6 +65,8 @@ class Gqa final : public Attention {
     check_attention_src(src, "gqa", "forward", C_, block_size_, block_size_);
     const int64_t B = src.size(0), T = src.size(1);
     auto [q, k, v] = qkv(src, 0);
+    record_attention_entropy(*ctx.metrics, layer_, q, k, softmax_scale(),
+                             {0, position_.alibi_slopes()});
     // q (B, NH, T, HS) seen as (B, NKV, G*T, HS): row g*T + t of kv head h is query head h*G + g.
     // (B, NKV, G*T, T) is (B, NH, T, T) in memory: the causal softmax sees square per-head blocks.
     Tensor att = ops::causal_softmax(
@@ -105,6 +108,7 @@ class Gqa final : public Attention {
 
   int64_t C_, NH_, HS_, NKV_, G_, block_size_;
   float dropout_;
+  int64_t layer_;
   PositionEncoding position_;
   KvCache cache_;
   Tensor q_proj_weight_;  // (C, C)

@@ -208,6 +208,12 @@ class Linear final : public plugins::MultiHeadAttention {
   explicit Linear(const AttentionConfig& config)
       : MultiHeadAttention("linear", config, 0, Core::split) {}
 
+ protected:
+  // No softmax weights, so no attention entropy to record.
+  void record_diagnostics(const Tensor&, Metrics&) override {}
+
+ public:
+
   void reset_cache(int64_t batch) override {
     if (batch < 1)
       throw ShapeError("linear: reset_cache needs a batch >= 1, got " + std::to_string(batch));

@@ -10,6 +10,8 @@
 // or with rope, which must rotate q and k first, chunk + split_heads + attend() + merge_heads.
 // Dropout, when training, falls on the attention weights and on the output, as in nanoGPT.
 // Honours every model.position: rope rotates q and k, alibi biases the softmax.
+// With train.diagnostics, a logged step's forward also records the entropy of the attention
+// weights (record_diagnostics: q and k are made again, without autograd).
 // The KV-cache path for sampling is the framework's KvCache (plain loops over a few new positions
 // at a time). Not a fused or flash-style attention: the (T, T) weights are materialised.
 #pragma once
@@ -42,6 +44,7 @@ class MultiHeadAttention : public Attention {
         HS_(config.n_embd / config.n_head),
         block_size_(config.block_size),
         dropout_(config.dropout),
+        layer_(config.layer),
         position_(config.position, config.n_head),
         cache_(plugin, C_, NH_, HS_, block_size_),
         c_attn_weight_(parameter({3 * C_, C_})),
@@ -62,6 +65,7 @@ class MultiHeadAttention : public Attention {
 
   Tensor forward(const Tensor& src, const ForwardContext& ctx) override {
     check_attention_src(src, plugin_, "forward", C_, block_size_, block_size_);
+    if (ctx.metrics->enabled()) record_diagnostics(src, *ctx.metrics);
     Tensor dst;
     if (core_ == Core::packed && position_.position() != Position::rope) {
       dst = c_proj(attend_packed(c_attn(src), ctx));
@@ -84,6 +88,13 @@ class MultiHeadAttention : public Attention {
   }
 
  protected:
+  // The diagnostics of a logged step (ForwardContext::metrics): the mean entropy of the softmax
+  // weights that the core forms.
+  virtual void record_diagnostics(const Tensor& src, Metrics& metrics) {
+    NoGrad no_grad;
+    auto [q, k, v] = qkv(src, 0);
+    record_attention_entropy(metrics, layer_, q, k, softmax_scale(), mask());
+  }
   // The core on the packed heads: qkv (B, T, 3C) as c_attn makes it -> y (B, T, C) with the
   // heads merged, with dropout site 0 on the weights when training. Here ops::causal_attention,
   // which materialises the weights (B, NH, T, T) and copies no head.
@@ -139,6 +150,7 @@ class MultiHeadAttention : public Attention {
   Core core_;
   int64_t C_, NH_, HS_, block_size_;
   float dropout_;
+  int64_t layer_;
   PositionEncoding position_;
   KvCache cache_;
   Tensor c_attn_weight_;  // (3C, C)

@@ -8,6 +8,11 @@
 // fused op of its own here, with the backward
 //   d / d logits[v] = k * 2 * lse * softmax[v] / n_counted.
 // Not a sampled or chunked softmax: the whole (B*T, V) logits are read.
+//
+// Records its terms (group "loss"), which add up to the loss: `nll`, the mean negative
+// log-likelihood of the targets; `label_smoothing`, what smoothing adds to it (with
+// label_smoothing > 0: one more pass over the logits, at logged steps only); `z_loss`, the
+// penalty (with z_loss > 0).
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -79,10 +84,22 @@ class CrossEntropy final : public Loss {
       : label_smoothing_(float(options.get<double>("label_smoothing"))),
         z_loss_(float(options.get<double>("z_loss"))) {}
 
-  Tensor forward(const Tensor& logits, std::span<const int32_t> targets) override {
-    Tensor nll = ops::cross_entropy(logits, targets, ignore_index, label_smoothing_);
-    if (z_loss_ == 0.0f) return nll;
-    return ops::add(nll, z_loss_term(logits, targets, z_loss_));
+  Tensor forward(const Tensor& logits, std::span<const int32_t> targets,
+                 Metrics& metrics) override {
+    Tensor ce = ops::cross_entropy(logits, targets, ignore_index, label_smoothing_);
+    if (metrics.enabled()) {
+      float nll = ce.item();
+      if (label_smoothing_ != 0.0f) {
+        NoGrad no_grad;
+        nll = ops::cross_entropy(logits, targets, ignore_index).item();
+        metrics.record("label_smoothing", double(ce.item()) - double(nll));
+      }
+      metrics.record("nll", nll);
+    }
+    if (z_loss_ == 0.0f) return ce;
+    Tensor z = z_loss_term(logits, targets, z_loss_);
+    metrics.record("z_loss", z.item());
+    return ops::add(ce, z);
   }
 
  private:

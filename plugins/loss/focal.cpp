@@ -8,6 +8,9 @@
 //   d loss / d logits[v] = f'(l) * (onehot(target)[v] - softmax[v]) / n_counted,
 //   f'(l) = -(1 - p_t)^gamma + gamma * (1 - p_t)^(gamma - 1) * p_t * l.
 // Not the alpha-balanced variant (no per-class weights).
+//
+// Records its terms (group "loss"): `nll`, the mean of -log p_t (the cross-entropy the focusing
+// reweights), and `focal_weight`, the mean of (1 - p_t)^gamma over the same tokens.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -39,7 +42,8 @@ class Focal final : public Loss {
  public:
   explicit Focal(const Options& options) : gamma_(options.get<double>("gamma")) {}
 
-  Tensor forward(const Tensor& logits, std::span<const int32_t> targets) override {
+  Tensor forward(const Tensor& logits, std::span<const int32_t> targets,
+                 Metrics& metrics) override {
     const Shape& s = logits.shape();
     if (s.ndim() < 1 || s.last() < 1 || s.rows() != int64_t(targets.size()))
       throw ShapeError("focal: expects logits (..., V) and one target per row, got logits " +
@@ -56,6 +60,9 @@ class Focal final : public Loss {
     }
 
     Tensor row_loss = Tensor::empty({R}), lse = Tensor::empty({R}), coef = Tensor::empty({R});
+    // (R) -log p_t and (1 - p_t)^gamma of each counted row, for the metrics of a logged step.
+    const bool recording = metrics.enabled();
+    std::vector<double> row_nll(recording ? size_t(R) : 0), row_weight(row_nll.size());
     const float* x_all = logits.data();
     const double gamma = gamma_;
     // Rows are independent; sums over V are taken in double (V is up to ~50k terms).
@@ -64,6 +71,7 @@ class Focal final : public Loss {
         const int32_t t = targets[size_t(r)];
         if (t == ignore_index) {
           row_loss.data()[r] = lse.data()[r] = coef.data()[r] = 0.0f;
+          if (recording) row_nll[size_t(r)] = row_weight[size_t(r)] = 0.0;
           continue;
         }
         const float* x = x_all + r * V;
@@ -76,6 +84,10 @@ class Focal final : public Loss {
         const double q = -std::expm1(logp);  // 1 - p_t without cancellation near p_t = 1
         const double weight = std::pow(q, gamma);
         row_loss.data()[r] = float(-weight * logp);
+        if (recording) {
+          row_nll[size_t(r)] = -logp;
+          row_weight[size_t(r)] = weight;
+        }
         // gamma * q^(gamma-1) * p * l tends to 0 as q -> 0 (l ~ -q), but 0 * inf is NaN at q = 0.
         const double focusing = q > 0.0 ? gamma * std::pow(q, gamma - 1.0) * p * logp : 0.0;
         lse.data()[r] = float(l);
@@ -86,6 +98,12 @@ class Focal final : public Loss {
     double total = 0;
     for (int64_t r = 0; r < R; ++r) total += row_loss.data()[r];
     Tensor dst = Tensor::full({}, n_counted ? float(total / double(n_counted)) : 0.0f);
+    if (recording && n_counted) {
+      double nll = 0, weight = 0;
+      for (int64_t r = 0; r < R; ++r) nll += row_nll[size_t(r)], weight += row_weight[size_t(r)];
+      metrics.record("nll", nll / double(n_counted));
+      metrics.record("focal_weight", weight / double(n_counted));
+    }
 
     if (autograd::needs_grad({&logits})) {
       FocalSaved saved{logits, lse, coef, std::vector<int32_t>(targets.begin(), targets.end()),

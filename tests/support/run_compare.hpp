@@ -1,8 +1,9 @@
 // Test helper: every difference between two run logs that a resumed (or otherwise equivalent) run
 // must not have, as one line each: the status, the experiment, the configuration, each train row
-// (step, loss, lr, grad_norm), each val row (step, loss, train loss, accuracy), each sample, the
-// tokenizer, the plugins, and every summary value but the two timings (wall_s, ms_per_iter), which
-// no two runs share. Values are compared exactly: a resumed run on the same thread count is
+// (step, loss, lr, grad_norm), each val row (step, loss, train loss, accuracy), every recorded
+// metric of /metrics (its steps and values) but the train row's timings (tokens_per_s, elapsed_s),
+// each sample, the tokenizer, the plugins, and every summary value but the two timings (wall_s,
+// ms_per_iter), which no two runs share. Values are compared exactly: a resumed run on the same thread count is
 // bit-identical (docs/training.md). tests/unit/store/run_compare_test.cpp holds that each field,
 // changed alone, is reported.
 #pragma once
@@ -18,6 +19,12 @@
 #include "nanolab/run_store.hpp"
 
 namespace nanolab::test {
+
+// The columns of /metrics that measure time, not training.
+inline const std::set<std::string>& metric_timings() {
+  static const std::set<std::string> t{"train/tokens_per_s", "train/elapsed_s"};
+  return t;
+}
 
 // The summary values that measure time, not training.
 inline const std::set<std::string>& summary_timings() {
@@ -57,6 +64,23 @@ inline std::vector<std::string> run_differences(const RunLog& a, const RunLog& b
     if (!same(x.train_loss, y.train_loss)) differ(at + "train_loss", x.train_loss, y.train_loss);
     if (!same(x.accuracy, y.accuracy)) differ(at + "accuracy", x.accuracy, y.accuracy);
   }
+  for (const auto& [name, x] : a.metrics) {
+    if (metric_timings().count(name)) continue;
+    const auto y = b.metrics.find(name);
+    if (y == b.metrics.end()) {
+      d.push_back("metric " + name + " is in the first run only");
+      continue;
+    }
+    if (x.steps != y->second.steps) differ("metric " + name + " steps", x.steps.size(),
+                                           y->second.steps.size());
+    for (size_t i = 0; i < std::min(x.values.size(), y->second.values.size()); ++i)
+      if (!same(x.values[i], y->second.values[i]))
+        differ("metric " + name + " at step " + std::to_string(x.steps[i]), x.values[i],
+               y->second.values[i]);
+  }
+  for (const auto& [name, y] : b.metrics)
+    if (!metric_timings().count(name) && !a.metrics.count(name))
+      d.push_back("metric " + name + " is in the second run only");
   if (a.samples != b.samples) differ("samples", a.samples.size(), b.samples.size());
   if (a.plugins.size() != b.plugins.size()) differ("plugins", a.plugins.size(), b.plugins.size());
   for (size_t i = 0; i < std::min(a.plugins.size(), b.plugins.size()); ++i) {

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "nanolab/errors.hpp"
+#include "nanolab/metrics.hpp"
 #include "nanolab/ops.hpp"
 #include "nanolab/parameter.hpp"
 #include "nanolab/tensor.hpp"
@@ -51,6 +52,9 @@ struct AttentionConfig {
 struct ForwardContext {
   bool training = false;
   uint64_t dropout_seed = 0;  // distinct per call; a plugin derives its own seeds from it
+  // The "attention" group (/metrics/attention/<name>): it listens at the logged steps of a run
+  // with train.diagnostics, so what an attention records there is a diagnostic that may cost work.
+  Metrics* metrics = &Metrics::none();
 };
 
 class NANOLAB_VISIBLE Attention {
@@ -105,6 +109,18 @@ NANOLAB_VISIBLE void check_cached_src(const Tensor& src, const std::string& plug
 // The seed of dropout site `site` (0, 1, ...) of one call, from the call's ForwardContext seed:
 // unrelated across sites, layers and calls.
 NANOLAB_VISIBLE uint64_t dropout_site_seed(uint64_t seed, uint64_t site);
+
+// The mean entropy (nats) of the attention weights softmax(softmax_scale * q·kᵀ) under the causal
+// mask (and mask's window and ALiBi), over every batch row, head and query position: q (B, NH, T,
+// HS), k (B, NKV, T, HS) with NH % NKV == 0 (query head h reads kv head h / (NH / NKV)). For the
+// diagnostics of a fused attention that never holds the weights: it forms them again row by row,
+// in double, B x NH x T^2 x HS multiply-adds. Reads q and k only (no autograd).
+NANOLAB_VISIBLE double attention_entropy(const Tensor& q, const Tensor& k, float softmax_scale,
+                                         const ops::AttentionMask& mask = {});
+// When metrics.enabled(): records attention_entropy(q, k, ...) as `entropy.h.<layer>`.
+NANOLAB_VISIBLE void record_attention_entropy(Metrics& metrics, int64_t layer, const Tensor& q,
+                                              const Tensor& k, float softmax_scale,
+                                              const ops::AttentionMask& mask = {});
 
 // The keys and values of the positions seen since reset, for the sampling path: k and v
 // (B, n_kv_head, block_size, HS) of which the first size() positions are filled.

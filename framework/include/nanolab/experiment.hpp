@@ -71,6 +71,7 @@ struct ExperimentConfig {
   int64_t sample_tokens;    // length of the text sample at each evaluation (0: none)
   std::string on_nonfinite; // "stop" | "skip"
   int64_t max_nonfinite_skips;
+  bool diagnostics;         // per-layer gradient norm, update ratio, attention entropy
 
   bool operator==(const ExperimentConfig&) const = default;
 };

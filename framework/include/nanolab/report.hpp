@@ -64,9 +64,11 @@ struct SeedGroup {
 };
 NANOLAB_VISIBLE std::vector<SeedGroup> seed_groups(const std::vector<Run>& runs);
 
-// One point series of a metric: "val/loss", "val/accuracy", "val/train_loss", "train/loss",
-// "train/lr", "train/grad_norm", "train/tokens_per_s". A name outside this list is a ConfigError
-// listing them.
+// One point series of a metric, by group/name: "val/loss", "val/accuracy", "val/train_loss",
+// "train/loss", "train/lr", "train/grad_norm", "train/tokens_per_s", or any column of /metrics a run
+// recorded ("loss/z_loss", "train/grad_norm.h.0", "attention/entropy.h.1"). A name that is not
+// group/name (letters, digits, '_', '.', '-') is a ConfigError; require_metric checks that some
+// run has it. Best is the minimum, the maximum for accuracy and tokens/s.
 struct Metric {
   std::string name;
   bool higher_is_better = false;  // accuracy: best is the maximum
@@ -77,12 +79,26 @@ struct Point {
   double value;
 };
 NANOLAB_VISIBLE std::vector<Point> metric_points(const RunLog& log, const Metric& metric);
+// The last recorded value of the metric in the run; NaN when it has none.
+NANOLAB_VISIBLE double last_value(const RunLog& log, const Metric& metric);
+// ConfigError naming the metric and the metrics the runs have, unless one of the runs has a value.
+NANOLAB_VISIBLE void require_metric(const std::vector<Run>& runs, const Metric& metric);
+
+// A --where clause on a metric's last value: `loss/z_loss<0.01` (<, <=, >, >=, =).
+struct MetricFilter {
+  Metric metric;
+  std::string op;
+  double value;
+};
 
 struct CompareOptions {
   Metric metric{"val/loss", false};
-  std::string sort;  // a column name; a leading '-' sorts descending; empty: the input order
+  // A column name, or a metric (group/name: a column of its last values is added); a leading '-'
+  // sorts descending; empty: the input order.
+  std::string sort;
   // key -> accepted values (OR within a key, AND between keys); keys are config keys or "status".
   std::map<std::string, std::vector<std::string>> where;
+  std::vector<MetricFilter> metric_where;  // AND with the above
   bool all_keys = false;
   bool group_seeds = false;  // one row per set of runs that differ only in experiment.seed
 };
@@ -95,9 +111,11 @@ struct Table {
   size_t first_number = 0;  // columns from here on hold metrics (JSON writes them as numbers)
 };
 
-// Parses `key=value[,value]` for CompareOptions::where (ConfigError without '=').
+// Parses `key=value[,value]` for CompareOptions::where (ConfigError without '='), or a metric's
+// comparison `group/name<value` for CompareOptions::metric_where.
 NANOLAB_VISIBLE void add_where(CompareOptions& options, const std::string& clause);
-// The runs that pass options.where.
+// The runs that pass options.where and options.metric_where (a run without a value of the
+// metric does not pass).
 NANOLAB_VISIBLE std::vector<Run> filter_runs(std::vector<Run> runs, const CompareOptions& options);
 NANOLAB_VISIBLE Table compare_table(const std::vector<Run>& runs, const CompareOptions& options);
 

@@ -4,7 +4,8 @@
 // run, run_id, config_sha256, created, finished; /config (resolved TOML text); /meta attrs;
 // /plugins/<kind> attrs;
 // /metrics/train/{step,loss,lr,grad_norm,tokens_per_s,elapsed_s};
-// /metrics/val/{step,loss,train_loss,accuracy}; /samples/{step,text}; /summary attrs;
+// /metrics/val/{step,loss,train_loss,accuracy}; /metrics/<group>/{step,<name>...} of the values
+// recorded through Metrics (nanolab/metrics.hpp); /samples/{step,text}; /summary attrs;
 // /tokenizer (the tokenizer's saved bytes).
 //
 // RunWriter: every HDF5 call goes through one I/O thread (Debian's HDF5 is serialised by one
@@ -54,6 +55,20 @@ struct ValRow {
   float accuracy;    // NaN where the task has none (the column always exists)
 };
 
+// A value recorded through Metrics (nanolab/metrics.hpp) in a logged step: a float32 column
+// /metrics/<group>/<name> of run.h5. Group "train" adds columns to the train rows.
+struct RecordedMetric {
+  std::string group, name;
+  float value;
+};
+
+// The points of one column of /metrics, by "group/name": every row whose value was recorded
+// (NaN rows are left out).
+struct MetricSeries {
+  std::vector<int64_t> steps;
+  std::vector<float> values;
+};
+
 struct PluginRecord {
   std::string kind, name, version, file, sha256;
 };
@@ -93,7 +108,10 @@ class RunWriter {
   // restart(); "" for a run written before run ids.
   virtual const std::string& run_id() const = 0;
 
-  virtual void train(const TrainRow& row) = 0;
+  // A train row and the values recorded in its step (RecordedMetric): each lands in the row of
+  // its group logged at this step, NaN in the rows where it was not recorded.
+  virtual void train(const TrainRow& row, std::vector<RecordedMetric> recorded) = 0;
+  void train(const TrainRow& row) { train(row, {}); }
   virtual void val(const ValRow& row) = 0;
   virtual void sample(int64_t step, const std::string& text) = 0;
   // Sets status ("completed", "failed", "interrupted") and `finished`, the summary, and flushes.
@@ -122,6 +140,8 @@ struct RunLog {
   std::string tokenizer;
   std::vector<TrainRow> train;
   std::vector<ValRow> val;
+  // Every float column of every /metrics group by "group/name" ("train/loss", "loss/z_loss").
+  std::map<std::string, MetricSeries> metrics;
   std::vector<std::pair<int64_t, std::string>> samples;
   NumericAttrs summary;
 };

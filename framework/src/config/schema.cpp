@@ -154,6 +154,9 @@ std::vector<KeySpec> make_schema() {
                  "a non-finite loss or gradient: stop (exit 6) or skip the step"),
       value_row("train.max_nonfinite_skips", &C::max_nonfinite_skips, int64_t{10},
                 "with skip: stop after this many non-finite steps in a row", 1.0, max_steps),
+      value_row("train.diagnostics", &C::diagnostics, false,
+                "record at each logged step the gradient norm and update/weight ratio of each "
+                "layer and its attention entropy (/metrics/train, /metrics/attention)"),
   };
   return rows;
 }

@@ -1,5 +1,5 @@
 // The pieces attention plugins share (attention.hpp): position encodings, the src check, dropout
-// seeds and the KV cache with its plain-loop attention.
+// seeds, the KV cache with its plain-loop attention, and the attention entropy of diagnostics.
 #include <algorithm>
 #include <bit>
 #include <cmath>
@@ -9,6 +9,7 @@
 
 #include "nanolab/attention.hpp"
 #include "nanolab/autograd.hpp"
+#include "nanolab/parallel.hpp"
 #include "nanolab/rng.hpp"
 
 namespace nanolab {
@@ -158,6 +159,59 @@ Tensor KvCache::attend(const Tensor& q, float softmax_scale, const ops::Attentio
       }
     }
   return y;
+}
+
+double attention_entropy(const Tensor& q, const Tensor& k, float softmax_scale,
+                         const ops::AttentionMask& mask) {
+  const Shape& qs = q.shape();
+  const Shape& ks = k.shape();
+  if (qs.ndim() != 4 || ks.ndim() != 4 || qs[0] != ks[0] || qs[2] != ks[2] || qs[3] != ks[3] ||
+      ks[1] < 1 || qs[1] % ks[1] != 0 ||
+      (!mask.alibi_slopes.empty() && int64_t(mask.alibi_slopes.size()) != qs[1]))
+    throw ShapeError("attention_entropy: expects q (B, NH, T, HS) and k (B, NKV, T, HS) with NKV "
+                     "dividing NH, got q " + qs.str() + " and k " + ks.str());
+  const int64_t B = qs[0], NH = qs[1], T = qs[2], HS = qs[3], NKV = ks[1], G = NH / NKV;
+  if (B * NH * T == 0) return 0.0;
+  std::vector<double> per_head(size_t(B * NH), 0.0);  // the sum over the head's rows
+  parallel_for(B * NH, T * T * HS, [&](int64_t begin, int64_t end) {
+    std::vector<double> w(static_cast<size_t>(T));
+    for (int64_t bh = begin; bh < end; ++bh) {
+      const int64_t b = bh / NH, h = bh % NH;
+      const float* keys = k.data() + (b * NKV + h / G) * T * HS;
+      const double slope = mask.alibi_slopes.empty() ? 0.0 : mask.alibi_slopes[size_t(h)];
+      double sum_h = 0;
+      for (int64_t i = 0; i < T; ++i) {
+        const float* qi = q.data() + (bh * T + i) * HS;
+        const int64_t j0 = mask.window > 0 ? std::max<int64_t>(0, i - mask.window + 1) : 0;
+        double max = -INFINITY;
+        for (int64_t j = j0; j <= i; ++j) {
+          double s = 0;
+          for (int64_t d = 0; d < HS; ++d) s += double(qi[d]) * keys[j * HS + d];
+          w[size_t(j)] = softmax_scale * s - slope * double(i - j);
+          max = std::max(max, w[size_t(j)]);
+        }
+        // H = log Z - sum_j p_j (w_j - max), Z = sum_j exp(w_j - max).
+        double z = 0, weighted = 0;
+        for (int64_t j = j0; j <= i; ++j) {
+          const double e = std::exp(w[size_t(j)] - max);
+          z += e;
+          weighted += e * (w[size_t(j)] - max);
+        }
+        sum_h += std::log(z) - weighted / z;
+      }
+      per_head[size_t(bh)] = sum_h;
+    }
+  });
+  double total = 0;  // in order, so that the value does not depend on the thread count
+  for (double v : per_head) total += v;
+  return total / double(B * NH * T);
+}
+
+void record_attention_entropy(Metrics& metrics, int64_t layer, const Tensor& q, const Tensor& k,
+                              float softmax_scale, const ops::AttentionMask& mask) {
+  if (!metrics.enabled()) return;
+  metrics.record("entropy.h." + std::to_string(layer),
+                 attention_entropy(q, k, softmax_scale, mask));
 }
 
 }  // namespace nanolab

@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cctype>
 #include <cmath>
+#include <optional>
 #include <cstdio>
 #include <set>
 #include <sstream>
@@ -296,21 +298,57 @@ std::vector<SeedGroup> seed_groups(const std::vector<Run>& runs) {
 }
 
 Metric parse_metric(const std::string& name) {
-  static const std::vector<std::string> known = {
+  const size_t slash = name.find('/');
+  const auto name_char = [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
+  };
+  if (slash == std::string::npos || slash == 0 || slash + 1 == name.size() ||
+      !std::all_of(name.begin(), name.begin() + long(slash), name_char) ||
+      !std::all_of(name.begin() + long(slash) + 1, name.end(), name_char))
+    throw ConfigError("--metric '" + name +
+                      "': expected group/name, as val/loss, train/grad_norm or loss/z_loss "
+                      "(the columns of /metrics in run.h5, docs/run-format.md)");
+  return {name, name == "val/accuracy" || name == "train/tokens_per_s"};
+}
+
+namespace {
+bool builtin_metric(const std::string& m) {
+  static const std::set<std::string> builtin = {
       "val/loss", "val/accuracy",    "val/train_loss",    "train/loss",
       "train/lr", "train/grad_norm", "train/tokens_per_s"};
-  if (std::find(known.begin(), known.end(), name) == known.end()) {
-    std::string all;
-    for (const auto& k : known) all += (all.empty() ? "" : ", ") + k;
-    throw ConfigError("--metric '" + name + "': unknown metric (metrics: " + all + ")");
-  }
-  return {name, name == "val/accuracy" || name == "train/tokens_per_s"};
+  return builtin.count(m) > 0;
+}
+}  // namespace
+
+double last_value(const RunLog& log, const Metric& metric) {
+  const std::vector<Point> points = metric_points(log, metric);
+  for (auto it = points.rbegin(); it != points.rend(); ++it)
+    if (!std::isnan(it->value)) return it->value;
+  return NAN;
+}
+
+void require_metric(const std::vector<Run>& runs, const Metric& metric) {
+  for (const Run& r : runs)
+    if (!std::isnan(last_value(r.log, metric))) return;
+  if (builtin_metric(metric.name)) return;  // a known column that no run has logged yet
+  std::set<std::string> all;
+  for (const Run& r : runs)
+    for (const auto& [name, series] : r.log.metrics) all.insert(name);
+  std::string names;
+  for (const auto& n : all) names += (names.empty() ? "" : ", ") + n;
+  throw ConfigError("metric '" + metric.name + "': no run recorded it (the runs have: " + names +
+                    ")");
 }
 
 std::vector<Point> metric_points(const RunLog& log, const Metric& metric) {
   std::vector<Point> out;
   const std::string& m = metric.name;
-  if (m.rfind("val/", 0) == 0) {
+  if (!builtin_metric(m)) {
+    auto it = log.metrics.find(m);
+    if (it == log.metrics.end()) return out;
+    for (size_t i = 0; i < it->second.steps.size(); ++i)
+      out.push_back({it->second.steps[i], it->second.values[i]});
+  } else if (m.rfind("val/", 0) == 0) {
     for (const ValRow& r : log.val)
       out.push_back({r.step, m == "val/loss"       ? r.loss
                              : m == "val/accuracy" ? r.accuracy
@@ -326,6 +364,19 @@ std::vector<Point> metric_points(const RunLog& log, const Metric& metric) {
 }
 
 void add_where(CompareOptions& options, const std::string& clause) {
+  const size_t op_at = clause.find_first_of("<>=");
+  if (op_at != std::string::npos && op_at > 0 && clause.substr(0, op_at).find('/') != std::string::npos) {
+    // A metric: its last value compared with a number.
+    const size_t value_at = clause.compare(op_at + 1, 1, "=") == 0 && clause[op_at] != '=' ? op_at + 2
+                                                                                          : op_at + 1;
+    MetricFilter filter{parse_metric(clause.substr(0, op_at)), clause.substr(op_at, value_at - op_at),
+                        0.0};
+    if (!parse_number(clause.substr(value_at), filter.value))
+      throw ConfigError("--where '" + clause + "': expected a number after " + filter.op +
+                        ", e.g. --where 'loss/z_loss<0.01'");
+    options.metric_where.push_back(std::move(filter));
+    return;
+  }
   const size_t eq = clause.find('=');
   if (eq == std::string::npos || eq == 0)
     throw ConfigError("--where '" + clause +
@@ -337,6 +388,7 @@ void add_where(CompareOptions& options, const std::string& clause) {
 }
 
 std::vector<Run> filter_runs(std::vector<Run> runs, const CompareOptions& options) {
+  for (const MetricFilter& f : options.metric_where) require_metric(runs, f.metric);
   std::erase_if(runs, [&](const Run& run) {
     for (const auto& [key, accepted] : options.where) {
       std::string value;
@@ -350,6 +402,15 @@ std::vector<Run> filter_runs(std::vector<Run> runs, const CompareOptions& option
       if (std::none_of(accepted.begin(), accepted.end(),
                        [&](const std::string& a) { return same_value(a, value); }))
         return true;
+    }
+    for (const MetricFilter& f : options.metric_where) {
+      const double v = last_value(run.log, f.metric);
+      const bool pass = f.op == "<"    ? v < f.value
+                        : f.op == "<=" ? v <= f.value
+                        : f.op == ">"  ? v > f.value
+                        : f.op == ">=" ? v >= f.value
+                                       : v == f.value;
+      if (!pass) return true;  // NaN (no value) passes no comparison
     }
     return false;
   });
@@ -367,7 +428,23 @@ Table compare_table(const std::vector<Run>& runs, const CompareOptions& options)
     keys = differing_keys(runs);
   }
   Table t;
-  const auto numbers = number_columns(options.metric);
+  require_metric(runs, options.metric);
+  std::vector<std::string> numbers = number_columns(options.metric);
+  // --sort by a metric that is not a column: a column of each run's last value of it.
+  const std::string sort_name =
+      !options.sort.empty() && options.sort[0] == '-' ? options.sort.substr(1) : options.sort;
+  std::optional<Metric> sort_metric;
+  // (A column's name has a space: "best val/loss", "best val/loss mean".)
+  if (sort_name.find('/') != std::string::npos && sort_name.find(' ') == std::string::npos) {
+    sort_metric = parse_metric(sort_name);
+    require_metric(runs, *sort_metric);
+    numbers.push_back(sort_name);
+  }
+  const auto numbers_with_sort = [&](const RunLog& log) {
+    std::vector<double> v = as_vector(numbers_of(log, options.metric));
+    if (sort_metric) v.push_back(last_value(log, *sort_metric));
+    return v;
+  };
   if (!options.group_seeds) {
     t.columns = {"run", "status"};
     t.columns.insert(t.columns.end(), keys.begin(), keys.end());
@@ -379,7 +456,7 @@ Table compare_table(const std::vector<Run>& runs, const CompareOptions& options)
         auto it = r.config.find(key);
         row.push_back(it == r.config.end() ? "" : it->second);
       }
-      for (double v : as_vector(numbers_of(r.log, options.metric))) row.push_back(number_text(v));
+      for (double v : numbers_with_sort(r.log)) row.push_back(number_text(v));
       t.rows.push_back(std::move(row));
     }
   } else {
@@ -405,7 +482,7 @@ Table compare_table(const std::vector<Run>& runs, const CompareOptions& options)
         row.push_back(it == members.front()->config.end() ? "" : it->second);
       }
       std::vector<std::vector<double>> columns;
-      for (const Run* r : members) columns.push_back(as_vector(numbers_of(r->log, options.metric)));
+      for (const Run* r : members) columns.push_back(numbers_with_sort(r->log));
       for (size_t c = 0; c < numbers.size(); ++c) {
         double sum = 0, n = 0;
         for (const auto& v : columns)
@@ -422,7 +499,9 @@ Table compare_table(const std::vector<Run>& runs, const CompareOptions& options)
       t.rows.push_back(std::move(row));
     }
   }
-  sort_table(t, options.sort);
+  sort_table(t, sort_metric && options.group_seeds
+                    ? (options.sort[0] == '-' ? "-" : "") + sort_name + " mean"
+                    : options.sort);
   return t;
 }
 

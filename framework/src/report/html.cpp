@@ -1,7 +1,11 @@
 // The report page (report.hpp: report_html): one HTML file that opens offline in any browser and
 // can be mailed or archived alone. Tables and curves come from compare.cpp and plot.cpp; this file
 // only lays them out. No JavaScript: the page is a document, not an app.
+#include <algorithm>
 #include <cmath>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "nanolab/report.hpp"
 
@@ -56,9 +60,13 @@ std::string report_html(const std::vector<Run>& runs, const CompareOptions& opti
   out += "</section>\n";
 
   out += "<section id=\"curves\"><h2>Curves</h2>\n";
-  const std::pair<const char*, const char*> curves[] = {{"train/loss", "plot-train-loss"},
-                                                        {"val/loss", "plot-val-loss"},
-                                                        {"val/accuracy", "plot-val-accuracy"}};
+  std::vector<std::pair<std::string, std::string>> curves = {{"train/loss", "plot-train-loss"},
+                                                             {"val/loss", "plot-val-loss"},
+                                                             {"val/accuracy", "plot-val-accuracy"}};
+  // The --metric's curve too, when it is another.
+  if (std::none_of(curves.begin(), curves.end(),
+                   [&](const auto& c) { return c.first == options.metric.name; }))
+    curves.push_back({options.metric.name, "plot-metric"});
   for (const auto& [name, id] : curves) {
     const Metric metric = parse_metric(name);
     if (!any_value(runs, metric)) continue;
@@ -67,7 +75,7 @@ std::string report_html(const std::vector<Run>& runs, const CompareOptions& opti
     p.x_label = "step";
     p.y_label = name;
     const auto series = metric_series(runs, metric, XAxis::step, options.group_seeds, 1);
-    out += "<div class=\"plot\" id=\"" + std::string(id) + "\">" + plot_svg(series, p) + "</div>\n";
+    out += "<div class=\"plot\" id=\"" + id + "\">" + plot_svg(series, p) + "</div>\n";
   }
   out += "</section>\n";
 

@@ -58,6 +58,24 @@ inline std::string column(const char* group, const char* name) {
   return std::string(group) + "/" + name;
 }
 
+// The HDF5 path of a group of /metrics ("loss" -> "metrics/loss").
+inline std::string recorded_group(const std::string& group) { return "metrics/" + group; }
+
+// The groups of /metrics ("train", "val", "loss"...).
+inline std::vector<std::string> metric_groups(hid_t f, const std::filesystem::path& file) {
+  Handle metrics = open_group(f, "metrics", file);
+  return link_names(metrics, file);
+}
+
+// The columns of /metrics/<group> other than its step column.
+inline std::vector<std::string> metric_columns(hid_t f, const std::string& group,
+                                               const std::filesystem::path& file) {
+  Handle g = open_group(f, recorded_group(group), file);
+  std::vector<std::string> columns = link_names(g, file);
+  std::erase(columns, std::string("step"));
+  return columns;
+}
+
 // The names of a column table, for code that handles every column of a group alike.
 template <class Columns>
 std::vector<const char*> names_of(const Columns& columns) {

@@ -6,6 +6,7 @@
 // instant a writer is closing it, so a failed open or read is tried again a few times before it
 // is reported; a file that opens but is not a run is reported at once.
 #include <algorithm>
+#include <cmath>
 #include <thread>
 
 #include "nanolab/run_store.hpp"
@@ -22,12 +23,13 @@ constexpr int read_attempts = 5;
 constexpr std::chrono::milliseconds retry_pause(50);  // a flush takes well under a millisecond
 
 // Rows of `group` a reader may trust: the shortest column, cut at the first unwritten step.
-std::vector<int64_t> trusted_steps(hid_t f, const char* group,
-                                   const std::vector<const char*>& columns,
+template <class Names>
+std::vector<int64_t> trusted_steps(hid_t f, const std::string& group, const Names& columns,
                                    const std::filesystem::path& file) {
-  uint64_t n = store::column_length(f, column(group, "step"), file);
-  for (const char* c : columns) n = std::min(n, store::column_length(f, column(group, c), file));
-  std::vector<int64_t> steps = store::read_int64_rows(f, column(group, "step"), n, file);
+  uint64_t n = store::column_length(f, group + "/step", file);
+  for (const auto& c : columns)
+    n = std::min(n, store::column_length(f, group + "/" + std::string(c), file));
+  std::vector<int64_t> steps = store::read_int64_rows(f, group + "/step", n, file);
   steps.erase(std::find_if(steps.begin(), steps.end(), [](int64_t s) { return s < 0; }),
               steps.end());
   return steps;
@@ -44,6 +46,26 @@ std::vector<Row> read_rows(hid_t f, const char* group, const Columns& columns,
     for (size_t i = 0; i < steps.size(); ++i) rows[i].*c.field = v[i];
   }
   return rows;
+}
+
+// Every float column of every group of /metrics, to the group's trusted rows, without NaN rows.
+std::map<std::string, MetricSeries> read_metrics(hid_t f, const std::filesystem::path& file) {
+  std::map<std::string, MetricSeries> out;
+  for (const auto& group : store::metric_groups(f, file)) {
+    const std::string path = store::recorded_group(group);
+    const std::vector<std::string> columns = store::metric_columns(f, group, file);
+    const std::vector<int64_t> steps = trusted_steps(f, path, columns, file);
+    for (const auto& name : columns) {
+      const auto values = store::read_float_rows(f, path + "/" + name, steps.size(), file);
+      MetricSeries& series = out[group + "/" + name];
+      for (size_t i = 0; i < steps.size(); ++i) {
+        if (std::isnan(values[i])) continue;
+        series.steps.push_back(steps[i]);
+        series.values.push_back(values[i]);
+      }
+    }
+  }
+  return out;
 }
 
 RunLog read_once(const std::filesystem::path& file) {
@@ -76,8 +98,10 @@ RunLog read_once(const std::filesystem::path& file) {
 
   log.train = read_rows<TrainRow>(f, store::train_group, store::train_columns, file);
   log.val = read_rows<ValRow>(f, store::val_group, store::val_columns, file);
+  log.metrics = read_metrics(f, file);
 
-  const std::vector<int64_t> steps = trusted_steps(f, store::samples_group, {"text"}, file);
+  const std::vector<int64_t> steps =
+      trusted_steps(f, store::samples_group, std::vector<const char*>{"text"}, file);
   const auto texts =
       store::read_string_rows(f, column(store::samples_group, "text"), steps.size(), file);
   for (size_t i = 0; i < steps.size(); ++i) log.samples.emplace_back(steps[i], texts[i]);

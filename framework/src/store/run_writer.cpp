@@ -13,6 +13,11 @@
 // the file even then: when a write that carries one fails, the ending alone is written again as
 // `failed`, allowed to spend the space the driver keeps in reserve for it.
 //
+// The values recorded through Metrics travel with their step's train row. Group "train" adds a
+// column beside the train row's own; every other group has its own `step` column and a row for
+// each train row with a value of the group. Every column of a group is written at every row of the
+// group (NaN where a name was not recorded), so that all its columns keep one length.
+//
 // Not a general HDF5 logger: the layout is run_layout.hpp and docs/run-format.md.
 #include <time.h>
 
@@ -23,6 +28,7 @@
 #include <mutex>
 #include <optional>
 #include <random>
+#include <set>
 #include <thread>
 #include <utility>
 
@@ -58,6 +64,7 @@ struct Ending {
 // Everything queued since the last successful flush.
 struct Batch {
   std::vector<TrainRow> train;
+  std::vector<std::vector<RecordedMetric>> recorded;  // recorded[i]: in the step of train[i]
   std::vector<ValRow> val;
   std::vector<std::pair<int64_t, std::string>> samples;
   std::optional<Ending> ending;
@@ -66,6 +73,8 @@ struct Batch {
   // Puts `newer` after this batch's rows; a newer ending wins.
   void append(Batch&& newer) {
     train.insert(train.end(), newer.train.begin(), newer.train.end());
+    recorded.insert(recorded.end(), std::make_move_iterator(newer.recorded.begin()),
+                    std::make_move_iterator(newer.recorded.end()));
     val.insert(val.end(), newer.val.begin(), newer.val.end());
     samples.insert(samples.end(), std::make_move_iterator(newer.samples.begin()),
                    std::make_move_iterator(newer.samples.end()));
@@ -73,10 +82,53 @@ struct Batch {
   }
 };
 
-// Rows already in the file per group: where the next flush writes.
+// Rows already in the file per group: where the next flush writes; and the recorded columns.
 struct RowCounts {
   uint64_t train = 0, val = 0, samples = 0;
+  std::map<std::string, uint64_t> recorded;                // group -> rows (not "train")
+  std::map<std::string, std::set<std::string>> columns;    // group -> recorded columns
 };
+
+// The rows of one group that a flush writes: the steps, and every column, NaN where not recorded.
+struct GroupRows {
+  std::vector<int64_t> steps;
+  std::map<std::string, std::vector<float>> columns;
+};
+
+// The recorded values of a batch by group. Group "train" has one row per train row of the batch
+// (its steps are the train rows'); any other group one per train row that has a value of it.
+std::map<std::string, GroupRows> recorded_rows(const Batch& b, const RowCounts& rows) {
+  std::map<std::string, GroupRows> out;
+  const auto add_row = [&](GroupRows& g, const std::string& group, int64_t step) {
+    g.steps.push_back(step);
+    if (auto it = rows.columns.find(group); it != rows.columns.end())
+      for (const auto& name : it->second) g.columns[name];
+    for (auto& [name, values] : g.columns) values.resize(g.steps.size(), NAN);
+  };
+  for (size_t i = 0; i < b.train.size(); ++i) {
+    const std::vector<RecordedMetric> none;
+    const auto& values = i < b.recorded.size() ? b.recorded[i] : none;
+    std::set<std::string> groups;
+    for (const RecordedMetric& m : values) groups.insert(m.group);
+    if (rows.columns.count("train")) groups.insert("train");
+    for (const auto& group : groups) {
+      GroupRows& g = out[group];
+      if (group == "train")  // one row per train row: the rows before this one have theirs
+        while (g.steps.size() < i) add_row(g, group, b.train[g.steps.size()].step);
+      add_row(g, group, b.train[i].step);
+    }
+    for (const RecordedMetric& m : values) {
+      GroupRows& g = out[m.group];
+      std::vector<float>& column = g.columns[m.name];
+      column.resize(g.steps.size(), NAN);
+      column.back() = m.value;
+    }
+  }
+  if (auto it = out.find("train"); it != out.end())
+    while (it->second.steps.size() < b.train.size())
+      add_row(it->second, "train", b.train[it->second.steps.size()].step);
+  return out;
+}
 
 template <class Row, class Field>
 std::vector<float> gather(const std::vector<Row>& rows, Field field) {
@@ -122,7 +174,14 @@ class Hdf5RunWriter final : public RunWriter {
 
   const std::string& run_id() const override { return run_id_; }
 
-  void train(const TrainRow& row) override { enqueue([&](Batch& b) { b.train.push_back(row); }); }
+  using RunWriter::train;
+  void train(const TrainRow& row, std::vector<RecordedMetric> recorded) override {
+    enqueue([&](Batch& b) {
+      b.recorded.resize(b.train.size());
+      b.train.push_back(row);
+      b.recorded.push_back(std::move(recorded));
+    });
+  }
   void val(const ValRow& row) override { enqueue([&](Batch& b) { b.val.push_back(row); }); }
   void sample(int64_t step, const std::string& text) override {
     enqueue([&](Batch& b) { b.samples.emplace_back(step, text); });
@@ -248,11 +307,28 @@ class Hdf5RunWriter final : public RunWriter {
       texts.push_back(text);
     }
     store::write_rows(f, column(store::samples_group, "text"), rows_.samples, texts, file_);
+    const std::map<std::string, GroupRows> recorded = recorded_rows(b, rows_);
+    for (const auto& [group, g] : recorded) {
+      const std::string path = store::recorded_group(group);
+      if (!store::exists(f, path)) {
+        store::create_group(f, path, file_);
+        store::create_column(f, column(path.c_str(), "step"), store::Column::int64, file_);
+      }
+      for (const auto& [name, values] : g.columns) {
+        const std::string c = column(path.c_str(), name.c_str());
+        if (!store::exists(f, c)) store::create_column(f, c, store::Column::float32, file_);
+        store::write_rows(f, c, first_row(group), values, file_);
+      }
+    }
     store::check(H5Fflush(f, H5F_SCOPE_LOCAL), file_, "write to disk");
 
     store::write_rows(f, column(store::train_group, "step"), rows_.train, steps_of(b.train), file_);
     store::write_rows(f, column(store::val_group, "step"), rows_.val, steps_of(b.val), file_);
     store::write_rows(f, column(store::samples_group, "step"), rows_.samples, sample_steps, file_);
+    for (const auto& [group, g] : recorded)
+      if (group != "train")
+        store::write_rows(f, column(store::recorded_group(group).c_str(), "step"),
+                          first_row(group), g.steps, file_);
     if (b.ending) {
       Handle summary = store::open_group(f, "summary", file_);
       for (const auto& [name, value] : b.ending->summary)
@@ -266,6 +342,17 @@ class Hdf5RunWriter final : public RunWriter {
     rows_.train += b.train.size();
     rows_.val += b.val.size();
     rows_.samples += b.samples.size();
+    for (const auto& [group, g] : recorded) {
+      if (group != "train") rows_.recorded[group] += g.steps.size();
+      for (const auto& [name, values] : g.columns) rows_.columns[group].insert(name);
+    }
+  }
+
+  // Where the next rows of a recorded group go.
+  uint64_t first_row(const std::string& group) const {
+    if (group == "train") return rows_.train;
+    auto it = rows_.recorded.find(group);
+    return it == rows_.recorded.end() ? 0 : it->second;
   }
 
   const std::filesystem::path file_;
@@ -336,17 +423,17 @@ void write_header(hid_t f, const RunWriter::Header& h, const std::string& run_id
 
 // Drops the rows of `group` logged after `step` (and any row whose step was never written);
 // returns how many remain.
-uint64_t keep_through(hid_t f, const char* group, int64_t step,
-                      const std::vector<const char*>& columns, const std::filesystem::path& file) {
-  const std::string step_column = column(group, "step");
+uint64_t keep_through(hid_t f, const std::string& group, int64_t step,
+                      const std::vector<std::string>& columns, const std::filesystem::path& file) {
+  const std::string step_column = group + "/step";
   uint64_t n = store::column_length(f, step_column, file);
-  for (const char* c : columns) n = std::min(n, store::column_length(f, column(group, c), file));
+  for (const auto& c : columns) n = std::min(n, store::column_length(f, group + "/" + c, file));
   const std::vector<int64_t> steps = store::read_int64_rows(f, step_column, n, file);
   const auto keep = uint64_t(
       std::find_if(steps.begin(), steps.end(), [&](int64_t s) { return s < 0 || s > step; }) -
       steps.begin());
   store::truncate_column(f, step_column, keep, file);
-  for (const char* c : columns) store::truncate_column(f, column(group, c), keep, file);
+  for (const auto& c : columns) store::truncate_column(f, group + "/" + c, keep, file);
   return keep;
 }
 
@@ -367,8 +454,24 @@ std::unique_ptr<RunWriter> reclaim(const std::filesystem::path& dir, int64_t ste
   const std::string run_id =
       store::has_attr(f, "run_id") ? store::read_string_attr(f, "run_id", file) : "";
   RowCounts rows;
-  rows.train = keep_through(f, store::train_group, step, names_of(store::train_columns), file);
-  rows.val = keep_through(f, store::val_group, step, names_of(store::val_columns), file);
+  // Every group of /metrics: train and val with the columns the trainer records in them.
+  for (const auto& group : store::metric_groups(f, file)) {
+    const std::string path = store::recorded_group(group);
+    std::vector<std::string> columns = store::metric_columns(f, group, file);
+    const uint64_t kept = keep_through(f, path, step, columns, file);
+    if (group == "val") {
+      rows.val = kept;
+      continue;
+    }
+    if (group == "train")
+      rows.train = kept;
+    else
+      rows.recorded[group] = kept;
+    for (const auto& builtin : store::names_of(store::train_columns))
+      if (group == "train") std::erase(columns, builtin);
+    rows.columns[group].insert(columns.begin(), columns.end());
+    if (rows.columns[group].empty()) rows.columns.erase(group);
+  }
   rows.samples = keep_through(f, store::samples_group, step, {"text"}, file);
   {
     // A summary belongs to a finished run; the resumed run writes its own at finish().

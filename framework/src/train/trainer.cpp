@@ -26,6 +26,8 @@
 #include "train/counters.hpp"
 #include "train/environment.hpp"
 #include "train/generate.hpp"
+#include "train/diagnostics.hpp"
+#include "train/metrics_recorder.hpp"
 #include "train/schedule.hpp"
 
 namespace nanolab {
@@ -63,6 +65,7 @@ class Loop {
         n_(counters), world_size_(world_size), tty_(isatty(STDERR_FILENO)) {
     if (!writer_) options_.progress = options_.profile = false;
     if (world_size_ > 1) hold_.emplace();
+    name_metrics_owners();
   }
 
   TrainResult run() {
@@ -84,15 +87,18 @@ class Loop {
       const double lr = train_detail::learning_rate(*parts_.schedule, c_, step - 1);
       double loss = 0, grad_norm = 0;
       bool stopping = false;
+      recorder_.begin_step(writer_ && logged(step));
       {
         profile::StepScope profiled;
         if (!cut_on_signal([&] { return forward_backward(step, params, loss); }))
           return stop_within_step(step);
         stopping = average_over_ranks(step, params, loss);
         profile::Scope scope(profile::Kind::optimizer);
+        diagnose_gradients(params);
         grad_norm = clipper_.clip(params, c_.grad_clip);
         if (std::isfinite(loss) && std::isfinite(grad_norm))
           parts_.optimizer->step(params, float(lr), step);
+        diagnose_update(params);
       }
       if (std::isfinite(loss) && std::isfinite(grad_norm))
         n_.consecutive_skips = 0;
@@ -117,9 +123,10 @@ class Loop {
         if (stopping) return {"interrupted", summary()};
         continue;
       }
-      if (step % c_.log_interval == 0 || step == 1 || last) {
+      if (logged(step)) {
         const double tok_s = tokens_since_log / std::max(seconds_since_log, 1e-9);
-        writer_->train({step, float(loss), float(lr), float(grad_norm), float(tok_s), float(wall())});
+        writer_->train({step, float(loss), float(lr), float(grad_norm), float(tok_s), float(wall())},
+                       recorder_.take());
         progress(step, loss, lr, tok_s);
         if (options_.profile && options_.progress) {
           end_progress();
@@ -237,9 +244,10 @@ class Loop {
         const uint64_t dropout_seed = stream_seed(c_.seed, dropout, where);
         ForwardContext ctx{true, world_size_ > 1 ? rng::mix(dropout_seed, uint64_t(rank_))
                                                  : dropout_seed};
+        if (c_.diagnostics) ctx.metrics = &metrics("attention");
         Tensor logits = parts_.model->forward(batch_.ids, batch_.B, batch_.T, ctx);
         profile::Scope loss_scope(profile::Kind::cross_entropy);
-        loss = parts_.loss->forward(logits, batch_.targets);
+        loss = parts_.loss->forward(logits, batch_.targets, metrics("loss"));
       }
       sum += loss.item();
       if (parts > 1) loss = ops::scale(loss, 1.0f / float(parts));
@@ -285,6 +293,36 @@ class Loop {
                           std::to_string(c_.max_nonfinite_skips) + ")");
     end_progress();
     std::fprintf(stderr, "step %ld: %s; the update is skipped\n", long(step), what.c_str());
+  }
+
+  // Whether `step` writes a train row, and so the values recorded in it.
+  bool logged(int64_t step) const {
+    return step % c_.log_interval == 0 || step == 1 || step == c_.max_iters;
+  }
+
+  // The Metrics of `group` ("loss", "optimizer", "attention", "train"): it listens at the logged
+  // steps of rank 0, and its values land in run.h5 under /metrics/<group>/<name>.
+  Metrics& metrics(std::string_view group) { return recorder_.group(group); }
+
+  void name_metrics_owners() {
+    recorder_.group("loss").set_owner("loss plugin '" + c_.loss.plugin + "'");
+    recorder_.group("optimizer").set_owner("optimizer plugin '" + c_.optimizer.plugin + "'");
+    recorder_.group("attention").set_owner("attention plugin '" + c_.attention.plugin + "'");
+  }
+
+  // train.diagnostics at a logged step: the gradient norm of each layer, before clipping.
+  void diagnose_gradients(const Parameters& params) {
+    Metrics& m = metrics("train");
+    if (!c_.diagnostics || !m.enabled()) return;
+    diagnostics_.record_grad_norms(params, m);
+    diagnostics_.keep_weights(params);
+  }
+
+  // train.diagnostics at a logged step: ||delta p|| / ||p|| of each layer over the update.
+  void diagnose_update(const Parameters& params) {
+    Metrics& m = metrics("train");
+    if (!c_.diagnostics || !m.enabled()) return;
+    diagnostics_.record_update_ratios(params, m);
   }
 
   // The evaluation of `step`: val and train losses (and accuracy), then a sample. Nothing of it
@@ -413,6 +451,8 @@ class Loop {
   int64_t rank_ = distributed::world().rank;
   Batch batch_;
   train_detail::GradientClipper clipper_;
+  train_detail::MetricsRecorder recorder_;
+  train_detail::LayerDiagnostics diagnostics_;
   double session_step_s_ = 0;  // the steps of this session (a resume starts again at 0)
   int64_t session_steps_ = 0;
   bool tty_;

@@ -14,7 +14,7 @@ using namespace nanolab;
 class NanAfter final : public Loss {
  public:
   explicit NanAfter(const Options& o) : calls_(o.get<int64_t>("calls")) {}
-  Tensor forward(const Tensor& logits, std::span<const int32_t> targets) override {
+  Tensor forward(const Tensor& logits, std::span<const int32_t> targets, Metrics&) override {
     Tensor loss = ops::cross_entropy(logits, targets);
     return ++seen_ > calls_ ? ops::scale(loss, std::numeric_limits<float>::quiet_NaN()) : loss;
   }

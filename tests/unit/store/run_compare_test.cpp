@@ -23,6 +23,9 @@ RunLog a_run() {
   r.train = {{1, 2.5f, 1e-3f, 0.9f, 1000.0f, 0.1f}, {2, 2.4f, 1e-3f, 0.8f, 1100.0f, 0.2f}};
   r.val = {{0, 2.6f, 2.6f, 0.0f}, {2, 2.3f, 2.35f, 0.25f}};
   r.samples = {{0, "abc"}, {2, "abd"}};
+  r.metrics = {{"loss/z_loss", {{1, 2}, {0.5f, 0.4f}}},
+               {"train/elapsed_s", {{1, 2}, {0.1f, 0.2f}}},
+               {"train/tokens_per_s", {{1, 2}, {1000.0f, 1100.0f}}}};
   r.summary = {{"params", 1234},          {"best_val_loss", 2.3}, {"best_val_step", 2},
                {"final_train_loss", 2.4}, {"tokens_seen", 256},   {"nonfinite_skipped", 0},
                {"best_val_accuracy", 0.25}, {"wall_s", 3.5},      {"ms_per_iter", 12}};
@@ -36,6 +39,8 @@ TEST(RunCompare, ARunEqualsItselfWhateverItsTimings) {
   b.summary["ms_per_iter"] = 1;
   b.train[1].tokens_per_s = 5;
   b.train[1].elapsed_s = 50;
+  b.metrics["train/tokens_per_s"].values[1] = 5;
+  b.metrics["train/elapsed_s"].values[1] = 50;
   b.run += "-resumed";  // the run's name may differ
   EXPECT_TRUE(run_differences(a, b).empty());
 }
@@ -59,13 +64,20 @@ TEST(RunCompare, EveryRestoredFieldChangedAloneIsADifference) {
       {"a val row less", [](RunLog& r) { r.val.pop_back(); }},
       {"sample text", [](RunLog& r) { r.samples[1].second = "abe"; }},
       {"sample step", [](RunLog& r) { r.samples[1].first = 3; }},
+      {"metric value", [](RunLog& r) { r.metrics["loss/z_loss"].values[1] = 0.41f; }},
+      {"metric step", [](RunLog& r) { r.metrics["loss/z_loss"].steps[1] = 3; }},
+      {"a metric point less", [](RunLog& r) {
+         r.metrics["loss/z_loss"].steps.pop_back();
+         r.metrics["loss/z_loss"].values.pop_back();
+       }},
+      {"a metric more", [](RunLog& r) { r.metrics["loss/nll"] = {{1}, {2.0f}}; }},
   };
   for (const auto& [key, value] : a_run().summary) {
     if (summary_timings().count(key)) continue;
     changes.push_back({"summary " + key, [key = key](RunLog& r) { r.summary[key] += 1; }});
     changes.push_back({"summary " + key + " missing", [key = key](RunLog& r) { r.summary.erase(key); }});
   }
-  EXPECT_EQ(changes.size(), 17u + 2 * 7u);
+  EXPECT_EQ(changes.size(), 21u + 2 * 7u);
   for (const auto& [what, change] : changes) {
     RunLog b = a_run();
     change(b);
