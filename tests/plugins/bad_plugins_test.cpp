@@ -86,7 +86,7 @@ TEST(BadPlugins, WrongAbiVersion) {
   Case c;
   auto bad = c.plugins.add(bad_plugin("wrong_abi"));
   expect_plugin_error(c.list(), bad,
-                      "built for plugin ABI version 999, this nanolab uses version 1", c);
+                      "built for plugin ABI version 999, this nanolab uses version 2", c);
 }
 
 TEST(BadPlugins, DescriptorFactoryThrows) {

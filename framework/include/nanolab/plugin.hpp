@@ -28,7 +28,7 @@
 namespace nanolab {
 
 // Bumped whenever an interface or the descriptor changes in a way old plugins cannot follow.
-constexpr int plugin_abi_version = 1;
+constexpr int plugin_abi_version = 2;
 
 enum class PluginKind { attention, optimizer, loss, tokenizer };
 const char* to_string(PluginKind kind);

@@ -216,7 +216,7 @@ TEST(Registry, BadLibrariesAreProblemsNamingTheFile) {
       {"not_a_library.so", "not a shared library (no ELF header)"},
       {"truncated.so", "truncated: "},
       {"no_entry_point.so", "has no entry point nanolab_plugin_v1"},
-      {"wrong_abi.so", "built for plugin ABI version 999, this nanolab uses version 1"},
+      {"wrong_abi.so", "built for plugin ABI version 999, this nanolab uses version 2"},
       {"describe_throws.so", "its entry point threw while describing the plugin: describe() failed on purpose"},
       {"missing_factory.so", "loss 'missing_factory' has no make_loss factory"},
       {"bad_schema.so", "option 'lr': its default 5.0 is out of range [0.0, 1.0]"},
