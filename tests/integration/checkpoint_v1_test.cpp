@@ -39,8 +39,9 @@ TEST_P(CheckpointV1, OptimizerStateReadBackEqualsTheFile) {
   EXPECT_EQ(ck.optimizer.count("step"), 0u);
 
   // The run's model (its attention, pause_on_cue, has causal_mha's parameters) and optimizer.
-  const ExperimentConfig c = parse_resolved_config(ck.config_toml, "checkpoint.h5");
   Registry& registry = Registry::instance();
+  registry.add_directories({NANOLAB_TEST_INTEGRATION_PLUGIN_DIR});
+  const ExperimentConfig c = parse_resolved_config(ck.config_toml, "checkpoint.h5");
   const GptConfig gpt{ck.model.at("wte.weight").size(0), c.block_size, c.n_layer, c.n_head,
                       c.n_embd, c.dropout, c.bias, position_from_name(c.position)};
   Gpt model(gpt, [&](const AttentionConfig& ac) {

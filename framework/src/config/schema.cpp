@@ -115,7 +115,8 @@ std::vector<KeySpec> make_schema() {
 
       plugin_row(
           "optimizer", &C::optimizer, PluginKind::optimizer, "adamw",
-          "the [optimizer] table: plugin = NAME; its keys other than lr are the plugin's options"),
+          "the [optimizer] table: plugin = NAME; its keys other than lr and no_decay are the "
+          "plugin's options"),
       exclusive(value_row("optimizer.lr", &C::lr, 1e-3, "peak learning rate", 0.0), true, false),
       value_row("optimizer.no_decay", &C::no_decay, Strings{},
                 "globs on parameter names ('*' matches dots too) that get no weight decay, e.g. "
