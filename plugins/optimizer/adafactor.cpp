@@ -12,16 +12,13 @@
 //   U    <- U / max(1, RMS(U) / clip_threshold)
 //   p    <- p - weight_decay * lr_t * p - lr_t * U
 // The factored moments hold R + N numbers for an (R, N) weight instead of R * N. Weight decay
-// falls only on parameters of 2+ dims (transformers decays all; nanolab's optimizers follow
-// nanoGPT). Parameters are updated one after the other; within one, rows are TBB tasks and every
+// falls only on the parameters that decay (transformers decays all; nanolab's follow nanoGPT:
+// parameter.hpp). Parameters are updated one after the other; within one, rows are TBB tasks and every
 // sum is taken in a fixed order in double, so the thread count cannot change a result. Not the
 // relative-step schedule (the trainer owns the learning rate) and not the beta1 momentum variant.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <map>
-#include <string>
-#include <string_view>
 #include <vector>
 
 #include "nanolab/parallel.hpp"
@@ -31,19 +28,12 @@ namespace {
 
 using namespace nanolab;
 
-// State keys: "<param>.exp_avg_sq_row", "<param>.exp_avg_sq_col" for factored parameters,
-// "<param>.exp_avg_sq" for the others (transformers' names), and "step".
-constexpr std::string_view row_suffix = ".exp_avg_sq_row", col_suffix = ".exp_avg_sq_col",
-                           full_suffix = ".exp_avg_sq";
-
-// A float holds every integer up to 2^24 exactly: the most steps the state can record.
-constexpr int64_t max_steps = int64_t(1) << 24;
-
-struct SecondMoment {
-  Tensor row;   // the parameter's shape without its last dim: (..., R) of (..., R, N)
-  Tensor col;   // without its last but one dim: (..., N) of (..., R, N)
-  Tensor full;  // the parameter's shape, for parameters of fewer than 2 dims
-};
+// State (transformers' names): the factored second moment of parameters of 2+ dims, the full one
+// of the others, and the count of updates.
+bool factored(const Parameter& p) { return p.tensor.ndim() >= 2; }
+bool unfactored(const Parameter& p) { return !factored(p); }
+enum Tensors { exp_avg_sq_row, exp_avg_sq_col, exp_avg_sq };
+enum Scalars { steps };
 
 // A parameter seen as A matrices (R, N): its last two dims, or one row for a 1-D parameter.
 struct Layout {
@@ -53,14 +43,6 @@ struct Layout {
 Layout layout_of(const Shape& s) {
   if (s.ndim() < 2) return {1, 1, s.numel()};
   return {s.numel() / (s[-2] * s[-1]), s[-2], s[-1]};
-}
-
-// The shapes of the factored moments of a parameter of shape s (2+ dims), as transformers has them.
-Shape row_shape(const Shape& s) { return Shape::of(s.data(), s.ndim() - 1); }
-Shape col_shape(const Shape& s) {
-  std::vector<int64_t> dims(s.data(), s.data() + s.ndim());
-  dims.erase(dims.end() - 2);
-  return Shape::of(dims.data(), int(dims.size()));
 }
 
 // sqrt(mean(x^2)) over n values: per-row sums in parallel, added in row order.
@@ -96,25 +78,30 @@ class Adafactor final : public Optimizer {
     eps2_ = eps[1];
   }
 
-  void step(std::span<const Parameter> params, float lr, int64_t /*step*/) override {
+  StateSpec state_spec() const override {
+    return {{{"exp_avg_sq_row", state_shape::rows, 0.0f, factored},
+             {"exp_avg_sq_col", state_shape::columns, 0.0f, factored},
+             {"exp_avg_sq", state_shape::like_parameter, 0.0f, unfactored}},
+            {"step"}};
+  }
+
+  void step(const OptimizerStep& ctx) override {
     // b2_t counts this state's own updates, so a loaded state carries its count with it.
-    ++steps_;
-    const float beta2t = float(1.0 - std::pow(double(steps_), decay_rate_));
+    const int64_t t = ++ctx.scalars[steps];
+    const float beta2t = float(1.0 - std::pow(double(t), decay_rate_));
     const float eps1 = float(eps1_);
-    for (const Parameter& param : params) {
-      Tensor p = param.tensor;
-      const Tensor& g = p.grad();
-      if (!g.defined()) continue;  // a parameter that took no part in the loss (PyTorch skips it)
+    for (const ParameterState& s : ctx.params) {
+      const Tensor& p = s.param.tensor;
       const Layout l = layout_of(p.shape());
       const int64_t rows = l.A * l.R, N = l.N;
-      SecondMoment& s = moments_for(param);
-      const double lr_t = scale_parameter_ ? double(lr) * std::max(eps2_, rms(p.data(), rows, N))
-                                           : double(lr);
+      const double lr_t = scale_parameter_
+                              ? double(ctx.lr) * std::max(eps2_, rms(p.data(), rows, N))
+                              : double(ctx.lr);
       Tensor update = Tensor::empty(p.shape());  // U, (A, R, N)
-      const float* gd = g.data();
+      const float* gd = s.grad.data();
       float* u = update.data();
-      if (s.full.defined()) {
-        float* v = s.full.data();
+      if (!factored(s.param)) {
+        float* v = s.state[exp_avg_sq].data();
         parallel_for(rows, 4 * N, [&](int64_t begin, int64_t end) {
           for (int64_t i = begin * N; i < end * N; ++i) {
             v[i] = beta2t * v[i] + (1.0f - beta2t) * (gd[i] * gd[i] + eps1);
@@ -122,8 +109,8 @@ class Adafactor final : public Optimizer {
           }
         });
       } else {
-        float* row = s.row.data();
-        float* col = s.col.data();
+        float* row = s.state[exp_avg_sq_row].data();
+        float* col = s.state[exp_avg_sq_col].data();
         // row (A, R): mean over N of each row.
         parallel_for(rows, 2 * N, [&](int64_t begin, int64_t end) {
           for (int64_t r = begin; r < end; ++r) {
@@ -161,7 +148,7 @@ class Adafactor final : public Optimizer {
       }
       const double clip = std::max(1.0, rms(u, rows, N) / clip_threshold_);
       const float step_size = float(lr_t / clip);
-      const float decay = p.ndim() >= 2 ? float(1.0 - weight_decay_ * lr_t) : 1.0f;
+      const float decay = s.param.decay ? float(1.0 - weight_decay_ * lr_t) : 1.0f;
       float* pd = p.data();
       parallel_for(rows, 2 * N, [&](int64_t begin, int64_t end) {
         for (int64_t i = begin * N; i < end * N; ++i) pd[i] = pd[i] * decay - step_size * u[i];
@@ -169,85 +156,9 @@ class Adafactor final : public Optimizer {
     }
   }
 
-  StateDict state() const override {
-    if (steps_ > max_steps)
-      throw CheckpointError("adafactor: the step count " + std::to_string(steps_) +
-                            " is too large to store exactly (at most 2^24)");
-    // The live moments, valid until the next step (optimizer.hpp).
-    StateDict out{{"step", Tensor::full({1}, float(steps_))}};
-    for (const auto& [name, s] : moments_) {
-      if (s.full.defined()) {
-        out[name + std::string(full_suffix)] = s.full;
-      } else {
-        out[name + std::string(row_suffix)] = s.row;
-        out[name + std::string(col_suffix)] = s.col;
-      }
-    }
-    return out;
-  }
-
-  void load_state(const StateDict& state) override {
-    std::map<std::string, SecondMoment> moments;
-    int64_t steps = -1;
-    auto name_of = [](const std::string& key, std::string_view suffix) {
-      return key.substr(0, key.size() - suffix.size());
-    };
-    for (const auto& [key, t] : state) {
-      if (key == "step") {
-        const float v = t.numel() == 1 ? t.data()[0] : -1.0f;
-        if (!(v >= 0.0f && v <= float(max_steps) && v == std::floor(v)))
-          throw CheckpointError(
-              "adafactor state: 'step' must be one whole number >= 0, got a tensor " +
-              t.shape().str());
-        steps = int64_t(v);
-      } else if (key.ends_with(row_suffix)) {
-        moments[name_of(key, row_suffix)].row = t.clone();
-      } else if (key.ends_with(col_suffix)) {
-        moments[name_of(key, col_suffix)].col = t.clone();
-      } else if (key.ends_with(full_suffix)) {
-        moments[name_of(key, full_suffix)].full = t.clone();
-      } else {
-        throw CheckpointError("adafactor state: unexpected entry '" + key +
-                              "' (expected 'step', '<param>.exp_avg_sq_row', "
-                              "'<param>.exp_avg_sq_col', '<param>.exp_avg_sq')");
-      }
-    }
-    for (const auto& [name, s] : moments)
-      if (s.full.defined() == (s.row.defined() || s.col.defined()) ||
-          s.row.defined() != s.col.defined())
-        throw CheckpointError("adafactor state: parameter '" + name +
-                              "' needs either exp_avg_sq_row and exp_avg_sq_col, or exp_avg_sq");
-    if (steps < 0 && !moments.empty())
-      throw CheckpointError("adafactor state: moments without a 'step' count");
-    moments_ = std::move(moments);
-    steps_ = std::max<int64_t>(steps, 0);
-  }
-
  private:
-  // The second moment of `param`, zero on its first update; a loaded one must match its layout.
-  SecondMoment& moments_for(const Parameter& param) {
-    auto [it, added] = moments_.try_emplace(param.name);
-    SecondMoment& s = it->second;
-    const Shape& shape = param.tensor.shape();
-    const bool factored = shape.ndim() >= 2;
-    if (added) {
-      if (factored)
-        s = {Tensor::zeros(row_shape(shape)), Tensor::zeros(col_shape(shape)), Tensor()};
-      else
-        s = {Tensor(), Tensor(), Tensor::zeros(shape)};
-    } else if (factored ? !s.row.defined() || s.row.shape() != row_shape(shape) ||
-                              s.col.shape() != col_shape(shape)
-                        : !s.full.defined() || s.full.shape() != shape) {
-      throw CheckpointError("adafactor state: the saved second moment of parameter '" +
-                            param.name + "' does not fit its shape " + shape.str());
-    }
-    return s;
-  }
-
   double decay_rate_, clip_threshold_, weight_decay_, eps1_ = 0, eps2_ = 0;
   bool scale_parameter_;
-  int64_t steps_ = 0;
-  std::map<std::string, SecondMoment> moments_;  // by parameter name
 };
 
 PluginDescriptor describe() {
@@ -269,7 +180,7 @@ PluginDescriptor describe() {
       {"clip_threshold", OptionType::number, 1.0, exclusive(0.0), std::nullopt, {},
        "the update is scaled down until its RMS is at most this; > 0"},
       {"weight_decay", OptionType::number, 0.0, 0.0, std::nullopt, {},
-       "decoupled decay: p -= weight_decay * lr_t * p, only on parameters of 2+ dims"},
+       "decoupled decay: p -= weight_decay * lr_t * p, on the parameters that decay"},
       {"scale_parameter", OptionType::boolean, true, std::nullopt, std::nullopt, {},
        "scale lr by max(eps[1], RMS(p)), the parameter's own size"},
   };

@@ -1,19 +1,16 @@
 // optimizer `lion`: EvoLved Sign Momentum (Chen et al. 2023, "Symbolic Discovery of Optimization
 // Algorithms"), step for step the update of the authors' reference (lion-pytorch):
-//   p   <- p * (1 - lr * weight_decay)                  only where p.ndim() >= 2, as nanoGPT does
+//   p   <- p * (1 - lr * weight_decay)                  only where the parameter decays
 //   c   <- beta1 * m + (1 - beta1) * g
 //   p   <- p - lr * sign(c)                             sign(0) = 0
 //   m   <- beta2 * m + (1 - beta2) * g
 // Every element moves by exactly lr (or 0), so Lion wants a learning rate 3-10x smaller than
-// AdamW's and a weight decay as much larger. The only state is m, keyed by parameter name; there
-// is no bias correction and so no step count. The update is a TBB loop over fixed blocks of every
+// AdamW's and a weight decay as much larger. The only state is m; there is no bias correction and
+// so no step count. The update is a TBB loop over fixed blocks of every
 // parameter; each element is updated on its own, so the thread count cannot change a result.
 // Not a fused multi-tensor kernel.
 #include <algorithm>
 #include <cstdint>
-#include <map>
-#include <string>
-#include <string_view>
 #include <vector>
 
 #include "nanolab/parallel.hpp"
@@ -27,41 +24,34 @@ using namespace nanolab;
 // weight is shared between threads.
 constexpr int64_t block = 1 << 14;
 
-// State keys: "<parameter name>.exp_avg" (lion-pytorch's name for m).
-constexpr std::string_view exp_avg_suffix = ".exp_avg";
-
 class Lion final : public Optimizer {
  public:
   explicit Lion(const Options& options)
       : weight_decay_(float(options.get<double>("weight_decay"))) {
-    // The schema checks each element against [0, 1]; the count and the open end are checked here
-    // (beta2 = 1 would freeze m at zero).
+    // The schema holds betas to two numbers in [0, 1).
     const auto& betas = options.get<std::vector<double>>("betas");
-    if (betas.size() != 2 ||
-        !std::all_of(betas.begin(), betas.end(), [](double b) { return b >= 0.0 && b < 1.0; }))
-      throw ConfigError("lion: betas = " + to_string(OptionValue(betas)) +
-                        " must be two numbers in [0, 1); hint: the paper uses [0.9, 0.99]");
     beta1_ = float(betas[0]);
     beta2_ = float(betas[1]);
   }
 
-  void step(std::span<const Parameter> params, float lr, int64_t /*step*/) override {
+  // m, by lion-pytorch's name.
+  StateSpec state_spec() const override { return {{{"exp_avg"}}, {}}; }
+
+  void step(const OptimizerStep& ctx) override {
     struct Span {
       float* p;
       const float* g;
       float* m;
       int64_t n;
-      float decay;  // 1 - lr * weight_decay, or 1 for parameters with fewer than 2 dims
+      float decay;  // 1 - lr * weight_decay, or 1 for a parameter that does not decay
     };
     std::vector<Span> spans;
-    for (const Parameter& param : params) {
-      Tensor p = param.tensor;
-      const Tensor& g = p.grad();
-      if (!g.defined()) continue;  // a parameter that took no part in the loss (PyTorch skips it)
-      Tensor& m = exp_avg_for(param);
-      const float decay = p.ndim() >= 2 ? 1.0f - lr * weight_decay_ : 1.0f;
+    const float lr = ctx.lr;
+    for (const ParameterState& s : ctx.params) {
+      const Tensor& p = s.param.tensor;
+      const float decay = s.param.decay ? 1.0f - lr * weight_decay_ : 1.0f;
       for (int64_t at = 0; at < p.numel(); at += block)
-        spans.push_back({p.data() + at, g.data() + at, m.data() + at,
+        spans.push_back({p.data() + at, s.grad.data() + at, s.state[0].data() + at,
                          std::min(block, p.numel() - at), decay});
     }
     const float beta1 = beta1_, beta2 = beta2_;
@@ -77,39 +67,8 @@ class Lion final : public Optimizer {
     });
   }
 
-  StateDict state() const override {
-    // The live moments, valid until the next step (optimizer.hpp).
-    StateDict out;
-    for (const auto& [name, m] : exp_avg_) out[name + std::string(exp_avg_suffix)] = m;
-    return out;
-  }
-
-  void load_state(const StateDict& state) override {
-    std::map<std::string, Tensor> exp_avg;
-    for (const auto& [key, t] : state) {
-      if (!key.ends_with(exp_avg_suffix))
-        throw CheckpointError("lion state: unexpected entry '" + key +
-                              "' (expected '<param>.exp_avg')");
-      exp_avg[key.substr(0, key.size() - exp_avg_suffix.size())] = t.clone();
-    }
-    exp_avg_ = std::move(exp_avg);
-  }
-
  private:
-  // m of `param`, zero on its first update; a loaded state must match its shape.
-  Tensor& exp_avg_for(const Parameter& param) {
-    auto [it, added] = exp_avg_.try_emplace(param.name);
-    const Shape& shape = param.tensor.shape();
-    if (added)
-      it->second = Tensor::zeros(shape);
-    else if (it->second.shape() != shape)
-      throw CheckpointError("lion state: parameter '" + param.name + "' has shape " + shape.str() +
-                            " but its saved exp_avg has " + it->second.shape().str());
-    return it->second;
-  }
-
   float weight_decay_, beta1_ = 0, beta2_ = 0;
-  std::map<std::string, Tensor> exp_avg_;  // m by parameter name
 };
 
 PluginDescriptor describe() {
@@ -118,13 +77,13 @@ PluginDescriptor describe() {
   d.name = "lion";
   d.version = "1.0.0";
   d.description =
-      "Lion: sign of interpolated momentum, decoupled weight decay on parameters of 2+ dims";
+      "Lion: sign of interpolated momentum, decoupled weight decay";
   // name, type, default, min, max (exclusive(v): an open end), choices, doc[, list length]
   d.options = {
       {"betas", OptionType::number_list, std::vector<double>{0.9, 0.99}, 0.0, exclusive(1.0), {},
        "beta1 mixes m and g for the update, beta2 is m's decay: two numbers in [0, 1)", 2},
       {"weight_decay", OptionType::number, 0.0, 0.0, std::nullopt, {},
-       "decoupled decay: p -= lr * weight_decay * p, only on parameters of 2+ dims"},
+       "decoupled decay: p -= lr * weight_decay * p, on the parameters that decay"},
   };
   d.factory = [](const Options& options) -> std::unique_ptr<Optimizer> {
     return std::make_unique<Lion>(options);

@@ -1,7 +1,7 @@
 // optimizer `sgd`: stochastic gradient descent with momentum, Nesterov momentum and coupled (L2)
 // weight decay, step for step the update of PyTorch's torch.optim.SGD without dampening:
-//   g   <- g + weight_decay * p                     only where p.ndim() >= 2, as nanoGPT does
-//   buf <- g on the first step, then momentum * buf + g        (when momentum > 0)
+//   g   <- g + weight_decay * p                     only where the parameter decays
+//   buf <- momentum * buf + g, from buf = 0 (g on the first step)   (when momentum > 0)
 //   g   <- g + momentum * buf if nesterov, else buf
 //   p   <- p - lr * g
 // The learning rate is not an option: the trainer passes it to every step. The update is a TBB
@@ -9,9 +9,6 @@
 // count cannot change a result. Not a fused multi-tensor kernel.
 #include <algorithm>
 #include <cstdint>
-#include <map>
-#include <string>
-#include <string_view>
 #include <vector>
 
 #include "nanolab/parallel.hpp"
@@ -25,9 +22,6 @@ using namespace nanolab;
 // weight is shared between threads.
 constexpr int64_t block = 1 << 14;
 
-// State keys: "<parameter name>.momentum_buffer" (PyTorch's name for it).
-constexpr std::string_view buffer_suffix = ".momentum_buffer";
-
 class Sgd final : public Optimizer {
  public:
   explicit Sgd(const Options& options)
@@ -35,46 +29,38 @@ class Sgd final : public Optimizer {
         weight_decay_(float(options.get<double>("weight_decay"))),
         nesterov_(options.get<bool>("nesterov")) {}
 
-  void step(std::span<const Parameter> params, float lr, int64_t /*step*/) override {
+  // The momentum buffer (PyTorch's name), only with momentum. It starts at 0: PyTorch's first
+  // buffer, g, is momentum * 0 + g.
+  StateSpec state_spec() const override {
+    if (momentum_ > 0.0f) return {{{"momentum_buffer"}}, {}};
+    return {};
+  }
+
+  void step(const OptimizerStep& ctx) override {
     struct Span {
       float* p;
       const float* g;
       float* buf;  // null without momentum
       int64_t n;
-      float weight_decay;  // 0 for parameters with fewer than 2 dims
-      bool first;          // the buffer starts as the gradient
+      float weight_decay;  // 0 for a parameter that does not decay
     };
     std::vector<Span> spans;
-    for (const Parameter& param : params) {
-      Tensor p = param.tensor;
-      const Tensor& g = p.grad();
-      if (!g.defined()) continue;  // a parameter that took no part in the loss (PyTorch skips it)
-      float* buf = nullptr;
-      bool first = false;
-      if (momentum_ > 0.0f) {
-        auto [it, added] = buffers_.try_emplace(param.name);
-        if (added)
-          it->second = Tensor::empty(p.shape());
-        else if (it->second.shape() != p.shape())
-          throw CheckpointError("sgd state: parameter '" + param.name + "' has shape " +
-                                p.shape().str() + " but its saved momentum buffer has " +
-                                it->second.shape().str());
-        buf = it->second.data();
-        first = added;
-      }
-      const float wd = p.ndim() >= 2 ? weight_decay_ : 0.0f;
+    for (const ParameterState& s : ctx.params) {
+      const Tensor& p = s.param.tensor;
+      float* buf = momentum_ > 0.0f ? s.state[0].data() : nullptr;
+      const float wd = s.param.decay ? weight_decay_ : 0.0f;
       for (int64_t at = 0; at < p.numel(); at += block)
-        spans.push_back({p.data() + at, g.data() + at, buf ? buf + at : nullptr,
-                         std::min(block, p.numel() - at), wd, first});
+        spans.push_back({p.data() + at, s.grad.data() + at, buf ? buf + at : nullptr,
+                         std::min(block, p.numel() - at), wd});
     }
-    const float momentum = momentum_;
+    const float momentum = momentum_, lr = ctx.lr;
     const bool nesterov = nesterov_;
     parallel_for(int64_t(spans.size()), block, [&](int64_t begin, int64_t end) {
       for (const Span& s : std::span(spans).subspan(size_t(begin), size_t(end - begin)))
         for (int64_t j = 0; j < s.n; ++j) {
           float g = s.g[j] + s.weight_decay * s.p[j];
           if (s.buf) {
-            const float b = s.buf[j] = s.first ? g : momentum * s.buf[j] + g;
+            const float b = s.buf[j] = momentum * s.buf[j] + g;
             g = nesterov ? g + momentum * b : b;
           }
           s.p[j] -= lr * g;
@@ -82,28 +68,9 @@ class Sgd final : public Optimizer {
     });
   }
 
-  StateDict state() const override {
-    // The live buffers, valid until the next step (optimizer.hpp).
-    StateDict out;
-    for (const auto& [name, buf] : buffers_) out[name + std::string(buffer_suffix)] = buf;
-    return out;
-  }
-
-  void load_state(const StateDict& state) override {
-    std::map<std::string, Tensor> buffers;
-    for (const auto& [key, t] : state) {
-      if (!key.ends_with(buffer_suffix))
-        throw CheckpointError("sgd state: unexpected entry '" + key +
-                              "' (expected '<param>.momentum_buffer')");
-      buffers[key.substr(0, key.size() - buffer_suffix.size())] = t.clone();
-    }
-    buffers_ = std::move(buffers);
-  }
-
  private:
   float momentum_, weight_decay_;
   bool nesterov_;
-  std::map<std::string, Tensor> buffers_;  // momentum buffers by parameter name
 };
 
 PluginDescriptor describe() {
@@ -111,7 +78,7 @@ PluginDescriptor describe() {
   d.kind = PluginKind::optimizer;
   d.name = "sgd";
   d.version = "1.0.0";
-  d.description = "SGD with momentum, Nesterov and L2 weight decay on parameters of 2+ dims";
+  d.description = "SGD with momentum, Nesterov and L2 weight decay";
   // name, type, default, min, max (exclusive(v): an open end), choices, doc[, list length]
   d.options = {
       {"momentum", OptionType::number, 0.0, 0.0, exclusive(1.0), {},
@@ -119,7 +86,7 @@ PluginDescriptor describe() {
       {"nesterov", OptionType::boolean, false, std::nullopt, std::nullopt, {},
        "Nesterov momentum (needs momentum > 0)"},
       {"weight_decay", OptionType::number, 0.0, 0.0, std::nullopt, {},
-       "L2 penalty added to the gradient: g += weight_decay * p, only on params of 2+ dims"},
+       "L2 penalty added to the gradient: g += weight_decay * p, on the parameters that decay"},
   };
   d.factory = [](const Options& options) -> std::unique_ptr<Optimizer> {
     if (options.get<bool>("nesterov") && options.get<double>("momentum") == 0.0)

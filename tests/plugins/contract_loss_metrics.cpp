@@ -49,7 +49,7 @@ double log_p(int64_t r, int64_t v) { return double(logits_values[size_t(r * V + 
 
 TEST(LossMetrics, CrossEntropyRecordsTermsThatAddUpToItsLoss) {
   const double e = 0.1, k = 0.01;
-  auto loss = Registry::instance().make_loss("cross_entropy",
+  auto loss = Registry::instance().make<PluginKind::loss>("cross_entropy",
                                              Given{{"label_smoothing", e}, {"z_loss", k}});
   double nll = 0, smooth = 0, z = 0;
   for (int64_t r = 0; r < 2; ++r) {
@@ -75,7 +75,7 @@ TEST(LossMetrics, CrossEntropyRecordsTermsThatAddUpToItsLoss) {
 }
 
 TEST(LossMetrics, CrossEntropyRecordsOnlyTheTermsItHas) {
-  auto loss = Registry::instance().make_loss("cross_entropy", Given{});
+  auto loss = Registry::instance().make<PluginKind::loss>("cross_entropy", Given{});
   Kept kept(true);
   const float value = loss->forward(logits(), targets, kept).item();
   ASSERT_EQ(kept.values.size(), 1u);
@@ -84,7 +84,7 @@ TEST(LossMetrics, CrossEntropyRecordsOnlyTheTermsItHas) {
 
 TEST(LossMetrics, FocalRecordsTheLikelihoodAndTheWeightOfItsTokens) {
   const double gamma = 2.0;
-  auto loss = Registry::instance().make_loss("focal", Given{{"gamma", gamma}});
+  auto loss = Registry::instance().make<PluginKind::loss>("focal", Given{{"gamma", gamma}});
   double nll = 0, weight = 0, focal = 0;
   for (int64_t r = 0; r < 2; ++r) {
     const double lp = log_p(r, targets[size_t(r)]), w = std::pow(1 - std::exp(lp), gamma);

@@ -2,9 +2,10 @@
 // f(p) = 0.5 * sum(a * p^2) (gradient a * p) over a 2-D weight and a 1-D bias:
 // - plugins with a hand formula here (sgd, adamw) land on the values it computes in double after
 //   one and three steps, for several option sets;
-// - every plugin lowers f over 50 small steps, leaves 1-D parameters out of weight decay, gives
-//   results independent of the thread count, and continues bit-identically from its state()
-//   loaded into a fresh instance (or into itself).
+// - every plugin lowers f over 50 small steps, leaves the parameters that do not decay (the 1-D
+//   bias, or a weight marked so) out of weight decay, gives results independent of the thread
+//   count, and continues bit-identically from its state() loaded into a fresh instance (or into
+//   itself), through the framework's StatefulOptimizer.
 // The formulas are written out below, not taken from the plugins.
 #include <gtest/gtest.h>
 #include <tbb/task_arena.h>
@@ -77,15 +78,21 @@ double objective(const Problem& q) {
   return f;
 }
 
-void run(Optimizer& opt, Problem& q, const std::vector<float>& lrs, int64_t first_step = 1) {
+void run(StatefulOptimizer& opt, Problem& q, const std::vector<float>& lrs,
+         int64_t first_step = 1) {
   for (size_t s = 0; s < lrs.size(); ++s) {
     set_grads(q);
     opt.step(q.params, lrs[s], first_step + int64_t(s));
   }
 }
 
-std::unique_ptr<Optimizer> make(const std::string& name, const Given& given = {}) {
-  return Registry::instance().make<PluginKind::optimizer>(name, given);
+// The schedule's peak (optimizer.lr) the optimizers are made for.
+constexpr double peak_lr = 0.02;
+
+std::unique_ptr<StatefulOptimizer> make(const std::string& name, const Problem& q,
+                                        const Given& given = {}) {
+  return std::make_unique<StatefulOptimizer>(Registry::instance().make<PluginKind::optimizer>(name, given),
+                                             q.params, peak_lr);
 }
 
 bool has_option(const std::string& name, const std::string& option) {
@@ -187,7 +194,7 @@ TEST_P(OptimizerContract, MatchesHandFormula) {
                    std::to_string(lrs.size()) + " step(s)");
       Problem q = make_problem();
       const Problem start = make_problem();
-      auto opt = make(GetParam(), given);
+      auto opt = make(GetParam(), q, given);
       run(*opt, q, lrs);
       const Formula formula = formula_for(GetParam(), given);
       for (size_t i = 0; i < q.params.size(); ++i) {
@@ -207,7 +214,7 @@ TEST_P(OptimizerContract, MatchesHandFormula) {
 
 TEST_P(OptimizerContract, LowersTheLossOverFiftySmallSteps) {
   Problem q = make_problem();
-  auto opt = make(GetParam());
+  auto opt = make(GetParam(), q);
   const double f0 = objective(q);
   double previous = f0;
   for (int64_t s = 1; s <= 50; ++s) {
@@ -227,9 +234,9 @@ TEST_P(OptimizerContract, NoWeightDecayOnOneDimensionalParameters) {
   Problem with = make_problem(), without = make_problem();
   Given given = busy_options(GetParam());
   given["weight_decay"] = 0.2;
-  auto decaying = make(GetParam(), given);
+  auto decaying = make(GetParam(), with, given);
   given["weight_decay"] = 0.0;
-  auto plain = make(GetParam(), given);
+  auto plain = make(GetParam(), without, given);
   run(*decaying, with, {0.1f, 0.1f, 0.1f});
   run(*plain, without, {0.1f, 0.1f, 0.1f});
   EXPECT_EQ(with.params[1].tensor.to_vector(), without.params[1].tensor.to_vector())
@@ -238,12 +245,30 @@ TEST_P(OptimizerContract, NoWeightDecayOnOneDimensionalParameters) {
       << "weight decay did not change the 2-D parameter";
 }
 
+// Decay is the parameter's (parameter.hpp), not a rule of the plugin's own: a weight marked not to
+// decay (as optimizer.no_decay does) moves as it would without weight decay.
+TEST_P(OptimizerContract, NoWeightDecayOnAWeightMarkedSo) {
+  if (!has_option(GetParam(), "weight_decay"))
+    GTEST_SKIP() << GetParam() << " has no weight_decay option";
+  Problem with = make_problem(), without = make_problem();
+  with.params[0].decay = false;
+  Given given = busy_options(GetParam());
+  given["weight_decay"] = 0.2;
+  auto decaying = make(GetParam(), with, given);
+  given["weight_decay"] = 0.0;
+  auto plain = make(GetParam(), without, given);
+  run(*decaying, with, {0.1f, 0.1f, 0.1f});
+  run(*plain, without, {0.1f, 0.1f, 0.1f});
+  EXPECT_EQ(with.params[0].tensor.to_vector(), without.params[0].tensor.to_vector())
+      << "weight decay changed the weight marked decay = false";
+}
+
 TEST_P(OptimizerContract, IndependentOfTheThreadCount) {
   NANOLAB_SKIP_ON_ONE_THREAD();
   const std::vector<float> lrs{0.01f, 0.02f, 0.01f};
   Problem one = make_large_problem(), all = make_large_problem();
-  auto a = make(GetParam(), busy_options(GetParam()));
-  auto b = make(GetParam(), busy_options(GetParam()));
+  auto a = make(GetParam(), one, busy_options(GetParam()));
+  auto b = make(GetParam(), all, busy_options(GetParam()));
   tbb::task_arena(1).execute([&] { run(*a, one, lrs); });
   run(*b, all, lrs);
   for (size_t i = 0; i < one.params.size(); ++i)
@@ -262,7 +287,7 @@ TEST_P(OptimizerContract, SavedStateContinuesBitIdentically) {
   const std::vector<float> first_half(lrs.begin(), lrs.begin() + 3), second_half(lrs.begin() + 3,
                                                                                  lrs.end());
   Problem straight = make_problem();
-  auto uninterrupted = make(GetParam(), given);
+  auto uninterrupted = make(GetParam(), straight, given);
   run(*uninterrupted, straight, lrs);
   auto expect_same_as_straight = [&](const Problem& q, const std::string& how) {
     for (size_t i = 0; i < straight.params.size(); ++i) {
@@ -276,21 +301,21 @@ TEST_P(OptimizerContract, SavedStateContinuesBitIdentically) {
   // The weights a checkpoint would hold beside the state: the first three steps, run again.
   auto weights_after_first_half = [&] {
     Problem q = make_problem();
-    auto warmup = make(GetParam(), given);
+    auto warmup = make(GetParam(), q, given);
     run(*warmup, q, first_half);
     return q;
   };
 
   Problem ahead = make_problem();
-  auto first = make(GetParam(), given);
+  auto first = make(GetParam(), ahead, given);
   run(*first, ahead, first_half);
-  StateDict on_disk;
-  for (const auto& [key, t] : first->state()) on_disk[key] = t.clone();
-  auto from_live = make(GetParam(), given);
+  OptimizerState on_disk = first->state();
+  for (auto& [key, t] : on_disk.tensors) t = t.clone();
+  auto from_live = make(GetParam(), ahead, given);
   from_live->load_state(first->state());
-  auto from_disk = make(GetParam(), given);
+  auto from_disk = make(GetParam(), ahead, given);
   from_disk->load_state(on_disk);
-  for (const auto& [key, t] : on_disk) t.fill(std::nanf(""));
+  for (const auto& [key, t] : on_disk.tensors) t.fill(std::nanf(""));
   run(*first, ahead, {9.0f});  // the source steps on after it was saved
 
   Problem a = weights_after_first_half();
@@ -301,7 +326,7 @@ TEST_P(OptimizerContract, SavedStateContinuesBitIdentically) {
   expect_same_as_straight(b, "from a copy of state() overwritten after load_state");
 
   Problem c = make_problem();
-  auto itself = make(GetParam(), given);
+  auto itself = make(GetParam(), c, given);
   run(*itself, c, first_half);
   itself->load_state(itself->state());
   run(*itself, c, second_half, 4);
@@ -309,20 +334,23 @@ TEST_P(OptimizerContract, SavedStateContinuesBitIdentically) {
 }
 
 TEST_P(OptimizerContract, LoadStateRejectsAForeignEntry) {
-  auto opt = make(GetParam());
-  EXPECT_THROW(opt->load_state({{"not a state entry", Tensor::zeros({3})}}), CheckpointError);
+  auto opt = make(GetParam(), make_problem());
+  EXPECT_THROW(opt->load_state({{{"not a state entry", Tensor::zeros({3})}}, {}}),
+               CheckpointError);
 }
 
 // Option combinations a schema's per-option bounds cannot express, refused by the factories.
 TEST(SgdOptimizer, RefusesMomentumOneAndNesterovWithoutMomentum) {
-  EXPECT_THROW(make("sgd", {{"momentum", 1.0}}), ConfigError);
-  EXPECT_THROW(make("sgd", {{"nesterov", true}}), ConfigError);
+  const Problem q = make_problem();
+  EXPECT_THROW(make("sgd", q, {{"momentum", 1.0}}), ConfigError);
+  EXPECT_THROW(make("sgd", q, {{"nesterov", true}}), ConfigError);
 }
 
 TEST(AdamwOptimizer, RefusesBetasThatAreNotTwoNumbersBelowOne) {
-  EXPECT_THROW(make("adamw", {{"betas", std::vector<double>{0.9}}}), ConfigError);
-  EXPECT_THROW(make("adamw", {{"betas", std::vector<double>{0.9, 1.0}}}), ConfigError);
-  EXPECT_THROW(make("adamw", {{"eps", 0.0}}), ConfigError);
+  const Problem q = make_problem();
+  EXPECT_THROW(make("adamw", q, {{"betas", std::vector<double>{0.9}}}), ConfigError);
+  EXPECT_THROW(make("adamw", q, {{"betas", std::vector<double>{0.9, 1.0}}}), ConfigError);
+  EXPECT_THROW(make("adamw", q, {{"eps", 0.0}}), ConfigError);
 }
 
 INSTANTIATE_TEST_SUITE_P(Every, OptimizerContract,

@@ -150,7 +150,7 @@ TEST(BpeTiktoken, Gpt2IdsOfEveryCodePointInContext) {
   test::TempDir scratch("bpe-tiktoken");
   const std::string text = every_code_point_in_context();
   std::ofstream(scratch.path() / "text.txt", std::ios::binary) << text;
-  auto gpt2 = Registry::instance().make_tokenizer(
+  auto gpt2 = Registry::instance().make<PluginKind::tokenizer>(
       "bpe", {{"encoder_json", (fs::path(data) / "gpt2/encoder.json").string()},
               {"vocab_bpe", (fs::path(data) / "gpt2/vocab.bpe").string()}});
   expect_same_ids(*gpt2, gpt2->encode(text), tiktoken_ids("gpt2", scratch.path() / "text.txt", scratch.path()));
@@ -161,7 +161,7 @@ TEST(BpeTiktoken, Cl100kIdsOfEveryCodePointInContext) {
   test::TempDir scratch("bpe-tiktoken");
   const std::string command = node("nanolab cl100k_base " + (scratch.path() / "cl100k.tok").string());
   ASSERT_EQ(std::system(command.c_str()), 0) << command;
-  auto cl100k = Registry::instance().make_tokenizer("bpe", {});
+  auto cl100k = Registry::instance().make<PluginKind::tokenizer>("bpe", {});
   cl100k->load(read(scratch.path() / "cl100k.tok"));
   ASSERT_EQ(cl100k->vocab_size(), 100256);
   const std::string text = every_code_point_in_context();

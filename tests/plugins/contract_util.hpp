@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <map>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -50,6 +52,15 @@ inline std::string test_name(const testing::TestParamInfo<std::string>& info) {
   for (char& c : name)
     if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
   return name;
+}
+
+// The optimizer plugin `name` with the state the framework keeps for it, for `params`, made for a
+// schedule whose peak (optimizer.lr) is peak_lr.
+inline std::unique_ptr<StatefulOptimizer> stateful_optimizer(
+    const std::string& name, const std::map<std::string, OptionValue>& given,
+    const Parameters& params, double peak_lr) {
+  return std::make_unique<StatefulOptimizer>(Registry::instance().make<PluginKind::optimizer>(name, given),
+                                             params, peak_lr);
 }
 
 inline std::vector<float> randn(int64_t n, float std, std::mt19937& rng) {

@@ -60,11 +60,11 @@ using Given = std::map<std::string, OptionValue>;
 // and for b (no decay: 1-D): signs [+, -, -] give 0.5 - 0.1 + 0.1 + 0.1 = 0.6; the element whose
 // gradient is always 0 has c = 0, sign(0) = 0, and stays at 0.25.
 TEST(LionOptimizer, FirstStepsEqualHandComputedValues) {
-  auto lion = Registry::instance().make<PluginKind::optimizer>(
-      "lion", Given{{"betas", std::vector<double>{0.9, 0.99}}, {"weight_decay", 0.1}});
   Parameters params{{"w", Tensor::from({1.0f, -0.5f}, {1, 2})},
                     {"b", Tensor::from({0.5f, 0.25f}, {2})}};
   for (Parameter& p : params) p.tensor.set_requires_grad();
+  auto lion = contract::stateful_optimizer(
+      "lion", Given{{"betas", std::vector<double>{0.9, 0.99}}, {"weight_decay", 0.1}}, params, 0.1);
   const std::vector<std::vector<float>> g_w{{0.2f, -0.4f}, {-1.0f, 0.3f}, {0.05f, 0.005f}};
   const std::vector<std::vector<float>> expected_w{
       {0.89f, -0.395f}, {0.9811f, -0.49105f}, {1.071289f, -0.3861395f}};
@@ -147,10 +147,11 @@ struct AdafactorReference {
 };
 
 TEST(AdafactorOptimizer, ThreeStepsEqualTheAlgorithmInDouble) {
-  auto adafactor = Registry::instance().make<PluginKind::optimizer>("adafactor", Given{{"weight_decay", 0.1}});
   Parameters params{{"w", Tensor::from({1.0f, -0.5f, 0.25f, 2.0f, -1.5f, 0.75f}, {2, 3})},
                     {"b", Tensor::from({0.5f, -1.0f, 1.5f}, {3})}};
   for (Parameter& p : params) p.tensor.set_requires_grad();
+  auto adafactor =
+      contract::stateful_optimizer("adafactor", Given{{"weight_decay", 0.1}}, params, 0.2);
   std::vector<AdafactorReference> reference{{2, 3, true, true}, {1, 3, false, false}};
   std::vector<std::vector<double>> p{{1.0, -0.5, 0.25, 2.0, -1.5, 0.75}, {0.5, -1.0, 1.5}};
   // Gradients of unequal rows and columns, so that the factored estimate differs from g^2
@@ -176,7 +177,7 @@ TEST(AdafactorOptimizer, ThreeStepsEqualTheAlgorithmInDouble) {
   }
   EXPECT_TRUE(reference[0].clipped || reference[1].clipped) << "the clipping was not exercised";
   // The defining saving: a (2, 3) weight keeps 2 + 3 second-moment numbers, the bias 3.
-  const StateDict state = adafactor->state();
+  const std::map<std::string, Tensor> state = adafactor->state().tensors;
   EXPECT_EQ(state.at("w.exp_avg_sq_row").shape(), (Shape{2}));
   EXPECT_EQ(state.at("w.exp_avg_sq_col").shape(), (Shape{3}));
   EXPECT_EQ(state.at("b.exp_avg_sq").shape(), (Shape{3}));
@@ -600,23 +601,24 @@ struct AdamWReference {
 // the formulas written out above in double.
 TEST(MuonOptimizer, ThreeStepsEqualTheFormulasWrittenOut) {
   const double peak = 0.05, adamw_lr = 0.01;
-  auto muon = Registry::instance().make<PluginKind::optimizer>(
-      "muon", Given{{"lr", peak},
-                    {"weight_decay", 0.1},
-                    {"adamw_lr", adamw_lr},
-                    {"adamw_betas", std::vector<double>{0.9, 0.95}},
-                    {"adamw_eps", 1e-8},
-                    {"adamw_weight_decay", 0.1}});
   std::mt19937 rng(51);
   Parameters params{{"h.0.attn.c_attn.weight", contract::randn(Shape{6, 4}, 0.5f, rng)},
                     {"h.0.mlp.c_proj.weight", contract::randn(Shape{3, 5}, 0.5f, rng)},
-                    {"wte.weight", contract::randn(Shape{4, 3}, 0.5f, rng)},
+                    {"wte.weight", contract::randn(Shape{4, 3}, 0.5f, rng), Init::normal,
+                     Role::embedding},
                     {"h.0.ln_1.weight", contract::randn(Shape{5}, 0.5f, rng)}};
   std::vector<Matrix> p;
   for (Parameter& param : params) {
     param.tensor.set_requires_grad();
     p.push_back(to_double(param.tensor));
   }
+  auto muon = contract::stateful_optimizer("muon",
+                                           Given{{"weight_decay", 0.1},
+                                                 {"adamw_lr", adamw_lr},
+                                                 {"adamw_betas", std::vector<double>{0.9, 0.95}},
+                                                 {"adamw_eps", 1e-8},
+                                                 {"adamw_weight_decay", 0.1}},
+                                           params, peak);
   MuonReference tall{6, 4}, wide{3, 5};
   tall.wd = wide.wd = 0.1;
   AdamWReference wte{0.9, 0.95, 1e-8, 0.1, true}, gain{0.9, 0.95, 1e-8, 0.1, false};
@@ -697,7 +699,6 @@ std::vector<double> singular_values(const Matrix& x, int64_t rows, int64_t cols)
 TEST(MuonOptimizer, UpdateSingularValuesLieInTheQuinticsBand) {
   for (auto [rows, cols] : {std::pair<int64_t, int64_t>{24, 64}, {64, 24}}) {
     SCOPED_TRACE(std::to_string(rows) + " x " + std::to_string(cols));
-    auto muon = Registry::instance().make<PluginKind::optimizer>("muon", Given{{"lr", 1.0}});
     std::mt19937 rng(52);
     const std::vector<float> noise = contract::randn(rows * cols, 1.0f, rng);
     const std::vector<float> u = contract::randn(rows, 1.0f, rng);
@@ -717,6 +718,7 @@ TEST(MuonOptimizer, UpdateSingularValuesLieInTheQuinticsBand) {
 
     Parameters params{{"h.0.mlp.c_fc.weight", Tensor::zeros({rows, cols})}};
     params[0].tensor.set_requires_grad();
+    auto muon = contract::stateful_optimizer("muon", {}, params, 1.0);
     params[0].tensor.grad() = Tensor::from(std::vector<float>(g.begin(), g.end()), {rows, cols});
     muon->step(params, 1.0f, 1);
     const double scale = std::sqrt(std::max(1.0, double(rows) / double(cols)));
@@ -737,28 +739,30 @@ TEST(MuonOptimizer, UpdateSingularValuesLieInTheQuinticsBand) {
 // hidden matrix beside them does; the hidden matrix does not take AdamW's step.
 TEST(MuonOptimizer, EmbeddingsHeadAndOneDimensionalParametersFollowAdamWExactly) {
   const double peak = 0.25, adamw_lr = 0.002;
-  auto muon = Registry::instance().make<PluginKind::optimizer>(
-      "muon", Given{{"lr", peak},
-                    {"adamw_lr", adamw_lr},
-                    {"adamw_betas", std::vector<double>{0.8, 0.9}},
-                    {"adamw_eps", 1e-6},
-                    {"adamw_weight_decay", 0.1}});
-  auto adamw = Registry::instance().make<PluginKind::optimizer>(
-      "adamw",
-      Given{{"betas", std::vector<double>{0.8, 0.9}}, {"eps", 1e-6}, {"weight_decay", 0.1}});
   std::mt19937 rng(53);
-  Parameters with_muon{{"wte.weight", contract::randn(Shape{7, 4}, 0.5f, rng)},
-                       {"wpe.weight", contract::randn(Shape{5, 4}, 0.5f, rng)},
-                       {"h.0.mlp.c_fc.weight", contract::randn(Shape{8, 4}, 0.5f, rng)},
-                       {"h.0.ln_1.weight", contract::randn(Shape{4}, 0.5f, rng)},
-                       {"ln_f.bias", contract::randn(Shape{4}, 0.5f, rng)},
-                       {"lm_head.weight", contract::randn(Shape{7, 4}, 0.5f, rng)}};
+  Parameters with_muon{
+      {"wte.weight", contract::randn(Shape{7, 4}, 0.5f, rng), Init::normal, Role::embedding},
+      {"wpe.weight", contract::randn(Shape{5, 4}, 0.5f, rng), Init::normal, Role::embedding},
+      {"h.0.mlp.c_fc.weight", contract::randn(Shape{8, 4}, 0.5f, rng)},
+      {"h.0.ln_1.weight", contract::randn(Shape{4}, 0.5f, rng)},
+      {"ln_f.bias", contract::randn(Shape{4}, 0.5f, rng)},
+      {"lm_head.weight", contract::randn(Shape{7, 4}, 0.5f, rng), Init::normal, Role::head}};
   Parameters with_adamw;
   for (Parameter& p : with_muon) {
     p.tensor.set_requires_grad();
     with_adamw.push_back({p.name, p.tensor.clone()});
     with_adamw.back().tensor.set_requires_grad();
   }
+  auto muon = contract::stateful_optimizer("muon",
+                                           Given{{"adamw_lr", adamw_lr},
+                                                 {"adamw_betas", std::vector<double>{0.8, 0.9}},
+                                                 {"adamw_eps", 1e-6},
+                                                 {"adamw_weight_decay", 0.1}},
+                                           with_muon, peak);
+  auto adamw = contract::stateful_optimizer(
+      "adamw",
+      Given{{"betas", std::vector<double>{0.8, 0.9}}, {"eps", 1e-6}, {"weight_decay", 0.1}},
+      with_adamw, 1.0);
   // Powers of two: lr / peak is exact, so both get the same float learning rate.
   for (float lr : {0.25f, 0.125f, 0.0625f}) {
     for (size_t i = 0; i < with_muon.size(); ++i) {
@@ -783,7 +787,6 @@ TEST(MuonOptimizer, RefusesMomentumOneAndBadAdamWOptions) {
   EXPECT_THROW(make({{"adamw_betas", std::vector<double>{0.9}}}), ConfigError);
   EXPECT_THROW(make({{"adamw_betas", std::vector<double>{0.9, 1.0}}}), ConfigError);
   EXPECT_THROW(make({{"adamw_eps", 0.0}}), ConfigError);
-  EXPECT_THROW(make({{"lr", 0.0}}), ConfigError);
   EXPECT_NO_THROW(make({{"momentum", 0.0}, {"nesterov", false}}));
 }
 

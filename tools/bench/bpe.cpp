@@ -94,7 +94,7 @@ int main() {
     std::printf("train vocab 4096, %s pattern: %.3f s\n", pattern, s);
   }
   {
-    auto tok = Registry::instance().make_tokenizer("bpe", {});
+    auto tok = Registry::instance().make<PluginKind::tokenizer>("bpe", {});
     const double s = median_seconds(reps, [&] { tok->train(text, 20000); });
     std::printf("train vocab 20000, gpt2 pattern: %.3f s\n", s);
   }

@@ -53,6 +53,7 @@ struct ExperimentConfig {
   // [optimizer]: plugin + lr are the framework's; every other key is a plugin option
   PluginChoice optimizer;
   double lr;
+  std::vector<std::string> no_decay;  // name patterns of parameters without weight decay
   // [loss]
   PluginChoice loss;
   // [train]

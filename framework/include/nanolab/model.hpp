@@ -46,6 +46,8 @@ class Gpt {
   const GptConfig& config() const { return config_; }
   // Every parameter once (the tied lm_head is wte), in a stable order.
   const Parameters& parameters() const { return params_; }
+  // Turns weight decay on or off for parameters()[index] (optimizer.no_decay).
+  void set_decay(size_t index, bool decay) { params_.at(index).decay = decay; }
   int64_t num_params() const;
   void init(uint64_t seed);
 

@@ -40,7 +40,8 @@ namespace nanolab {
 
 // Bumped whenever an interface or the descriptor changes in a way old plugins cannot follow.
 // 2: the descriptor holds one factory (a variant over the kinds); the schedule kind; option
-// schemas with open bounds and string lists.
+// schemas with open bounds and string lists; optimizer state declared
+// by the plugin and kept by the framework, and the optimizer step context.
 constexpr int plugin_abi_version = 2;
 
 // The kinds, in the order of the factory variant below. `count` is not a kind: a new kind goes

@@ -150,12 +150,17 @@ RunLog read_run(const std::filesystem::path& run_h5);
 struct Checkpoint {
   int64_t step = 0;                        // the number of completed iterations
   std::map<std::string, Tensor> model;     // parameter name -> values
-  std::map<std::string, Tensor> optimizer; // the optimizer's StateDict
+  std::map<std::string, Tensor> optimizer; // the optimizer's state tensors ("<param>.<state>")
+  std::map<std::string, int64_t> optimizer_scalars;  // and its scalars (e.g. "step")
   std::string tokenizer;                   // saved bytes
   std::string config_toml;
   std::map<std::string, int64_t> counters; // e.g. tokens_seen, nonfinite_skips
   std::map<std::string, double> values;    // e.g. best_val_loss, elapsed_s
   std::string run_id;                      // the run's (RunWriter::run_id); "" before run ids
+  // Of the file read (read_checkpoint); a written one has the current version. Version 1 kept the
+  // optimizer's step count as a float tensor "step" (read into optimizer_scalars) and state only
+  // for the parameters that had been updated.
+  int64_t format_version = 2;
 };
 void write_checkpoint(const std::filesystem::path& dir, const Checkpoint& checkpoint);
 Checkpoint read_checkpoint(const std::filesystem::path& dir);

@@ -117,8 +117,12 @@ std::vector<KeySpec> make_schema() {
 
       plugin_row(
           "optimizer", &C::optimizer, PluginKind::optimizer, "adamw",
-          "the [optimizer] table: plugin = NAME; its keys other than lr are the plugin's options"),
+          "the [optimizer] table: plugin = NAME; its keys other than lr and no_decay are the "
+          "plugin's options"),
       value_row("optimizer.lr", &C::lr, 1e-3, "peak learning rate", exclusive(0.0)),
+      value_row("optimizer.no_decay", &C::no_decay, Strings{},
+                "globs on parameter names ('*' matches dots too) that get no weight decay, e.g. "
+                "[\"wpe.*\"]; each must match a parameter"),
 
       plugin_row("loss", &C::loss, PluginKind::loss, "cross_entropy",
                  "the [loss] table: plugin = NAME; its other keys are the plugin's options"),

@@ -43,13 +43,15 @@ Gpt::Gpt(const GptConfig& c, const AttentionFactory& make_attention) : config_(c
                       ", block_size " + std::to_string(c.block_size) + ", n_layer " +
                       std::to_string(c.n_layer) + ", n_embd " + std::to_string(C) + ", n_head " +
                       std::to_string(c.n_head) + ")");
+  // Roles by shape (matrix, vector: parameter.hpp) but for the embeddings; wte is the head too.
   auto add = [this](const std::string& name, Tensor t, Init init) {
     params_.push_back({name, t, init});
   };
   wte_ = parameter({c.vocab_size, C});
-  add("wte.weight", wte_, Init::normal);
+  params_.push_back({"wte.weight", wte_, Init::normal, Role::embedding});
   if (c.position == Position::learned)
-    add("wpe.weight", wpe_ = parameter({c.block_size, C}), Init::normal);
+    params_.push_back(
+        {"wpe.weight", wpe_ = parameter({c.block_size, C}), Init::normal, Role::embedding});
   for (int64_t l = 0; l < c.n_layer; ++l) {
     auto b = std::make_unique<Block>();
     const std::string h = "h." + std::to_string(l) + ".";
@@ -59,7 +61,10 @@ Gpt::Gpt(const GptConfig& c, const AttentionFactory& make_attention) : config_(c
     b->attn = make_attention(
         {C, c.n_head, c.block_size, c.bias, float(c.dropout), l, c.n_layer, c.position});
     if (!b->attn) throw PluginError("model: the attention factory returned nothing");
-    for (const Parameter& p : b->attn->parameters()) add(h + "attn." + p.name, p.tensor, p.init);
+    for (Parameter p : b->attn->parameters()) {  // with the roles and decay the plugin gave
+      p.name = h + "attn." + p.name;
+      params_.push_back(std::move(p));
+    }
     b->ln_2_w = parameter({C});
     add(h + "ln_2.weight", b->ln_2_w, Init::ones);
     if (c.bias) add(h + "ln_2.bias", b->ln_2_b = parameter({C}), Init::zeros);

@@ -13,11 +13,16 @@
 // before run ids has no run_id, and its sha256 is the one it was written with: the run_id is
 // hashed only when there is one.
 //
+// The optimizer's scalars (a step count) are int64 attributes of the /optimizer group since
+// format_version 2; version 1 kept its one scalar as a float tensor "step" in it, read into the
+// scalars here (and hashed as it was written).
+//
 // Not a general tensor archive: float32 tensors only, the layout of docs/run-format.md.
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 
 #include "nanolab/run_store.hpp"
@@ -30,7 +35,7 @@ namespace {
 using store::Handle;
 
 constexpr const char* checkpoint_format = "nanolab-checkpoint";
-constexpr int64_t checkpoint_format_version = 1;
+constexpr int64_t checkpoint_format_version = 2;
 constexpr const char* hint =
     "\nHINT: the checkpoint is incomplete or damaged (a crash while it was copied, a full or "
     "failing disk?); restore checkpoint.h5 from a copy, or start the run again from step 0: delete "
@@ -73,9 +78,10 @@ void feed(runtime::Sha256& h, std::string_view bytes) {
   h.update(bytes);
 }
 
-// sha256 of the step, run id (when there is one), counters, values, tokenizer, config and every
-// tensor's name, shape and values, in the maps' (sorted) order.
-std::string digest(const Checkpoint& c) {
+// sha256 of the step, run id (when there is one), counters, values, tokenizer, config, every
+// tensor's name, shape and values, and the optimizer's scalars (version 2 on), in the maps'
+// (sorted) order.
+std::string digest(const Checkpoint& c, int64_t version) {
   runtime::Sha256 h;
   h.update(&c.step, sizeof c.step);
   if (!c.run_id.empty()) feed(h, c.run_id);
@@ -97,6 +103,13 @@ std::string digest(const Checkpoint& c) {
       h.update(&ndim, sizeof ndim);
       h.update(t.shape().data(), sizeof(int64_t) * size_t(ndim));
       h.update(t.data(), sizeof(float) * size_t(t.numel()));
+    }
+  }
+  if (version >= 2) {
+    feed(h, "optimizer_scalars");
+    for (const auto& [name, v] : c.optimizer_scalars) {
+      feed(h, name);
+      h.update(&v, sizeof v);
     }
   }
   return runtime::to_hex(h.finish());
@@ -167,11 +180,29 @@ Checkpoint read_file(const std::filesystem::path& file) {
   c.config_toml = store::read_string(f, "config", file);
   c.model = read_tensors(f, "model", file);
   c.optimizer = read_tensors(f, "optimizer", file);
+  if (version >= 2) {
+    Handle g = store::open_group(f, "optimizer", file);
+    for (const auto& name : store::attr_names(g, file))
+      c.optimizer_scalars[name] = store::read_int_attr(g, name, file);
+  }
   const std::string stored = store::read_string_attr(f, "sha256", file);
-  const std::string actual = digest(c);
+  const std::string actual = digest(c, version);
   if (stored != actual)
     throw CheckpointError(file.string() + ": corrupt: its contents hash to sha256 " + actual +
                           " but it was written with " + stored + hint);
+  c.format_version = version;
+  if (version == 1) {
+    auto it = c.optimizer.find("step");
+    if (it != c.optimizer.end()) {
+      const Tensor& t = it->second;
+      const float v = t.numel() == 1 ? t.data()[0] : -1.0f;
+      if (!(v >= 0.0f && v == std::floor(v)))
+        throw CheckpointError(file.string() + ": /optimizer/step must be one whole number >= 0, "
+                              "got a tensor " + t.shape().str() + hint);
+      c.optimizer_scalars["step"] = int64_t(v);
+      c.optimizer.erase(it);
+    }
+  }
   return c;
 }
 
@@ -188,7 +219,7 @@ void write_checkpoint(const std::filesystem::path& dir, const Checkpoint& checkp
     store::write_attr(f, "step", checkpoint.step, tmp);
     if (!checkpoint.run_id.empty()) store::write_attr(f, "run_id", checkpoint.run_id, tmp);
     store::write_attr(f, "config_sha256", config_sha256(checkpoint.config_toml), tmp);
-    store::write_attr(f, "sha256", digest(checkpoint), tmp);
+    store::write_attr(f, "sha256", digest(checkpoint, checkpoint_format_version), tmp);
     {
       Handle g = store::create_group(f, "counters", tmp);
       for (const auto& [name, v] : checkpoint.counters) store::write_attr(g, name, v, tmp);
@@ -201,6 +232,10 @@ void write_checkpoint(const std::filesystem::path& dir, const Checkpoint& checkp
     store::write_string(f, "config", checkpoint.config_toml, tmp);
     write_tensors(f, "model", checkpoint.model, tmp);
     write_tensors(f, "optimizer", checkpoint.optimizer, tmp);
+    {
+      Handle g = store::open_group(f, "optimizer", tmp);
+      for (const auto& [name, v] : checkpoint.optimizer_scalars) store::write_attr(g, name, v, tmp);
+    }
     store::close_file(f, tmp);
     fsync_path(tmp, false);
   } catch (...) {

@@ -7,6 +7,7 @@
 #include "config/memory.hpp"
 #include "nanolab/errors.hpp"
 #include "nanolab/registry.hpp"
+#include "optim/no_decay.hpp"
 #include "runtime/sha256.hpp"
 #include "train/schedule.hpp"
 
@@ -54,13 +55,10 @@ Components build(const ExperimentConfig& config, Purpose purpose, const std::str
   });
   c.plugins.push_back(record(registry, PluginKind::attention, attention.plugin));
   if (purpose == Purpose::train) {
-    // An optimizer that declares an option `lr` gets optimizer.lr, the schedule's peak, in it
-    // (optimizer.hpp): learning rates of its own then follow the schedule.
-    std::map<std::string, OptionValue> options = config.optimizer.options;
-    for (const OptionSpec& spec :
-         registry.find(PluginKind::optimizer, config.optimizer.plugin).descriptor->options)
-      if (spec.name == "lr") options["lr"] = config.lr;
-    c.optimizer = registry.make<PluginKind::optimizer>(config.optimizer.plugin, options);
+    optim::apply_no_decay(*c.model, config.no_decay);
+    c.optimizer = std::make_unique<StatefulOptimizer>(
+        registry.make<PluginKind::optimizer>(config.optimizer.plugin, config.optimizer.options),
+        c.model->parameters(), config.lr);
     c.plugins.push_back(record(registry, PluginKind::optimizer, config.optimizer.plugin));
     c.loss = registry.make<PluginKind::loss>(config.loss.plugin, config.loss.options);
     c.plugins.push_back(record(registry, PluginKind::loss, config.loss.plugin));

@@ -21,7 +21,7 @@ struct Components {
   std::unique_ptr<Tokenizer> tokenizer;
   std::unique_ptr<Dataset> dataset;
   std::unique_ptr<Gpt> model;
-  std::unique_ptr<Optimizer> optimizer;
+  std::unique_ptr<StatefulOptimizer> optimizer;
   std::unique_ptr<Loss> loss;
   std::unique_ptr<Schedule> schedule;
   std::vector<PluginRecord> plugins;

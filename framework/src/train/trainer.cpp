@@ -97,7 +97,7 @@ class Loop {
         diagnose_gradients(params);
         grad_norm = clipper_.clip(params, c_.grad_clip);
         if (std::isfinite(loss) && std::isfinite(grad_norm))
-          parts_.optimizer->step(params, float(lr), step);
+          parts_.optimizer->step(params, float(lr), step, metrics("optimizer"));
         diagnose_update(params);
       }
       if (std::isfinite(loss) && std::isfinite(grad_norm))
@@ -400,7 +400,9 @@ class Loop {
   void checkpoint() {
     Checkpoint ck;
     for (const Parameter& p : parts_.model->parameters()) ck.model[p.name] = p.tensor;
-    ck.optimizer = parts_.optimizer->state();  // live tensors: written below, before any step
+    OptimizerState state = parts_.optimizer->state();  // live: written below, before any step
+    ck.optimizer = std::move(state.tensors);
+    ck.optimizer_scalars = std::move(state.scalars);
     ck.tokenizer = parts_.tokenizer->save();
     ck.config_toml = spec_.config_toml;
     n_.save(ck);
@@ -694,7 +696,15 @@ TrainResult resume(const TrainOptions& options) {
                      origin);
   Components parts = train_detail::build(spec.config, train_detail::Purpose::train, ck.tokenizer);
   load_parameters(*parts.model, ck, origin);
-  parts.optimizer->load_state(ck.optimizer);
+  try {
+    parts.optimizer->load_state({std::move(ck.optimizer), ck.optimizer_scalars},
+                                ck.format_version < 2);
+  } catch (const CheckpointError& e) {
+    throw CheckpointError(origin + ": " + e.what() +
+                          "\nHINT: the optimizer plugin now declares another state than the one "
+                          "that wrote the checkpoint (another version of it?); resume with that "
+                          "one, or start the run again from step 0");
+  }
   throw_if_interrupted();  // as in train(): before the run file is reopened
   // The model and the optimizer hold copies now; the file's tensors would double their memory
   // for the rest of the run.

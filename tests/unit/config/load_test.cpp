@@ -356,7 +356,8 @@ on_nonfinite = "skip"
   }
   EXPECT_NE(run.config_toml.find("tokenizer = { plugin = \"byte\" }"), std::string::npos);
   EXPECT_NE(
-      run.config_toml.find("[optimizer]\nplugin = \"adamw\"\nlr = 3e-04\nbetas = [0.9, 0.95]\n"
+      run.config_toml.find("[optimizer]\nplugin = \"adamw\"\nlr = 3e-04\nno_decay = []\n"
+                           "betas = [0.9, 0.95]\n"
                            "weight_decay = 0.0\n"),
       std::string::npos)
       << run.config_toml;

@@ -1,4 +1,4 @@
-// Checkpoints: a bit-exact round trip, and every way a checkpoint can be bad (missing, not a
+// Checkpoints: a bit-exact round trip (the optimizer's scalars whole numbers), and every way a checkpoint can be bad (missing, not a
 // checkpoint, truncated, a flipped byte in a weight) giving CheckpointError (exit 7) naming the
 // file; a write killed half-way or failing for lack of space leaves the previous checkpoint whole.
 //
@@ -10,6 +10,7 @@
 #include <limits>
 
 #include <gtest/gtest.h>
+#include <hdf5.h>
 
 #include "nanolab/run_store.hpp"
 #include "support/temp_dir.hpp"
@@ -40,7 +41,8 @@ Checkpoint sample_checkpoint(int64_t step, float offset = 0.0f) {
   for (size_t i = 0; i < marker.size(); ++i) marker[i] = marker_base + float(i);
   c.model["h.0.attn.c_attn.weight"] = Tensor::from(marker, {2, 2, 4, 4});
   c.model["odd/name%with slash"] = Tensor::from({1.5f, -2.5f}, {2});
-  c.optimizer["step"] = Tensor::from({float(step)}, {});  // a scalar: no dimensions
+  c.optimizer["bias_scale"] = Tensor::from({float(step)}, {});  // a scalar: no dimensions
+  c.optimizer_scalars["step"] = (int64_t(1) << 40) + 1;  // no float holds it exactly
   c.optimizer["m.wte.weight"] = Tensor::full({16, 8}, 1e-3f + offset);
   c.tokenizer = std::string("bpe\0\x01\xfe merges", 14);
   c.config_toml = "[train]\nlearning_rate = 1e-3\n";
@@ -65,6 +67,7 @@ void expect_same(const Checkpoint& got, const Checkpoint& want) {
   EXPECT_EQ(got.step, want.step);
   expect_same_tensors(got.model, want.model);
   expect_same_tensors(got.optimizer, want.optimizer);
+  EXPECT_EQ(got.optimizer_scalars, want.optimizer_scalars);
   EXPECT_EQ(got.tokenizer, want.tokenizer);
   EXPECT_EQ(got.config_toml, want.config_toml);
   EXPECT_EQ(got.counters, want.counters);
@@ -89,6 +92,24 @@ TEST(Checkpoint, RoundTripIsBitExact) {
   write_checkpoint(tmp.path(), c);
   EXPECT_FALSE(std::filesystem::exists(tmp.path() / "checkpoint.h5.tmp"));
   expect_same(read_checkpoint(tmp.path()), c);
+}
+
+// The optimizer's scalars are part of what the sha256 covers: a changed step count is caught.
+TEST(Checkpoint, AChangedOptimizerScalarIsDetected) {
+  TempDir tmp;
+  write_checkpoint(tmp.path(), sample_checkpoint(500));
+  ASSERT_EQ(read_checkpoint(tmp.path()).format_version, 2);
+  const std::string file = (tmp.path() / "checkpoint.h5").string();
+  const hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  ASSERT_GE(f, 0);
+  const hid_t a = H5Aopen_by_name(f, "optimizer", "step", H5P_DEFAULT, H5P_DEFAULT);
+  ASSERT_GE(a, 0);
+  const int64_t changed = 7;
+  EXPECT_GE(H5Awrite(a, H5T_NATIVE_INT64, &changed), 0);
+  H5Aclose(a);
+  H5Fclose(f);
+  const std::string what = checkpoint_error(tmp.path());
+  EXPECT_NE(what.find(": corrupt: its contents hash to sha256"), std::string::npos) << what;
 }
 
 TEST(Checkpoint, ANewCheckpointReplacesThePreviousOne) {
