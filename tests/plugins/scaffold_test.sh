@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# The `scaffold` CTest test: `nanolab plugins new` writes a project for a plugin of every kind that
-# has a skeleton (tools/nanolab/scaffold/<kind>.cpp.in); the four projects are configured once,
-# as subfolders of one, against this BUILD tree (-Dnanolab_DIR, no install), built, and each
-# project's own CTest test runs its kind's contract suite on its plugin; `nanolab plugins` then
-# lists them. The examples of docs/plugins.md must be these files, to the byte (each follows a
+# The `scaffold` CTest test: `nanolab plugins new` writes a project for a plugin of every kind of
+# the program's plugin kind table (tools/nanolab/scaffold/<kind>.cpp.in for each); the projects
+# are configured once, as subfolders of one, against this BUILD tree (-Dnanolab_DIR, no install),
+# built, and each project's own CTest test runs its kind's contract suite on its plugin;
+# `nanolab plugins` then lists them. The examples of docs/plugins.md must be these files, to the byte (each follows a
 # line `<!-- nanolab plugins new KIND NAME -->`). A second `new` into the same folder, an unknown
 # kind and a bad name are refused with exit 2 and change nothing.
 # usage: scaffold_test.sh NANOLAB BUILD_DIR SOURCE_DIR WORK_DIR CMAKE CTEST
@@ -13,11 +13,18 @@ rm -rf "$work"
 mkdir -p "$work/src"
 fail() { echo "FAIL: $*"; exit 1; }
 
-kinds=()
+# The kinds are the program's (its plugin kind table, listed when a kind is unknown); each must
+# have a skeleton, and every skeleton must be of a kind.
+status=0; "$nanolab" plugins new sampler my_sampler --dir "$work/src" 2>"$work/err.txt" || status=$?
+listed=$(sed -n "s/.*expected one of \(.*\)\$/\1/p" "$work/err.txt")
+IFS=', ' read -r -a kinds <<<"$listed"
+[[ ${#kinds[@]} -ge 5 ]] || fail "the program lists the kinds '$listed' ($(cat "$work/err.txt"))"
+skeletons=()
 for skeleton in "$source"/tools/nanolab/scaffold/*.cpp.in; do
-  kinds+=("$(basename "$skeleton" .cpp.in)")
+  skeletons+=("$(basename "$skeleton" .cpp.in)")
 done
-[[ ${#kinds[@]} -ge 4 ]] || fail "found skeletons for ${kinds[*]} only"
+[[ $(printf '%s\n' "${skeletons[@]}" | sort) == $(printf '%s\n' "${kinds[@]}" | sort) ]] ||
+  fail "skeletons for ${skeletons[*]}, but the kinds are ${kinds[*]}"
 
 echo 'cmake_minimum_required(VERSION 3.25)
 project(scaffold_test LANGUAGES CXX)

@@ -26,12 +26,11 @@ const ScaffoldFile* find_file(std::string_view name) {
   return nullptr;
 }
 
+// The kinds of the plugin kind table (plugin.hpp), each of which has a skeleton.
 std::string kinds() {
   std::string out;
-  for (const ScaffoldFile& f : scaffold_files)
-    if (f.name.ends_with(skeleton_suffix))
-      out += (out.empty() ? "" : ", ") +
-             std::string(f.name.substr(0, f.name.size() - skeleton_suffix.size()));
+  for (size_t k = 0; k < plugin_kind_count; ++k)
+    out += (out.empty() ? "" : ", ") + std::string(to_string(PluginKind(k)));
   return out;
 }
 
@@ -87,10 +86,12 @@ int plugins_new(const Args& args) {
   if (parsed.positional.size() != 2) throw ConfigError(std::string(usage));
   const std::string& kind = parsed.positional[0];
   const std::string& name = parsed.positional[1];
+  bool known = false;
+  for (size_t k = 0; k < plugin_kind_count; ++k) known = known || kind == to_string(PluginKind(k));
+  if (!known) throw ConfigError("no plugin kind '" + kind + "'; expected one of " + kinds());
   const ScaffoldFile* skeleton = find_file(kind + std::string(skeleton_suffix));
-  if (!skeleton)
-    throw ConfigError("no plugin kind '" + kind + "'; expected one of " +
-                      kinds());
+  if (!skeleton)  // every kind of the table has tools/nanolab/scaffold/<kind>.cpp.in
+    throw std::logic_error("no skeleton for the plugin kind '" + kind + "' in this build");
   check_name(name);
   const ScaffoldFile* cmake = find_file("CMakeLists.txt.in");
 
