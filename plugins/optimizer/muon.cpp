@@ -183,10 +183,7 @@ PluginDescriptor describe() {
       {"adamw_weight_decay", OptionType::number, 0.0, 0.0, std::nullopt, {},
        "decoupled decay of the AdamW group's parameters that decay (the embeddings)"},
   };
-      "embeddings, head and vectors";
-  // name, type, default, min, max (exclusive(v): an open end), choices, doc[, list length]
-  d.options = {
-      {"momentum", OptionType::number, 0.95, 0.0, exclusive(1.0), {},
+  d.factory = [](const Options& o) -> std::unique_ptr<Optimizer> {
     return std::make_unique<Muon>(o);
   };
   return d;
