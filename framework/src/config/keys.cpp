@@ -1,7 +1,7 @@
 // Keys and values against the schema (loader.hpp): TOML values as text for messages, their
-// conversion to a row's type and checks, and where a dotted key belongs (a value, a plugin's
-// table or option, a table, or nothing), with the merge of keys that follows from it.
-#include <cmath>
+// conversion to option values and check against an OptionSpec (a key's or a plugin option's), and
+// where a dotted key belongs (a value, a plugin's table or option, a table, or nothing), with the
+// merge of keys that follows from it.
 #include <sstream>
 
 #include "nanolab/did_you_mean.hpp"
@@ -59,7 +59,7 @@ std::string describe(const toml::node& node) {
     case toml::node_type::integer:
       return "an integer " + node_text(node);
     case toml::node_type::floating_point:
-      return "a float " + node_text(node);
+      return "a number " + node_text(node);
     case toml::node_type::boolean:
       return "a boolean " + node_text(node);
     case toml::node_type::array:
@@ -79,63 +79,6 @@ std::string describe(const toml::node& node) {
 }
 
 // ---- values against the schema ---------------------------------------------------------------
-
-std::optional<KeyValue> to_key_value(const KeySpec& spec, const toml::node& node,
-                                     std::string& error) {
-  switch (spec.type()) {
-    case KeyType::boolean:
-      if (const auto* v = node.as_boolean()) return KeyValue(v->get());
-      break;
-    case KeyType::integer:
-      if (const auto* v = node.as_integer()) return KeyValue(int64_t(v->get()));
-      break;
-    case KeyType::number:
-      // `lr = 1` means 1.0, as every TOML user expects; the reverse is not true of integers.
-      if (const auto* v = node.as_integer()) return KeyValue(double(v->get()));
-      if (const auto* v = node.as_floating_point()) return KeyValue(v->get());
-      break;
-    case KeyType::string:
-      if (const auto* v = node.as_string()) return KeyValue(v->get());
-      break;
-    case KeyType::string_list:
-      if (const auto* a = node.as_array()) {
-        std::vector<std::string> list;
-        for (size_t i = 0; i < a->size(); ++i) {
-          const auto* s = (*a)[i].as_string();
-          if (!s) {
-            error = "expected an array of strings, got " + describe((*a)[i]) + " as element " +
-                    std::to_string(i + 1);
-            return std::nullopt;
-          }
-          list.push_back(s->get());
-        }
-        return KeyValue(std::move(list));
-      }
-      break;
-    case KeyType::plugin:
-      break;
-  }
-  error = "expected " + expected_text(spec) + ", got " + describe(node);
-  return std::nullopt;
-}
-
-// What is wrong with a value of the right type: range, finiteness, choices ("" when nothing).
-std::string value_problem(const KeySpec& spec, const KeyValue& value) {
-  if (spec.type() == KeyType::integer || spec.type() == KeyType::number) {
-    const double v = spec.type() == KeyType::integer ? double(std::get<int64_t>(value))
-                                                     : std::get<double>(value);
-    if (!std::isfinite(v)) return value_text(value) + " is not a finite number";
-    if (!in_range(spec.min, spec.max, v))
-      return "must be " + allowed_text(spec) + ", got " + value_text(value);
-  }
-  if (spec.type() == KeyType::string && !spec.choices.empty()) {
-    const auto& s = std::get<std::string>(value);
-    if (std::find(spec.choices.begin(), spec.choices.end(), s) == spec.choices.end())
-      return "must be " + allowed_text(spec) + ", got " + value_text(value) +
-             did_you_mean_hint(s, spec.choices);
-  }
-  return "";
-}
 
 std::optional<OptionValue> to_option_value(const toml::node& node) {
   if (const auto* v = node.as_boolean()) return OptionValue(v->get());
@@ -157,14 +100,34 @@ std::optional<OptionValue> to_option_value(const toml::node& node) {
       else
         return std::nullopt;
     }
-    return OptionValue(std::move(list));  // [] too: check_options takes it for either list
+    return OptionValue(std::move(list));  // [] too: check_value takes it for either list
   }
   return std::nullopt;
 }
 
-KeyValue field_value(const ExperimentConfig& config, const KeySpec& spec) {
+std::vector<plugin::OptionProblem> check_node(const OptionSpec& spec, const toml::node& node,
+                                              OptionValue& value) {
+  const auto given = to_option_value(node);
+  if (!given)
+    return {{spec.name, {},
+             "expected " + plugin::type_phrase(spec.type) + ", got " + describe(node)}};
+  return plugin::check_value(spec, *given, value);
+}
+
+Origin place_of(const Entry& entry, std::optional<size_t> element) {
+  Origin at = entry.value_origin;
+  const auto* list = entry.node->as_array();
+  if (element && list && *element < list->size() && !at.from_set) {
+    const auto& begin = list->get(*element)->source().begin;
+    at.line = begin.line;
+    at.column = begin.column;
+  }
+  return at;
+}
+
+OptionValue field_value(const ExperimentConfig& config, const KeySpec& spec) {
   return std::visit(
-      [&](auto member) -> KeyValue {
+      [&](auto member) -> OptionValue {
         using Member = std::remove_cv_t<std::remove_reference_t<decltype(config.*member)>>;
         if constexpr (std::is_same_v<Member, PluginChoice>)
           return (config.*member).plugin;
@@ -174,7 +137,7 @@ KeyValue field_value(const ExperimentConfig& config, const KeySpec& spec) {
       spec.field);
 }
 
-void set_field(ExperimentConfig& config, const KeySpec& spec, const KeyValue& value) {
+void set_field(ExperimentConfig& config, const KeySpec& spec, const OptionValue& value) {
   std::visit(
       [&](auto member) {
         using Member = std::remove_reference_t<decltype(config.*member)>;

@@ -22,6 +22,7 @@
 
 #include "config/schema.hpp"
 #include "nanolab/experiment.hpp"
+#include "plugin/options_schema.hpp"
 
 namespace nanolab::config {
 namespace fs = std::filesystem;
@@ -130,16 +131,17 @@ std::string join(const std::vector<std::string>& items, const std::string& sep);
 std::string node_text(const toml::node& node);
 std::string describe(const toml::node& node);
 
-// The value of a schema row from a TOML node; nullopt with `error` when its type is wrong.
-std::optional<KeyValue> to_key_value(const KeySpec& spec, const toml::node& node,
-                                     std::string& error);
-// What is wrong with a value of the right type: range, finiteness, choices ("" when nothing).
-std::string value_problem(const KeySpec& spec, const KeyValue& value);
-// A plugin option's value from a TOML node; nullopt for a table or a mixed array.
+// An option value from a TOML node; nullopt for a table, a date or a mixed array.
 std::optional<OptionValue> to_option_value(const toml::node& node);
+// Every problem of a TOML value against an OptionSpec (a key's or a plugin option's), in the
+// one message style of plugin::check_value; `value` holds it with the declared type when none.
+std::vector<plugin::OptionProblem> check_node(const OptionSpec& spec, const toml::node& node,
+                                              OptionValue& value);
+// Where a problem about `entry` (or about element `element` of its list) is reported.
+Origin place_of(const Entry& entry, std::optional<size_t> element);
 
-KeyValue field_value(const ExperimentConfig& config, const KeySpec& spec);
-void set_field(ExperimentConfig& config, const KeySpec& spec, const KeyValue& value);
+OptionValue field_value(const ExperimentConfig& config, const KeySpec& spec);
+void set_field(ExperimentConfig& config, const KeySpec& spec, const OptionValue& value);
 bool has_field(const KeySpec& spec);
 
 // Where a dotted key belongs.

@@ -81,11 +81,14 @@ void Loader::take_document(const toml::table& root, const Source& source, const 
   if (auto it = own.find("experiment.include"); it != own.end()) {
     const Entry include = it->second;
     own.erase(it);
-    std::string error;
+    OptionValue files;
     if (!allow_include_and_sweep) {
       problem(include.key_origin, "experiment.include", "a resolved config includes nothing");
-    } else if (!to_key_value(*find_key("experiment.include"), *include.node, error)) {
-      problem(include.value_origin, "experiment.include", error);
+    } else if (const auto problems =
+                   check_node(find_key("experiment.include")->value, *include.node, files);
+               !problems.empty()) {
+      for (const auto& p : problems)
+        problem(place_of(include, p.element), "experiment.include", p.message);
     } else {
       // Earlier files first: each include is merged before the file that names it.
       for (const auto& element : *include.node->as_array()) {

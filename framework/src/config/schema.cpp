@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "plugin/options_schema.hpp"
+
 namespace nanolab::config {
 namespace {
 
@@ -27,23 +29,23 @@ constexpr double max_grad_accum_steps = 1 << 12;
 constexpr double max_eval_iters = 1 << 20;
 constexpr double max_sample_tokens = 1 << 20;
 
-KeySpec value_row(std::string key, Field field, KeyValue default_value, std::string doc,
+// The type of a row's value follows from its default (a plugin row's is its plugin's name).
+KeySpec value_row(std::string key, Field field, OptionValue default_value, std::string doc,
                   std::optional<Bound> min = std::nullopt,
                   std::optional<Bound> max = std::nullopt) {
   KeySpec spec;
-  spec.key = std::move(key);
+  spec.key = key;
   spec.field = field;
-  spec.default_value = std::move(default_value);
-  spec.min = min;
-  spec.max = max;
-  spec.doc = std::move(doc);
+  const auto type = OptionType(default_value.index());
+  spec.value = OptionSpec{std::move(key), type, std::move(default_value), min, max, {},
+                          std::move(doc)};
   return spec;
 }
 
 KeySpec choice_row(std::string key, std::string C::*field, std::string default_value,
                    Strings choices, std::string doc) {
   KeySpec spec = value_row(std::move(key), field, std::move(default_value), std::move(doc));
-  spec.choices = std::move(choices);
+  spec.value.choices = std::move(choices);
   return spec;
 }
 
@@ -225,9 +227,9 @@ ExperimentConfig default_config() {
           if (member == nullptr) return;
           using Member = std::remove_reference_t<decltype(config.*member)>;
           if constexpr (std::is_same_v<Member, PluginChoice>)
-            config.*member = PluginChoice{std::get<std::string>(spec.default_value), {}};
+            config.*member = PluginChoice{std::get<std::string>(spec.value.default_value), {}};
           else
-            config.*member = std::get<Member>(spec.default_value);
+            config.*member = std::get<Member>(spec.value.default_value);
         },
         spec.field);
   }
@@ -235,48 +237,10 @@ ExperimentConfig default_config() {
 }
 
 std::string expected_text(const KeySpec& spec) {
-  switch (spec.type()) {
-    case KeyType::boolean:
-      return "a boolean";
-    case KeyType::integer:
-      return "an integer";
-    case KeyType::number:
-      return "a number";
-    case KeyType::string:
-      return "a string";
-    case KeyType::string_list:
-      return "an array of strings";
-    case KeyType::plugin:
-      return spec.key.find('.') == std::string::npos
-                 ? "a table [" + spec.key + "] with plugin = \"NAME\""
-                 : "a table { plugin = \"NAME\" }";
-  }
-  return "";
-}
-
-std::string allowed_text(const KeySpec& spec) {
-  if (!spec.choices.empty()) {
-    std::string out = "one of ";
-    for (size_t i = 0; i < spec.choices.size(); ++i)
-      out += (i ? ", " : "") + to_string(OptionValue(spec.choices[i]));
-    return out;
-  }
-  return range_text(spec.min, spec.max);
-}
-
-std::string value_text(const KeyValue& value) {
-  return std::visit(
-      [](const auto& v) -> std::string {
-        if constexpr (std::is_same_v<std::decay_t<decltype(v)>, std::vector<std::string>>) {
-          std::string out = "[";
-          for (size_t i = 0; i < v.size(); ++i)
-            out += (i ? ", " : "") + to_string(OptionValue(v[i]));
-          return out + "]";
-        } else {
-          return to_string(OptionValue(v));
-        }
-      },
-      value);
+  if (spec.type() != KeyType::plugin) return plugin::type_phrase(spec.value.type);
+  return spec.key.find('.') == std::string::npos
+             ? "a table [" + spec.key + "] with plugin = \"NAME\""
+             : "a table { plugin = \"NAME\" }";
 }
 
 std::string schema_markdown() {
@@ -286,15 +250,15 @@ std::string schema_markdown() {
       "| key | type | default | allowed | description |\n"
       "| --- | --- | --- | --- | --- |\n";
   for (const auto& spec : schema()) {
-    std::string def = value_text(spec.default_value);
-    std::string allowed = allowed_text(spec);
+    std::string def = to_string(spec.value.default_value);
+    std::string allowed = plugin::allowed_text(spec.value);
     if (spec.type() == KeyType::plugin || spec.names_plugin) {
       if (!spec.names_plugin) def = "{ plugin = " + def + " }";
       const std::string kind = to_string(spec.plugin_kind);
       const bool vowel = std::string("aeiou").find(kind[0]) != std::string::npos;
       allowed = (vowel ? "an " : "a ") + kind + " plugin (`nanolab plugins`)";
     }
-    std::string doc = spec.doc;
+    std::string doc = spec.value.doc;
     if (!spec.sweepable) doc += " (cannot be swept)";
     // A '|' inside a cell would end it.
     for (std::string* cell : {&def, &allowed, &doc})

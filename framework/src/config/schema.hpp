@@ -1,4 +1,7 @@
 // The one schema of an experiment file: every key, its type, default, allowed values and doc.
+// A key's constraints are an OptionSpec, the type plugins declare their options with, checked by
+// the same function (plugin::check_value) with the same messages; a KeySpec binds one to its place
+// in the resolved config (the field it fills, the plugin kind it names, whether it is sweepable).
 //
 // Everything else reads this table: the defaults of a config, the checks of each value, the list
 // of known keys for "did you mean", the key order of a resolved config, and the Markdown table of
@@ -29,17 +32,12 @@ using Field =
                  std::string ExperimentConfig::*, std::vector<std::string> ExperimentConfig::*,
                  PluginChoice ExperimentConfig::*>;
 
-// A default value; a plugin row's default is its plugin's name.
-using KeyValue = std::variant<bool, int64_t, double, std::string, std::vector<std::string>>;
-
 struct KeySpec {
   std::string key;  // full dotted path: "model.n_embd", "data.tokenizer", "optimizer"
   Field field;      // nullptr member for keys that are not part of the resolved config (include)
-  KeyValue default_value;
-  std::optional<Bound> min;  // bounds of integer and number rows
-  std::optional<Bound> max;
-  std::vector<std::string> choices;                // allowed values of a string row; empty: any
-  std::string doc;                                 // one line
+  // Named `key`: type, default, bounds, choices, doc. A plugin row's value is its plugin's name
+  // (a string).
+  OptionSpec value;
   PluginKind plugin_kind = PluginKind::attention;  // of plugin rows and names_plugin rows
   bool names_plugin = false;  // a string row whose value is the name of a plugin of plugin_kind
   bool sweepable = true;
@@ -69,10 +67,6 @@ ExperimentConfig default_config();
 
 // "an integer", "a number", "a table { plugin = ... }": what a row expects, for messages.
 std::string expected_text(const KeySpec& spec);
-// "[0, 1)", ">= 1", "one of \"stop\", \"skip\"", or "" when any value of the type is allowed.
-std::string allowed_text(const KeySpec& spec);
-std::string value_text(const KeyValue& value);  // as TOML
-
 // The schema as a Markdown table: key | type | default | allowed | description.
 std::string schema_markdown();
 

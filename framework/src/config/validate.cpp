@@ -9,7 +9,6 @@
 #include "model/init_from.hpp"
 #include "nanolab/errors.hpp"
 #include "nanolab/registry.hpp"
-#include "plugin/options_schema.hpp"
 
 namespace nanolab::config {
 
@@ -22,16 +21,8 @@ void add_option_problems(const std::vector<plugin::OptionProblem>& problems,
                          Loader& loader, const std::string& plugin_name) {
   for (const auto& p : problems) {
     const std::string key = table + "." + p.option;
-    Origin at = fallback;
-    if (auto it = entries.find(key); it != entries.end()) {
-      at = it->second.value_origin;
-      const auto* list = it->second.node->as_array();
-      if (p.element && list && *p.element < list->size() && !at.from_set) {
-        const auto& begin = list->get(*p.element)->source().begin;
-        at.line = begin.line;
-        at.column = begin.column;
-      }
-    }
+    const auto it = entries.find(key);
+    const Origin at = it == entries.end() ? fallback : place_of(it->second, p.element);
     loader.problem(at, key, p.message,
                    "`nanolab plugins show " + plugin_name + "` lists its options");
   }
@@ -78,7 +69,7 @@ ExperimentConfig resolve(const Entries& entries, Loader& loader, bool read_init_
   for (const auto& spec : schema()) {
     if (!has_field(spec)) continue;
     if (spec.type() == KeyType::plugin) {
-      PluginChoice choice{std::get<std::string>(spec.default_value), {}};
+      PluginChoice choice{std::get<std::string>(spec.value.default_value), {}};
       const std::string name_key = spec.key + ".plugin";
       if (auto it = entries.find(name_key); it != entries.end()) {
         if (const auto* s = it->second.node->as_string()) {
@@ -107,15 +98,15 @@ ExperimentConfig resolve(const Entries& entries, Loader& loader, bool read_init_
     }
     auto it = entries.find(spec.key);
     if (it == entries.end()) continue;
-    std::string error;
-    auto value = to_key_value(spec, *it->second.node, error);
-    if (value) error = value_problem(spec, *value);
-    if (!error.empty()) {
-      loader.problem(it->second.value_origin, spec.key, error);
+    OptionValue value;
+    const auto problems = check_node(spec.value, *it->second.node, value);
+    for (const auto& p : problems)
+      loader.problem(place_of(it->second, p.element), spec.key, p.message);
+    if (!problems.empty()) {
       refused.insert(spec.key);
       continue;
     }
-    set_field(config, spec, *value);
+    set_field(config, spec, value);
   }
 
   if (const std::string problem = refused.count("experiment.name")

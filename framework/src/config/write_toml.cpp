@@ -44,7 +44,7 @@ std::string to_toml(const ExperimentConfig& config) {
       section = top;
     }
     if (spec.type() != KeyType::plugin) {
-      out += spec.leaf() + " = " + value_text(field_value(config, spec)) + "\n";
+      out += spec.leaf() + " = " + to_string(field_value(config, spec)) + "\n";
       continue;
     }
     const PluginChoice& choice = config.*std::get<PluginChoice ExperimentConfig::*>(spec.field);

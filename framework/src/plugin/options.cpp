@@ -1,8 +1,10 @@
-// Option values as TOML text, and the validation of options against a plugin's schema.
+// Option values as TOML text, and the one validation of a value against its OptionSpec (plugin
+// options and experiment keys alike).
 //
 // Types are strict with one exception that every TOML user expects: an integer given where a
-// number is declared is converted (`lr = 1` means 1.0), in a number list too. NaN is outside any
-// bound. Every problem is collected, so the user fixes a file in one pass.
+// number is declared is converted (`lr = 1` means 1.0), in a number list too. A number must be
+// finite (NaN and the infinities are refused, bounds or not). Every problem is collected, so the
+// user fixes a file in one pass.
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -117,29 +119,37 @@ std::string choices_text(const std::vector<std::string>& choices) {
   return out;
 }
 
-std::string a_type(OptionType type) {
-  return (type == OptionType::integer ? "an " : "a ") + std::string(to_string(type));
-}
-
 std::optional<std::string> choice_problem(const OptionSpec& spec, const std::string& s) {
   if (spec.choices.empty() ||
       std::find(spec.choices.begin(), spec.choices.end(), s) != spec.choices.end())
     return std::nullopt;
-  return string_text(s) + " is not one of " + choices_text(spec.choices) +
+  return "must be one of " + choices_text(spec.choices) + ", got " + string_text(s) +
          did_you_mean_hint(s, spec.choices);
 }
 
-// Problems of a value that already has the declared type: range, choices, length.
+// What is wrong with the number v of an integer, a number or a number list's element.
+std::optional<std::string> number_problem(const OptionSpec& spec, double v,
+                                          const std::string& text) {
+  const std::string range = range_text(spec.min, spec.max);
+  if (!std::isfinite(v))
+    return "must be a finite number" +
+           (range.empty() ? "" : (range[0] == '[' || range[0] == '(' ? " in " : " ") + range) +
+           ", got " + text;
+  if (!in_range(spec.min, spec.max, v)) return "must be " + range + ", got " + text;
+  return std::nullopt;
+}
+
+// Problems of a value that already has the declared type: finiteness, range, choices, length.
 std::vector<OptionProblem> value_problems(const OptionSpec& spec, const OptionValue& value) {
   std::vector<OptionProblem> out;
   auto add = [&](std::optional<size_t> element, std::string message) {
     out.push_back({spec.name, element, std::move(message)});
   };
-  const std::string range = range_text(spec.min, spec.max);
-  if (spec.type == OptionType::integer || spec.type == OptionType::number) {
-    double v = spec.type == OptionType::integer ? double(std::get<int64_t>(value))
-                                                : std::get<double>(value);
-    if (!in_range(spec.min, spec.max, v)) add({}, to_string(value) + " is out of range " + range);
+  if (spec.type == OptionType::integer) {
+    if (auto p = number_problem(spec, double(std::get<int64_t>(value)), to_string(value)))
+      add({}, *p);
+  } else if (spec.type == OptionType::number) {
+    if (auto p = number_problem(spec, std::get<double>(value), to_string(value))) add({}, *p);
   } else if (spec.type == OptionType::string) {
     if (auto p = choice_problem(spec, std::get<std::string>(value))) add({}, *p);
   }
@@ -147,25 +157,44 @@ std::vector<OptionProblem> value_problems(const OptionSpec& spec, const OptionVa
   if (const auto* list = std::get_if<std::vector<double>>(&value)) {
     size = list->size();
     for (size_t i = 0; i < list->size(); ++i)
-      if (!in_range(spec.min, spec.max, (*list)[i]))
-        add(i, "element " + std::to_string(i + 1) + " (" + number_text((*list)[i]) +
-                   ") is out of range " + range);
+      if (auto p = number_problem(spec, (*list)[i], number_text((*list)[i])))
+        add(i, "element " + std::to_string(i + 1) + " " + *p);
   } else if (const auto* list = std::get_if<std::vector<std::string>>(&value)) {
     size = list->size();
     for (size_t i = 0; i < list->size(); ++i)
       if (auto p = choice_problem(spec, (*list)[i]))
-        add(i, "element " + std::to_string(i + 1) + ": " + *p);
+        add(i, "element " + std::to_string(i + 1) + " " + *p);
   } else {
     return out;
   }
   if (spec.length && size != *spec.length)
-    add({}, "expected " + std::to_string(*spec.length) +
+    add({}, "must be " + std::to_string(*spec.length) +
                 (spec.type == OptionType::number_list ? " numbers" : " strings") + ", got " +
                 std::to_string(size) + " (" + to_string(value) + ")");
   return out;
 }
 
 }  // namespace
+
+std::string type_phrase(OptionType type) {
+  return (type == OptionType::integer ? "an " : "a ") + std::string(to_string(type));
+}
+
+std::vector<OptionProblem> check_value(const OptionSpec& spec, const OptionValue& given,
+                                       OptionValue& value) {
+  value = given;
+  if (spec.type == OptionType::number && type_of(value) == OptionType::integer)
+    value = double(std::get<int64_t>(value));
+  // An empty array says nothing of its elements' type.
+  if (spec.type == OptionType::string_list && type_of(value) == OptionType::number_list &&
+      std::get<std::vector<double>>(value).empty())
+    value = std::vector<std::string>{};
+  if (type_of(value) != spec.type)
+    return {{spec.name, {},
+             "expected " + type_phrase(spec.type) + ", got " + type_phrase(type_of(value)) + " " +
+                 to_string(value)}};
+  return value_problems(spec, value);
+}
 
 std::string allowed_text(const OptionSpec& spec) {
   std::string out;
@@ -188,7 +217,8 @@ std::vector<std::string> schema_problems(const std::vector<OptionSpec>& schema) 
     if (!seen.insert(spec.name).second) out.push_back(name + " is declared twice");
     if (type_of(spec.default_value) != spec.type) {
       out.push_back(name + " is declared " + to_string(spec.type) + " but its default " +
-                    to_string(spec.default_value) + " is " + a_type(type_of(spec.default_value)));
+                    to_string(spec.default_value) + " is " +
+                    type_phrase(type_of(spec.default_value)));
       continue;
     }
     for (const auto& p : value_problems(spec, spec.default_value))
@@ -218,20 +248,12 @@ std::vector<OptionProblem> check_options(const std::vector<OptionSpec>& schema,
   complete.clear();
   for (const auto& spec : schema) {
     auto it = given.find(spec.name);
-    OptionValue value = it == given.end() ? spec.default_value : it->second;
-    if (spec.type == OptionType::number && type_of(value) == OptionType::integer)
-      value = double(std::get<int64_t>(value));
-    // An empty array says nothing of its elements' type.
-    if (spec.type == OptionType::string_list && type_of(value) == OptionType::number_list &&
-        std::get<std::vector<double>>(value).empty())
-      value = std::vector<std::string>{};
-    if (type_of(value) != spec.type) {
-      problems.push_back({spec.name, {},
-                          "expected " + a_type(spec.type) + ", got " + a_type(type_of(value)) +
-                              " (" + to_string(value) + ")"});
+    OptionValue value;
+    auto found = check_value(spec, it == given.end() ? spec.default_value : it->second, value);
+    if (!found.empty()) {
+      for (auto& p : found) problems.push_back(std::move(p));
       continue;
     }
-    for (auto& p : value_problems(spec, value)) problems.push_back(std::move(p));
     complete.emplace(spec.name, std::move(value));
   }
   return problems;

@@ -1,9 +1,12 @@
-// Checks of plugin options against a plugin's schema (the OptionSpecs of its descriptor).
-// Internal (the `nanolab plugins show` command prints allowed_text): Registry::validate is the
-// public entry, and the experiment loader calls check_options itself so that each problem is
-// reported at the place of its value; the plugin loader uses schema_problems to refuse a
-// plugin whose own schema is inconsistent, so that validated options always have the declared
-// types. Not a TOML reader: values arrive already typed (OptionValue).
+// The one check of a value against its OptionSpec, for plugin options and for the keys of an
+// experiment file alike (config/schema.hpp: each key holds an OptionSpec): check_value gives
+// every problem in one message style ("must be [0, 1), got 1.0", "element 2 must be ...",
+// "expected an integer, got a string \"four\""), check_options applies it to a plugin's options
+// (with unknown names and defaults). Internal (the `nanolab plugins show` command prints
+// allowed_text): Registry::validate is the public entry, and the experiment loader calls these
+// itself so that each problem is reported at the place of its value; the plugin loader uses
+// schema_problems to refuse a plugin whose own schema is inconsistent, so that validated options
+// always have the declared types. Not a TOML reader: values arrive already typed (OptionValue).
 #pragma once
 
 #include <map>
@@ -25,6 +28,15 @@ struct OptionProblem {
 // The values an option allows, as a user reads them ("[0, 1]", "2 numbers, each [0, 1)",
 // "one of \"a\", \"b\""); empty when it allows any value of its type.
 std::string allowed_text(const OptionSpec& spec);
+
+// "an integer", "a string list": a type as messages name it.
+std::string type_phrase(OptionType type);
+
+// Every problem of `given` against `spec` (type, finiteness, range, choices, length); when there
+// are none, `value` holds `given` with the declared type (an integer given for a number becomes
+// a number, an empty list takes the declared list type).
+std::vector<OptionProblem> check_value(const OptionSpec& spec, const OptionValue& given,
+                                       OptionValue& value);
 
 // What is wrong with a schema (duplicate names, a default of the wrong type or outside its own
 // range, choices or length); empty when it is usable.

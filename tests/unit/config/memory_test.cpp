@@ -29,8 +29,8 @@ class LimitsTest : public config_test::ConfigFiles {
 TEST(Bounds, EveryIntegerKeyButTheSeedHasAnUpperBoundThatFitsInt64) {
   for (const auto& spec : config::schema()) {
     if (spec.type() != config::KeyType::integer || spec.key == "experiment.seed") continue;
-    ASSERT_TRUE(spec.max.has_value()) << spec.key;
-    EXPECT_LT(spec.max->value, 9.2e18) << spec.key;
+    ASSERT_TRUE(spec.value.max.has_value()) << spec.key;
+    EXPECT_LT(spec.value.max->value, 9.2e18) << spec.key;
   }
 }
 

@@ -3,8 +3,12 @@
 // line by line: an error at the wrong place or under the wrong key fails.
 #include <gtest/gtest.h>
 
+#include <limits>
+#include <map>
+
 #include "config_test_util.hpp"
 #include "nanolab/experiment.hpp"
+#include "plugin/options_schema.hpp"
 
 namespace nanolab {
 namespace {
@@ -54,7 +58,7 @@ TEST_F(ValidationTest, WrongTypeSaysExpectedAndActual) {
   const std::string m = error_of(
       "[model]\nn_head = \"four\"\nn_layer = 4.0\nbias = 1\n[data]\ntokenizer = \"char\"\n");
   expect_line(m, "2:10: model.n_head: expected an integer, got a string \"four\"");
-  expect_line(m, "3:11: model.n_layer: expected an integer, got a float 4.0");
+  expect_line(m, "3:11: model.n_layer: expected an integer, got a number 4.0");
   expect_line(m, "4:8: model.bias: expected a boolean, got an integer 1");
   expect_line(m,
               "6:13: data.tokenizer: expected a table { plugin = \"NAME\" }, got a string \"char\""
@@ -71,7 +75,7 @@ TEST_F(ValidationTest, ValuesOutOfRange) {
   expect_line(m,
               "8:15: train.lr_schedule: no schedule plugin named 'cosin' (did you mean 'cosine'?); "
               "found: ");
-  expect_line(m, "9:13: train.grad_clip: nan is not a finite number");
+  expect_line(m, "9:13: train.grad_clip: must be a finite number >= 0, got nan");
 }
 
 // wsd's decay fraction is a share of the run: more than 0 (a decay of no steps is no schedule)
@@ -118,9 +122,9 @@ TEST_F(ValidationTest, BadPluginOptionsAreNamedByFullPath) {
   const std::string m = error_of(
       "[optimizer]\nplugin = \"adamw\"\nbetas = \"x\"\nbetaz = [0.9]\nweight_decay = -1\n"
       "[loss]\nsmoothing = { a = 1 }\n");
-  expect_line(m, "3:9: optimizer.betas: expected a number list, got a string (\"x\")");
+  expect_line(m, "3:9: optimizer.betas: expected a number list, got a string \"x\"");
   expect_line(m, "4:9: optimizer.betaz: unknown option (did you mean 'betas'?)");
-  expect_line(m, "5:16: optimizer.weight_decay: -1.0 is out of range >= 0");
+  expect_line(m, "5:16: optimizer.weight_decay: must be >= 0, got -1.0");
   expect_line(m,
               "7:13: loss.smoothing: expected a boolean, number, string, or array of numbers or of "
               "strings, got a table");
@@ -132,12 +136,50 @@ TEST_F(ValidationTest, PluginOptionProblemsArePlacedAtTheirValueOrElement) {
   const std::string m = error_of(
       "[optimizer]\nplugin = \"adamw\"\nbetas = [0.9, 1.0]\neps = 0\n[data]\n"
       "tokenizer = { plugin = \"bpe\", special_tokens = \"<|endoftext|>\" }\n");
-  expect_line(m, "3:15: optimizer.betas: element 2 (1.0) is out of range [0, 1)");
-  expect_line(m, "4:7: optimizer.eps: 0.0 is out of range > 0");
+  expect_line(m, "3:15: optimizer.betas: element 2 must be [0, 1), got 1.0");
+  expect_line(m, "4:7: optimizer.eps: must be > 0, got 0.0");
   expect_line(m, "6:48: data.tokenizer.special_tokens: expected a string list, got a string "
-                 "(\"<|endoftext|>\")\n    hint: `nanolab plugins show bpe` lists its options");
+                 "\"<|endoftext|>\"\n    hint: `nanolab plugins show bpe` lists its options");
   const std::string short_betas = error_of("[optimizer]\nbetas = [0.9]\n");
-  expect_line(short_betas, "2:9: optimizer.betas: expected 2 numbers, got 1 ([0.9])");
+  expect_line(short_betas, "2:9: optimizer.betas: must be 2 numbers, got 1 ([0.9])");
+}
+
+// A key of the file and a plugin's option are checked by one function against one type
+// (OptionSpec): the same constraint gives the same message, whichever of the two declares it.
+TEST_F(ValidationTest, AKeyAndAPluginOptionWithTheSameConstraintSayTheSame) {
+  // The constraints of model.dropout, model.position, model.n_layer and train.grad_clip, as a
+  // plugin declares them.
+  const std::vector<OptionSpec> options = {
+      {"dropout", OptionType::number, 0.0, 0.0, exclusive(1.0), {}, "[0, 1)"},
+      {"position", OptionType::string, std::string("learned"), std::nullopt, std::nullopt,
+       {"learned", "rope", "alibi", "none"}, "a position encoding"},
+      {"n_layer", OptionType::integer, int64_t{4}, 1.0, 4096.0, {}, "[1, 4096]"},
+      {"clip", OptionType::number, 1.0, 0.0, std::nullopt, {}, ">= 0"},
+      {"bias", OptionType::boolean, false, std::nullopt, std::nullopt, {}, "a boolean"},
+  };
+  std::map<std::string, OptionValue> complete;
+  std::map<std::string, std::string> said;
+  for (const auto& p : plugin::check_options(
+           options,
+           {{"dropout", 1.0},
+            {"position", std::string("rop")},
+            {"n_layer", int64_t{0}},
+            {"clip", std::numeric_limits<double>::quiet_NaN()},
+            {"bias", int64_t{1}}},
+           complete))
+    said[p.option] = p.message;
+  ASSERT_EQ(said.size(), 5u);
+  EXPECT_EQ(said.at("dropout"), "must be [0, 1), got 1.0");
+  EXPECT_EQ(said.at("clip"), "must be a finite number >= 0, got nan");
+
+  const std::string m = error_of(
+      "[model]\ndropout = 1.0\nposition = \"rop\"\nn_layer = 0\nbias = 1\n"
+      "[train]\ngrad_clip = nan\n");
+  expect_line(m, "2:11: model.dropout: " + said.at("dropout") + "\n");
+  expect_line(m, "3:12: model.position: " + said.at("position") + "\n");
+  expect_line(m, "4:11: model.n_layer: " + said.at("n_layer") + "\n");
+  expect_line(m, "5:8: model.bias: " + said.at("bias") + "\n");
+  expect_line(m, "7:13: train.grad_clip: " + said.at("clip"));
 }
 
 TEST_F(ValidationTest, IncludeCycleIsAnError) {
@@ -175,7 +217,7 @@ TEST_F(ValidationTest, SetErrorsSayTheyComeFromTheCommandLine) {
             std::string::npos)
       << m;
   EXPECT_NE(m.find("--set optimizer.lr: expected key=value"), std::string::npos) << m;
-  EXPECT_NE(m.find("--set optimizer.betas: element 2 (2.0) is out of range"), std::string::npos)
+  EXPECT_NE(m.find("--set optimizer.betas: element 2 must be [0, 1), got 2.0"), std::string::npos)
       << m;
 }
 
@@ -185,7 +227,7 @@ TEST_F(ValidationTest, SweepKeysAndValuesAreValidated) {
       "\"experiment.name\" = [\"a\", \"b\"]\n\"model\" = [1]\n\"train.max_iters\" = []\n");
   expect_line(m, "2:1: sweep.model.n_layers: unknown key (did you mean 'model.n_layer'?)");
   expect_line(m, "3:22: model.n_head: must be [1, 65536], got 0");
-  expect_line(m, "4:18: sweep.optimizer.lr: expected an array of values, got a float 0.1");
+  expect_line(m, "4:18: sweep.optimizer.lr: expected an array of values, got a number 0.1");
   expect_line(m, "5:1: sweep.experiment.name: experiment.name cannot be swept");
   expect_line(m, "6:1: sweep.model: cannot sweep the table model; sweep one of its keys");
   expect_line(m, "7:21: sweep.train.max_iters: an empty array makes no runs");

@@ -65,8 +65,8 @@ TEST(OptionSchema, OpenAndClosedBounds) {
   };
   EXPECT_EQ(problems_of(schema, {{"eps", 1e-12}, {"momentum", 0.0}, {"decay", -1e-9}}), Lines{});
   EXPECT_EQ(problems_of(schema, {{"eps", 0.0}, {"momentum", 1.0}, {"decay", int64_t{0}}}),
-            (Lines{"eps: 0.0 is out of range > 0", "momentum: 1.0 is out of range [0, 1)",
-                   "decay: 0.0 is out of range < 0"}));
+            (Lines{"eps: must be > 0, got 0.0", "momentum: must be [0, 1), got 1.0",
+                   "decay: must be < 0, got 0.0"}));
   EXPECT_EQ(plugin::allowed_text(schema[0]), "> 0");
   EXPECT_EQ(plugin::allowed_text(schema[1]), "[0, 1)");
   EXPECT_EQ(range_text(exclusive(0.5), 2.5), "(0.5, 2.5]");
@@ -79,15 +79,15 @@ TEST(OptionSchema, ListLengthAndElementBoundsNameTheElement) {
   };
   EXPECT_EQ(problems_of(schema, {{"betas", std::vector<double>{0.0, 0.5}}}), Lines{});
   EXPECT_EQ(problems_of(schema, {{"betas", std::vector<double>{0.9, 1.0}}}),
-            Lines{"betas[1]: element 2 (1.0) is out of range [0, 1)"});
+            Lines{"betas[1]: element 2 must be [0, 1), got 1.0"});
   EXPECT_EQ(problems_of(schema, {{"betas", std::vector<double>{0.9}}}),
-            Lines{"betas: expected 2 numbers, got 1 ([0.9])"});
+            Lines{"betas: must be 2 numbers, got 1 ([0.9])"});
   EXPECT_EQ(plugin::allowed_text(schema[0]), "2 numbers, each [0, 1)");
   // A default that breaks its own schema is the plugin's bug, found when it is loaded.
   std::vector<OptionSpec> bad = schema;
   bad[0].default_value = std::vector<double>{0.9, 0.99, 0.999};
   EXPECT_EQ(plugin::schema_problems(bad),
-            Lines{"option 'betas': its default expected 2 numbers, got 3 ([0.9, 0.99, 0.999])"});
+            Lines{"option 'betas': its default must be 2 numbers, got 3 ([0.9, 0.99, 0.999])"});
 }
 
 TEST(OptionSchema, StringListsTakeChoicesPerElementAndAnEmptyArray) {
@@ -102,10 +102,10 @@ TEST(OptionSchema, StringListsTakeChoicesPerElementAndAnEmptyArray) {
   EXPECT_TRUE(plugin::check_options(schema, {{"specials", std::vector<double>{}}}, complete).empty());
   EXPECT_EQ(std::get<std::vector<std::string>>(complete.at("specials")), std::vector<std::string>{});
   EXPECT_EQ(problems_of(schema, {{"modes", std::vector<std::string>{"raise", "alow"}}}),
-            Lines{"modes[1]: element 2: \"alow\" is not one of \"raise\", \"allow\" (did you "
+            Lines{"modes[1]: element 2 must be one of \"raise\", \"allow\", got \"alow\" (did you "
                   "mean 'allow'?)"});
   EXPECT_EQ(problems_of(schema, {{"specials", std::string("<|a|>,<|b|>")}}),
-            Lines{"specials: expected a string list, got a string (\"<|a|>,<|b|>\")"});
+            Lines{"specials: expected a string list, got a string \"<|a|>,<|b|>\""});
 }
 
 }  // namespace
