@@ -14,11 +14,6 @@ rank() {
   echo -1
 }
 
-# Private headers the `nanolab` program still includes, until their content has a public header:
-# the experiment schema and the memory estimate (`check --schema`, `check`, `run`) and the text of a
-# plugin option's allowed values (`plugins show`). The list may only shrink.
-cli_private=(config/schema.hpp config/memory.hpp plugin/options_schema.hpp)
-
 bad=0
 check() {  # file, its layer rank (or -1: public headers and its own folder only)
   local file=$1 own=$2 header folder r
@@ -26,7 +21,6 @@ check() {  # file, its layer rank (or -1: public headers and its own folder only
     folder=${header%%/*}
     [[ $header == */* ]] || continue                 # a file of its own folder
     [[ $folder == nanolab ]] && continue             # the public headers
-    [[ $file == */tools/nanolab/* && " ${cli_private[*]} " == *" $header "* ]] && continue
     r=$(rank "$folder")
     if [[ $own -lt 0 || $r -lt 0 || $r -gt $own ]]; then
       echo "${file#"$source"/}: includes \"$header\""

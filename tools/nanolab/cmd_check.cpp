@@ -1,5 +1,5 @@
 // `nanolab check EXP.toml [--set key=value]...`: validates an experiment, estimates the memory of
-// each run against what the machine has left (config/memory.hpp), and lists the runs its sweep
+// each run against what the machine has left (nanolab/memory.hpp), and lists the runs its sweep
 // would make, without creating anything (docs/experiments.md). Every problem of the file
 // comes back in one ConfigError, which main() prints and turns into exit 2.
 // `nanolab check --schema` prints every key of an experiment as a Markdown table (the table in
@@ -9,8 +9,7 @@
 #include <vector>
 
 #include "args.hpp"
-#include "config/memory.hpp"
-#include "config/schema.hpp"
+#include "nanolab/memory.hpp"
 #include "nanolab/errors.hpp"
 #include "nanolab/experiment.hpp"
 

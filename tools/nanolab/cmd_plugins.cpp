@@ -14,7 +14,6 @@
 #include "nanolab/did_you_mean.hpp"
 #include "nanolab/errors.hpp"
 #include "nanolab/registry.hpp"
-#include "plugin/options_schema.hpp"
 #include "scaffold.hpp"
 
 namespace nanolab::cli {
@@ -76,7 +75,7 @@ void show(const LoadedPlugin& p) {
   std::printf("options:\n");
   std::vector<Row> rows = {{"NAME", "TYPE", "DEFAULT", "ALLOWED", "DOC"}};
   for (const auto& o : d.options) {
-    std::string allowed = plugin::allowed_text(o);
+    std::string allowed = allowed_text(o);
     rows.push_back({o.name, to_string(o.type), to_string(o.default_value),
                     allowed.empty() ? "any" : allowed, o.doc});
   }

@@ -12,7 +12,7 @@
 
 #include "args.hpp"
 #include "commands.hpp"
-#include "config/memory.hpp"
+#include "nanolab/memory.hpp"
 #include "nanolab/distributed.hpp"
 #include "nanolab/errors.hpp"
 #include "nanolab/interrupt.hpp"
@@ -52,7 +52,7 @@ int cmd_run(const Args& args) {
                         std::to_string(exp.runs.size()));
     exp.runs[0].name = name;
   }
-  // Every run must fit in memory before the first one starts (config/memory.hpp).
+  // Every run must fit in memory before the first one starts (nanolab/memory.hpp).
   config::require_memory(exp);
   const std::filesystem::path out = a.get("--out", "runs");
   std::string command_line = "nanolab run";

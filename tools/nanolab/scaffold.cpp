@@ -11,6 +11,7 @@
 
 #include "args.hpp"
 #include "nanolab/errors.hpp"
+#include "nanolab/plugin.hpp"
 
 namespace nanolab::cli {
 namespace {

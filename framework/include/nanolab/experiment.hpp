@@ -113,4 +113,10 @@ enum class PluginKind;  // plugin.hpp
 ExperimentConfig parse_resolved_config(const std::string& toml_text, const std::string& origin,
                                        const std::vector<PluginKind>& used = {});
 
+namespace config {
+// The experiment schema as a Markdown table: key | type | default | allowed | description
+// (`nanolab check --schema`; docs/experiments.md holds its output).
+std::string schema_markdown();
+}  // namespace config
+
 }  // namespace nanolab

@@ -5,8 +5,9 @@
 // the experiment gives against that schema (unknown option with did-you-mean, wrong type, out of
 // range, wrong length) before the plugin's factory runs, each problem at the file:line:col of the
 // value. The factory then reads values with Options::get, which cannot fail for a declared option,
-// and checks nothing the schema can say. Bound and range_text are the experiment schema's too
-// (framework/src/config/schema.hpp): one notion of an allowed range for every key and option.
+// and checks nothing the schema can say. The keys of an experiment file are declared with the same
+// OptionSpec and checked by the same function (framework/src/config/schema.hpp), so a constraint
+// is refused with the same words wherever it is written.
 #pragma once
 
 #include <cstdint>
@@ -49,6 +50,10 @@ struct OptionSpec {
   std::string doc{};                   // one line
   std::optional<size_t> length{};      // a list: exactly this many elements
 };
+
+// The values an option allows, as a user reads them ("[0, 1]", "2 numbers, each [0, 1)",
+// "one of \"a\", \"b\""); empty when it allows any value of its type.
+std::string allowed_text(const OptionSpec& spec);
 
 const char* to_string(OptionType type);
 std::string to_string(const OptionValue& value);  // as it would be written in TOML

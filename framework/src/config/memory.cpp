@@ -1,6 +1,6 @@
 // The memory estimate of a run and its refusal (memory.hpp). The formula is documented in
 // docs/training.md#memory; the constants below are its terms.
-#include "config/memory.hpp"
+#include "nanolab/memory.hpp"
 
 #include <cstdio>
 #include <cstdlib>

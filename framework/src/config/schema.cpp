@@ -251,7 +251,7 @@ std::string schema_markdown() {
       "| --- | --- | --- | --- | --- |\n";
   for (const auto& spec : schema()) {
     std::string def = to_string(spec.value.default_value);
-    std::string allowed = plugin::allowed_text(spec.value);
+    std::string allowed = allowed_text(spec.value);
     if (spec.type() == KeyType::plugin || spec.names_plugin) {
       if (!spec.names_plugin) def = "{ plugin = " + def + " }";
       const std::string kind = to_string(spec.plugin_kind);

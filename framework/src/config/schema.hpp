@@ -67,7 +67,5 @@ ExperimentConfig default_config();
 
 // "an integer", "a number", "a table { plugin = ... }": what a row expects, for messages.
 std::string expected_text(const KeySpec& spec);
-// The schema as a Markdown table: key | type | default | allowed | description.
-std::string schema_markdown();
 
 }  // namespace nanolab::config

@@ -196,17 +196,6 @@ std::vector<OptionProblem> check_value(const OptionSpec& spec, const OptionValue
   return value_problems(spec, value);
 }
 
-std::string allowed_text(const OptionSpec& spec) {
-  std::string out;
-  if (spec.length)
-    out = std::to_string(*spec.length) +
-          (spec.type == OptionType::number_list ? " numbers" : " strings");
-  const std::string each = !spec.choices.empty() ? "one of " + choices_text(spec.choices)
-                                                 : range_text(spec.min, spec.max);
-  if (each.empty()) return out;
-  const bool list = spec.type == OptionType::number_list || spec.type == OptionType::string_list;
-  return out + (out.empty() ? "" : ", ") + (list ? "each " : "") + each;
-}
 
 std::vector<std::string> schema_problems(const std::vector<OptionSpec>& schema) {
   std::vector<std::string> out;
@@ -260,4 +249,17 @@ std::vector<OptionProblem> check_options(const std::vector<OptionSpec>& schema,
 }
 
 }  // namespace plugin
+
+std::string allowed_text(const OptionSpec& spec) {
+  std::string out;
+  if (spec.length)
+    out = std::to_string(*spec.length) +
+          (spec.type == OptionType::number_list ? " numbers" : " strings");
+  const std::string each = !spec.choices.empty() ? "one of " + choices_text(spec.choices)
+                                                 : range_text(spec.min, spec.max);
+  if (each.empty()) return out;
+  const bool list = spec.type == OptionType::number_list || spec.type == OptionType::string_list;
+  return out + (out.empty() ? "" : ", ") + (list ? "each " : "") + each;
+}
+
 }  // namespace nanolab

@@ -2,8 +2,7 @@
 // experiment file alike (config/schema.hpp: each key holds an OptionSpec): check_value gives
 // every problem in one message style ("must be [0, 1), got 1.0", "element 2 must be ...",
 // "expected an integer, got a string \"four\""), check_options applies it to a plugin's options
-// (with unknown names and defaults). Internal (the `nanolab plugins show` command prints
-// allowed_text): Registry::validate is the public entry, and the experiment loader calls these
+// (with unknown names and defaults). Internal: Registry::validate is the public entry, and the experiment loader calls these
 // itself so that each problem is reported at the place of its value; the plugin loader uses
 // schema_problems to refuse a plugin whose own schema is inconsistent, so that validated options
 // always have the declared types. Not a TOML reader: values arrive already typed (OptionValue).
@@ -25,9 +24,6 @@ struct OptionProblem {
   std::string message;             // what is wrong, without the option's name
 };
 
-// The values an option allows, as a user reads them ("[0, 1]", "2 numbers, each [0, 1)",
-// "one of \"a\", \"b\""); empty when it allows any value of its type.
-std::string allowed_text(const OptionSpec& spec);
 
 // "an integer", "a string list": a type as messages name it.
 std::string type_phrase(OptionType type);

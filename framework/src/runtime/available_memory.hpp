@@ -4,7 +4,7 @@
 // memory.usage_in_bytes), where the room is the limit minus the usage, less the inactive file
 // cache that the kernel reclaims first (memory.stat's inactive_file). Read when asked, never
 // cached: what `nanolab check` and `run` compare their memory estimate with
-// (config/memory.hpp). Not an accounting of this process's own use.
+// (nanolab/memory.hpp). Not an accounting of this process's own use.
 #pragma once
 
 #include <cstdint>

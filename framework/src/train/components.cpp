@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <cstdio>
 
-#include "config/memory.hpp"
+#include "nanolab/memory.hpp"
 #include "nanolab/errors.hpp"
 #include "nanolab/registry.hpp"
 #include "optim/no_decay.hpp"

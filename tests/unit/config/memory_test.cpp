@@ -1,11 +1,11 @@
 // What keeps a run inside the machine: an upper bound on every integer key, the tokens of a run
-// countable exactly, and the memory estimate of a run (config/memory.hpp) against the model the
+// countable exactly, and the memory estimate of a run (nanolab/memory.hpp) against the model the
 // trainer builds, with its refusal.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
 
-#include "config/memory.hpp"
+#include "nanolab/memory.hpp"
 #include "config/schema.hpp"
 #include "config_test_util.hpp"
 #include "nanolab/experiment.hpp"

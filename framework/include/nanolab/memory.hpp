@@ -10,12 +10,13 @@
 #include <cstdint>
 #include <string>
 
+#include "nanolab/errors.hpp"
 #include "nanolab/experiment.hpp"
 
 namespace nanolab::config {
 
 // Bytes, as doubles: the terms of a configuration at the schema's bounds overflow no double.
-struct MemoryEstimate {
+struct NANOLAB_VISIBLE MemoryEstimate {
   double n_params = 0;         // exact for causal_mha's layout; attention plugins with fewer
                                // projections (gqa) have fewer
   double parameters = 0;       // float32 weights
@@ -38,21 +39,21 @@ constexpr double optimizer_state_tensors = 2;
 
 // `vocab_size`: the rows of wte and of the head; `dataset_bytes`: the text the dataset reads (0:
 // a synthetic task, or a text already in memory).
-MemoryEstimate estimate_memory(const ExperimentConfig& config, int64_t vocab_size,
+NANOLAB_VISIBLE MemoryEstimate estimate_memory(const ExperimentConfig& config, int64_t vocab_size,
                                uint64_t dataset_bytes);
 
 // The estimate before anything is built: the vocabulary is model.vocab_size, else data.vocab_size,
 // else 256 (a byte's worth; a tokenizer with more is estimated again when the run is built), and
 // the dataset is the size of data.dataset when it names a text file (a recipe's: 0).
-MemoryEstimate estimate_memory(const ExperimentConfig& config);
+NANOLAB_VISIBLE MemoryEstimate estimate_memory(const ExperimentConfig& config);
 
 // ConfigError (exit 2) when `need` is more than the available memory: "<what> needs about <the
 // estimate>, more than the <N> available (<source>)" with a hint. Nothing when it fits, when the
 // available memory is unknown, or when NANOLAB_MEMORY_CHECK=off.
-void require_memory(const MemoryEstimate& need, const std::string& what);
+NANOLAB_VISIBLE void require_memory(const MemoryEstimate& need, const std::string& what);
 
 // require_memory for the estimate of every run of `experiment` before anything is built: one
 // ConfigError listing every run that does not fit.
-void require_memory(const Experiment& experiment);
+NANOLAB_VISIBLE void require_memory(const Experiment& experiment);
 
 }  // namespace nanolab::config
