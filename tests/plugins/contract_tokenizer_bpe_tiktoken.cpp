@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "nanolab/registry.hpp"
+#include "nanolab/utf8.hpp"
 #include "support/skip.hpp"
 #include "support/temp_dir.hpp"
 
@@ -42,21 +43,7 @@ std::string read(const fs::path& path) {
 
 std::string utf8(int cp) {
   std::string s;
-  if (cp < 0x80) {
-    s += char(cp);
-  } else if (cp < 0x800) {
-    s += char(0xC0 | cp >> 6);
-    s += char(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    s += char(0xE0 | cp >> 12);
-    s += char(0x80 | (cp >> 6 & 0x3F));
-    s += char(0x80 | (cp & 0x3F));
-  } else {
-    s += char(0xF0 | cp >> 18);
-    s += char(0x80 | (cp >> 12 & 0x3F));
-    s += char(0x80 | (cp >> 6 & 0x3F));
-    s += char(0x80 | (cp & 0x3F));
-  }
+  nanolab::utf8::append(s, uint32_t(cp));
   return s;
 }
 
