@@ -255,7 +255,7 @@ std::string allowed_text(const OptionSpec& spec) {
   if (spec.length)
     out = std::to_string(*spec.length) +
           (spec.type == OptionType::number_list ? " numbers" : " strings");
-  const std::string each = !spec.choices.empty() ? "one of " + choices_text(spec.choices)
+  const std::string each = !spec.choices.empty() ? "one of " + plugin::choices_text(spec.choices)
                                                  : range_text(spec.min, spec.max);
   if (each.empty()) return out;
   const bool list = spec.type == OptionType::number_list || spec.type == OptionType::string_list;

@@ -140,7 +140,9 @@ OptionValue take_value(std::string_view& in) {
 
 // A bound is "" (none), or "[" or "(" (closed or open) followed by its value.
 void put_bound(std::string& out, const std::optional<Bound>& bound) {
-  put(out, bound ? (bound->exclusive ? "(" : "[") + hex_double(bound->value) : "");
+  std::string text;  // built by appending: GCC 12 warns falsely (-Wrestrict) on "(" + string
+  if (bound) text.append(bound->exclusive ? "(" : "[").append(hex_double(bound->value));
+  put(out, text);
 }
 
 std::optional<Bound> take_bound(std::string_view& in) {
