@@ -1,4 +1,4 @@
-// The defining property of each research-variant plugin (issue 8), beside the contract suites
+// The defining property of each research-variant plugin, beside the contract suites
 // that already run over them as members of their kind:
 // - lion: its first steps land on values worked out by hand from the paper's update;
 // - adafactor: three steps equal transformers' algorithm written out here in double, and a 2-D

@@ -1,4 +1,4 @@
-// Benchmark of `nanolab compare` over many long runs (issue 6's target: 1,000 runs of 10,000
+// Benchmark of `nanolab compare` over many long runs (the target: 1,000 runs of 10,000
 // logged iterations each in under 5 s). It writes synthetic run files with the framework's
 // RunWriter — no training — into a scratch folder, then times the real program over the folder,
 // once right after writing (files in the page cache) and three more times, keeping the best.

@@ -34,7 +34,7 @@ import statistics
 import sys
 import time
 
-# The benchmark configurations of issue 5. `bias`, `dropout` and `betas` follow the nanolab
+# The benchmark configurations A, B and C. `bias`, `dropout` and `betas` follow the nanolab
 # experiment each is run from (tools/bench/run): A is experiments/shakespeare_char_baby.toml, B is
 # experiments/shakespeare_char.toml, C is GPT-2 small (biases, betas of nanoGPT's GPT-2 runs).
 CONFIGS = {
