@@ -19,7 +19,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdint>
@@ -390,8 +389,6 @@ class BpeTokenizer final : public Tokenizer {
     for (const Special& s : specials_) define(s.id, s.text);
     vocab_ = std::move(vocab);
     rank_ = std::move(rank);
-    static std::atomic<uint64_t> vocabularies{0};
-    serial_ = ++vocabularies;
   }
 
   // GPT-2's bpe(): merge every occurrence of the lowest-ranked pair, left to right, until no pair
@@ -461,16 +458,14 @@ class BpeTokenizer final : public Tokenizer {
     std::vector<std::vector<int32_t>> blocks(n_blocks);
     // About 100 operations per chunk: a few hash look-ups per byte of a short chunk.
     parallel_for(int64_t(n_blocks), int64_t(chunks_per_block) * 100, [&](int64_t b0, int64_t b1) {
+      // One cache per task, not per thread: a thread_local in a plugin (dynamic TLS) makes
+      // LeakSanitizer's tracer crash at exit with clang 14.
+      ChunkCache cache;
       for (size_t k = size_t(b0); k < size_t(b1); ++k) {
         throw_if_interrupted();
         const size_t first = k * chunks_per_block;
         const size_t last = std::min(ends.size(), first + chunks_per_block);
         size_t at = first == 0 ? 0 : ends[first - 1];
-        thread_local ChunkCache cache;
-        if (cache.vocabulary != serial_) {
-          cache.ids.clear();
-          cache.vocabulary = serial_;
-        }
         for (size_t c = first; c < last; ++c) {
           const std::string_view chunk = text.substr(at, ends[c] - at);
           at = ends[c];
@@ -509,18 +504,16 @@ class BpeTokenizer final : public Tokenizer {
   std::vector<Merge> merges_;     // in rank order
   std::vector<std::string> vocab_;                                     // id -> bytes
   std::unordered_map<uint64_t, std::pair<int32_t, int32_t>> rank_;  // pair -> (rank, merged id)
-  uint64_t serial_ = 0;  // tells this vocabulary apart from every other, for the chunk caches
 
-  // The ids of the chunks a thread encoded lately, by chunk: text repeats its words, so most
-  // chunks are found here rather than merged again. One per thread, emptied when it holds
-  // max_chunks or when the thread encodes with another vocabulary (another serial_).
+  // The ids of the chunks a task of encode_ordinary met, by chunk: text repeats its words, so most
+  // chunks are found here rather than merged again. One per task, emptied when it holds
+  // max_chunks.
   struct ChunkHash {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
   struct ChunkCache {
     static constexpr size_t max_chunks = size_t(1) << 16;
-    uint64_t vocabulary = 0;
     std::unordered_map<std::string, std::vector<int32_t>, ChunkHash, std::equal_to<>> ids;
   };
 };
