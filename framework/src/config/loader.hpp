@@ -107,6 +107,8 @@ class Loader {
   }
 
  private:
+  // `text` as TOML, or nothing after a syntax error reported as a problem at its place.
+  std::optional<toml::table> parse_toml(const std::string& text, const std::string& name);
   void flatten(const std::string& path, const toml::node& node, const Origin& key_origin,
                const Source& source, Entries& out);
   void read_sweep(const std::string& prefix, const toml::table& table, const Source& source,

@@ -129,35 +129,32 @@ void Loader::load_file(const fs::path& path, Layers& layers, const Origin* from)
   }
   files_.push_back(name);
 
-  toml::table root;
+  std::optional<toml::table> root = parse_toml(text, name);
+  if (!root) return;
+  include_stack_.push_back(canonical);
+  include_names_.push_back(name);
+  take_document(keep(std::move(*root)), Source{name, false}, path, layers, true);
+  include_stack_.pop_back();
+  include_names_.pop_back();
+}
+
+std::optional<toml::table> Loader::parse_toml(const std::string& text, const std::string& name) {
   try {
-    root = toml::parse(text, name);
+    return toml::parse(text, name);
   } catch (const toml::parse_error& e) {
     problem(Origin{name, e.source().begin.line, e.source().begin.column, false}, "",
             "syntax error: " + std::string(e.description()));
     structure_broken = true;
-    return;
+    return std::nullopt;
   }
-  include_stack_.push_back(canonical);
-  include_names_.push_back(name);
-  take_document(keep(std::move(root)), Source{name, false}, path, layers, true);
-  include_stack_.pop_back();
-  include_names_.pop_back();
 }
 
 void Loader::parse_text(const std::string& text, const std::string& name, Layers& layers,
                         bool allow_include_and_sweep) {
   files_.push_back(name);
-  toml::table root;
-  try {
-    root = toml::parse(text, name);
-  } catch (const toml::parse_error& e) {
-    problem(Origin{name, e.source().begin.line, e.source().begin.column, false}, "",
-            "syntax error: " + std::string(e.description()));
-    structure_broken = true;
-    return;
-  }
-  take_document(keep(std::move(root)), Source{name, false}, fs::path(name), layers,
+  std::optional<toml::table> root = parse_toml(text, name);
+  if (!root) return;
+  take_document(keep(std::move(*root)), Source{name, false}, fs::path(name), layers,
                 allow_include_and_sweep);
 }
 
