@@ -228,17 +228,28 @@ TEST_P(OptimizerContract, LowersTheLossOverFiftySmallSteps) {
   EXPECT_LT(previous, 0.9 * f0);
 }
 
-TEST_P(OptimizerContract, NoWeightDecayOnOneDimensionalParameters) {
-  if (!has_option(GetParam(), "weight_decay"))
-    GTEST_SKIP() << GetParam() << " has no weight_decay option";
-  Problem with = make_problem(), without = make_problem();
-  Given given = busy_options(GetParam());
+// The same three steps of `name` with weight_decay 0.2 (first) and 0 (second); `mark` adjusts the
+// parameters of both before the optimizers are made.
+std::pair<Problem, Problem> decayed_and_plain(const std::string& name,
+                                              const std::function<void(Problem&)>& mark) {
+  std::pair<Problem, Problem> out{make_problem(), make_problem()};
+  auto& [with, without] = out;
+  mark(with);
+  mark(without);
+  Given given = busy_options(name);
   given["weight_decay"] = 0.2;
-  auto decaying = make(GetParam(), with, given);
+  auto decaying = make(name, with, given);
   given["weight_decay"] = 0.0;
-  auto plain = make(GetParam(), without, given);
+  auto plain = make(name, without, given);
   run(*decaying, with, {0.1f, 0.1f, 0.1f});
   run(*plain, without, {0.1f, 0.1f, 0.1f});
+  return out;
+}
+
+TEST_P(OptimizerContract, NoWeightDecayOnOneDimensionalParameters) {
+  if (!has_option(GetParam(), "weight_decay"))
+    GTEST_SKIP() << GetParam() << " declares no weight_decay option: there is no decay to test";
+  const auto [with, without] = decayed_and_plain(GetParam(), [](Problem&) {});
   EXPECT_EQ(with.params[1].tensor.to_vector(), without.params[1].tensor.to_vector())
       << "weight decay changed the 1-D parameter";
   EXPECT_NE(with.params[0].tensor.to_vector(), without.params[0].tensor.to_vector())
@@ -249,16 +260,9 @@ TEST_P(OptimizerContract, NoWeightDecayOnOneDimensionalParameters) {
 // decay (as optimizer.no_decay does) moves as it would without weight decay.
 TEST_P(OptimizerContract, NoWeightDecayOnAWeightMarkedSo) {
   if (!has_option(GetParam(), "weight_decay"))
-    GTEST_SKIP() << GetParam() << " has no weight_decay option";
-  Problem with = make_problem(), without = make_problem();
-  with.params[0].decay = false;
-  Given given = busy_options(GetParam());
-  given["weight_decay"] = 0.2;
-  auto decaying = make(GetParam(), with, given);
-  given["weight_decay"] = 0.0;
-  auto plain = make(GetParam(), without, given);
-  run(*decaying, with, {0.1f, 0.1f, 0.1f});
-  run(*plain, without, {0.1f, 0.1f, 0.1f});
+    GTEST_SKIP() << GetParam() << " declares no weight_decay option: there is no decay to test";
+  const auto [with, without] =
+      decayed_and_plain(GetParam(), [](Problem& q) { q.params[0].decay = false; });
   EXPECT_EQ(with.params[0].tensor.to_vector(), without.params[0].tensor.to_vector())
       << "weight decay changed the weight marked decay = false";
 }
