@@ -8,6 +8,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "nanolab/run_store.hpp"
@@ -365,13 +366,14 @@ TEST(Report, IsOneSelfContainedPageWithEveryRunAndEscapedSamples) {
 // Two good runs (alpha, beta) beside a truncated run.h5, a run.h5 of random bytes, a run
 // directory whose run.h5 cannot be opened and a run directory that cannot be listed. Unreadable
 // takes a user who is not root: as root the program runs as nobody (setpriv), the good files being
-// readable by everyone.
+// readable by everyone, and so is the copy of the program's library it loads.
 struct DamagedFolder {
   TempDir tmp;
   fs::path root = tmp.path() / "runs";
   std::vector<fs::path> damaged;  // what stderr must name
   fs::path out = tmp.path() / "out";  // where the program may write
   std::vector<std::string> launcher;
+  std::map<std::string, std::string> env;
 
   DamagedFolder() {
     write_run(root, {"alpha", 1, "3e-3", {3.0f, 2.0f}});
@@ -390,6 +392,13 @@ struct DamagedFolder {
     fs::create_directories(out);
     if (geteuid() == 0) {
       launcher = {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"};
+      // The build folder may sit in a folder only root can enter (a clone in `mktemp -d`): the
+      // program's library is then read from a copy here, where nobody can reach it.
+      const fs::path lib = tmp.path() / "lib";
+      fs::create_directories(lib);
+      fs::copy_file(fs::path(NANOLAB_TEST_LIBNANOLAB_DIR) / "libnanolab.so.0",
+                    lib / "libnanolab.so.0");
+      env = {{"LD_LIBRARY_PATH", lib.string()}};
       fs::permissions(tmp.path(), fs::perms::owner_all | fs::perms::group_read |
                                       fs::perms::group_exec | fs::perms::others_read |
                                       fs::perms::others_exec);
@@ -404,7 +413,7 @@ struct DamagedFolder {
     damaged.push_back(root / name / "run.h5");
   }
   Outcome run(const std::vector<std::string>& args) const {
-    return Program(args, tmp.path(), {}, "nanolab", -1, launcher).wait();
+    return Program(args, tmp.path(), env, "nanolab", -1, launcher).wait();
   }
 };
 
