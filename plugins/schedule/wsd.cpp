@@ -15,8 +15,8 @@ using namespace nanolab;
 
 class Wsd final : public Schedule {
  public:
-  explicit Wsd(const ScheduleConfig& c)
-      : c_(c), D_(std::max<int64_t>(1, std::llround(c.decay_frac * double(c.decay_iters)))) {}
+  Wsd(const ScheduleConfig& c, double decay_frac)
+      : c_(c), D_(std::max<int64_t>(1, std::llround(decay_frac * double(c.decay_iters)))) {}
 
   double learning_rate(int64_t iter) const override {
     const int64_t k = iter - (c_.decay_iters - D_) + 1;  // 1 at the first decaying iteration
@@ -36,9 +36,13 @@ PluginDescriptor describe() {
   d.name = "wsd";
   d.version = "1.0.0";
   d.description =
-      "warmup-stable-decay: lr, then linear to min_lr over the last lr_decay_frac of lr_decay_iters";
-  d.factory = [](const Options&, const ScheduleConfig& c) -> std::unique_ptr<Schedule> {
-    return std::make_unique<Wsd>(c);
+      "warmup-stable-decay: lr, then linear to min_lr over the last decay_frac of lr_decay_iters";
+  d.options = {
+      {"decay_frac", OptionType::number, 0.2, exclusive(0.0), 1.0, {},
+       "the share of the iterations up to lr_decay_iters that decay to min_lr"},
+  };
+  d.factory = [](const Options& o, const ScheduleConfig& c) -> std::unique_ptr<Schedule> {
+    return std::make_unique<Wsd>(c, o.get<double>("decay_frac"));
   };
   return d;
 }

@@ -109,7 +109,7 @@ TEST(RunName, ASweepWhoseNamesOutgrowAFolderNameExits2InCheckAndRun) {
   std::ofstream(s.exp, std::ios::app)
       << "[sweep]\n\"model.dropout\" = [0.123456789012345]\n"
       << "\"optimizer.lr\" = [0.00123456789012345]\n\"train.min_lr\" = [0.00012345678901234]\n"
-      << "\"train.grad_clip\" = [1.23456789012345]\n\"train.lr_decay_frac\" = [0.523456789012345]\n"
+      << "\"train.grad_clip\" = [1.23456789012345]\n"
       << "\"data.dataset\" = [\"synthetic:copy-0123456789012345678901234567890123456789\"]\n"
       << "\"train.log_interval\" = [1234567891]\n\"train.checkpoint_interval\" = [1234567891]\n"
       << "\"train.eval_interval\" = [1234567891]\n\"train.max_nonfinite_skips\" = [1234567891]\n"

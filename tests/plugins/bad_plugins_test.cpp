@@ -217,12 +217,21 @@ TEST(BadPlugins, ShowPrintsEveryOption) {
        "kind         tokenizer\n", "name         fixture_bytes\n", "version      1.2.3\n",
         "file         " + file.string() + "\n",
         "sha256       ", "description  test byte tokenizer with one option of each type\n",
-        "  NAME     TYPE         DEFAULT      ALLOWED                     DOC\n",
-        "  offset   integer      0            [0, 1000]                   added to every byte's id\n",
-        "  mode     string       \"plain\"      one of \"plain\", \"reversed\"  order of the ids\n",
-        "  strict   boolean      true         any                         unused; a boolean to validate\n",
-        "  scale    number       1.0          [0, 10]                     unused; a bounded number",
-        "  weights  number list  [0.5, 0.25]  each [0, 1]                 unused; a bounded number list"})
+        "  NAME                TYPE         DEFAULT      ALLOWED                     DOC\n",
+        "  offset              integer      0            [0, 1000]                   added to every "
+        "byte's id\n",
+        "  mode                string       \"plain\"      one of \"plain\", \"reversed\"  order of "
+        "the ids\n",
+        "  strict              boolean      true         any                         unused; a "
+        "boolean to validate\n",
+        "  scale               number       1.0          [0, 10]                     unused; a "
+        "bounded number",
+        "  weights             number list  [0.5, 0.25]  each [0, 1]                 unused; a "
+        "bounded number list",
+        // The fields of a table option, at any depth, by their dotted names.
+        "  window.size         integer      4            [1, 64]                     unused; a field "
+        "to validate\n",
+        "  window.stride.step  number       1.0          > 0                         unused\n"})
     EXPECT_NE(o.out.find(expected), std::string::npos) << "expected: " << expected << "\ngot:\n" << o.out;
 }
 

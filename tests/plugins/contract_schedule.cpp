@@ -1,6 +1,6 @@
 // The schedule contract (nanolab/schedule.hpp), run over every schedule plugin the registry finds,
-// for several runs (with and without a warmup, a decay that ends before max_iters, one that ends
-// inside the warmup, a short and a whole-run decay fraction):
+// with its default options, for several runs (with and without a warmup, a decay that ends before
+// max_iters, one that ends inside the warmup, a lr equal to min_lr):
 // - every value from warmup_iters to well past decay_iters is finite and in [min_lr, lr];
 // - after decay_iters the value no longer changes (a resumed run that goes on keeps it);
 // - a value depends on its iteration alone: asked backwards, or by a fresh instance, it is the
@@ -24,19 +24,23 @@ std::unique_ptr<Schedule> make(const std::string& name, const ScheduleConfig& c)
   return Registry::instance().make<PluginKind::schedule>(name, {}, c);
 }
 
-// lr, min_lr, warmup_iters, decay_iters, decay_frac
+// wsd with its option decay_frac.
+std::unique_ptr<Schedule> make_wsd(const ScheduleConfig& c, double decay_frac) {
+  return Registry::instance().make<PluginKind::schedule>("wsd", {{"decay_frac", decay_frac}}, c);
+}
+
+// lr, min_lr, warmup_iters, decay_iters
 const std::vector<ScheduleConfig> runs = {
-    {1e-3, 1e-4, 10, 100, 0.2},  // nanoGPT's shape
-    {6e-4, 0.0, 0, 100, 0.2},    // no warmup, decay to 0
-    {1e-3, 1e-4, 10, 60, 0.5},   // the decay ends before the run (max_iters 100)
-    {1e-3, 1e-4, 20, 15, 1.0},   // the decay ends inside the warmup; whole-run decay fraction
-    {3e-3, 3e-3, 5, 50, 0.1},    // min_lr = lr
+    {1e-3, 1e-4, 10, 100},  // nanoGPT's shape
+    {6e-4, 0.0, 0, 100},    // no warmup, decay to 0
+    {1e-3, 1e-4, 10, 60},   // the decay ends before the run (max_iters 100)
+    {1e-3, 1e-4, 20, 15},   // the decay ends inside the warmup
+    {3e-3, 3e-3, 5, 50},    // min_lr = lr
 };
 
 std::string show(const ScheduleConfig& c) {
   return "lr " + std::to_string(c.lr) + " min_lr " + std::to_string(c.min_lr) + " warmup " +
-         std::to_string(c.warmup_iters) + " decay_iters " + std::to_string(c.decay_iters) +
-         " decay_frac " + std::to_string(c.decay_frac);
+         std::to_string(c.warmup_iters) + " decay_iters " + std::to_string(c.decay_iters);
 }
 
 class ScheduleContract : public testing::TestWithParam<std::string> {};
@@ -101,11 +105,11 @@ INSTANTIATE_TEST_SUITE_P(Every, ScheduleContract,
 
 // --- The shipped schedules against their definitions ---------------------------------------------
 
-// max_iters 100, warmup 10, lr 1e-3, min_lr 1e-4, wsd decaying over the last 20 iterations.
-const ScheduleConfig baby{1e-3, 1e-4, 10, 100, 0.2};
+// max_iters 100, warmup 10, lr 1e-3, min_lr 1e-4.
+const ScheduleConfig baby{1e-3, 1e-4, 10, 100};
 
 TEST(WsdSchedule, StaysAtLrUntilTheDecayThenFallsLinearlyToMinLrOnTheLastStep) {
-  auto wsd = make("wsd", baby);
+  auto wsd = make("wsd", baby);  // decay_frac's default, 0.2: the last 20 iterations
   EXPECT_EQ(wsd->learning_rate(10), 1e-3);  // the first at lr
   // The decay takes iterations 80 .. 99: 80 is one twentieth of the way down, 99 is min_lr.
   for (int64_t iter = 10; iter < 80; ++iter) EXPECT_EQ(wsd->learning_rate(iter), 1e-3) << iter;
@@ -119,18 +123,16 @@ TEST(WsdSchedule, StaysAtLrUntilTheDecayThenFallsLinearlyToMinLrOnTheLastStep) {
 }
 
 TEST(WsdSchedule, DecayLengthRoundsAndEndsAtDecayIters) {
-  ScheduleConfig c{1e-3, 1e-4, 0, 30, 0.1};  // 3 iterations: 27, 28, 29
-  auto wsd = make("wsd", c);
+  ScheduleConfig c{1e-3, 1e-4, 0, 30};
+  auto wsd = make_wsd(c, 0.1);  // 3 iterations: 27, 28, 29
   EXPECT_EQ(wsd->learning_rate(26), 1e-3);
   EXPECT_DOUBLE_EQ(wsd->learning_rate(27), 1e-3 - 0.9e-3 / 3);
   EXPECT_EQ(wsd->learning_rate(29), 1e-4);
-  c.decay_frac = 0.01;  // 0.3 of an iteration: at least one, the last
-  wsd = make("wsd", c);
+  wsd = make_wsd(c, 0.01);  // 0.3 of an iteration: at least one, the last
   EXPECT_EQ(wsd->learning_rate(28), 1e-3);
   EXPECT_EQ(wsd->learning_rate(29), 1e-4);
-  c.decay_frac = 0.2;
   c.decay_iters = 20;  // the decay ends there (iterations 16 .. 19), min_lr after it
-  wsd = make("wsd", c);
+  wsd = make_wsd(c, 0.2);
   EXPECT_EQ(wsd->learning_rate(15), 1e-3);
   EXPECT_DOUBLE_EQ(wsd->learning_rate(16), 1e-3 - 0.9e-3 / 4);
   EXPECT_EQ(wsd->learning_rate(19), 1e-4);
@@ -138,9 +140,7 @@ TEST(WsdSchedule, DecayLengthRoundsAndEndsAtDecayIters) {
 }
 
 TEST(WsdSchedule, DecayOfTheWholeRunGoesOnFromWhereTheWarmupLeavesIt) {
-  ScheduleConfig c = baby;
-  c.decay_frac = 1.0;  // iterations 0 .. 99 on the decay line
-  auto wsd = make("wsd", c);
+  auto wsd = make_wsd(baby, 1.0);  // iterations 0 .. 99 on the decay line
   EXPECT_DOUBLE_EQ(wsd->learning_rate(10), 1e-3 - 0.9e-3 * 11 / 100);
   EXPECT_EQ(wsd->learning_rate(99), 1e-4);
 }
@@ -158,7 +158,7 @@ TEST(Schedules, CosineLinearAndConstantAtTheirBoundaries) {
   EXPECT_EQ(constant->learning_rate(10), 1e-3);
   EXPECT_EQ(constant->learning_rate(99), 1e-3);
   // A decay that ends inside the warmup: the decaying schedules are at min_lr when it ends.
-  const ScheduleConfig short_decay{1e-3, 1e-4, 20, 15, 0.2};
+  const ScheduleConfig short_decay{1e-3, 1e-4, 20, 15};
   EXPECT_EQ(make("cosine", short_decay)->learning_rate(20), 1e-4);
   EXPECT_EQ(make("linear", short_decay)->learning_rate(20), 1e-4);
 }

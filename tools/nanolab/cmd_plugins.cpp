@@ -74,7 +74,7 @@ void show(const LoadedPlugin& p) {
   }
   std::printf("options:\n");
   std::vector<Row> rows = {{"NAME", "TYPE", "DEFAULT", "ALLOWED", "DOC"}};
-  for (const auto& o : d.options) {
+  for (const auto& o : flat_options(d.options)) {
     std::string allowed = allowed_text(o);
     rows.push_back({o.name, to_string(o.type), to_string(o.default_value),
                     allowed.empty() ? "any" : allowed, o.doc});

@@ -81,7 +81,7 @@ std::map<std::string, OptionValue> typed_options(const LoadedPlugin& plugin,
       throw ConfigError("--option: expected NAME=VALUE, got '" + kv + "'");
     const std::string name = kv.substr(0, eq), text = kv.substr(eq + 1);
     const OptionSpec* spec = nullptr;
-    for (const OptionSpec& s : plugin.descriptor->options)
+    for (const OptionSpec& s : flat_options(plugin.descriptor->options))
       if (s.name == name) spec = &s;
     auto bad = [&](const char* expected) {
       return ConfigError("--option " + name + ": expected " + expected + ", got '" + text + "'");
@@ -186,7 +186,7 @@ int train(const ParsedArgs& a) {
     const LoadedPlugin& plugin =
         Registry::instance().find(PluginKind::tokenizer, a.get("--plugin", "bpe"), "--plugin");
     bool writes_minbpe = false;
-    for (const OptionSpec& s : plugin.descriptor->options)
+    for (const OptionSpec& s : flat_options(plugin.descriptor->options))
       if (s.name == "save_format")
         for (const std::string& c : s.choices) writes_minbpe |= c == "minbpe";
     if (!writes_minbpe)

@@ -59,10 +59,9 @@ struct ExperimentConfig {
   // [train]
   int64_t max_iters;
   int64_t warmup_iters;
-  std::string lr_schedule;  // "cosine" | "linear" | "constant" | "wsd"
+  PluginChoice lr_schedule; // train.lr_schedule: cosine, linear, constant, wsd, ...
   double min_lr;
   int64_t lr_decay_iters;   // 0: max_iters
-  double lr_decay_frac;     // wsd: the last fraction of the steps up to lr_decay_iters, decaying
   double grad_clip;         // 0: off
   int64_t grad_accum_steps;
   int64_t eval_interval;
@@ -117,6 +116,13 @@ namespace config {
 // The experiment schema as a Markdown table: key | type | default | allowed | description
 // (`nanolab check --schema`; docs/experiments.md holds its output).
 std::string schema_markdown();
+
+// A resolved config as a run of an earlier version stored it, flattened to dotted keys and their
+// values' text, in today's keys: a plugin's bare name ("train.lr_schedule") becomes
+// "train.lr_schedule.plugin", train.lr_decay_frac becomes wsd's option
+// "train.lr_schedule.decay_frac" (and is dropped with another schedule). compare uses it so that
+// runs of every version line up key by key.
+void upgrade_flat_config(std::map<std::string, std::string>& flat);
 }  // namespace config
 
 }  // namespace nanolab

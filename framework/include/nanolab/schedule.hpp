@@ -6,8 +6,9 @@
 // update). A schedule is a pure function of iter and its ScheduleConfig: no state, no order of
 // calls (a resumed run asks for its next iteration first), a finite value in [min_lr, lr] for
 // every iter >= warmup_iters, the iterations after decay_iters included (a resumed run may go on).
-// `train.lr_schedule` names the plugin; the contract suite tests/plugins/contract_schedule.cpp
-// holds every schedule plugin to this.
+// `train.lr_schedule` names the plugin, with its own options if it declares any
+// (`lr_schedule = { plugin = "wsd", decay_frac = 0.1 }`); the contract suite
+// tests/plugins/contract_schedule.cpp holds every schedule plugin to this.
 #pragma once
 
 #include <cstdint>
@@ -22,8 +23,6 @@ struct ScheduleConfig {
   double min_lr;         // train.min_lr: where a decay ends; <= lr
   int64_t warmup_iters;  // train.warmup_iters: the framework's warmup, before the schedule
   int64_t decay_iters;   // train.lr_decay_iters, or max_iters when that is 0: where a decay ends
-  double decay_frac;     // train.lr_decay_frac, in (0, 1]: the share of decay_iters that decays
-                         // (for schedules with a final decay phase, such as wsd)
 };
 
 class NANOLAB_VISIBLE Schedule {

@@ -156,10 +156,11 @@ bool has_field(const KeySpec& spec) {
 Slot classify(const std::string& path) {
   if (const auto* spec = find_key(path))
     return spec->type() == KeyType::plugin ? Slot::plugin_table : Slot::value;
-  const auto dot = path.rfind('.');
-  if (dot != std::string::npos) {
-    const auto* parent = find_key(path.substr(0, dot));
-    if (parent && parent->type() == KeyType::plugin) return Slot::plugin_leaf;
+  // Inside a plugin's table, at any depth: an option, or a field of a table option.
+  for (auto dot = path.rfind('.'); dot != std::string::npos && dot > 0;
+       dot = path.rfind('.', dot - 1)) {
+    const auto* ancestor = find_key(path.substr(0, dot));
+    if (ancestor && ancestor->type() == KeyType::plugin) return Slot::plugin_leaf;
   }
   return is_table_path(path) ? Slot::table : Slot::unknown;
 }
@@ -203,6 +204,17 @@ std::string unknown_key_suggestion(const std::string& path, std::vector<std::str
   hint = (table.empty() ? "the top-level tables are " : "the keys of [" + table + "] are ") +
          join(siblings, ", ");
   return "";
+}
+
+void upgrade_flat_config(std::map<std::string, std::string>& flat) {
+  for (const auto& spec : schema()) {
+    if (spec.type() != KeyType::plugin) continue;
+    if (auto it = flat.find(spec.key); it != flat.end()) {
+      flat.insert_or_assign(spec.key + ".plugin", it->second);
+      flat.erase(spec.key);
+    }
+  }
+  upgrade_retired_keys(flat, [](const std::string& value) { return value; });
 }
 
 }  // namespace nanolab::config

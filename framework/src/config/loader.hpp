@@ -45,6 +45,7 @@ struct Problem {
 struct Source {
   std::string file;
   bool from_set = false;
+  bool resolved = false;  // a resolved config stored by a run: its retired keys are upgraded
   Origin at(const toml::source_region& region) const {
     if (from_set) return Origin{"", 0, 0, true};
     return Origin{file, region.begin.line, region.begin.column, false};
@@ -151,6 +152,24 @@ enum class Slot { value, plugin_table, plugin_leaf, table, unknown };
 Slot classify(const std::string& path);
 std::string parent_of(const std::string& path);
 std::string leaf_of(const std::string& path);
+
+// Keys that resolved configs of earlier versions hold and today's schema does not.
+// train.lr_decay_frac became the wsd schedule's option decay_frac.
+inline bool is_retired_key(const std::string& key) { return key == "train.lr_decay_frac"; }
+
+// A resolved config of an earlier version in today's keys: train.lr_decay_frac moves to
+// train.lr_schedule.decay_frac when the schedule is wsd (the one schedule that used it) and is
+// dropped otherwise. `name_of` gives the string a value holds. For the loader's entries and for
+// compare's flat text alike.
+template <class Map, class NameOf>
+void upgrade_retired_keys(Map& flat, NameOf name_of) {
+  const auto frac = flat.find("train.lr_decay_frac");
+  if (frac == flat.end()) return;
+  const auto schedule = flat.find("train.lr_schedule.plugin");
+  if (schedule != flat.end() && name_of(schedule->second) == "wsd")
+    flat.insert_or_assign("train.lr_schedule.decay_frac", frac->second);
+  flat.erase(frac);
+}
 
 // Sets `from` over `into`, later keys winning; a plugin's options go with the plugin named with
 // them.

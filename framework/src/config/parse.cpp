@@ -14,10 +14,10 @@ void Loader::flatten(const std::string& path, const toml::node& node, const Orig
       out.insert_or_assign(path, Entry{&node, key_origin, value_origin});
       return;
     case Slot::plugin_leaf:
-      if (node.is_table()) {
-        problem(value_origin, path,
-                "expected a boolean, number, string, or array of numbers or of strings, got a table",
-                "plugin options are plain values");
+      // A table option: its fields by their dotted paths ("optimizer.window.size").
+      if (const auto* table = node.as_table()) {
+        for (const auto& [key, child] : *table)
+          flatten(path + "." + std::string(key.str()), child, source.at(key.source()), source, out);
         return;
       }
       out.insert_or_assign(path, Entry{&node, key_origin, value_origin});
@@ -33,17 +33,32 @@ void Loader::flatten(const std::string& path, const toml::node& node, const Orig
         return;
       }
       if (const auto* spec = find_key(path); spec && spec->type() == KeyType::plugin) {
-        const std::string name = node.is_string() ? node_text(node) : "\"NAME\"";
+        // A plugin's name alone is short for { plugin = NAME }: the plugin with its defaults.
+        if (node.is_string()) {
+          out.insert_or_assign(path + ".plugin", Entry{&node, key_origin, value_origin});
+          return;
+        }
         problem(value_origin, path, "expected " + expected_text(*spec) + ", got " + describe(node),
                 path.find('.') == std::string::npos
-                    ? "write plugin = " + name + " in the [" + path + "] table"
-                    : "write " + leaf_of(path) + " = { plugin = " + name + " } in [" +
-                          parent_of(path) + "]");
+                    ? "write " + path + " = \"NAME\", or plugin = \"NAME\" in the [" + path +
+                          "] table"
+                    : "write " + leaf_of(path) + " = \"NAME\", or " + leaf_of(path) +
+                          " = { plugin = \"NAME\", option = value } in [" + parent_of(path) + "]");
       } else {
         problem(value_origin, path, "expected a table, got " + describe(node));
       }
       return;
     case Slot::unknown: {
+      if (source.resolved && is_retired_key(path)) {  // upgraded by take_document
+        out.insert_or_assign(path, Entry{&node, key_origin, value_origin});
+        return;
+      }
+      if (path == "train.lr_decay_frac") {
+        problem(key_origin, path, "unknown key: it is the wsd schedule's option decay_frac",
+                "write lr_schedule = { plugin = \"wsd\", decay_frac = " + node_text(node) +
+                    " } in [train]");
+        return;
+      }
       std::vector<std::string> siblings = keys_in(parent_of(path));
       if (parent_of(path).empty()) siblings.push_back("sweep");
       std::string hint;
@@ -77,6 +92,11 @@ void Loader::take_document(const toml::table& root, const Source& source, const 
               "expected a table of \"key\" = [values], got " + describe(node));
     }
   }
+
+  if (source.resolved)
+    upgrade_retired_keys(own, [](const Entry& e) {
+      return e.node->is_string() ? e.node->as_string()->get() : std::string();
+    });
 
   if (auto it = own.find("experiment.include"); it != own.end()) {
     const Entry include = it->second;
@@ -154,8 +174,8 @@ void Loader::parse_text(const std::string& text, const std::string& name, Layers
   files_.push_back(name);
   std::optional<toml::table> root = parse_toml(text, name);
   if (!root) return;
-  take_document(keep(std::move(*root)), Source{name, false}, fs::path(name), layers,
-                allow_include_and_sweep);
+  take_document(keep(std::move(*root)), Source{name, false, !allow_include_and_sweep},
+                fs::path(name), layers, allow_include_and_sweep);
 }
 
 }  // namespace nanolab::config

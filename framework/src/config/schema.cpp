@@ -56,14 +56,6 @@ KeySpec plugin_row(std::string key, PluginChoice C::*field, PluginKind kind,
   return spec;
 }
 
-KeySpec plugin_name_row(std::string key, std::string C::*field, PluginKind kind,
-                        std::string default_plugin, std::string doc) {
-  KeySpec spec = value_row(std::move(key), field, std::move(default_plugin), std::move(doc));
-  spec.plugin_kind = kind;
-  spec.names_plugin = true;
-  return spec;
-}
-
 KeySpec fixed(KeySpec spec) {
   spec.sweepable = false;
   return spec;
@@ -132,16 +124,13 @@ std::vector<KeySpec> make_schema() {
       value_row("train.max_iters", &C::max_iters, int64_t{2000}, "optimizer steps", 1.0, max_steps),
       value_row("train.warmup_iters", &C::warmup_iters, int64_t{100},
                 "linear warmup steps from 0 to lr; at most max_iters", 0.0, max_steps),
-      plugin_name_row("train.lr_schedule", &C::lr_schedule, PluginKind::schedule, "cosine",
-                      "the learning rate after the warmup: cosine or linear decay to min_lr, "
-                      "constant, or wsd (constant, then linear over the last lr_decay_frac)"),
+      plugin_row("train.lr_schedule", &C::lr_schedule, PluginKind::schedule, "cosine",
+                 "the learning rate after the warmup: a schedule's name (cosine, linear, "
+                 "constant, wsd) or { plugin = NAME, option = value, ... }"),
       value_row("train.min_lr", &C::min_lr, 1e-4, "learning rate at the end of the decay; <= lr",
                 0.0),
       value_row("train.lr_decay_iters", &C::lr_decay_iters, int64_t{0},
                 "step at which the decay reaches min_lr; 0: max_iters", 0.0, max_steps),
-      value_row("train.lr_decay_frac", &C::lr_decay_frac, 0.2,
-                "wsd: fraction of the steps (up to lr_decay_iters) that decay to min_lr",
-                exclusive(0.0), 1.0),
       value_row("train.grad_clip", &C::grad_clip, 1.0, "clip the global gradient norm; 0: off",
                 0.0),
       value_row("train.grad_accum_steps", &C::grad_accum_steps, int64_t{1},
@@ -239,8 +228,8 @@ ExperimentConfig default_config() {
 std::string expected_text(const KeySpec& spec) {
   if (spec.type() != KeyType::plugin) return plugin::type_phrase(spec.value.type);
   return spec.key.find('.') == std::string::npos
-             ? "a table [" + spec.key + "] with plugin = \"NAME\""
-             : "a table { plugin = \"NAME\" }";
+             ? "a plugin's name or a table [" + spec.key + "] with plugin = \"NAME\""
+             : "a plugin's name or a table { plugin = \"NAME\" }";
 }
 
 std::string schema_markdown() {
@@ -252,8 +241,8 @@ std::string schema_markdown() {
   for (const auto& spec : schema()) {
     std::string def = to_string(spec.value.default_value);
     std::string allowed = allowed_text(spec.value);
-    if (spec.type() == KeyType::plugin || spec.names_plugin) {
-      if (!spec.names_plugin) def = "{ plugin = " + def + " }";
+    if (spec.type() == KeyType::plugin) {
+      def = "{ plugin = " + def + " }";
       const std::string kind = to_string(spec.plugin_kind);
       const bool vowel = std::string("aeiou").find(kind[0]) != std::string::npos;
       allowed = (vowel ? "an " : "a ") + kind + " plugin (`nanolab plugins`)";

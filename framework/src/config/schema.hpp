@@ -8,9 +8,8 @@
 // `nanolab check --schema` (pasted into docs/experiments.md). A key is added here and nowhere else.
 // A row of type `plugin` is a table (or a whole section, like [optimizer]) holding `plugin = NAME`
 // and that plugin's options; the options are not in this table: each plugin declares its own
-// (Registry::validate checks them). A string row with names_plugin (train.lr_schedule) is the bare
-// name of a plugin whose options are not given in the file. Not a parser: load.cpp reads TOML and checks values against
-// these rows.
+// (Registry::validate checks them). A plugin's name alone (`lr_schedule = "wsd"`) is short for
+// { plugin = NAME }. Not a parser: parse.cpp reads TOML and checks values against these rows.
 #pragma once
 
 #include <cstdint>
@@ -38,8 +37,7 @@ struct KeySpec {
   // Named `key`: type, default, bounds, choices, doc. A plugin row's value is its plugin's name
   // (a string).
   OptionSpec value;
-  PluginKind plugin_kind = PluginKind::attention;  // of plugin rows and names_plugin rows
-  bool names_plugin = false;  // a string row whose value is the name of a plugin of plugin_kind
+  PluginKind plugin_kind = PluginKind::attention;  // of plugin rows
   bool sweepable = true;
 
   KeyType type() const { return KeyType(field.index()); }

@@ -27,7 +27,9 @@ void Loader::read_sweep(const std::string& prefix, const toml::table& table, con
       read_sweep(written + ".", *inner, source, out);
       continue;
     }
-    const std::string key = prefix.empty() && written == "seeds" ? "experiment.seed" : written;
+    std::string key = prefix.empty() && written == "seeds" ? "experiment.seed" : written;
+    // A plugin table swept by its plugins' names: "train.lr_schedule" = ["cosine", "wsd"].
+    if (classify(key) == Slot::plugin_table && node.is_array()) key += ".plugin";
     const Slot slot = classify(key);
     if (slot == Slot::unknown) {
       std::vector<std::string> candidates = leaf_keys();
@@ -39,7 +41,7 @@ void Loader::read_sweep(const std::string& prefix, const toml::table& table, con
     }
     if (slot == Slot::table || slot == Slot::plugin_table) {
       problem(origin, shown, "cannot sweep the table " + key + "; sweep one of its keys",
-              slot == Slot::plugin_table ? "e.g. \"" + key + ".plugin\" = [...]" : "");
+              slot == Slot::plugin_table ? "e.g. \"" + key + "\" = [\"NAME\", ...]" : "");
       continue;
     }
     if (const auto* spec = find_key(key); spec && !spec->sweepable) {

@@ -85,7 +85,7 @@ ExperimentConfig resolve(const Entries& entries, Loader& loader, bool read_init_
            it != entries.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
         if (it->first == name_key || find_key(it->first)) continue;  // optimizer.lr is ours
         if (auto option = to_option_value(*it->second.node)) {
-          choice.options.emplace(leaf_of(it->first), std::move(*option));
+          choice.options.emplace(it->first.substr(prefix.size()), std::move(*option));
         } else {
           loader.problem(it->second.value_origin, it->first,
                          "expected a boolean, number, string, or array of numbers or of strings, got " +
@@ -204,8 +204,6 @@ ExperimentConfig resolve(const Entries& entries, Loader& loader, bool read_init_
   for (const auto& spec : schema()) {
     if (!used.empty() && std::find(used.begin(), used.end(), spec.plugin_kind) == used.end())
       continue;
-    if (spec.names_plugin && !refused.count(spec.key))
-      find_plugin(spec.plugin_kind, std::get<std::string>(field_value(config, spec)), spec.key);
     if (spec.type() != KeyType::plugin) continue;
     const std::string name_key = spec.key + ".plugin";
     if (refused.count(name_key)) continue;

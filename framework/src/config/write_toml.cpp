@@ -8,11 +8,23 @@ namespace nanolab::config {
 
 namespace {
 
-std::string key_text(const std::string& key) {
+std::string segment_text(const std::string& key) {
   const bool bare = !key.empty() && std::all_of(key.begin(), key.end(), [](unsigned char c) {
     return std::isalnum(c) || c == '_' || c == '-';
   });
   return bare ? key : to_string(OptionValue(key));
+}
+
+// An option's name as a TOML key: the field of a table option as a dotted key (window.size).
+std::string key_text(const std::string& name) {
+  std::string out;
+  for (size_t begin = 0;;) {
+    const size_t dot = name.find('.', begin);
+    out += segment_text(name.substr(begin, dot - begin));
+    if (dot == std::string::npos) return out;
+    out += '.';
+    begin = dot + 1;
+  }
 }
 
 // `k = v` for each option, between `before` and `after`.

@@ -60,6 +60,7 @@ const char* to_string(OptionType type) {
     case OptionType::string: return "string";
     case OptionType::number_list: return "number list";
     case OptionType::string_list: return "string list";
+    case OptionType::table: return "table";
   }
   return "unknown type";
 }
@@ -82,6 +83,28 @@ std::string to_string(const OptionValue& value) {
     }
   };
   return std::visit(Visitor{}, value);
+}
+
+OptionSpec table_option(std::string name, std::vector<OptionSpec> fields, std::string doc) {
+  OptionSpec spec{std::move(name), OptionType::table, false};
+  spec.doc = std::move(doc);
+  spec.fields = std::move(fields);
+  return spec;
+}
+
+std::vector<OptionSpec> flat_options(const std::vector<OptionSpec>& schema) {
+  std::vector<OptionSpec> out;
+  for (const OptionSpec& spec : schema) {
+    if (spec.type != OptionType::table) {
+      out.push_back(spec);
+      continue;
+    }
+    for (OptionSpec field : flat_options(spec.fields)) {
+      field.name = spec.name + "." + field.name;
+      out.push_back(std::move(field));
+    }
+  }
+  return out;
 }
 
 bool in_range(const std::optional<Bound>& min, const std::optional<Bound>& max, double v) {
@@ -203,7 +226,19 @@ std::vector<std::string> schema_problems(const std::vector<OptionSpec>& schema) 
   for (const auto& spec : schema) {
     const std::string name = "option '" + spec.name + "'";
     if (spec.name.empty()) out.push_back("an option has no name");
+    if (spec.name.find('.') != std::string::npos)
+      out.push_back(name + ": a name holds no '.' (a table option nests its fields)");
     if (!seen.insert(spec.name).second) out.push_back(name + " is declared twice");
+    if (size_t(spec.type) > size_t(OptionType::table)) {
+      out.push_back(name + " has no known type");
+      continue;
+    }
+    if (spec.type == OptionType::table) {
+      if (spec.fields.empty()) out.push_back(name + " is a table without fields");
+      for (const auto& p : schema_problems(spec.fields)) out.push_back(name + ": " + p);
+      continue;
+    }
+    if (!spec.fields.empty()) out.push_back(name + " has fields but is not a table");
     if (type_of(spec.default_value) != spec.type) {
       out.push_back(name + " is declared " + to_string(spec.type) + " but its default " +
                     to_string(spec.default_value) + " is " +
@@ -216,15 +251,28 @@ std::vector<std::string> schema_problems(const std::vector<OptionSpec>& schema) 
   return out;
 }
 
-std::vector<OptionProblem> check_options(const std::vector<OptionSpec>& schema,
+std::vector<OptionProblem> check_options(const std::vector<OptionSpec>& declared,
                                          const std::map<std::string, OptionValue>& given,
                                          std::map<std::string, OptionValue>& complete) {
   std::vector<OptionProblem> problems;
+  const std::vector<OptionSpec> schema = flat_options(declared);
   std::vector<std::string> names;
   for (const auto& spec : schema) names.push_back(spec.name);
 
   for (const auto& [key, value] : given) {
     if (std::find(names.begin(), names.end(), key) != names.end()) continue;
+    // A plain value where a table is declared.
+    const std::string prefix = key + ".";
+    std::string fields;
+    for (const auto& n : names)
+      if (n.compare(0, prefix.size(), prefix) == 0)
+        fields += (fields.empty() ? "" : ", ") + n.substr(prefix.size());
+    if (!fields.empty()) {
+      problems.push_back({key, {},
+                          "expected a table { " + fields + " }, got " +
+                              type_phrase(type_of(value)) + " " + to_string(value)});
+      continue;
+    }
     std::string hint = did_you_mean_hint(key, names);
     if (hint.empty()) {
       std::string list;
@@ -255,6 +303,11 @@ std::string allowed_text(const OptionSpec& spec) {
   if (spec.length)
     out = std::to_string(*spec.length) +
           (spec.type == OptionType::number_list ? " numbers" : " strings");
+  if (spec.type == OptionType::table) {
+    std::string fields;
+    for (const auto& f : spec.fields) fields += (fields.empty() ? "" : ", ") + f.name;
+    return "a table { " + fields + " }";
+  }
   const std::string each = !spec.choices.empty() ? "one of " + plugin::choices_text(spec.choices)
                                                  : range_text(spec.min, spec.max);
   if (each.empty()) return out;

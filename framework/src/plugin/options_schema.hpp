@@ -38,8 +38,9 @@ std::vector<OptionProblem> check_value(const OptionSpec& spec, const OptionValue
 // range, choices or length); empty when it is usable.
 std::vector<std::string> schema_problems(const std::vector<OptionSpec>& schema);
 
-// Every problem of `given` against `schema`; when there are none, `complete` holds every declared
-// option (given or default) with its declared type.
+// Every problem of `given` (table fields by their dotted names) against `schema`; when there are
+// none, `complete` holds every declared option (given or default) with its declared type, each
+// field of a table by its dotted name.
 std::vector<OptionProblem> check_options(const std::vector<OptionSpec>& schema,
                                          const std::map<std::string, OptionValue>& given,
                                          std::map<std::string, OptionValue>& complete);

@@ -32,6 +32,7 @@ namespace {
 
 constexpr int record_fd = 3;               // where the child writes its records
 constexpr size_t max_record = 16u << 20;   // far above any real descriptor
+constexpr int max_option_depth = 16;       // tables of options nested deeper are refused
 constexpr size_t max_stderr = 64u << 10;   // the child's stderr kept for the message
 constexpr std::string_view ready_record = "ready";  // the child's first record
 
@@ -152,16 +153,10 @@ std::optional<Bound> take_bound(std::string_view& in) {
   return Bound(parse_double(s.substr(1)), s[0] == '(');
 }
 
-std::string plugin_record(const PluginDescriptor& d, const std::string& sha256) {
-  std::string out;
-  put(out, "plugin");
-  put(out, std::to_string(int(d.kind)));
-  put(out, d.name);
-  put(out, d.version);
-  put(out, d.description);
-  put(out, sha256);
-  put(out, std::to_string(d.options.size()));
-  for (const OptionSpec& o : d.options) {
+// The options, each with the fields of a table option after it, in turn.
+void put_options(std::string& out, const std::vector<OptionSpec>& options) {
+  put(out, std::to_string(options.size()));
+  for (const OptionSpec& o : options) {
     put(out, o.name);
     put(out, std::to_string(int(o.type)));
     put_value(out, o.default_value);
@@ -171,7 +166,44 @@ std::string plugin_record(const PluginDescriptor& d, const std::string& sha256) 
     for (const auto& c : o.choices) put(out, c);
     put(out, o.doc);
     put(out, o.length ? std::to_string(*o.length) : "");
+    put_options(out, o.fields);
   }
+}
+
+std::vector<OptionSpec> take_options(std::string_view& in, int depth) {
+  if (depth > max_option_depth) throw Malformed();
+  std::vector<OptionSpec> options;
+  for (long long n = take_integer(in); n > 0; --n) {
+    OptionSpec o;
+    o.name = take(in);
+    const long long type = take_integer(in);
+    if (type < 0 || type > int(OptionType::table)) throw Malformed();
+    o.type = OptionType(type);
+    o.default_value = take_value(in);
+    o.min = take_bound(in);
+    o.max = take_bound(in);
+    for (long long c = take_integer(in); c > 0; --c) o.choices.push_back(take(in));
+    o.doc = take(in);
+    if (const std::string length = take(in); !length.empty()) {
+      const long long n = std::strtoll(length.c_str(), nullptr, 10);
+      if (n < 0 || size_t(n) > max_record || std::to_string(n) != length) throw Malformed();
+      o.length = size_t(n);
+    }
+    o.fields = take_options(in, depth + 1);
+    options.push_back(std::move(o));
+  }
+  return options;
+}
+
+std::string plugin_record(const PluginDescriptor& d, const std::string& sha256) {
+  std::string out;
+  put(out, "plugin");
+  put(out, std::to_string(int(d.kind)));
+  put(out, d.name);
+  put(out, d.version);
+  put(out, d.description);
+  put(out, sha256);
+  put_options(out, d.options);
   return out;
 }
 
@@ -196,22 +228,7 @@ ProbeResult read_record(std::string_view in) {
     d.version = take(in);
     d.description = take(in);
     r.sha256 = take(in);
-    for (long long n = take_integer(in); n > 0; --n) {
-      OptionSpec o;
-      o.name = take(in);
-      o.type = OptionType(take_integer(in));
-      o.default_value = take_value(in);
-      o.min = take_bound(in);
-      o.max = take_bound(in);
-      for (long long c = take_integer(in); c > 0; --c) o.choices.push_back(take(in));
-      o.doc = take(in);
-      if (const std::string length = take(in); !length.empty()) {
-        const long long n = std::strtoll(length.c_str(), nullptr, 10);
-        if (n < 0 || size_t(n) > max_record || std::to_string(n) != length) throw Malformed();
-        o.length = size_t(n);
-      }
-      d.options.push_back(std::move(o));
-    }
+    d.options = take_options(in, 0);
     r.descriptor = std::move(d);
   } else {
     throw Malformed();

@@ -12,6 +12,7 @@
 #include <set>
 #include <sstream>
 
+#include "nanolab/experiment.hpp"
 #include "nanolab/interrupt.hpp"
 #include "nanolab/report.hpp"
 
@@ -218,6 +219,7 @@ std::map<std::string, std::string> flatten_config(const std::string& toml_text) 
   std::map<std::string, std::string> out;
   try {
     flatten(toml::parse(toml_text), "", out);
+    config::upgrade_flat_config(out);
   } catch (const toml::parse_error& e) {
     throw StorageError(std::string("the run's /config is not valid TOML: ") +
                        std::string(e.description()));

@@ -62,8 +62,10 @@ Components build(const ExperimentConfig& config, Purpose purpose, const std::str
     c.plugins.push_back(record(registry, PluginKind::optimizer, config.optimizer.plugin));
     c.loss = registry.make<PluginKind::loss>(config.loss.plugin, config.loss.options);
     c.plugins.push_back(record(registry, PluginKind::loss, config.loss.plugin));
-    c.schedule = registry.make<PluginKind::schedule>(config.lr_schedule, {}, schedule_config(config));
-    c.plugins.push_back(record(registry, PluginKind::schedule, config.lr_schedule));
+    c.schedule = registry.make<PluginKind::schedule>(config.lr_schedule.plugin,
+                                                     config.lr_schedule.options,
+                                                     schedule_config(config));
+    c.plugins.push_back(record(registry, PluginKind::schedule, config.lr_schedule.plugin));
   }
   return c;
 }

@@ -5,7 +5,7 @@ namespace nanolab::train_detail {
 
 ScheduleConfig schedule_config(const ExperimentConfig& c) {
   return ScheduleConfig{c.lr, c.min_lr, c.warmup_iters,
-                        c.lr_decay_iters > 0 ? c.lr_decay_iters : c.max_iters, c.lr_decay_frac};
+                        c.lr_decay_iters > 0 ? c.lr_decay_iters : c.max_iters};
 }
 
 double learning_rate(const Schedule& schedule, const ExperimentConfig& c, int64_t iter) {

@@ -576,7 +576,13 @@ void require_world_size(int64_t trained_on, int world_size, const std::string& o
         std::to_string(trained_on) + (trained_on == 1 ? " or without mpirun" : ""));
 }
 
-const std::vector<PluginKind> every_plugin_kind = {PluginKind::attention, PluginKind::optimizer, PluginKind::loss, PluginKind::tokenizer};
+// A resume uses a plugin of every kind: each is taken from the file the run recorded when the
+// search path lacks it.
+const std::vector<PluginKind> every_plugin_kind = [] {
+  std::vector<PluginKind> kinds;
+  for (size_t k = 0; k < plugin_kind_count; ++k) kinds.push_back(PluginKind(k));
+  return kinds;
+}();
 
 // The kinds of plugin that `sample` and `eval` use: the model's attention and the tokenizer, not
 // the optimizer or loss the run was trained with, which need not be on the search path any more.

@@ -42,7 +42,7 @@ TEST_F(LoadTest, AnEmptyFileGetsEveryDefault) {
   EXPECT_EQ(c.loss.plugin, "cross_entropy");
   EXPECT_EQ(c.max_iters, 2000);
   EXPECT_EQ(c.warmup_iters, 100);
-  EXPECT_EQ(c.lr_schedule, "cosine");
+  EXPECT_EQ(c.lr_schedule.plugin, "cosine");
   EXPECT_EQ(c.min_lr, 1e-4);
   EXPECT_EQ(c.lr_decay_iters, 0);
   EXPECT_EQ(c.grad_clip, 1.0);
@@ -136,7 +136,7 @@ betas = [0.9, 0.99]
   EXPECT_EQ(c.dataset, "synthetic:add");  // not valid TOML: the string it spells
   EXPECT_EQ(c.optimizer.options.at("betas"), OptionValue(std::vector<double>{0.9, 0.95}));
   EXPECT_EQ(c.tokenizer.plugin, "byte");
-  EXPECT_EQ(c.lr_schedule, "linear");
+  EXPECT_EQ(c.lr_schedule.plugin, "linear");
   EXPECT_EQ(c.dropout, 0.25);
 }
 
@@ -184,6 +184,24 @@ seeds = [1, 2]
     EXPECT_EQ(exp.runs[i].swept.at("experiment.seed"), std::to_string(i % 2 + 1));
     EXPECT_EQ(exp.runs[i].swept.at("model.attention.plugin"), "\"causal_mha\"");
   }
+}
+
+// A plugin table swept (or set) by names alone sweeps (or sets) its plugin.
+TEST_F(LoadTest, APluginTableSweptByNamesSweepsItsPlugin) {
+  const auto file = write("exp.toml", R"(
+[sweep]
+"train.lr_schedule" = ["cosine", "wsd"]
+)");
+  const Experiment exp = load_experiment(file);
+  ASSERT_EQ(exp.runs.size(), 2u);
+  EXPECT_EQ(exp.runs[0].config.lr_schedule.plugin, "cosine");
+  EXPECT_EQ(exp.runs[1].config.lr_schedule.plugin, "wsd");
+  EXPECT_EQ(exp.runs[1].name, "lr_schedule.plugin=wsd");
+  EXPECT_EQ(exp.runs[1].swept.at("train.lr_schedule.plugin"), "\"wsd\"");
+  // --set of the table by a name is the last word over the sweep of its plugin.
+  const Experiment set = load_experiment(file, {"train.lr_schedule=linear"});
+  ASSERT_EQ(set.runs.size(), 1u);
+  EXPECT_EQ(set.runs[0].config.lr_schedule.plugin, "linear");
 }
 
 TEST_F(LoadTest, SweepCasesSetTheirOwnKeysAndCombineWithTheOtherAxes) {
@@ -355,6 +373,8 @@ on_nonfinite = "skip"
     EXPECT_NE(run.config_toml.find(line), std::string::npos) << spec.key << "\n" << run.config_toml;
   }
   EXPECT_NE(run.config_toml.find("tokenizer = { plugin = \"byte\" }"), std::string::npos);
+  // A plugin's name alone in the file is stored as its table.
+  EXPECT_NE(run.config_toml.find("lr_schedule = { plugin = \"linear\" }"), std::string::npos);
   EXPECT_NE(
       run.config_toml.find("[optimizer]\nplugin = \"adamw\"\nlr = 3e-04\nno_decay = []\n"
                            "betas = [0.9, 0.95]\n"
@@ -382,7 +402,8 @@ TEST(Schema, EveryDefaultPassesItsOwnChecksAndTheTableListsEveryKey) {
     EXPECT_NE(table.find("| `" + spec.key + "` |"), std::string::npos) << spec.key;
   EXPECT_NE(table.find("| `model.dropout` | number | `0.0` | [0, 1) |"), std::string::npos)
       << table;
-  EXPECT_NE(table.find("| `train.lr_schedule` | string | `\"cosine\"` | a schedule plugin "
+  EXPECT_NE(table.find("| `train.lr_schedule` | plugin table | `{ plugin = \"cosine\" }` | a "
+                       "schedule plugin "
                        "(`nanolab plugins`) |"),
             std::string::npos);
 }

@@ -64,7 +64,6 @@ TEST_F(RunNameTest, ASweepWhoseRunNamesOutgrowAFolderNameIsRefused) {
       "\"train.min_lr\" = [0.00012345678901234]\n"
       "\"model.dropout\" = [0.123456789012345]\n"
       "\"train.grad_clip\" = [1.23456789012345]\n"
-      "\"train.lr_decay_frac\" = [0.523456789012345]\n"
       "\"train.max_iters\" = [123456789]\n"
       "\"train.warmup_iters\" = [12345678]\n"
       "\"train.eval_interval\" = [123456789]\n"

@@ -56,13 +56,14 @@ TEST_F(ValidationTest, UnknownTableAndFarKeyListTheKnownOnes) {
 
 TEST_F(ValidationTest, WrongTypeSaysExpectedAndActual) {
   const std::string m = error_of(
-      "[model]\nn_head = \"four\"\nn_layer = 4.0\nbias = 1\n[data]\ntokenizer = \"char\"\n");
+      "[model]\nn_head = \"four\"\nn_layer = 4.0\nbias = 1\n[data]\ntokenizer = 3\n");
   expect_line(m, "2:10: model.n_head: expected an integer, got a string \"four\"");
   expect_line(m, "3:11: model.n_layer: expected an integer, got a number 4.0");
   expect_line(m, "4:8: model.bias: expected a boolean, got an integer 1");
   expect_line(m,
-              "6:13: data.tokenizer: expected a table { plugin = \"NAME\" }, got a string \"char\""
-              "\n    hint: write tokenizer = { plugin = \"char\" } in [data]");
+              "6:13: data.tokenizer: expected a plugin's name or a table { plugin = \"NAME\" }, got "
+              "an integer 3\n    hint: write tokenizer = \"NAME\", or tokenizer = { plugin = "
+              "\"NAME\", option = value } in [data]");
 }
 
 TEST_F(ValidationTest, ValuesOutOfRange) {
@@ -73,22 +74,97 @@ TEST_F(ValidationTest, ValuesOutOfRange) {
   expect_line(m, "4:11: model.dropout: must be [0, 1), got 1.0");
   expect_line(m, "6:6: optimizer.lr: must be > 0, got -0.001");
   expect_line(m,
-              "8:15: train.lr_schedule: no schedule plugin named 'cosin' (did you mean 'cosine'?); "
+              "8:15: train.lr_schedule.plugin: no schedule plugin named 'cosin' (did you mean "
+              "'cosine'?); "
               "found: ");
   expect_line(m, "9:13: train.grad_clip: must be a finite number >= 0, got nan");
 }
 
-// wsd's decay fraction is a share of the run: more than 0 (a decay of no steps is no schedule)
-// and at most all of it.
-TEST_F(ValidationTest, LrDecayFracIsAFractionAboveZero) {
+// A plugin's table option is written as a TOML table (inline or a [section]), checked at each field's
+// value, stored as dotted keys and read back the same.
+TEST_F(ValidationTest, ATableOptionIsATomlTableCheckedAtEachField) {
+  const std::string dirs =
+      "[experiment]\nplugin_dirs = [\"" + std::string(NANOLAB_TEST_FIXTURE_PLUGIN_DIR) + "\"]\n";
+  const std::string m = error_of(
+      dirs + "[data]\ntokenizer = { plugin = \"fixture_bytes\", window = { size = 0, "
+             "stride = { step = -1.0, stepp = 2 } } }\n");
+  expect_line(m, "4:59: data.tokenizer.window.size: must be [1, 64], got 0");
+  expect_line(m, "4:80: data.tokenizer.window.stride.step: must be > 0, got -1.0");
+  expect_line(m, "4:94: data.tokenizer.window.stride.stepp: unknown option (did you mean "
+                 "'window.stride.step'?)");
+  const std::string plain = error_of(dirs + "[data]\ntokenizer = { plugin = \"fixture_bytes\", "
+                                            "window = 3 }\n");
+  expect_line(plain, "4:50: data.tokenizer.window: expected a table { size, stride.step }, got an "
+                     "integer 3");
+
+  const RunSpec run = load_experiment(write("good.toml", dirs + R"([data.tokenizer]
+plugin = "fixture_bytes"
+[data.tokenizer.window]
+size = 8
+stride.step = 3
+)")).runs[0];
+  EXPECT_EQ(run.config.tokenizer.options,
+            (std::map<std::string, OptionValue>{{"window.size", int64_t{8}},
+                                                {"window.stride.step", 3.0}}));
+  EXPECT_NE(run.config_toml.find("window.size = 8, window.stride.step = 3.0 }"),
+            std::string::npos)
+      << run.config_toml;
+  EXPECT_EQ(parse_resolved_config(run.config_toml, "run.h5 /config"), run.config);
+}
+
+// A plugin's name alone is short for { plugin = NAME }, in a file, a sweep and --set alike.
+TEST_F(ValidationTest, APluginsNameAloneIsThePluginWithItsDefaults) {
+  const std::string file = "[model]\nattention = \"causal_mha\"\n[train]\nlr_schedule = \"wsd\"\n";
+  const ExperimentConfig c = parse_resolved_config(file, "short");
+  EXPECT_EQ(c.attention.plugin, "causal_mha");
+  EXPECT_EQ(c.lr_schedule.plugin, "wsd");
+  EXPECT_TRUE(c.lr_schedule.options.empty());
+  const ExperimentConfig t = parse_resolved_config(
+      "[train]\nlr_schedule = { plugin = \"wsd\", decay_frac = 0.3 }\n", "table");
+  EXPECT_EQ(t.lr_schedule.plugin, "wsd");
+  EXPECT_EQ(std::get<double>(t.lr_schedule.options.at("decay_frac")), 0.3);
+}
+
+// wsd's decay fraction is its own option, a share of the run: more than 0 (a decay of no steps is
+// no schedule) and at most all of it, checked like any plugin option at its value.
+TEST_F(ValidationTest, WsdDecayFracIsAnOptionAboveZeroAndAtMostOne) {
   for (const char* bad : {"0.0", "1.5", "-0.2"}) {
-    const std::string m = error_of(std::string("[train]\nlr_decay_frac = ") + bad + "\n");
-    expect_line(m, std::string("2:17: train.lr_decay_frac: must be (0, 1], got ") + bad);
+    const std::string m = error_of(
+        std::string("[train]\nlr_schedule = { plugin = \"wsd\", decay_frac = ") + bad + " }\n");
+    expect_line(m, std::string("2:46: train.lr_schedule.decay_frac: must be (0, 1], got ") + bad);
   }
   for (const char* good : {"1.0", "0.05"}) {
-    const std::string m = std::string("[train]\nlr_schedule = \"wsd\"\nlr_decay_frac = ") + good;
-    EXPECT_DOUBLE_EQ(parse_resolved_config(m, "wsd").lr_decay_frac, std::stod(good)) << good;
+    const std::string m =
+        std::string("[train]\nlr_schedule = { plugin = \"wsd\", decay_frac = ") + good + " }";
+    EXPECT_DOUBLE_EQ(
+        std::get<double>(parse_resolved_config(m, "wsd").lr_schedule.options.at("decay_frac")),
+        std::stod(good))
+        << good;
   }
+  // The key it was before is refused in a file, with the way to write it now.
+  expect_line(error_of("[train]\nlr_decay_frac = 0.3\n"),
+              "2:1: train.lr_decay_frac: unknown key: it is the wsd schedule's option decay_frac\n"
+              "    hint: write lr_schedule = { plugin = \"wsd\", decay_frac = 0.3 } in [train]");
+}
+
+// Runs stored train.lr_schedule = "NAME" and train.lr_decay_frac before the schedule took
+// options: their configs read back with wsd's fraction as its option, and without it otherwise.
+TEST_F(ValidationTest, AStoredConfigWithLrDecayFracReadsBackAsWsdsOption) {
+  const ExperimentConfig wsd = parse_resolved_config(
+      "[train]\nlr_schedule = \"wsd\"\nlr_decay_frac = 0.35\n", "run.h5 /config");
+  EXPECT_EQ(wsd.lr_schedule.plugin, "wsd");
+  EXPECT_EQ(std::get<double>(wsd.lr_schedule.options.at("decay_frac")), 0.35);
+  const ExperimentConfig cosine = parse_resolved_config(
+      "[train]\nlr_schedule = \"cosine\"\nlr_decay_frac = 0.35\n", "run.h5 /config");
+  EXPECT_EQ(cosine.lr_schedule.plugin, "cosine");
+  EXPECT_TRUE(cosine.lr_schedule.options.empty());
+  std::map<std::string, std::string> flat = {{"train.lr_schedule", "wsd"},
+                                             {"train.lr_decay_frac", "0.35"},
+                                             {"model.attention.plugin", "causal_mha"}};
+  config::upgrade_flat_config(flat);
+  EXPECT_EQ(flat, (std::map<std::string, std::string>{{"train.lr_schedule.plugin", "wsd"},
+                                                      {"train.lr_schedule.decay_frac", "0.35"},
+                                                      {"model.attention.plugin", "causal_mha"}}));
 }
 
 TEST_F(ValidationTest, NEmbdMustBeDivisibleByNHead) {
@@ -125,9 +201,8 @@ TEST_F(ValidationTest, BadPluginOptionsAreNamedByFullPath) {
   expect_line(m, "3:9: optimizer.betas: expected a number list, got a string \"x\"");
   expect_line(m, "4:9: optimizer.betaz: unknown option (did you mean 'betas'?)");
   expect_line(m, "5:16: optimizer.weight_decay: must be >= 0, got -1.0");
-  expect_line(m,
-              "7:13: loss.smoothing: expected a boolean, number, string, or array of numbers or of "
-              "strings, got a table");
+  // A table where the plugin declares none is its fields, each unknown.
+  expect_line(m, "7:19: loss.smoothing.a: unknown option; its options are label_smoothing, z_loss");
 }
 
 // A plugin's option problems are reported natively where the value was written: at the element of

@@ -37,6 +37,7 @@ TEST(Options, TypeAndKindNames) {
   EXPECT_STREQ(to_string(OptionType::string), "string");
   EXPECT_STREQ(to_string(OptionType::number_list), "number list");
   EXPECT_STREQ(to_string(OptionType::string_list), "string list");
+  EXPECT_STREQ(to_string(OptionType::table), "table");
   EXPECT_STREQ(to_string(PluginKind::attention), "attention");
   EXPECT_STREQ(to_string(PluginKind::optimizer), "optimizer");
   EXPECT_STREQ(to_string(PluginKind::loss), "loss");
@@ -58,6 +59,41 @@ std::vector<std::string> problems_of(const std::vector<OptionSpec>& schema,
 }
 
 using Lines = std::vector<std::string>;
+
+// A table option's fields, nested at any depth, are options named "table.field": checked, defaulted,
+// suggested and reported by those names; a plain value where the table is declared is refused
+// naming its fields.
+TEST(OptionSchema, TableOptionsNestTheirFieldsUnderDottedNames) {
+  const std::vector<OptionSpec> schema = {
+      {"eps", OptionType::number, 1e-8, exclusive(0.0), std::nullopt, {}, "> 0"},
+      table_option("warmup",
+                   {{"steps", OptionType::integer, int64_t{10}, 0.0, std::nullopt, {}, ""},
+                    table_option("shape", {{"power", OptionType::number, 1.0, 1.0, 4.0, {}, ""}},
+                                 "")},
+                   "a table"),
+  };
+  EXPECT_EQ(plugin::schema_problems(schema), std::vector<std::string>{});
+  std::map<std::string, OptionValue> complete;
+  EXPECT_TRUE(plugin::check_options(schema, {{"warmup.shape.power", int64_t{2}}}, complete).empty());
+  EXPECT_EQ(complete, (std::map<std::string, OptionValue>{
+                          {"eps", 1e-8}, {"warmup.steps", int64_t{10}}, {"warmup.shape.power", 2.0}}));
+  EXPECT_EQ(problems_of(schema, {{"warmup.steps", int64_t{-1}},
+                                 {"warmup.shape.powr", 2.0},
+                                 {"warmup", int64_t{3}}}),
+            (Lines{"warmup: expected a table { steps, shape.power }, got an integer 3",
+                   "warmup.shape.powr: unknown option (did you mean 'warmup.shape.power'?)",
+                   "warmup.steps: must be >= 0, got -1"}));
+  EXPECT_EQ(allowed_text(schema[1]), "a table { steps, shape }");
+  std::vector<std::string> names;
+  for (const auto& spec : flat_options(schema)) names.push_back(spec.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"eps", "warmup.steps", "warmup.shape.power"}));
+  // A schema whose table is empty, or whose names hold a dot, is refused.
+  EXPECT_EQ(plugin::schema_problems({table_option("t", {}, ""),
+                                     {"a.b", OptionType::boolean, true, {}, {}, {}, ""}}),
+            (std::vector<std::string>{"option 't' is a table without fields",
+                                      "option 'a.b': a name holds no '.' (a table option nests "
+                                      "its fields)"}));
+}
 
 TEST(OptionSchema, OpenAndClosedBounds) {
   const std::vector<OptionSpec> schema = {

@@ -122,7 +122,9 @@ TEST(Registry, ValidateFillsDefaultsAndConvertsIntegers) {
   r.scan(NANOLAB_TEST_FIXTURE_PLUGIN_DIR);
   const auto& p = r.find(PluginKind::tokenizer, "fixture_bytes");
   auto o = Registry::validate(p, {{"scale", int64_t{2}}, {"mode", std::string("reversed")}});
-  EXPECT_EQ(o.values().size(), 5u);
+  EXPECT_EQ(o.values().size(), 7u);  // the table's fields by their dotted names
+  EXPECT_EQ(o.get<int64_t>("window.size"), 4);
+  EXPECT_EQ(o.get<double>("window.stride.step"), 1.0);
   EXPECT_EQ(o.get<double>("scale"), 2.0);  // integer given for a number: converted
   EXPECT_EQ(o.get<std::string>("mode"), "reversed");
   EXPECT_EQ(o.get<int64_t>("offset"), 0);
@@ -150,7 +152,8 @@ TEST(Registry, ValidateReportsEveryProblemAtOnce) {
   const std::vector<std::string> expected = {
       "invalid options for tokenizer 'fixture_bytes' (",
       "\n  data.tokenizer.ofset: unknown option (did you mean 'offset'?)",
-      "\n  data.tokenizer.colour: unknown option; its options are offset, mode, strict, scale, weights",
+      "\n  data.tokenizer.colour: unknown option; its options are offset, mode, strict, scale, "
+      "weights, window.size, window.stride.step",
       "\n  data.tokenizer.strict: expected a boolean, got a string \"yes\"",
       "\n  data.tokenizer.offset: expected an integer, got a number 2.5",
       "\n  data.tokenizer.scale: must be [0, 10], got 10.5",

@@ -31,7 +31,6 @@ ExperimentConfig config() {
   c.lr = 1e-3;
   c.min_lr = 1e-4;
   c.lr_decay_iters = 0;
-  c.lr_decay_frac = 0.25;
   return c;
 }
 
@@ -61,7 +60,6 @@ TEST(ScheduleConfigOfARun, TakesLrAndTheTrainKeysWithDecayItersDefaultingToMaxIt
   EXPECT_EQ(s.min_lr, 1e-4);
   EXPECT_EQ(s.warmup_iters, 10);
   EXPECT_EQ(s.decay_iters, 100);
-  EXPECT_EQ(s.decay_frac, 0.25);
   c.lr_decay_iters = 60;
   EXPECT_EQ(schedule_config(c).decay_iters, 60);
 }
