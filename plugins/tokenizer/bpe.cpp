@@ -8,10 +8,10 @@
 // Special tokens are a comma-separated string option (the schema has no string-list type).
 // save() writes nanolab's own strict format, or minbpe's `.model` with `save_format = "minbpe"`
 // (what minbpe's Tokenizer.load reads; load() reads both).
-// Encoding pre-splits the whole text in one sequential pass and merges the chunks in parallel (the
-// framework's TBB pool): the merges are per chunk, so the result is exactly the sequential one.
-// Each thread keeps the ids of the chunks it encoded lately, so a repeated word is merged once.
-// Not a SentencePiece-style
+// Encoding cuts the text into pieces that are pre-split and merged in parallel (the framework's TBB
+// pool): the merges are per chunk, so the result is exactly the sequential one. Each encoding task
+// borrows a cache of the chunks encoded lately, so a repeated word is merged once. The training
+// itself is bpe_train.hpp. Not a SentencePiece-style
 // tokenizer: no normalisation, no unigram model, no byte fallback (every byte is a token already).
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
