@@ -776,9 +776,9 @@ TEST(BpeTokenizer, PiecewisePreSplitEqualsOnePass) {
   }
 }
 
-// Each thread keeps the ids of the chunks it encoded: a chunk encoded by one vocabulary must never
-// come back from that cache for another, whether another instance or the same one retrained or
-// loaded. A 1024 and a 300 vocabulary, alternated on the same text in the same thread.
+// Encoding keeps the ids of the chunks it encoded, in caches that outlive the call: a chunk encoded
+// by one vocabulary must never come back from a cache for another, whether another instance or the
+// same one retrained or loaded. A 1024 and a 300 vocabulary, alternated on the same text in the same thread.
 TEST(BpeTokenizer, EncodedChunksNeverCrossVocabularies) {
   const std::string corpus = read(fixtures / "bpe_corpus.txt");
   auto large = make();
