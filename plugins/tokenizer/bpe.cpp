@@ -605,7 +605,10 @@ class BpeTokenizer final : public Tokenizer {
         }
     }
     std::vector<std::vector<int32_t>> pieces(cuts.size() - 1);
-    ids.reserve(ids.size() + text.size() / 3);  // about 3 to 4 bytes a token in English and code
+    // About 3 to 4 bytes a token in English and code; grown geometrically, since a text with
+    // special tokens comes here once per stretch between them.
+    const size_t need = ids.size() + text.size() / 3;
+    if (ids.capacity() < need) ids.reserve(std::max(need, 2 * ids.capacity()));
     // About 20 operations per byte: a regex step, and a cache look-up per chunk of a few bytes.
     parallel_for(int64_t(pieces.size()), int64_t(piece_bytes) * 20, [&](int64_t k0, int64_t k1) {
       std::unique_ptr<ChunkEncoder> encoder = encoders_.take();
