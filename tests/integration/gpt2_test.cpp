@@ -318,7 +318,7 @@ TEST(Gpt2FineTune, AnImportedModelFineTunesOnTinyShakespeare) {
   // The fixture is a 16-position model with random weights: its block_size, and a learning rate
   // that moves random weights in 30 steps (GPT-2's 3e-5 is for weights that already know English).
   Outcome o = run_program(
-      {"run", exp.string(), "--out", dir.path().string(), "--quiet", "--set",
+      {"run", exp.string(), "--out", dir.path().string(), "--name", "run", "--quiet", "--set",
        "model.init_from=" + (fixtures / "gpt2.bin").string(), "--set", "data.block_size=16",
        "--set", "data.batch_size=8", "--set", "optimizer.lr=1e-3", "--set", "train.max_iters=30",
        "--set", "train.eval_interval=10", "--set", "train.sample_tokens=20"},

@@ -245,6 +245,47 @@ TEST(Run, SkipModeSkipsNonFiniteStepsAndStopsAfterTheLimit) {
   EXPECT_EQ(read_run(f.run_dir("skip") / "run.h5").status, "failed");
 }
 
+// `nanolab run` and `check` without --out, in the fixture's folder: runs go to runs/ there.
+Outcome in_folder(const Fixture& f, const std::vector<std::string>& args, const std::string& tag) {
+  return Program(args, f.dir.path(), Fixture::plugin_env(), tag, -1,
+                 {"/bin/sh", "-c", "cd '" + f.dir.path().string() + "' && exec \"$0\" \"$@\""})
+      .wait();
+}
+
+// A sweep run with one of its keys set from the command line is named after that value too: the
+// same sweep with another --set value makes runs of its own instead of dying on the first one's
+// folder, and `check` sees a run that `run` would refuse.
+TEST(Run, SweepRunsOfAnotherSetValueDoNotCollideAndCheckSeesACollision) {
+  Fixture f(tiny_experiment(6) + "[sweep]\n\"optimizer.lr\" = [1e-3, 3e-3]\nseeds = [1]\n");
+  const auto runs = f.dir.path() / "runs" / "tiny";
+  auto with_lr = [&](const std::string& command, const std::string& lr) {
+    std::vector<std::string> args = {command, f.exp.string(), "--set", "optimizer.lr=" + lr};
+    if (command == "run") args.push_back("--quiet");
+    return in_folder(f, args, command + lr);
+  };
+  const Outcome first = with_lr("run", "1e-3");
+  ASSERT_EQ(first.status, 0) << first.err;
+  EXPECT_TRUE(fs::exists(runs / "lr=0.001,seed=1" / "run.h5"));
+  const Outcome check = with_lr("check", "2e-3");
+  EXPECT_EQ(check.status, 0) << check.err;
+  EXPECT_NE(check.out.find("lr=0.002,seed=1"), std::string::npos) << check.out;
+  const Outcome second = with_lr("run", "2e-3");
+  ASSERT_EQ(second.status, 0) << second.err;
+  EXPECT_EQ(read_run(runs / "lr=0.002,seed=1" / "run.h5").status, "completed");
+  EXPECT_EQ(read_run(runs / "lr=0.001,seed=1" / "run.h5").status, "completed");
+
+  // The same configuration again: check says what run would.
+  const Outcome again = with_lr("check", "1e-3");
+  EXPECT_EQ(again.status, 2) << again.err;
+  EXPECT_NE(again.err.find((fs::path("runs") / "tiny" / "lr=0.001,seed=1" / "run.h5").string() +
+                           ": the run directory already holds a run"),
+            std::string::npos)
+      << again.err;
+  const Outcome refused = with_lr("run", "1e-3");
+  EXPECT_EQ(refused.status, 2) << refused.err;
+  EXPECT_NE(refused.err.find("already holds a run"), std::string::npos) << refused.err;
+}
+
 TEST(Run, ConfigurationErrorExits2AndCreatesNothing) {
   Fixture f;
   const Outcome o = f.run("bad", {"model.n_embd=33"});

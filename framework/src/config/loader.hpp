@@ -77,6 +77,7 @@ struct Axis {
 struct Layers {
   Entries entries;
   std::vector<Axis> sweep;
+  Entries set;  // the keys `--set` gave (the last word for each), which name the runs too
 };
 
 // ---- the loader (parse.cpp, overrides.cpp, sweep.cpp) -------------------------------------------
@@ -176,9 +177,9 @@ void throw_problems(const Loader& loader, const std::string& main_file);
 // The resolved config as TOML, every key (write_toml.cpp).
 std::string to_toml(const ExperimentConfig& config);
 
-// Run names (naming.cpp): the label of each sweep axis, the last n segments of a dotted key, a
-// text made a folder-name piece, a value as a piece of a run's name.
-std::vector<std::string> axis_labels(const std::vector<Axis>& axes);
+// Run names (naming.cpp): the label of each key that names runs (swept or set), the last n
+// segments of a dotted key, a text made a folder-name piece, a value as a piece of a run's name.
+std::vector<std::string> key_labels(const std::vector<std::string>& keys);
 std::string key_tail(const std::string& key, size_t n);
 std::string folder_safe(std::string text);
 std::string name_piece(const toml::node& node);
