@@ -183,6 +183,10 @@ std::vector<std::string> key_labels(const std::vector<std::string>& keys);
 std::string key_tail(const std::string& key, size_t n);
 std::string folder_safe(std::string text);
 std::string name_piece(const toml::node& node);
+// A fully resolved config (RunSpec::config_toml, to_toml's text) with train.max_iters =
+// `max_iters` and every other line as it is: the config of a run that `nanolab resume --set
+// train.max_iters=N` extends (write_toml.cpp). The text unchanged when it has no train.max_iters.
+std::string with_max_iters(const std::string& toml_text, int64_t max_iters);
 // experiment.name's rule: a folder name of letters, digits, '.', '_' and '-' ("" when it is).
 std::string experiment_name_problem(const std::string& s);
 
