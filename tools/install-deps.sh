@@ -11,6 +11,7 @@ build_packages=(
   libtbb-dev                       # oneTBB
   libboost-dev                     # Boost.DLL (header-only)
   libtomlplusplus-dev              # experiment files
+  nlohmann-json3-dev               # JSON: safetensors headers, config.json, compare --format json
   libhdf5-dev hdf5-tools           # run logs
   libgtest-dev libbenchmark-dev    # tests, micro-benchmarks
   libpcre2-dev                     # the bpe tokenizer's pre-splitting (GPT-2/GPT-4 patterns)

@@ -14,6 +14,7 @@
 // itself is bpe_train.hpp. Not a SentencePiece-style
 // tokenizer: no normalisation, no unigram model, no byte fallback (every byte is a token already).
 #define PCRE2_CODE_UNIT_WIDTH 8
+#include <nlohmann/json.hpp>
 #include <pcre2.h>
 
 #include <algorithm>
@@ -844,73 +845,25 @@ void BpeTokenizer::load_gpt2(const std::string& encoder_path, const std::string&
     return true;
   };
 
-  // encoder.json: one flat object of "token": id, with JSON string escapes.
+  // encoder.json: one flat object of "token": id.
+  nlohmann::json encoder;
+  try {
+    encoder = nlohmann::json::parse(json);
+  } catch (const nlohmann::json::exception& e) {
+    // "[json.exception.parse_error.101] parse error at line 1, column 7: ...", without the id.
+    const std::string what = e.what();
+    throw bad(encoder_path, "not valid JSON: " + what.substr(what.find("] ") + 2));
+  }
+  if (!encoder.is_object()) throw bad(encoder_path, "expected one object of \"token\": id");
   std::unordered_map<std::string, int32_t> id_of;  // token bytes -> id
-  size_t i = json.find('{');
-  if (i == std::string::npos) throw bad(encoder_path, "no '{'");
-  ++i;
-  auto skip_space = [&] {
-    while (i < json.size() && std::isspace(static_cast<unsigned char>(json[i]))) ++i;
-  };
-  for (;;) {
-    skip_space();
-    if (i < json.size() && json[i] == '}') break;
-    if (i >= json.size() || json[i] != '"') throw bad(encoder_path, "expected a string key");
-    std::vector<int> cps;
-    for (++i;; ++i) {
-      if (i >= json.size()) throw bad(encoder_path, "unterminated string");
-      if (json[i] == '"') break;
-      if (json[i] == '\\') {
-        if (++i >= json.size()) throw bad(encoder_path, "unterminated escape");
-        const char e = json[i];
-        if (e == 'u') {
-          if (i + 4 >= json.size()) throw bad(encoder_path, "short \\u escape");
-          int v = 0;
-          for (size_t k = i + 1; k <= i + 4; ++k) {
-            const char h = json[k];
-            const int digit = h >= '0' && h <= '9'   ? h - '0'
-                              : h >= 'a' && h <= 'f' ? h - 'a' + 10
-                              : h >= 'A' && h <= 'F' ? h - 'A' + 10
-                                                     : -1;
-            if (digit < 0)
-              throw bad(encoder_path, "a \\u escape without 4 hex digits at byte " +
-                                          std::to_string(i - 1));
-            v = v * 16 + digit;
-          }
-          cps.push_back(v);
-          i += 4;
-        } else {
-          const std::string from = "\"\\/bfnrt", to = "\"\\/\b\f\n\r\t";
-          const size_t k = from.find(e);
-          if (k == std::string::npos) throw bad(encoder_path, "bad escape");
-          cps.push_back(to[k]);
-        }
-      } else {
-        const size_t start = i;
-        while (i + 1 < json.size() && (static_cast<unsigned char>(json[i + 1]) & 0xC0) == 0x80) ++i;
-        const auto c = utf8::code_points(std::string_view(json).substr(start, i + 1 - start));
-        if (!c) throw bad(encoder_path, "not UTF-8 at byte " + std::to_string(start));
-        cps.insert(cps.end(), c->begin(), c->end());
-      }
-    }
-    ++i;
-    skip_space();
-    if (i >= json.size() || json[i] != ':') throw bad(encoder_path, "expected ':'");
-    ++i;
-    skip_space();
-    size_t used = 0;
-    int32_t id = 0;
-    try {
-      id = std::stoi(json.substr(i, 12), &used);
-    } catch (const std::exception&) {
-      throw bad(encoder_path, "expected an integer id");
-    }
-    i += used;
+  for (const auto& [token, id] : encoder.items()) {
+    if (!id.is_number_unsigned() || id.get<uint64_t>() > uint64_t(INT32_MAX))
+      throw bad(encoder_path, "the id of " + nlohmann::json(token).dump() + " is " + id.dump() +
+                                  ", expected an integer from 0 to 2^31-1");
     std::string bytes;
-    if (!code_points_to_bytes(cps, bytes)) throw bad(encoder_path, "a token outside GPT-2's byte alphabet");
-    id_of[bytes] = id;
-    skip_space();
-    if (i < json.size() && json[i] == ',') ++i;
+    if (!code_points_to_bytes(utf8::code_points(token), bytes))
+      throw bad(encoder_path, "a token outside GPT-2's byte alphabet");
+    id_of[bytes] = id.get<int32_t>();
   }
 
   std::vector<int32_t> byte_id(256);

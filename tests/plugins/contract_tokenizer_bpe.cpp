@@ -247,7 +247,9 @@ TEST(BpeTokenizer, EncoderJsonWithABadUnicodeEscapeIsADataErrorNamingIt) {
   std::ofstream(files.encoder) << "{\"\\u00zz\": 0}";
   const std::string m = files.refusal();
   EXPECT_NE(m.find("bpe: '" + files.encoder.string() +
-                   "' is malformed: a \\u escape without 4 hex digits at byte 2"),
+                   "' is malformed: not valid JSON: parse error at line 1, "
+                   "column 7: syntax error while parsing object key - invalid string: '\\u' "
+                   "must be followed by 4 hex digits"),
             std::string::npos)
       << m;
 }

@@ -1,7 +1,8 @@
 // `nanolab check EXP.toml [--set key=value]...`: validates an experiment, estimates the memory of
 // each run against what the machine has left (nanolab/memory.hpp), and lists the runs its sweep
 // would make, without creating anything (docs/experiments.md). Every problem of the file
-// comes back in one ConfigError, which main() prints and turns into exit 2.
+// comes back in one ConfigError, which main() prints and turns into exit 2; so does a run that
+// `nanolab run` (without --out) would refuse because its folder already holds a run.
 // `nanolab check --schema` prints every key of an experiment as a Markdown table (the table in
 // docs/experiments.md is this output).
 #include <cstdio>
@@ -12,6 +13,7 @@
 #include "nanolab/memory.hpp"
 #include "nanolab/errors.hpp"
 #include "nanolab/experiment.hpp"
+#include "nanolab/run_dir.hpp"
 
 namespace nanolab::cli {
 
@@ -28,6 +30,13 @@ int cmd_check(const Args& args) {
 
   const Experiment experiment = load_experiment(file, a.all("--set"));
   config::require_memory(experiment);
+  // `nanolab run` without --out writes runs/<experiment>/<run>/ and refuses one that holds a run.
+  std::string taken;
+  for (const auto& run : experiment.runs)
+    if (const std::string t = run_dir_taken(std::filesystem::path("runs") / experiment.name / run.name);
+        !t.empty())
+      taken += (taken.empty() ? "" : "\n") + t;
+  if (!taken.empty()) throw ConfigError(taken);
   const size_t n = experiment.runs.size();
   std::printf("%s: ok: experiment '%s', %zu run%s\n", file.c_str(), experiment.name.c_str(), n,
               n == 1 ? "" : "s");

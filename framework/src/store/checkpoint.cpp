@@ -26,6 +26,7 @@
 #include <cstring>
 
 #include "nanolab/run_store.hpp"
+#include "config/loader.hpp"
 #include "runtime/sha256.hpp"
 #include "store/h5.hpp"
 
@@ -275,7 +276,11 @@ std::string config_sha256(const std::string& config_toml) {
 bool require_checkpoint_of(const RunLog& run, const Checkpoint& checkpoint,
                            const std::filesystem::path& dir) {
   const bool same_id = run.run_id == checkpoint.run_id;
-  const bool same_config = run.config_toml == checkpoint.config_toml;
+  // A run extended by `resume --set train.max_iters=N` holds the new length in run.h5 before its
+  // next checkpoint does: a configuration that differs in train.max_iters alone is the same.
+  const bool same_config = run.config_toml == checkpoint.config_toml ||
+                           config::with_max_iters(run.config_toml, 0) ==
+                               config::with_max_iters(checkpoint.config_toml, 0);
   if (same_id && same_config) return !run.run_id.empty();
   const auto identity = [](const std::string& id, const std::string& config) {
     return (id.empty() ? std::string("no run_id (written before run ids)") : "run_id " + id) +
