@@ -13,6 +13,7 @@ build_packages=(
   libtomlplusplus-dev              # experiment files
   libhdf5-dev hdf5-tools           # run logs
   libgtest-dev libbenchmark-dev    # tests, micro-benchmarks
+  libcli11-dev                     # the command line of `nanolab` (header-only)
   libpcre2-dev                     # the bpe tokenizer's pre-splitting (GPT-2/GPT-4 patterns)
   libopenmpi-dev openmpi-bin       # mpirun -np N nanolab run (docs/scaling.md); optional to build
   python3 python3-numpy python3-h5py  # test fixtures and readers

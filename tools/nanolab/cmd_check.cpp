@@ -8,23 +8,22 @@
 #include <string>
 #include <vector>
 
-#include "args.hpp"
-#include "nanolab/memory.hpp"
+#include "commands.hpp"
 #include "nanolab/errors.hpp"
 #include "nanolab/experiment.hpp"
+#include "nanolab/memory.hpp"
 
 namespace nanolab::cli {
+namespace {
 
-int cmd_check(const Args& args) {
-  const ParsedArgs a = parse_args("check", args, {"--set"}, {"--schema"});
-  if (a.has("--schema") && a.positional.empty() && !a.has("--set")) {
+int check(const Parsed& a) {
+  if (a.has("--schema")) {
     std::fputs(config::schema_markdown().c_str(), stdout);
     return 0;
   }
-  if (a.positional.size() != 1 || a.has("--schema"))
-    throw ConfigError(
-        "usage: nanolab check EXP.toml [--set key=value]... | nanolab check --schema");
-  const std::string file = a.positional[0];
+  if (a.positional().empty())
+    throw ConfigError("check needs EXP.toml, or --schema; `nanolab check --help` says more");
+  const std::string file = a.get("EXP.toml");
 
   const Experiment experiment = load_experiment(file, a.all("--set"));
   config::require_memory(experiment);
@@ -38,6 +37,21 @@ int cmd_check(const Args& args) {
       std::printf("      %s = %s\n", key.c_str(), value.c_str());
   }
   return 0;
+}
+
+}  // namespace
+
+void add_check(CLI::App& nanolab, Commands& commands) {
+  CLI::App* app = nanolab.add_subcommand(
+      "check",
+      "validate an experiment and list the runs of its sweep, each with the memory it "
+      "needs, creating nothing");
+  CLI::Option* file = add_positional(app, "EXP.toml", "the experiment file", 0, 1);
+  CLI::Option* set = add_repeated(app, "--set", "KEY=VALUE", "change a key of the experiment");
+  add_flag(app, "--schema", "print every key of an experiment as a Markdown table")
+      ->excludes(file)
+      ->excludes(set);
+  commands.push_back({app, check});
 }
 
 }  // namespace nanolab::cli
