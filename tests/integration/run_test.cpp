@@ -515,7 +515,7 @@ TEST(Resume, ADamagedRunWithoutACheckpointExits5NamingItAndChangesNothing) {
   EXPECT_TRUE(o.exited);
   EXPECT_EQ(o.status, 5) << o.err;
   EXPECT_NE(o.err.find(run_h5.string()), std::string::npos) << o.err;
-  EXPECT_NE(o.err.find("HINT: without a checkpoint.h5"), std::string::npos) << o.err;
+  EXPECT_NE(o.err.find("hint: without a checkpoint.h5"), std::string::npos) << o.err;
   EXPECT_TRUE(read_file(run_h5) == damaged) << "the damaged run file was changed";
   EXPECT_FALSE(fs::exists(dir / "checkpoint.h5"));
   EXPECT_FALSE(fs::exists(dir / "run.lock"));

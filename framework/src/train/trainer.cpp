@@ -602,7 +602,7 @@ TrainResult restart(const TrainOptions& options) {
   try {
     log = read_run(file);
   } catch (const StorageError& e) {
-    throw StorageError(e.what() + std::string("\nHINT: without a checkpoint.h5, the run can only "
+    throw StorageError(e.what() + std::string("\nhint: without a checkpoint.h5, the run can only "
                                               "start again from its run.h5; move ") +
                        options.run_dir.string() + " away and start it with `nanolab run`");
   }
@@ -670,7 +670,7 @@ TrainResult resume(const TrainOptions& options) {
   if (!std::filesystem::exists(options.run_dir / "checkpoint.h5")) {
     if (!std::filesystem::exists(options.run_dir / "run.h5"))
       throw CheckpointError(options.run_dir.string() +
-                            ": not a run directory (no run.h5, no checkpoint.h5)\nHINT: a run "
+                            ": not a run directory (no run.h5, no checkpoint.h5)\nhint: a run "
                             "directory is <out>/<experiment>/<run>/, made by `nanolab run`");
     return restart(options);
   }
@@ -701,7 +701,7 @@ TrainResult resume(const TrainOptions& options) {
                                 ck.format_version < 2);
   } catch (const CheckpointError& e) {
     throw CheckpointError(origin + ": " + e.what() +
-                          "\nHINT: the optimizer plugin now declares another state than the one "
+                          "\nhint: the optimizer plugin now declares another state than the one "
                           "that wrote the checkpoint (another version of it?); resume with that "
                           "one, or start the run again from step 0");
   }
