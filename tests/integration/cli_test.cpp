@@ -5,6 +5,8 @@
 //   every command;
 // - a usage mistake (an unknown option, a missing argument or value, an unknown command) exits 2
 //   with exactly one line on stderr; `--version` prints the project's version;
+// - `check` of a valid experiment whose dataset files are not there warns (exit 0) with the
+//   message that makes `run` exit 3;
 // - `nanolab completion bash`, sourced in a real bash, completes command names, every option of
 //   every command, the choices of an option's value, and files.
 #include <gtest/gtest.h>
@@ -12,6 +14,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 #include <string>
@@ -124,6 +127,39 @@ TEST(Cli, VersionIsTheProjectsVersion) {
   const Outcome o = run_program({"--version"}, dir.path());
   EXPECT_EQ(o.status, 0);
   EXPECT_EQ(o.out, "nanolab " NANOLAB_TEST_VERSION "\n");
+}
+
+TEST(Cli, CheckWarnsWhereRunWouldExit3ForWantOfData) {
+  TempDir dir;
+  const std::string quickstart =
+      (fs::path(NANOLAB_TEST_SOURCE_DIR) / "experiments" / "quickstart.toml").string();
+  // No data anywhere: an empty $NANOLAB_DATA and an empty cache.
+  fs::create_directories(dir.path() / "data");
+  const std::map<std::string, std::string> env = {
+      {"NANOLAB_DATA", (dir.path() / "data").string()},
+      {"XDG_CACHE_HOME", (dir.path() / "cache").string()}};
+  const Outcome fine = run_program({"check", quickstart}, dir.path(), env);
+  EXPECT_EQ(fine.status, 0) << fine.err;
+  EXPECT_EQ(fine.err, "");  // synthetic:add is generated: nothing to find
+
+  const std::string missing = (dir.path() / "missing.txt").string();
+  for (const auto& [dataset, said] : std::vector<std::pair<std::string, std::string>>{
+           {"tinyshakespeare", "dataset 'tinyshakespeare': raw file input.txt not found in "
+                               "$NANOLAB_DATA/tinyshakespeare"},
+           {missing, "dataset '" + missing + "': " + missing + ": no such file"}}) {
+    SCOPED_TRACE(dataset);
+    const std::vector<std::string> sets = {"--set", "data.dataset=\"" + dataset + "\"", "--set",
+                                           "data.tokenizer.plugin=\"char\""};
+    const Outcome check = run_program(with({"check", quickstart}, sets), dir.path(), env);
+    EXPECT_EQ(check.status, 0) << check.err;
+    EXPECT_NE(check.out.find(": ok: "), std::string::npos) << check.out;
+    EXPECT_NE(check.err.find("nanolab check: warning: `nanolab run` would exit 3: " + said),
+              std::string::npos)
+        << check.err;
+    const Outcome run = run_program(
+        with({"run", quickstart, "--out", (dir.path() / "runs").string()}, sets), dir.path(), env);
+    EXPECT_EQ(run.status, 3) << run.err;
+  }
 }
 
 // What bash offers for the words typed so far (the last one being completed), run in `cwd` with

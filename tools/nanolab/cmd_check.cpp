@@ -1,14 +1,17 @@
 // `nanolab check EXP.toml [--set key=value]...`: validates an experiment, estimates the memory of
 // each run against what the machine has left (nanolab/memory.hpp), and lists the runs its sweep
 // would make, without creating anything (docs/experiments.md). Every problem of the file
-// comes back in one ConfigError, which main() prints and turns into exit 2.
+// comes back in one ConfigError, which main() prints and turns into exit 2. A dataset whose files
+// are not found is a warning on stderr (exit 0): the experiment is valid, the machine lacks data.
 // `nanolab check --schema` prints every key of an experiment as a Markdown table (the table in
 // docs/experiments.md is this output).
 #include <cstdio>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "commands.hpp"
+#include "nanolab/data.hpp"
 #include "nanolab/errors.hpp"
 #include "nanolab/experiment.hpp"
 #include "nanolab/memory.hpp"
@@ -30,12 +33,19 @@ int check(const Parsed& a) {
   const size_t n = experiment.runs.size();
   std::printf("%s: ok: experiment '%s', %zu run%s\n", file.c_str(), experiment.name.c_str(), n,
               n == 1 ? "" : "s");
+  std::set<std::string> datasets;
   for (const auto& run : experiment.runs) {
     std::printf("  %s  needs about %s\n", run.name.c_str(),
                 config::estimate_memory(run.config).text().c_str());
     for (const auto& [key, value] : run.swept)
       std::printf("      %s = %s\n", key.c_str(), value.c_str());
+    datasets.insert(run.config.dataset);
   }
+  // The configuration is valid, but `run` would stop at the data (exit 3): said once per dataset.
+  for (const std::string& dataset : datasets)
+    if (const std::string problem = missing_dataset_files(dataset); !problem.empty())
+      std::fprintf(stderr, "nanolab check: warning: `nanolab run` would exit 3: %s\n",
+                   problem.c_str());
   return 0;
 }
 

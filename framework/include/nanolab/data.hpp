@@ -63,6 +63,14 @@ DataPaths default_data_paths();
 // ending in .bin, or a path with a '/' to a folder. They stay on disk: only the rows a batch takes are read.
 bool names_token_files(const std::string& dataset);
 
+// Why `dataset` (a data.dataset value) could not be opened for want of its files, or "" when they
+// are there (or it is generated: synthetic:<task>): the path of token files or of a text file does
+// not exist, a recipe is missing, or a recipe's raw file is neither in $NANOLAB_DATA nor in the
+// cache. The message is open_dataset's, with its hint. Looks only at what exists, reads no data:
+// what `nanolab check` warns about where `nanolab run` would exit 3.
+std::string missing_dataset_files(const std::string& dataset,
+                                  const DataPaths& paths = default_data_paths());
+
 // Opens the dataset of `config`. For text datasets the tokenizer is trained on the train split
 // first if it learns (config.vocab_size), then the tokens are prepared or taken from the cache.
 // Missing, empty, too short or undecodable data throws DataError naming the file and what to do.
