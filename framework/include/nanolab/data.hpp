@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "nanolab/errors.hpp"
 #include "nanolab/experiment.hpp"
 #include "nanolab/tokenizer.hpp"
 
@@ -51,6 +52,15 @@ class Dataset {
   virtual std::string decode(std::span<const int32_t> ids) const = 0;
   // A prompt to start samples with (a few tokens from the val split, or a task's question).
   virtual std::vector<int32_t> sample_prompt(uint64_t seed) const = 0;
+  // A prompt a person typed (`nanolab sample --prompt`) as ids, for a dataset with a vocabulary
+  // of its own (a synthetic task's question, "12+49="); ConfigError saying what a prompt of this
+  // dataset looks like when `text` is not one. Text datasets leave prompts to the tokenizer.
+  virtual std::vector<int32_t> encode_prompt(const std::string& text) const {
+    throw ConfigError("--prompt '" + text + "': " + description() +
+                      " has no vocabulary of its own; the tokenizer encodes prompts");
+  }
+  // The id that ends an answer, where a sample stops; -1 when there is none.
+  virtual int32_t end_token() const { return -1; }
 };
 
 struct DataPaths {

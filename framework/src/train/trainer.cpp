@@ -728,13 +728,12 @@ std::string sample(const std::filesystem::path& run_dir, const SampleOptions& op
       ck.config_toml, (run_dir / "checkpoint.h5").string(), reopen_used_plugins(run_dir));
   Components parts = train_detail::build(config, train_detail::Purpose::sample, ck.tokenizer);
   load_parameters(*parts.model, ck, (run_dir / "checkpoint.h5").string());
+  // A synthetic task has a vocabulary of its own and encodes its questions; it stops at the end
+  // of its answer.
   std::vector<int32_t> prompt;
-  if (!options.prompt.empty() && parts.dataset)
-    throw ConfigError("--prompt: " + config.dataset +
-                      " has its own vocabulary, not the tokenizer's; sample without --prompt to "
-                      "get a question of the task");
   if (!options.prompt.empty())
-    prompt = parts.tokenizer->encode(options.prompt);
+    prompt = parts.dataset ? parts.dataset->encode_prompt(options.prompt)
+                           : parts.tokenizer->encode(options.prompt);
   else if (parts.dataset)
     prompt = parts.dataset->sample_prompt(options.seed);
   else
@@ -742,7 +741,8 @@ std::string sample(const std::filesystem::path& run_dir, const SampleOptions& op
   const auto ids = train_detail::generate(
       *parts.model, prompt,
       {options.tokens, options.temperature, options.top_k, options.seed,
-       parts.dataset ? parts.dataset->vocab_size() : parts.tokenizer->vocab_size()});
+       parts.dataset ? parts.dataset->vocab_size() : parts.tokenizer->vocab_size(),
+       parts.dataset ? parts.dataset->end_token() : -1});
   throw_if_interrupted();  // generate stopped early: no text rather than a cut one
   auto decode = [&](const std::vector<int32_t>& v) {
     return parts.dataset ? parts.dataset->decode(v) : parts.tokenizer->decode(v);
