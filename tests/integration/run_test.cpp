@@ -424,6 +424,18 @@ TEST(Sample, GeneratesTheRequestedNumberOfTokensReproducibly) {
                                      f.dir.path(), Fixture::plugin_env());
   EXPECT_EQ(prompt.status, 2) << prompt.err;
   EXPECT_NE(prompt.err.find("synthetic:copy"), std::string::npos) << prompt.err;
+  // A question as the task writes it (7 digits and '>' at block_size 16): the sample is the
+  // question, then the answer in the task's characters, one a token, ending at the end of the
+  // answer ('.') when the model draws it, else after --tokens.
+  const Outcome question =
+      run_program({"sample", f.run_dir("a").string(), "--prompt", "1234567>", "--tokens", "40"},
+                  f.dir.path(), Fixture::plugin_env());
+  ASSERT_EQ(question.status, 0) << question.err;
+  ASSERT_EQ(question.out.rfind("1234567>", 0), 0u) << question.out;
+  const std::string answer = question.out.substr(8, question.out.size() - 9);  // no '\n'
+  EXPECT_EQ(answer.find_first_not_of("0123456789+=>._"), std::string::npos) << answer;
+  const size_t end = answer.find('.');
+  EXPECT_TRUE(end == std::string::npos ? answer.size() == 40 : end + 1 == answer.size()) << answer;
 }
 
 // ---- A checkpoint belongs to its run ----------------------------------------------------------
@@ -618,7 +630,7 @@ TEST(Resume, ADamagedRunWithoutACheckpointExits5NamingItAndChangesNothing) {
   EXPECT_TRUE(o.exited);
   EXPECT_EQ(o.status, 5) << o.err;
   EXPECT_NE(o.err.find(run_h5.string()), std::string::npos) << o.err;
-  EXPECT_NE(o.err.find("HINT: without a checkpoint.h5"), std::string::npos) << o.err;
+  EXPECT_NE(o.err.find("hint: without a checkpoint.h5"), std::string::npos) << o.err;
   EXPECT_TRUE(read_file(run_h5) == damaged) << "the damaged run file was changed";
   EXPECT_FALSE(fs::exists(dir / "checkpoint.h5"));
   EXPECT_FALSE(fs::exists(dir / "run.lock"));

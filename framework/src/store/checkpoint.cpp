@@ -38,7 +38,7 @@ using store::Handle;
 constexpr const char* checkpoint_format = "nanolab-checkpoint";
 constexpr int64_t checkpoint_format_version = 2;
 constexpr const char* hint =
-    "\nHINT: the checkpoint is incomplete or damaged (a crash while it was copied, a full or "
+    "\nhint: the checkpoint is incomplete or damaged (a crash while it was copied, a full or "
     "failing disk?); restore checkpoint.h5 from a copy, or start the run again from step 0: delete "
     "checkpoint.h5 and `nanolab resume` the run";
 
@@ -258,7 +258,7 @@ Checkpoint read_checkpoint(const std::filesystem::path& dir) {
   if (!std::filesystem::exists(file))
     throw CheckpointError(file.string() +
                           ": no checkpoint (the run stopped before it wrote its first one)"
-                          "\nHINT: `nanolab resume " + dir.string() +
+                          "\nhint: `nanolab resume " + dir.string() +
                           "` trains the run again from step 0");
   try {
     return read_file(file);
@@ -294,7 +294,7 @@ bool require_checkpoint_of(const RunLog& run, const Checkpoint& checkpoint,
                         identity(checkpoint.run_id, checkpoint.config_toml) + "; " +
                         (dir / "run.h5").string() + " has " +
                         identity(run.run_id, run.config_toml) +
-                        "\nHINT: put this run's own checkpoint.h5 back (or delete checkpoint.h5 to "
+                        "\nhint: put this run's own checkpoint.h5 back (or delete checkpoint.h5 to "
                         "train the run again from step 0), or resume the checkpoint in the "
                         "directory of the run that wrote it");
 }

@@ -605,7 +605,7 @@ TrainResult restart(const TrainOptions& options) {
   try {
     log = read_run(file);
   } catch (const StorageError& e) {
-    throw StorageError(e.what() + std::string("\nHINT: without a checkpoint.h5, the run can only "
+    throw StorageError(e.what() + std::string("\nhint: without a checkpoint.h5, the run can only "
                                               "start again from its run.h5; move ") +
                        options.run_dir.string() + " away and start it with `nanolab run`");
   }
@@ -708,7 +708,7 @@ TrainResult resume(const TrainOptions& options) {
                         "resume trains it again from step 0 with its own configuration)");
     if (!std::filesystem::exists(options.run_dir / "run.h5"))
       throw CheckpointError(options.run_dir.string() +
-                            ": not a run directory (no run.h5, no checkpoint.h5)\nHINT: a run "
+                            ": not a run directory (no run.h5, no checkpoint.h5)\nhint: a run "
                             "directory is <out>/<experiment>/<run>/, made by `nanolab run`");
     return restart(options);
   }
@@ -753,7 +753,7 @@ TrainResult resume(const TrainOptions& options) {
                                 ck.format_version < 2);
   } catch (const CheckpointError& e) {
     throw CheckpointError(origin + ": " + e.what() +
-                          "\nHINT: the optimizer plugin now declares another state than the one "
+                          "\nhint: the optimizer plugin now declares another state than the one "
                           "that wrote the checkpoint (another version of it?); resume with that "
                           "one, or start the run again from step 0");
   }
@@ -783,13 +783,12 @@ std::string sample(const std::filesystem::path& run_dir, const SampleOptions& op
       ck.config_toml, (run_dir / "checkpoint.h5").string(), reopen_used_plugins(run_dir));
   Components parts = train_detail::build(config, train_detail::Purpose::sample, ck.tokenizer);
   load_parameters(*parts.model, ck, (run_dir / "checkpoint.h5").string());
+  // A synthetic task has a vocabulary of its own and encodes its questions; it stops at the end
+  // of its answer.
   std::vector<int32_t> prompt;
-  if (!options.prompt.empty() && parts.dataset)
-    throw ConfigError("--prompt: " + config.dataset +
-                      " has its own vocabulary, not the tokenizer's; sample without --prompt to "
-                      "get a question of the task");
   if (!options.prompt.empty())
-    prompt = parts.tokenizer->encode(options.prompt);
+    prompt = parts.dataset ? parts.dataset->encode_prompt(options.prompt)
+                           : parts.tokenizer->encode(options.prompt);
   else if (parts.dataset)
     prompt = parts.dataset->sample_prompt(options.seed);
   else
@@ -797,7 +796,8 @@ std::string sample(const std::filesystem::path& run_dir, const SampleOptions& op
   const auto ids = train_detail::generate(
       *parts.model, prompt,
       {options.tokens, options.temperature, options.top_k, options.seed,
-       parts.dataset ? parts.dataset->vocab_size() : parts.tokenizer->vocab_size()});
+       parts.dataset ? parts.dataset->vocab_size() : parts.tokenizer->vocab_size(),
+       parts.dataset ? parts.dataset->end_token() : -1});
   throw_if_interrupted();  // generate stopped early: no text rather than a cut one
   auto decode = [&](const std::vector<int32_t>& v) {
     return parts.dataset ? parts.dataset->decode(v) : parts.tokenizer->decode(v);

@@ -151,7 +151,7 @@ TEST(RunIdentity, ACheckpointOfAnotherRunIsRefusedNamingBoth) {
                          theirs + ", config_sha256 " + config_sha256(config) +
                          "; /r/a/run.h5 has run_id " + mine + ", config_sha256 " +
                          config_sha256(config) +
-                         "\nHINT: put this run's own checkpoint.h5 back (or delete checkpoint.h5 "
+                         "\nhint: put this run's own checkpoint.h5 back (or delete checkpoint.h5 "
                          "to train the run again from step 0), or resume the checkpoint in the "
                          "directory of the run that wrote it");
 }
