@@ -685,7 +685,7 @@ std::optional<int64_t> extension_length(const std::vector<std::string>& override
     if (key != "train.max_iters")
       throw ConfigError("--set " + key +
                         ": resume changes train.max_iters only (to extend the run); every other "
-                        "key is the run's own\nHINT: start a new run with `nanolab run EXP.toml "
+                        "key is the run's own\n    hint: start a new run with `nanolab run EXP.toml "
                         "--set " + key + "=...`");
     const std::string value = eq == std::string::npos ? "" : trimmed(s.substr(eq + 1));
     int64_t v = 0;
