@@ -11,8 +11,10 @@ build_packages=(
   libtbb-dev                       # oneTBB
   libboost-dev                     # Boost.DLL (header-only)
   libtomlplusplus-dev              # experiment files
+  nlohmann-json3-dev               # JSON: safetensors headers, config.json, compare --format json
   libhdf5-dev hdf5-tools           # run logs
   libgtest-dev libbenchmark-dev    # tests, micro-benchmarks
+  libcli11-dev                     # the command line of `nanolab` (header-only)
   libpcre2-dev                     # the bpe tokenizer's pre-splitting (GPT-2/GPT-4 patterns)
   libopenmpi-dev openmpi-bin       # mpirun -np N nanolab run (docs/scaling.md); optional to build
   python3 python3-numpy python3-h5py  # test fixtures and readers

@@ -8,28 +8,28 @@
 // Special tokens are a comma-separated string option (the schema has no string-list type).
 // save() writes nanolab's own strict format, or minbpe's `.model` with `save_format = "minbpe"`
 // (what minbpe's Tokenizer.load reads; load() reads both).
-// Encoding pre-splits the whole text in one sequential pass and merges the chunks in parallel (the
-// framework's TBB pool): the merges are per chunk, so the result is exactly the sequential one.
-// Each thread keeps the ids of the chunks it encoded lately, so a repeated word is merged once.
-// Not a SentencePiece-style
+// Encoding cuts the text into pieces that are pre-split and merged in parallel (the framework's TBB
+// pool): the merges are per chunk, so the result is exactly the sequential one. Each encoding task
+// borrows a cache of the chunks encoded lately, so a repeated word is merged once. The training
+// itself is bpe_train.hpp. Not a SentencePiece-style
 // tokenizer: no normalisation, no unigram model, no byte fallback (every byte is a token already).
 #define PCRE2_CODE_UNIT_WIDTH 8
+#include <nlohmann/json.hpp>
 #include <pcre2.h>
 
-#include <unistd.h>
-
 #include <algorithm>
-#include <chrono>
+#include <bit>
 #include <cstdio>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
-#include <queue>
+#include <span>
 #include <sstream>
 #include <string>
 #include <string_view>
-#include <tuple>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -38,11 +38,15 @@
 #include "nanolab/interrupt.hpp"
 #include "nanolab/parallel.hpp"
 #include "nanolab/plugin.hpp"
+#include "nanolab/runtime.hpp"
 #include "nanolab/utf8.hpp"
+#include "bpe_train.hpp"
 
 namespace {
 
 using namespace nanolab;
+using bpe::Merge;
+using bpe::pair_key;
 
 constexpr std::string_view format = "nanolab-tokenizer bpe 1";
 constexpr std::string_view minbpe_header = "minbpe v1\n";
@@ -123,7 +127,7 @@ class Splitter {
       throw ConfigError("bpe: the split pattern does not compile at offset " +
                         std::to_string(offset) + ": " + reinterpret_cast<char*>(message));
     }
-    pcre2_jit_compile(code_, PCRE2_JIT_COMPLETE);  // an interpreter fallback if JIT is missing
+    jit_ = pcre2_jit_compile(code_, PCRE2_JIT_COMPLETE) == 0;  // else PCRE2's interpreter
   }
   ~Splitter() { pcre2_code_free(code_); }
   Splitter(const Splitter&) = delete;
@@ -131,37 +135,42 @@ class Splitter {
 
   // Chunk end offsets of `text`, in order; the last is text.size().
   std::vector<size_t> split(std::string_view text) const {
-    if (text.empty()) return {};
+    std::vector<size_t> ends;
+    if (text.empty()) return ends;
     if (!code_) return {text.size()};
-    return split_range(text, 0, text.size());
+    for_each_chunk_end(text, 0, text.size(), [&](size_t end) { ends.push_back(end); });
+    return ends;
   }
 
-  // Chunk ends of text[begin, end), where `begin` and `end` are chunk boundaries of the whole
-  // text. The regex sees the whole text, so that a look-ahead at `end` sees what follows.
-  std::vector<size_t> split_range(std::string_view text, size_t begin, size_t end) const {
-    std::vector<size_t> ends;
-    pcre2_match_data* match = pcre2_match_data_create_from_pattern(code_, nullptr);
+  // Calls on_end(e) for each chunk end e of text[begin, end), in order, where `begin` and `end` are
+  // chunk boundaries of the whole text. The regex sees the whole text, so that a look-ahead at
+  // `end` sees what follows.
+  template <typename OnEnd>
+  void for_each_chunk_end(std::string_view text, size_t begin, size_t end, OnEnd&& on_end) const {
+    if (!code_) {
+      if (end > begin) on_end(end);
+      return;
+    }
+    const std::unique_ptr<pcre2_match_data, decltype(&pcre2_match_data_free)> match(
+        pcre2_match_data_create_from_pattern(code_, nullptr), &pcre2_match_data_free);
+    const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(match.get());
     const auto* subject = reinterpret_cast<PCRE2_SPTR>(text.data());
     size_t at = begin;
     while (at < end) {
-      const int rc = pcre2_match(code_, subject, text.size(), at, 0, match, nullptr);
-      if (rc == PCRE2_ERROR_NOMATCH || (rc >= 0 && pcre2_get_ovector_pointer(match)[0] >= end)) {
-        ends.push_back(end);
+      // The JIT's own entry skips pcre2_match's argument checks (the arguments are ours).
+      const int rc = jit_ ? pcre2_jit_match(code_, subject, text.size(), at, 0, match.get(), nullptr)
+                          : pcre2_match(code_, subject, text.size(), at, 0, match.get(), nullptr);
+      if (rc == PCRE2_ERROR_NOMATCH || (rc >= 0 && ov[0] >= end)) {
+        on_end(end);
         break;
       }
-      if (rc < 0) {
-        pcre2_match_data_free(match);
+      if (rc < 0)
         throw DataError("bpe: the split pattern failed with PCRE2 error " + std::to_string(rc));
-      }
-      const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(match);
-      if (ov[0] > at) ends.push_back(ov[0]);  // the unmatched bytes before this match
+      if (ov[0] > at) on_end(size_t(ov[0]));  // the unmatched bytes before this match
       // An empty match (a custom pattern may allow one) would never advance: take one byte.
-      const size_t end = ov[1] > ov[0] ? ov[1] : ov[0] + 1;
-      ends.push_back(end);
-      at = end;
+      at = ov[1] > ov[0] ? ov[1] : ov[0] + 1;
+      on_end(at);
     }
-    pcre2_match_data_free(match);
-    return ends;
   }
 
   const std::string& pattern() const { return pattern_; }
@@ -169,12 +178,150 @@ class Splitter {
  private:
   std::string pattern_;
   pcre2_code* code_ = nullptr;
+  bool jit_ = false;
 };
 
-uint64_t pair_key(int32_t a, int32_t b) { return (uint64_t(uint32_t(a)) << 32) | uint32_t(b); }
 
-struct Merge {
-  int32_t a, b, id;  // rank is the position in the merge list
+constexpr int32_t no_rank = INT32_MAX;
+
+// Pair -> rank of its merge, for the encoder: an open-addressing table (linear probing, at most
+// half full), one multiply and usually one cache line per look-up. The first merge of a pair wins.
+class PairRanks {
+ public:
+  void build(const std::vector<Merge>& merges) {
+    size_t n = 16;
+    while (n < 2 * merges.size()) n *= 2;
+    slots_.assign(n, Slot{});
+    mask_ = n - 1;
+    shift_ = 64 - std::countr_zero(n);
+    for (size_t r = 0; r < merges.size(); ++r) {
+      const uint64_t key = pair_key(merges[r].a, merges[r].b);
+      size_t i = slot_of(key);
+      while (slots_[i].key != empty && slots_[i].key != key) i = (i + 1) & mask_;
+      if (slots_[i].key == empty) slots_[i] = {key, int32_t(r)};
+    }
+  }
+
+  // The rank of the merge of (a, b), or no_rank.
+  int32_t rank(int32_t a, int32_t b) const {
+    const uint64_t key = pair_key(a, b);
+    for (size_t i = slot_of(key);; i = (i + 1) & mask_) {
+      if (slots_[i].key == key) return slots_[i].rank;
+      if (slots_[i].key == empty) return no_rank;
+    }
+  }
+
+ private:
+  static constexpr uint64_t empty = UINT64_MAX;  // the pair (-1, -1): ids are never negative
+  struct Slot {
+    uint64_t key = empty;
+    int32_t rank = no_rank;
+  };
+  size_t slot_of(uint64_t key) const { return size_t((key * 0x9E3779B97F4A7C15ull) >> shift_); }
+  std::vector<Slot> slots_{16};
+  size_t mask_ = 15;
+  int shift_ = 60;
+};
+
+// A hash of a chunk's bytes, eight at a time.
+uint64_t chunk_hash(std::string_view s) {
+  uint64_t h = 0x9E3779B97F4A7C15ull ^ s.size();
+  size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    uint64_t w;
+    std::memcpy(&w, s.data() + i, 8);
+    h = (h ^ w) * 0xBF58476D1CE4E5B9ull;
+    h ^= h >> 31;
+  }
+  uint64_t w = 0;
+  std::memcpy(&w, s.data() + i, s.size() - i);
+  h = (h ^ w) * 0x94D049BB133111EBull;
+  return h ^ (h >> 29);
+}
+
+// The ids of chunks already encoded, by their bytes: text repeats its words, so most chunks are
+// found here rather than merged again. An open-addressing table whose keys and ids live in two
+// arenas, so that a steady state allocates nothing; emptied when it holds max_entries. Chunks
+// longer than max_bytes are not kept (they seldom repeat).
+class ChunkCache {
+ public:
+  static constexpr size_t max_bytes = 64;
+
+  // Appends the cached ids of `chunk` (of hash `hash`) to `out`; false if it is not cached.
+  bool find(std::string_view chunk, uint64_t hash, std::vector<int32_t>& out) const {
+    if (slots_.empty()) return false;
+    for (size_t i = hash >> (64 - slot_bits);; i = (i + 1) & (n_slots - 1)) {
+      const Slot& s = slots_[i];
+      if (s.key_len == 0) return false;
+      if (s.hash == hash && s.key_len == chunk.size() &&
+          std::equal(chunk.begin(), chunk.end(), keys_.begin() + s.key_at)) {
+        out.insert(out.end(), ids_.begin() + s.ids_at, ids_.begin() + s.ids_at + s.ids_len);
+        return true;
+      }
+    }
+  }
+
+  void insert(std::string_view chunk, uint64_t hash, std::span<const int32_t> ids) {
+    if (slots_.empty() || used_ == max_entries) {
+      slots_.assign(n_slots, Slot{});
+      keys_.clear();
+      ids_.clear();
+      used_ = 0;
+    }
+    size_t i = hash >> (64 - slot_bits);
+    while (slots_[i].key_len != 0) i = (i + 1) & (n_slots - 1);
+    slots_[i] = {hash, uint32_t(keys_.size()), uint32_t(ids_.size()), uint8_t(chunk.size()),
+                 uint8_t(ids.size())};
+    keys_.append(chunk);
+    ids_.insert(ids_.end(), ids.begin(), ids.end());
+    ++used_;
+  }
+
+ private:
+  static constexpr int slot_bits = 16;
+  static constexpr size_t n_slots = size_t(1) << slot_bits, max_entries = n_slots / 2;
+  struct Slot {
+    uint64_t hash = 0;
+    uint32_t key_at = 0, ids_at = 0;
+    uint8_t key_len = 0, ids_len = 0;  // key_len 0: an empty slot (a chunk has a byte at least)
+  };
+  std::vector<Slot> slots_;
+  std::string keys_;
+  std::vector<int32_t> ids_;
+  size_t used_ = 0;
+};
+
+// What one encoding task works with: a chunk cache and the merge loop's scratch vectors.
+struct ChunkEncoder {
+  ChunkCache cache;
+  std::vector<int32_t> tokens, ranks;
+};
+
+// The chunk encoders of a tokenizer, lent to encoding tasks and given back, so that a cache
+// outlives the task and the call that filled it (about one per thread in use). Not thread_local:
+// a thread_local in a plugin (dynamic TLS) makes LeakSanitizer's tracer crash at exit with
+// clang 14. Emptied when the vocabulary changes.
+class EncoderPool {
+ public:
+  std::unique_ptr<ChunkEncoder> take() {
+    const std::lock_guard lock(mutex_);
+    if (free_.empty()) return std::make_unique<ChunkEncoder>();
+    std::unique_ptr<ChunkEncoder> e = std::move(free_.back());
+    free_.pop_back();
+    return e;
+  }
+  void give(std::unique_ptr<ChunkEncoder> e) {
+    const std::lock_guard lock(mutex_);
+    free_.push_back(std::move(e));
+  }
+  void clear() {
+    const std::lock_guard lock(mutex_);
+    free_.clear();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::unique_ptr<ChunkEncoder>> free_;
 };
 
 std::string hex(std::string_view bytes) {
@@ -206,42 +353,6 @@ std::vector<int> gpt2_byte_to_code_point() {
   return cp;
 }
 
-// Progress of a long training on stderr: merges done, the rate and the time left. On a terminal
-// one line rewritten every second once the training has taken a second; otherwise (a log file) one
-// line every 10 s once it has taken 10 s, so that short trainings print nothing.
-class TrainingProgress {
- public:
-  explicit TrainingProgress(int64_t n_merges)
-      : total_(n_merges), tty_(isatty(STDERR_FILENO) == 1), start_(Clock::now()), last_(start_) {}
-  ~TrainingProgress() {
-    if (printed_ && tty_) std::fputc('\n', stderr);
-  }
-  TrainingProgress(const TrainingProgress&) = delete;
-  TrainingProgress& operator=(const TrainingProgress&) = delete;
-
-  void at(int64_t merges_done) {
-    if (merges_done % 64 != 0) return;
-    const auto now = Clock::now();
-    const std::chrono::duration<double> every(tty_ ? 1.0 : 10.0);
-    if (now - last_ < every) return;
-    last_ = now;
-    const double seconds = std::chrono::duration<double>(now - start_).count();
-    const double rate = double(merges_done) / seconds;
-    const double left = rate > 0 ? double(total_ - merges_done) / rate : 0.0;
-    std::fprintf(stderr, "%sbpe: %lld/%lld merges, %.0f merges/s, %.0f s left%s", tty_ ? "\r" : "",
-                 static_cast<long long>(merges_done), static_cast<long long>(total_), rate, left,
-                 tty_ ? "   " : "\n");
-    std::fflush(stderr);
-    printed_ = true;
-  }
-
- private:
-  using Clock = std::chrono::steady_clock;
-  int64_t total_;
-  bool tty_;
-  Clock::time_point start_, last_;
-  bool printed_ = false;
-};
 
 class BpeTokenizer final : public Tokenizer {
  public:
@@ -271,7 +382,8 @@ class BpeTokenizer final : public Tokenizer {
       throw ConfigError("bpe: vocab_size " + std::to_string(vocab_size) +
                         " is below 256 bytes + " + std::to_string(n_special) + " special tokens");
     reset_to_bytes();
-    learn_merges(text, vocab_size - 256 - n_special);
+    merges_ = bpe::learn_merges(text, split_in_pieces(text), vocab_size - 256 - n_special,
+                                runtime::num_threads());
     number_specials();  // their ids follow the merges
   }
 
@@ -292,8 +404,7 @@ class BpeTokenizer final : public Tokenizer {
       if (found && on_special_ == "raise")
         throw DataError("bpe: special token '" + found->text + "' at offset " +
                         std::to_string(next) + " in ordinary text (on_special = \"raise\")");
-      const std::vector<int32_t> part = encode_ordinary(text.substr(at, next - at));
-      ids.insert(ids.end(), part.begin(), part.end());
+      encode_ordinary(text.substr(at, next - at), ids);
       if (!found) break;
       ids.push_back(found->id);
       at = next + found->text.size();
@@ -376,7 +487,6 @@ class BpeTokenizer final : public Tokenizer {
       vocab[size_t(id)] = std::move(bytes);
     };
     for (int b = 0; b < 256; ++b) define(byte_id_[size_t(b)], std::string(1, char(b)));
-    std::unordered_map<uint64_t, std::pair<int32_t, int32_t>> rank;
     for (size_t r = 0; r < merges_.size(); ++r) {
       const Merge& m = merges_[r];
       for (int32_t part : {m.a, m.b})
@@ -384,65 +494,92 @@ class BpeTokenizer final : public Tokenizer {
           throw DataError("bpe: merge " + std::to_string(r) + " uses id " + std::to_string(part) +
                           " before it is defined");
       define(m.id, vocab[size_t(m.a)] + vocab[size_t(m.b)]);
-      rank.emplace(pair_key(m.a, m.b), std::pair{int32_t(r), m.id});
     }
     for (const Special& s : specials_) define(s.id, s.text);
     vocab_ = std::move(vocab);
-    rank_ = std::move(rank);
+    ranks_.build(merges_);
+    encoders_.clear();  // their caches hold the old vocabulary's ids
   }
 
-  // GPT-2's bpe(): merge every occurrence of the lowest-ranked pair, left to right, until no pair
-  // of the chunk has a rank.
-  void encode_chunk(std::string_view chunk, std::vector<int32_t>& ids) const {
-    const size_t start = ids.size();
-    for (unsigned char c : chunk) ids.push_back(byte_id_[c]);
+  // GPT-2's bpe() on one chunk: merge every occurrence of the lowest-ranked pair, left to right,
+  // until no pair has a rank. Done as tiktoken does it: the rank of each adjacent pair is kept,
+  // and each step merges the leftmost pair of lowest rank and looks up only its two new
+  // neighbours. That is GPT-2's order: a merge's parts are made by lower ranks, so a pair that
+  // holds the new token ranks above the one merged, and the other occurrences of the merged pair
+  // come next, left to right. Appends the ids to `out`.
+  void merge_chunk(std::string_view chunk, ChunkEncoder& e, std::vector<int32_t>& out) const {
+    std::vector<int32_t>& tokens = e.tokens;
+    std::vector<int32_t>& ranks = e.ranks;  // ranks[i]: of (tokens[i], tokens[i + 1])
+    size_t n = chunk.size();
+    tokens.resize(n);
+    ranks.resize(n);
+    for (size_t i = 0; i < n; ++i) tokens[i] = byte_id_[static_cast<unsigned char>(chunk[i])];
+    for (size_t i = 0; i + 1 < n; ++i) ranks[i] = ranks_.rank(tokens[i], tokens[i + 1]);
+    ranks[n - 1] = no_rank;
     for (;;) {
-      int32_t best_rank = INT32_MAX, best_id = -1, a = 0, b = 0;
-      for (size_t i = start; i + 1 < ids.size(); ++i) {
-        const auto it = rank_.find(pair_key(ids[i], ids[i + 1]));
-        if (it != rank_.end() && it->second.first < best_rank) {
-          best_rank = it->second.first;
-          best_id = it->second.second;
-          a = ids[i];
-          b = ids[i + 1];
-        }
-      }
-      if (best_id < 0) return;
-      size_t out = start;
-      for (size_t i = start; i < ids.size(); ++i) {
-        if (i + 1 < ids.size() && ids[i] == a && ids[i + 1] == b) {
-          ids[out++] = best_id;
-          ++i;
-        } else {
-          ids[out++] = ids[i];
-        }
-      }
-      ids.resize(out);
+      size_t best = 0;
+      for (size_t i = 1; i + 1 < n; ++i)
+        if (ranks[i] < ranks[best]) best = i;
+      if (ranks[best] == no_rank) break;
+      tokens[best] = merges_[size_t(ranks[best])].id;
+      std::copy(tokens.begin() + ptrdiff_t(best) + 2, tokens.begin() + ptrdiff_t(n),
+                tokens.begin() + ptrdiff_t(best) + 1);
+      std::copy(ranks.begin() + ptrdiff_t(best) + 2, ranks.begin() + ptrdiff_t(n),
+                ranks.begin() + ptrdiff_t(best) + 1);
+      --n;
+      if (best > 0) ranks[best - 1] = ranks_.rank(tokens[best - 1], tokens[best]);
+      ranks[best] = best + 1 < n ? ranks_.rank(tokens[best], tokens[best + 1]) : no_rank;
     }
+    out.insert(out.end(), tokens.begin(), tokens.begin() + ptrdiff_t(n));
   }
 
-  // The pre-split of a large text under GPT-2's or GPT-4's pattern, in parallel pieces. A piece
-  // starts at an ASCII letter right after '\n': no alternative of either pattern matches a newline
-  // followed by a letter (letters join only an optional space, or a non-newline, non-letter,
-  // non-digit character), so every pre-split of the whole text has a boundary there.
-  std::vector<size_t> split_in_pieces(std::string_view text) const {
-    constexpr size_t piece_bytes = size_t(1) << 16;
-    if (!cuttable_ || text.size() < 2 * piece_bytes) return splitter_->split(text);
+  // One chunk's ids, from the cache or merged (and then cached).
+  void encode_chunk(std::string_view chunk, ChunkEncoder& e, std::vector<int32_t>& out) const {
+    if (chunk.size() == 1) {
+      out.push_back(byte_id_[static_cast<unsigned char>(chunk[0])]);
+      return;
+    }
+    if (chunk.size() > ChunkCache::max_bytes) return merge_chunk(chunk, e, out);
+    const uint64_t hash = chunk_hash(chunk);
+    if (e.cache.find(chunk, hash, out)) return;
+    const size_t start = out.size();
+    merge_chunk(chunk, e, out);
+    e.cache.insert(chunk, hash, std::span(out).subspan(start));
+  }
+
+  static constexpr size_t piece_bytes = size_t(1) << 16;
+
+  // Where a large text under GPT-2's or GPT-4's pattern may be cut into pieces that are pre-split
+  // apart: {0, ..., text.size()}. A piece starts at an ASCII letter right after '\n': no
+  // alternative of either pattern matches a newline followed by a letter (letters join only an
+  // optional space, or a non-newline, non-letter, non-digit character), so every pre-split of the
+  // whole text has a boundary there. One piece for another pattern or a small text.
+  std::vector<size_t> piece_cuts(std::string_view text) const {
     std::vector<size_t> cuts{0};
-    for (size_t want = piece_bytes; want < text.size(); want = cuts.back() + piece_bytes) {
-      size_t p = want;
+    if (cuttable_ && text.size() >= 2 * piece_bytes) {
       auto letter = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
-      while (p < text.size() && !(text[p - 1] == '\n' && letter(text[p]))) ++p;
-      if (p >= text.size()) break;
-      cuts.push_back(p);
+      for (size_t want = piece_bytes; want < text.size(); want = cuts.back() + piece_bytes) {
+        size_t p = want;
+        while (p < text.size() && !(text[p - 1] == '\n' && letter(text[p]))) ++p;
+        if (p >= text.size()) break;
+        cuts.push_back(p);
+      }
     }
     cuts.push_back(text.size());
+    return cuts;
+  }
+
+  // The chunk ends of the whole text (for training), the pieces pre-split in parallel.
+  std::vector<size_t> split_in_pieces(std::string_view text) const {
+    const std::vector<size_t> cuts = piece_cuts(text);
+    if (cuts.size() <= 2) return splitter_->split(text);
     std::vector<std::vector<size_t>> piece_ends(cuts.size() - 1);
     // About 50 operations per byte: one regex step per character.
     parallel_for(int64_t(piece_ends.size()), int64_t(piece_bytes) * 50, [&](int64_t k0, int64_t k1) {
       for (size_t k = size_t(k0); k < size_t(k1); ++k) {
         throw_if_interrupted();
-        piece_ends[k] = splitter_->split_range(text, cuts[k], cuts[k + 1]);
+        splitter_->for_each_chunk_end(text, cuts[k], cuts[k + 1],
+                                      [&](size_t end) { piece_ends[k].push_back(end); });
       }
     });
     std::vector<size_t> ends;
@@ -450,44 +587,51 @@ class BpeTokenizer final : public Tokenizer {
     return ends;
   }
 
-  std::vector<int32_t> encode_ordinary(std::string_view text) const {
-    const std::vector<size_t> ends = split_in_pieces(text);
-    // Chunks are short; a block of chunks per task keeps the scheduling cost below the work.
-    constexpr size_t chunks_per_block = 4096;
-    const size_t n_blocks = (ends.size() + chunks_per_block - 1) / chunks_per_block;
-    std::vector<std::vector<int32_t>> blocks(n_blocks);
-    // About 100 operations per chunk: a few hash look-ups per byte of a short chunk.
-    parallel_for(int64_t(n_blocks), int64_t(chunks_per_block) * 100, [&](int64_t b0, int64_t b1) {
-      // One cache per task, not per thread: a thread_local in a plugin (dynamic TLS) makes
-      // LeakSanitizer's tracer crash at exit with clang 14.
-      ChunkCache cache;
-      for (size_t k = size_t(b0); k < size_t(b1); ++k) {
-        throw_if_interrupted();
-        const size_t first = k * chunks_per_block;
-        const size_t last = std::min(ends.size(), first + chunks_per_block);
-        size_t at = first == 0 ? 0 : ends[first - 1];
-        for (size_t c = first; c < last; ++c) {
-          const std::string_view chunk = text.substr(at, ends[c] - at);
-          at = ends[c];
-          const auto it = cache.ids.find(chunk);
-          if (it != cache.ids.end()) {
-            blocks[k].insert(blocks[k].end(), it->second.begin(), it->second.end());
-            continue;
-          }
-          const size_t start = blocks[k].size();
-          encode_chunk(chunk, blocks[k]);
-          if (cache.ids.size() >= ChunkCache::max_chunks) cache.ids.clear();
-          cache.ids.emplace(chunk, std::vector<int32_t>(blocks[k].begin() + ptrdiff_t(start),
-                                                         blocks[k].end()));
+  // Appends the ids of `text` (no special tokens) to `ids`. The text is cut into pieces of about
+  // piece_bytes, each pre-split and merged by one task: for GPT-2's and GPT-4's pattern where
+  // piece_cuts allows, for another pattern at chunk ends of a first, sequential pre-split. The
+  // merges are per chunk, so the ids do not depend on the pieces or the threads.
+  void encode_ordinary(std::string_view text, std::vector<int32_t>& ids) const {
+    if (text.empty()) return;
+    std::vector<size_t> cuts = piece_cuts(text);
+    std::vector<size_t> ends, first_end;  // another pattern: the chunk ends, and each piece's first
+    if (!cuttable_) {
+      ends = splitter_->split(text);
+      cuts = {0};
+      first_end = {0};
+      for (size_t i = 0; i < ends.size(); ++i)
+        if (ends[i] - cuts.back() >= piece_bytes || i + 1 == ends.size()) {
+          cuts.push_back(ends[i]);
+          first_end.push_back(i + 1);
         }
+    }
+    std::vector<std::vector<int32_t>> pieces(cuts.size() - 1);
+    // About 3 to 4 bytes a token in English and code; grown geometrically, since a text with
+    // special tokens comes here once per stretch between them.
+    const size_t need = ids.size() + text.size() / 3;
+    if (ids.capacity() < need) ids.reserve(std::max(need, 2 * ids.capacity()));
+    // About 20 operations per byte: a regex step, and a cache look-up per chunk of a few bytes.
+    parallel_for(int64_t(pieces.size()), int64_t(piece_bytes) * 20, [&](int64_t k0, int64_t k1) {
+      std::unique_ptr<ChunkEncoder> encoder = encoders_.take();
+      for (size_t k = size_t(k0); k < size_t(k1); ++k) {
+        throw_if_interrupted();
+        std::vector<int32_t>& out = k == 0 ? ids : pieces[k];
+        if (k > 0) out.reserve((cuts[k + 1] - cuts[k]) / 3);
+        size_t at = cuts[k];
+        auto chunk_end = [&](size_t end) {
+          encode_chunk(text.substr(at, end - at), *encoder, out);
+          at = end;
+        };
+        if (cuttable_)
+          splitter_->for_each_chunk_end(text, cuts[k], cuts[k + 1], chunk_end);
+        else
+          for (size_t i = first_end[k]; i < first_end[k + 1]; ++i) chunk_end(ends[i]);
       }
+      encoders_.give(std::move(encoder));
     });
-    std::vector<int32_t> ids;
-    for (const auto& block : blocks) ids.insert(ids.end(), block.begin(), block.end());
-    return ids;
+    for (size_t k = 1; k < pieces.size(); ++k) ids.insert(ids.end(), pieces[k].begin(), pieces[k].end());
   }
 
-  void learn_merges(std::string_view text, int64_t n_merges);
   void load_minbpe(std::string_view bytes);
   // Replaces the whole tokenizer, or throws DataError and keeps it as it was.
   void install(const std::string& pattern, const std::string& on_special,
@@ -502,215 +646,10 @@ class BpeTokenizer final : public Tokenizer {
   bool pretrained_ = false;
   std::vector<int32_t> byte_id_;  // byte -> id
   std::vector<Merge> merges_;     // in rank order
-  std::vector<std::string> vocab_;                                     // id -> bytes
-  std::unordered_map<uint64_t, std::pair<int32_t, int32_t>> rank_;  // pair -> (rank, merged id)
-
-  // The ids of the chunks a task of encode_ordinary met, by chunk: text repeats its words, so most
-  // chunks are found here rather than merged again. One per task, emptied when it holds
-  // max_chunks.
-  struct ChunkHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
-  struct ChunkCache {
-    static constexpr size_t max_chunks = size_t(1) << 16;
-    std::unordered_map<std::string, std::vector<int32_t>, ChunkHash, std::equal_to<>> ids;
-  };
+  std::vector<std::string> vocab_;  // id -> bytes
+  PairRanks ranks_;
+  mutable EncoderPool encoders_;
 };
-
-// minbpe's loop with the recount replaced by an update. Pair counts are kept over the distinct
-// chunks, weighted by how often each occurs; each pair keeps the chunks that hold it, so a merge
-// re-counts only those. minbpe takes max() over a dict in insertion order: among pairs of equal
-// count it picks the one that occurs first in the current ids. The distinct chunks are kept in
-// order of first appearance, so that is the pair with the earliest (chunk, position), which each
-// pair keeps up to date, and the best pair is the top of one max-heap ordered by count, then by
-// earlier first occurrence. The heap holds stale entries, dropped as they surface. A merge touches
-// only the chunks holding its pair and the pairs in them, whatever the number of merges already
-// made or of pairs tied with it.
-//
-// Keeping the first occurrences exact: a merge of (a, b) into the new id X only removes pairs next
-// to a and b and only creates pairs holding X, which no chunk held before. A pair whose first
-// chunk is touched gets its new position there; one that left its first chunk has its first
-// occurrence searched (among its holders) only when it reaches the top of the heap, until then
-// its old first occurrence stands in as an upper bound of its priority.
-void BpeTokenizer::learn_merges(std::string_view text, int64_t n_merges) {
-  const std::vector<size_t> ends = split_in_pieces(text);
-  std::vector<std::vector<int32_t>> chunks;  // distinct chunks, in order of first appearance
-  std::vector<int64_t> weight;
-  {
-    std::unordered_map<std::string_view, uint32_t> index;
-    size_t at = 0;
-    for (size_t end : ends) {
-      throw_if_interrupted();  // here and below: a signal stops the training (interrupt.hpp)
-      const std::string_view piece = text.substr(at, end - at);
-      at = end;
-      const auto [it, fresh] = index.emplace(piece, uint32_t(chunks.size()));
-      if (fresh) {
-        chunks.emplace_back(piece.begin(), piece.end());
-        for (int32_t& id : chunks.back()) id = int32_t(uint8_t(id));
-        weight.push_back(0);
-      }
-      ++weight[it->second];
-    }
-  }
-
-  struct PairState {
-    int64_t count = 0;
-    uint32_t first_chunk = 0, first_pos = 0;  // the first occurrence in the current ids
-    bool first_lost = false;  // merged away: first_* is a lower bound until searched again
-    uint64_t seen = 0;        // the last chunk pass that met this pair (see `pass`)
-    int64_t heap_count = -1;  // the pair's newest heap entry
-    uint32_t heap_chunk = 0, heap_pos = 0;
-    std::vector<uint32_t> holders;  // chunks that hold it, or held it (stale ones are skipped)
-  };
-  struct Entry {
-    int64_t count;
-    uint32_t chunk, pos;
-    uint64_t key;
-  };
-  struct Lower {  // the priority queue's "less": lower count, or equal count and seen later
-    bool operator()(const Entry& x, const Entry& y) const {
-      if (x.count != y.count) return x.count < y.count;
-      return std::pair{x.chunk, x.pos} > std::pair{y.chunk, y.pos};
-    }
-  };
-  std::unordered_map<uint64_t, PairState> pairs;
-  std::priority_queue<Entry, std::vector<Entry>, Lower> heap;
-  auto push = [&](uint64_t key, PairState& s) {
-    heap.push({s.count, s.first_chunk, s.first_pos, key});
-    s.heap_count = s.count;
-    s.heap_chunk = s.first_chunk;
-    s.heap_pos = s.first_pos;
-  };
-  uint64_t pass = 0;  // one per chunk counted: tells a pair's first position in that chunk
-  for (uint32_t c = 0; c < chunks.size(); ++c) {
-    throw_if_interrupted();
-    ++pass;
-    const std::vector<int32_t>& ids = chunks[c];
-    for (size_t i = 0; i + 1 < ids.size(); ++i) {
-      PairState& s = pairs[pair_key(ids[i], ids[i + 1])];
-      s.count += weight[c];
-      if (s.seen == pass) continue;
-      s.seen = pass;
-      if (s.holders.empty()) {
-        s.first_chunk = c;
-        s.first_pos = uint32_t(i);
-      }
-      s.holders.push_back(c);
-    }
-  }
-  for (auto& [key, s] : pairs) push(key, s);
-
-  // The first occurrence of a pair that left its first chunk, from its holders (pruned to the
-  // chunks that still hold it).
-  auto find_first = [&](uint64_t key, PairState& s) {
-    std::vector<uint32_t> holders;
-    std::pair<uint32_t, uint32_t> first{UINT32_MAX, UINT32_MAX};
-    for (uint32_t c : s.holders) {
-      const std::vector<int32_t>& ids = chunks[c];
-      for (size_t i = 0; i + 1 < ids.size(); ++i)
-        if (pair_key(ids[i], ids[i + 1]) == key) {
-          holders.push_back(c);
-          first = std::min(first, std::pair{c, uint32_t(i)});
-          break;
-        }
-    }
-    std::sort(holders.begin(), holders.end());
-    holders.erase(std::unique(holders.begin(), holders.end()), holders.end());
-    s.holders = std::move(holders);
-    std::tie(s.first_chunk, s.first_pos) = first;
-    s.first_lost = false;
-  };
-
-  TrainingProgress progress(n_merges);
-  std::vector<uint64_t> changed, before;
-  for (int64_t m = 0; m < n_merges; ++m) {
-    throw_if_interrupted();
-    progress.at(m);
-    uint64_t best = 0;
-    for (bool found = false; !found;) {
-      if (heap.empty()) return;  // every chunk is a single token: nothing left to merge
-      const Entry e = heap.top();
-      heap.pop();
-      const auto it = pairs.find(e.key);
-      if (it == pairs.end() || it->second.count != e.count) continue;
-      PairState& s = it->second;
-      if (s.first_lost) {
-        find_first(e.key, s);
-        push(e.key, s);
-      } else if (s.first_chunk == e.chunk && s.first_pos == e.pos) {
-        best = e.key;
-        found = true;
-      }
-    }
-    const int32_t a = int32_t(best >> 32), b = int32_t(uint32_t(best));
-    const int32_t id = int32_t(256 + m);
-    merges_.push_back({a, b, id});
-    std::vector<uint32_t> holders = std::move(pairs[best].holders);
-    std::sort(holders.begin(), holders.end());
-    holders.erase(std::unique(holders.begin(), holders.end()), holders.end());
-    changed.clear();
-    for (uint32_t c : holders) {
-      std::vector<int32_t>& ids = chunks[c];
-      before.clear();
-      for (size_t i = 0; i + 1 < ids.size(); ++i) before.push_back(pair_key(ids[i], ids[i + 1]));
-      if (std::find(before.begin(), before.end(), best) == before.end()) continue;  // stale
-      for (uint64_t key : before) pairs[key].count -= weight[c];
-      size_t out = 0;
-      for (size_t i = 0; i < ids.size(); ++i) {
-        if (i + 1 < ids.size() && ids[i] == a && ids[i + 1] == b) {
-          ids[out++] = id;
-          ++i;
-        } else {
-          ids[out++] = ids[i];
-        }
-      }
-      ids.resize(out);
-      ++pass;
-      for (size_t i = 0; i + 1 < ids.size(); ++i) {
-        const uint64_t key = pair_key(ids[i], ids[i + 1]);
-        const auto [it, created] = pairs.try_emplace(key);
-        PairState& s = it->second;
-        s.count += weight[c];
-        if (s.seen == pass) continue;
-        s.seen = pass;
-        changed.push_back(key);
-        if (created) {  // holds the new id; chunks come in order, so this is its first occurrence
-          s.first_chunk = c;
-          s.first_pos = uint32_t(i);
-        } else if (s.first_chunk == c && !s.first_lost) {
-          s.first_pos = uint32_t(i);
-        }
-        if ((ids[i] == id || ids[i + 1] == id) && (s.holders.empty() || s.holders.back() != c))
-          s.holders.push_back(c);
-      }
-      for (uint64_t key : before) {
-        PairState& s = pairs[key];
-        if (s.seen != pass && s.first_chunk == c) s.first_lost = true;
-        changed.push_back(key);
-      }
-    }
-    pairs.erase(best);
-    std::sort(changed.begin(), changed.end());
-    changed.erase(std::unique(changed.begin(), changed.end()), changed.end());
-    for (uint64_t key : changed) {
-      const auto it = pairs.find(key);
-      if (it == pairs.end()) continue;
-      PairState& s = it->second;
-      if (s.count <= 0) {
-        pairs.erase(it);
-      } else if (s.count != s.heap_count || s.first_chunk != s.heap_chunk ||
-                 s.first_pos != s.heap_pos) {
-        push(key, s);
-      }
-    }
-    // Stale entries outnumbering the pairs: rebuild the heap from the pairs' current state.
-    if (heap.size() > 4 * pairs.size() + 4096) {
-      heap = {};
-      for (auto& [key, s] : pairs) push(key, s);
-    }
-  }
-}
 
 // The saved form, read strictly: any line out of place, a count that does not match, or bytes after
 // the final "end" line is a DataError, so that a truncated file never loads as a smaller tokenizer.
@@ -906,73 +845,25 @@ void BpeTokenizer::load_gpt2(const std::string& encoder_path, const std::string&
     return true;
   };
 
-  // encoder.json: one flat object of "token": id, with JSON string escapes.
+  // encoder.json: one flat object of "token": id.
+  nlohmann::json encoder;
+  try {
+    encoder = nlohmann::json::parse(json);
+  } catch (const nlohmann::json::exception& e) {
+    // "[json.exception.parse_error.101] parse error at line 1, column 7: ...", without the id.
+    const std::string what = e.what();
+    throw bad(encoder_path, "not valid JSON: " + what.substr(what.find("] ") + 2));
+  }
+  if (!encoder.is_object()) throw bad(encoder_path, "expected one object of \"token\": id");
   std::unordered_map<std::string, int32_t> id_of;  // token bytes -> id
-  size_t i = json.find('{');
-  if (i == std::string::npos) throw bad(encoder_path, "no '{'");
-  ++i;
-  auto skip_space = [&] {
-    while (i < json.size() && std::isspace(static_cast<unsigned char>(json[i]))) ++i;
-  };
-  for (;;) {
-    skip_space();
-    if (i < json.size() && json[i] == '}') break;
-    if (i >= json.size() || json[i] != '"') throw bad(encoder_path, "expected a string key");
-    std::vector<int> cps;
-    for (++i;; ++i) {
-      if (i >= json.size()) throw bad(encoder_path, "unterminated string");
-      if (json[i] == '"') break;
-      if (json[i] == '\\') {
-        if (++i >= json.size()) throw bad(encoder_path, "unterminated escape");
-        const char e = json[i];
-        if (e == 'u') {
-          if (i + 4 >= json.size()) throw bad(encoder_path, "short \\u escape");
-          int v = 0;
-          for (size_t k = i + 1; k <= i + 4; ++k) {
-            const char h = json[k];
-            const int digit = h >= '0' && h <= '9'   ? h - '0'
-                              : h >= 'a' && h <= 'f' ? h - 'a' + 10
-                              : h >= 'A' && h <= 'F' ? h - 'A' + 10
-                                                     : -1;
-            if (digit < 0)
-              throw bad(encoder_path, "a \\u escape without 4 hex digits at byte " +
-                                          std::to_string(i - 1));
-            v = v * 16 + digit;
-          }
-          cps.push_back(v);
-          i += 4;
-        } else {
-          const std::string from = "\"\\/bfnrt", to = "\"\\/\b\f\n\r\t";
-          const size_t k = from.find(e);
-          if (k == std::string::npos) throw bad(encoder_path, "bad escape");
-          cps.push_back(to[k]);
-        }
-      } else {
-        const size_t start = i;
-        while (i + 1 < json.size() && (static_cast<unsigned char>(json[i + 1]) & 0xC0) == 0x80) ++i;
-        const auto c = utf8::code_points(std::string_view(json).substr(start, i + 1 - start));
-        if (!c) throw bad(encoder_path, "not UTF-8 at byte " + std::to_string(start));
-        cps.insert(cps.end(), c->begin(), c->end());
-      }
-    }
-    ++i;
-    skip_space();
-    if (i >= json.size() || json[i] != ':') throw bad(encoder_path, "expected ':'");
-    ++i;
-    skip_space();
-    size_t used = 0;
-    int32_t id = 0;
-    try {
-      id = std::stoi(json.substr(i, 12), &used);
-    } catch (const std::exception&) {
-      throw bad(encoder_path, "expected an integer id");
-    }
-    i += used;
+  for (const auto& [token, id] : encoder.items()) {
+    if (!id.is_number_unsigned() || id.get<uint64_t>() > uint64_t(INT32_MAX))
+      throw bad(encoder_path, "the id of " + nlohmann::json(token).dump() + " is " + id.dump() +
+                                  ", expected an integer from 0 to 2^31-1");
     std::string bytes;
-    if (!code_points_to_bytes(cps, bytes)) throw bad(encoder_path, "a token outside GPT-2's byte alphabet");
-    id_of[bytes] = id;
-    skip_space();
-    if (i < json.size() && json[i] == ',') ++i;
+    if (!code_points_to_bytes(utf8::code_points(token), bytes))
+      throw bad(encoder_path, "a token outside GPT-2's byte alphabet");
+    id_of[bytes] = id.get<int32_t>();
   }
 
   std::vector<int32_t> byte_id(256);

@@ -13,6 +13,7 @@
 
 #include "nanolab/run_store.hpp"
 #include "support/program.hpp"
+#include "support/shell.hpp"
 #include "support/temp_dir.hpp"
 #include "support/skip.hpp"
 
@@ -92,20 +93,6 @@ size_t count(const std::string& text, const std::string& what) {
   size_t n = 0;
   for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
   return n;
-}
-
-// Runs a shell command, returns its stdout; a non-zero exit fails the test.
-std::string shell(const std::string& cmd) {
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
-  EXPECT_EQ(pclose(p), 0) << cmd;
-  return out;
-}
-
-std::string python(const std::string& code, const fs::path& input) {
-  return shell("python3 -c '" + code + "' " + input.string());
 }
 
 class Compare : public ::testing::Test {

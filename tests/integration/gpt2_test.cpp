@@ -25,6 +25,7 @@
 #include "support/expect_close.hpp"
 #include "support/h5_file.hpp"
 #include "support/program.hpp"
+#include "support/shell.hpp"
 #include "support/temp_dir.hpp"
 #include "support/skip.hpp"
 
@@ -145,6 +146,37 @@ TEST(Gpt2Export, ARunRoundTripsBitExactlyInBothFormats) {
       EXPECT_EQ(back.tensors.size(), gpt2::parameter_shapes(back.info.arch).size());
     }
   }
+}
+
+// The JSON the export writes (the safetensors header, config.json beside it) reads back with
+// Python's json, holding what the model is.
+TEST(Gpt2Export, ItsJsonReadsBackWithPythonsJson) {
+  TinyRun run("bias = true\n");
+  ASSERT_EQ(run.outcome.status, 0) << run.outcome.err;
+  const fs::path file = run.dir.path() / "hf" / "model.safetensors";
+  fs::create_directory(file.parent_path());
+  const Outcome o = run_program(
+      {"export", run.run_dir.string(), "--format", "safetensors", "-o", file.string()},
+      run.dir.path());
+  ASSERT_EQ(o.status, 0) << o.err;
+  const int64_t vocab = read_checkpoint(run.run_dir).model.at("wte.weight").size(0);
+  EXPECT_EQ(python("import json, struct, sys\n"
+                   "f = open(sys.argv[1], \"rb\"); n = struct.unpack(\"<Q\", f.read(8))[0]\n"
+                   "h = json.loads(f.read(n))\n"
+                   "print(json.dumps(h[\"__metadata__\"]), len(h) - 1, h[\"wte.weight\"][\"shape\"],\n"
+                   "      h[\"h.0.attn.c_attn.weight\"][\"dtype\"], h[\"h.0.attn.c_attn.weight\"][\"shape\"],\n"
+                   "      h[\"wte.weight\"][\"data_offsets\"][0])",
+                   file),
+            "{\"format\": \"pt\", \"n_head\": \"2\"} " +
+                std::to_string(gpt2::parameter_shapes({vocab, 16, 2, 2, 16}).size()) + " [" +
+                std::to_string(vocab) + ", 16] F32 [16, 48] 0\n");
+  EXPECT_EQ(python("import json, sys\n"
+                   "c = json.load(open(sys.argv[1]))\n"
+                   "print(json.dumps(c[\"architectures\"]), c[\"n_head\"], c[\"n_layer\"], c[\"n_embd\"],\n"
+                   "      c[\"n_positions\"], c[\"vocab_size\"], c[\"activation_function\"],\n"
+                   "      c[\"layer_norm_epsilon\"])",
+                   file.parent_path() / "config.json"),
+            "[\"GPT2LMHeadModel\"] 2 2 16 16 " + std::to_string(vocab) + " gelu_new 1e-05\n");
 }
 
 TEST(Gpt2Export, ARunThatIsNotGpt2sArchitectureIsRefused) {
@@ -286,7 +318,7 @@ TEST(Gpt2FineTune, AnImportedModelFineTunesOnTinyShakespeare) {
   // The fixture is a 16-position model with random weights: its block_size, and a learning rate
   // that moves random weights in 30 steps (GPT-2's 3e-5 is for weights that already know English).
   Outcome o = run_program(
-      {"run", exp.string(), "--out", dir.path().string(), "--quiet", "--set",
+      {"run", exp.string(), "--out", dir.path().string(), "--name", "run", "--quiet", "--set",
        "model.init_from=" + (fixtures / "gpt2.bin").string(), "--set", "data.block_size=16",
        "--set", "data.batch_size=8", "--set", "optimizer.lr=1e-3", "--set", "train.max_iters=30",
        "--set", "train.eval_interval=10", "--set", "train.sample_tokens=20"},

@@ -100,10 +100,13 @@ std::string random_words(size_t bytes, unsigned seed) {
 
 TEST(Interrupt, SampleOfAHundredMillionTokensStopsWithin2sExit130) {
   TempDir dir{"nanolab-interrupt"};
-  const fs::path exp = dir.path() / "tiny.toml";
+  // A text dataset: a synthetic task's sample would stop at the end of its answer.
+  const fs::path text = dir.path() / "words.txt", exp = dir.path() / "tiny.toml";
+  std::ofstream(text) << random_words(64 << 10, 2);
   std::ofstream(exp)
       << "[experiment]\nname = \"tiny\"\n"
-         "[data]\ndataset = \"synthetic:copy\"\nblock_size = 16\nbatch_size = 4\n"
+         "[data]\ndataset = \"" + text.string() + "\"\ntokenizer = { plugin = \"char\" }\n"
+         "block_size = 16\nbatch_size = 4\n"
          "[model]\nn_layer = 1\nn_head = 2\nn_embd = 16\n"
          "[train]\nmax_iters = 4\nwarmup_iters = 1\neval_interval = 4\neval_iters = 1\n";
   const Outcome trained = run_program(

@@ -151,7 +151,8 @@ TEST(Memory, ARunThatCannotFitExits2WithTheEstimateAndTheMemoryAvailable) {
                                      "--set", "model.n_embd=65536", "--set", "model.n_head=4"};
     if (command == "run") args.insert(args.end(), {"--out", s.out.string()});
     const Outcome o = run_within(args, s.dir.path());
-    expect_status(o, 2, "run tiny/run needs about ");
+    // Named after the keys --set gives (docs/experiments.md#sweeps).
+    expect_status(o, 2, "run tiny/n_embd=65536,n_head=4,n_layer=4096 needs about ");
     EXPECT_NE(o.err.find("TiB (parameters "), std::string::npos) << o.err;
     EXPECT_NE(o.err.find(" available ("), std::string::npos) << o.err;
     EXPECT_NE(o.err.find("NANOLAB_MEMORY_CHECK=off"), std::string::npos) << o.err;

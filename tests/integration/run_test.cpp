@@ -125,6 +125,68 @@ void resume_equals_uninterrupted(int sig) {
   expect_wall_time_continues(resumed);
 }
 
+// `resume --set train.max_iters=N` extends a finished run: steps N1+1..N trained and recorded,
+// run.h5's configuration and /meta saying how; with a constant lr it is the run of N steps, bit
+// for bit. Any other key, and a length that is not past the checkpoint, are refused (exit 2)
+// without changing the run.
+TEST(Resume, SetMaxItersExtendsAFinishedRunAndRefusesOtherKeys) {
+  Fixture f;
+  const std::string constant = "train.lr_schedule=\"constant\"";
+  ASSERT_EQ(f.run("short", {constant, "train.max_iters=6"}).status, 0);
+  ASSERT_EQ(f.run("long", {constant, "train.max_iters=10"}).status, 0);
+  auto resume = [&](const std::string& set) {
+    return run_program({"resume", f.run_dir("short").string(), "--set", set, "--quiet"},
+                       f.dir.path(), Fixture::plugin_env());
+  };
+  const fs::path before = f.dir.path() / "checkpoint-of-6.h5";
+  fs::copy_file(f.run_dir("short") / "checkpoint.h5", before);
+  const Outcome o = resume("train.max_iters=10");
+  ASSERT_EQ(o.status, 0) << o.err;
+  const RunLog extended = read_run(f.run_dir("short") / "run.h5");
+  const RunLog whole = read_run(f.run_dir("long") / "run.h5");
+  EXPECT_EQ(extended.status, "completed");
+  ASSERT_EQ(extended.train.size(), 10u);
+  for (size_t i = 0; i < 10; ++i) {
+    EXPECT_EQ(extended.train[i].step, int64_t(i + 1));
+    EXPECT_EQ(extended.train[i].loss, whole.train[i].loss) << "step " << i + 1;
+    EXPECT_EQ(extended.train[i].lr, whole.train[i].lr) << "step " << i + 1;
+  }
+  // The evaluations of the longer run, and the one the shorter run made at its end.
+  auto val_steps = [](const RunLog& log) {
+    std::vector<int64_t> steps;
+    for (const ValRow& v : log.val) steps.push_back(v.step);
+    return steps;
+  };
+  EXPECT_EQ(val_steps(whole), (std::vector<int64_t>{0, 10}));
+  EXPECT_EQ(val_steps(extended), (std::vector<int64_t>{0, 6, 10}));
+  EXPECT_EQ(extended.val.back().loss, whole.val.back().loss);
+  EXPECT_EQ(extended.config_toml, whole.config_toml);
+  EXPECT_EQ(extended.meta.at("extensions"),
+            "step 6: train.max_iters 6 -> 10 (nanolab resume " + f.run_dir("short").string() +
+                " --set train.max_iters=10 --quiet)\n");
+  EXPECT_EQ(read_checkpoint(f.run_dir("short")).step, 10);
+
+  // Stopped (kill -9) after run.h5 took the new length and before the next checkpoint: the
+  // checkpoint of the old length is still the run's own, and a plain resume goes on to 10 steps.
+  fs::copy_file(before, f.run_dir("short") / "checkpoint.h5", fs::copy_options::overwrite_existing);
+  const Outcome again = run_program({"resume", f.run_dir("short").string(), "--quiet"},
+                                    f.dir.path(), Fixture::plugin_env());
+  ASSERT_EQ(again.status, 0) << again.err;
+  expect_same_run(read_run(f.run_dir("short") / "run.h5"), extended);
+
+  for (const std::string& refused : {"model.n_layer=3", "train.max_iters=8", "train.max_iters=x"}) {
+    const Outcome r = resume(refused);
+    EXPECT_TRUE(r.exited && r.status == 2) << refused << ": " << r.err;
+    EXPECT_EQ(read_run(f.run_dir("short") / "run.h5").train.size(), 10u) << refused;
+  }
+  EXPECT_NE(resume("model.n_layer=3").err.find(
+                "--set model.n_layer: resume changes train.max_iters only"),
+            std::string::npos);
+  EXPECT_NE(resume("train.max_iters=8").err.find(
+                "the run's checkpoint is at step 10; the run can only be extended past it"),
+            std::string::npos);
+}
+
 TEST(Run, ResumeAfterSigtermEqualsUninterrupted) { resume_equals_uninterrupted(SIGTERM); }
 TEST(Run, ResumeAfterKill9EqualsUninterrupted) { resume_equals_uninterrupted(SIGKILL); }
 
@@ -245,6 +307,47 @@ TEST(Run, SkipModeSkipsNonFiniteStepsAndStopsAfterTheLimit) {
   EXPECT_EQ(read_run(f.run_dir("skip") / "run.h5").status, "failed");
 }
 
+// `nanolab run` and `check` without --out, in the fixture's folder: runs go to runs/ there.
+Outcome in_folder(const Fixture& f, const std::vector<std::string>& args, const std::string& tag) {
+  return Program(args, f.dir.path(), Fixture::plugin_env(), tag, -1,
+                 {"/bin/sh", "-c", "cd '" + f.dir.path().string() + "' && exec \"$0\" \"$@\""})
+      .wait();
+}
+
+// A sweep run with one of its keys set from the command line is named after that value too: the
+// same sweep with another --set value makes runs of its own instead of dying on the first one's
+// folder, and `check` sees a run that `run` would refuse.
+TEST(Run, SweepRunsOfAnotherSetValueDoNotCollideAndCheckSeesACollision) {
+  Fixture f(tiny_experiment(6) + "[sweep]\n\"optimizer.lr\" = [1e-3, 3e-3]\nseeds = [1]\n");
+  const auto runs = f.dir.path() / "runs" / "tiny";
+  auto with_lr = [&](const std::string& command, const std::string& lr) {
+    std::vector<std::string> args = {command, f.exp.string(), "--set", "optimizer.lr=" + lr};
+    if (command == "run") args.push_back("--quiet");
+    return in_folder(f, args, command + lr);
+  };
+  const Outcome first = with_lr("run", "1e-3");
+  ASSERT_EQ(first.status, 0) << first.err;
+  EXPECT_TRUE(fs::exists(runs / "lr=0.001,seed=1" / "run.h5"));
+  const Outcome check = with_lr("check", "2e-3");
+  EXPECT_EQ(check.status, 0) << check.err;
+  EXPECT_NE(check.out.find("lr=0.002,seed=1"), std::string::npos) << check.out;
+  const Outcome second = with_lr("run", "2e-3");
+  ASSERT_EQ(second.status, 0) << second.err;
+  EXPECT_EQ(read_run(runs / "lr=0.002,seed=1" / "run.h5").status, "completed");
+  EXPECT_EQ(read_run(runs / "lr=0.001,seed=1" / "run.h5").status, "completed");
+
+  // The same configuration again: check says what run would.
+  const Outcome again = with_lr("check", "1e-3");
+  EXPECT_EQ(again.status, 2) << again.err;
+  EXPECT_NE(again.err.find((fs::path("runs") / "tiny" / "lr=0.001,seed=1" / "run.h5").string() +
+                           ": the run directory already holds a run"),
+            std::string::npos)
+      << again.err;
+  const Outcome refused = with_lr("run", "1e-3");
+  EXPECT_EQ(refused.status, 2) << refused.err;
+  EXPECT_NE(refused.err.find("already holds a run"), std::string::npos) << refused.err;
+}
+
 TEST(Run, ConfigurationErrorExits2AndCreatesNothing) {
   Fixture f;
   const Outcome o = f.run("bad", {"model.n_embd=33"});
@@ -321,6 +424,18 @@ TEST(Sample, GeneratesTheRequestedNumberOfTokensReproducibly) {
                                      f.dir.path(), Fixture::plugin_env());
   EXPECT_EQ(prompt.status, 2) << prompt.err;
   EXPECT_NE(prompt.err.find("synthetic:copy"), std::string::npos) << prompt.err;
+  // A question as the task writes it (7 digits and '>' at block_size 16): the sample is the
+  // question, then the answer in the task's characters, one a token, ending at the end of the
+  // answer ('.') when the model draws it, else after --tokens.
+  const Outcome question =
+      run_program({"sample", f.run_dir("a").string(), "--prompt", "1234567>", "--tokens", "40"},
+                  f.dir.path(), Fixture::plugin_env());
+  ASSERT_EQ(question.status, 0) << question.err;
+  ASSERT_EQ(question.out.rfind("1234567>", 0), 0u) << question.out;
+  const std::string answer = question.out.substr(8, question.out.size() - 9);  // no '\n'
+  EXPECT_EQ(answer.find_first_not_of("0123456789+=>._"), std::string::npos) << answer;
+  const size_t end = answer.find('.');
+  EXPECT_TRUE(end == std::string::npos ? answer.size() == 40 : end + 1 == answer.size()) << answer;
 }
 
 // ---- A checkpoint belongs to its run ----------------------------------------------------------
@@ -515,7 +630,7 @@ TEST(Resume, ADamagedRunWithoutACheckpointExits5NamingItAndChangesNothing) {
   EXPECT_TRUE(o.exited);
   EXPECT_EQ(o.status, 5) << o.err;
   EXPECT_NE(o.err.find(run_h5.string()), std::string::npos) << o.err;
-  EXPECT_NE(o.err.find("HINT: without a checkpoint.h5"), std::string::npos) << o.err;
+  EXPECT_NE(o.err.find("hint: without a checkpoint.h5"), std::string::npos) << o.err;
   EXPECT_TRUE(read_file(run_h5) == damaged) << "the damaged run file was changed";
   EXPECT_FALSE(fs::exists(dir / "checkpoint.h5"));
   EXPECT_FALSE(fs::exists(dir / "run.lock"));

@@ -215,8 +215,8 @@ TEST(TokenizerCli, ShakespeareBpeExperimentStoresItsTokenizer) {
   TempDir dir;
   const fs::path exp = fs::path(NANOLAB_TEST_SOURCE_DIR) / "experiments" / "shakespeare_bpe.toml";
   const Outcome o = run_program(
-      {"run", exp.string(), "--out", (dir.path() / "runs").string(), "--quiet", "--set",
-       "train.max_iters=4", "--set", "train.eval_interval=2", "--set", "train.eval_iters=2", "--set",
+      {"run", exp.string(), "--out", (dir.path() / "runs").string(), "--name", "run", "--quiet",
+       "--set", "train.max_iters=4", "--set", "train.eval_interval=2", "--set", "train.eval_iters=2", "--set",
        "train.warmup_iters=1", "--set", "train.lr_decay_iters=4", "--set",
        "train.checkpoint_interval=4"},
       dir.path(), {{"XDG_CACHE_HOME", (dir.path() / "cache").string()}});

@@ -10,6 +10,9 @@
 // Median of a few runs. Reads $NANOLAB_DATA/tinyshakespeare/input.txt and
 // $NANOLAB_DATA/gpt2/{encoder.json,vocab.bpe}. Not a test: it prints, and checks nothing but the
 // exit status of spm_train.
+//   bench_bpe [--encode FILE [MB]]
+// --encode also times the encoding of the first MB megabytes (default 32) of FILE (a large corpus,
+// such as datasets/linux_source's), by nanolab and by npm tiktoken, median of 3.
 #include <unistd.h>
 
 #include <algorithm>
@@ -52,41 +55,61 @@ std::string read(const std::string& path) {
   return s.str();
 }
 
+// Encodes `path` (holding `text`) with `gpt2` and with npm tiktoken (one thread; skipped, saying
+// so, without node and its package), each the median of `reps`: tokens, seconds, MB/s and the ratio.
+void encode_both(Tokenizer& gpt2, const std::string& name, const std::string& path,
+                 const std::string& text, int reps) {
+  const double mb = double(text.size()) / 1e6;
+  size_t n = 0;
+  const double s = median_seconds(reps, [&] { n = gpt2.encode(text).size(); });
+  std::printf("encode %s, GPT-2 vocab, %d thread(s): %zu tokens, %.3f s, %.1f MB/s\n", name.c_str(),
+              runtime::num_threads(), n, s, mb / s);
+  const std::filesystem::path tiktoken =
+      std::filesystem::path(NANOLAB_SOURCE_DIR) / "tools/reference/tiktoken";
+  if (std::system("command -v node > /dev/null") != 0 ||
+      !std::filesystem::exists(tiktoken / "node_modules/tiktoken")) {
+    std::printf("npm tiktoken: not installed (npm ci in %s), not measured\n", tiktoken.c_str());
+    return;
+  }
+  const std::string node = "node " + (tiktoken / "tiktoken_ids.cjs").string() + " time gpt2 " +
+                           path + " " + std::to_string(reps);
+  FILE* out = popen(node.c_str(), "r");
+  double node_s = 0;
+  size_t node_n = 0;
+  const bool read = out && std::fscanf(out, "%lf %zu", &node_s, &node_n) == 2;
+  if (out) pclose(out);
+  if (!read) {
+    std::printf("npm tiktoken: failed (%s)\n", node.c_str());
+    return;
+  }
+  std::printf("encode %s, npm tiktoken gpt2, 1 thread: %zu tokens, %.3f s, %.1f MB/s; "
+              "nanolab/tiktoken %.1fx\n",
+              name.c_str(), node_n, node_s, mb / node_s, node_s / s);
+}
+
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
   const char* env = std::getenv("NANOLAB_DATA");
   const std::string data = env ? env : "";
-  const std::string text = read(data + "/tinyshakespeare/input.txt");
-  const double mb = double(text.size()) / 1e6;
+  const std::string shakespeare = data + "/tinyshakespeare/input.txt";
+  const std::string text = read(shakespeare);
   constexpr int reps = 5;
 
   auto gpt2 = Registry::instance().make<PluginKind::tokenizer>(
       "bpe", {{"encoder_json", data + "/gpt2/encoder.json"}, {"vocab_bpe", data + "/gpt2/vocab.bpe"}});
   std::printf("tiny Shakespeare: %zu bytes, median of %d, %d thread(s)\n", text.size(), reps,
               runtime::num_threads());
-  size_t n = 0;
-  const double s = median_seconds(reps, [&] { n = gpt2->encode(text).size(); });
-  std::printf("encode, GPT-2 vocab, %d thread(s): %zu tokens, %.3f s, %.1f MB/s\n",
-              runtime::num_threads(), n, s, mb / s);
-  const std::filesystem::path tiktoken =
-      std::filesystem::path(NANOLAB_SOURCE_DIR) / "tools/reference/tiktoken";
-  if (std::system("command -v node > /dev/null") == 0 &&
-      std::filesystem::exists(tiktoken / "node_modules/tiktoken")) {
-    const std::string node = "node " + (tiktoken / "tiktoken_ids.cjs").string() + " time gpt2 " +
-                             data + "/tinyshakespeare/input.txt " + std::to_string(reps);
-    FILE* out = popen(node.c_str(), "r");
-    double node_s = 0;
-    size_t node_n = 0;
-    const bool read = out && std::fscanf(out, "%lf %zu", &node_s, &node_n) == 2;
-    if (out) pclose(out);
-    if (read)
-      std::printf("encode, npm tiktoken gpt2, 1 thread: %zu tokens, %.3f s, %.1f MB/s\n", node_n,
-                  node_s, mb / node_s);
-    else
-      std::printf("npm tiktoken: failed (%s)\n", node.c_str());
-  } else {
-    std::printf("npm tiktoken: not installed (npm ci in %s), not measured\n", tiktoken.c_str());
+  encode_both(*gpt2, "tiny Shakespeare", shakespeare, text, reps);
+  if (argc >= 3 && std::string(argv[1]) == "--encode") {
+    const double want_mb = argc >= 4 ? std::atof(argv[3]) : 32.0;
+    const std::string large = read(argv[2]).substr(0, size_t(want_mb * 1e6));
+    const std::filesystem::path slice =
+        std::filesystem::temp_directory_path() / ("bench_bpe_" + std::to_string(::getpid()) + ".txt");
+    std::ofstream(slice, std::ios::binary) << large;
+    encode_both(*gpt2, std::to_string(large.size() / 1000000) + " MB of " + argv[2], slice.string(),
+                large, 3);
+    std::filesystem::remove(slice);
   }
   for (const char* pattern : {"gpt2", "gpt4"}) {
     auto tok = Registry::instance().make<PluginKind::tokenizer>("bpe", {{"pattern", std::string(pattern)}});

@@ -5,7 +5,6 @@
 // framework (nanolab/report.hpp); this file only maps options onto it.
 #include <cstdio>
 
-#include "args.hpp"
 #include "commands.hpp"
 #include "nanolab/errors.hpp"
 #include "nanolab/report.hpp"
@@ -13,29 +12,19 @@
 
 namespace nanolab::cli {
 
-int cmd_compare(const Args& args) {
-  const ParsedArgs a = parse_args(
-      "compare", args, {"--metric", "--sort", "--where", "--format", "--plot", "--x", "--smooth"},
-      {"--all-keys", "--group-seeds", "--log-y"});
-  if (a.positional.empty())
-    throw ConfigError(
-        "usage: nanolab compare PATH... [--metric KEY] [--sort KEY] "
-        "[--where key=value[,value]]... [--all-keys] [--group-seeds] "
-        "[--format table|csv|json|markdown] [--plot FILE.svg] [--x step|tokens|wall] "
-        "[--log-y] [--smooth N]");
-  report::CompareOptions o;
-  o.metric = report::parse_metric(a.get("--metric", "val/loss"));
-  o.sort = a.get("--sort");
-  for (const auto& clause : a.all("--where")) report::add_where(o, clause);
+namespace {
+
+int compare(const Parsed& a) {
+  report::CompareOptions o = compare_options(a);
   o.all_keys = a.has("--all-keys");
-  o.group_seeds = a.has("--group-seeds");
   const report::Format format = report::parse_format(a.get("--format", "table"));
   const report::XAxis x = report::parse_x_axis(a.get("--x", "step"));
   const double smooth = a.number("--smooth", 1);
   if (smooth < 1 || smooth != int(smooth))
     throw ConfigError("--smooth: expected a whole number of points >= 1");
 
-  const std::vector<report::Run> runs = report::filter_runs(read_runs("compare", a.positional), o);
+  const std::vector<report::Run> runs =
+      report::filter_runs(read_runs("compare", a.positional()), o);
   if (runs.empty()) throw ConfigError("no run matches the --where filters");
   const std::string text = report::render(report::compare_table(runs, o), format);
   std::fwrite(text.data(), 1, text.size(), stdout);
@@ -53,6 +42,24 @@ int cmd_compare(const Args& args) {
         report::plot_svg(report::metric_series(runs, o.metric, x, o.group_seeds, int(smooth)), p));
   }
   return 0;
+}
+
+}  // namespace
+
+void add_compare(CLI::App& nanolab, Commands& commands) {
+  CLI::App* app = nanolab.add_subcommand(
+      "compare",
+      "the runs side by side: the configuration keys that differ and a metric's best "
+      "value");
+  add_run_filters(app);
+  add_flag(app, "--all-keys", "every configuration key, not only those that differ");
+  add_value(app, "--format", "table|csv|json|markdown",
+            "how the table is written (default: table)");
+  add_value(app, "--plot", "FILE.svg", "also draw the metric's curves into an SVG file");
+  add_value(app, "--x", "step|tokens|wall", "the plot's x axis (default: step)");
+  add_flag(app, "--log-y", "a logarithmic y axis");
+  add_value(app, "--smooth", "N", "the plot's curves as moving averages of N points (default: 1)");
+  commands.push_back({app, compare});
 }
 
 }  // namespace nanolab::cli

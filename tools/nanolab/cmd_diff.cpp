@@ -4,22 +4,18 @@
 // two differ (docs/compare.md). The table is built by the framework (report::diff_table).
 #include <cstdio>
 
-#include "args.hpp"
 #include "commands.hpp"
 #include "nanolab/errors.hpp"
 #include "nanolab/report.hpp"
 
 namespace nanolab::cli {
 
-int cmd_diff(const Args& args) {
-  const ParsedArgs a = parse_args("diff", args, {"--format"});
-  if (a.positional.size() != 2)
-    throw ConfigError(
-        "usage: nanolab diff RUN_A RUN_B [--format table|csv|json|markdown] "
-        "(each a run directory or its run.h5)");
+namespace {
+
+int diff(const Parsed& a) {
   const report::Format format = report::parse_format(a.get("--format", "table"));
   std::vector<report::Run> runs;
-  for (const auto& path : a.positional) {
+  for (const auto& path : a.positional()) {
     const auto files = report::find_runs({path});
     if (files.size() != 1)
       throw ConfigError(path + ": holds " + std::to_string(files.size()) +
@@ -40,6 +36,18 @@ int cmd_diff(const Args& args) {
   }
   std::fwrite(text.data(), 1, text.size(), stdout);
   return 0;
+}
+
+}  // namespace
+
+void add_diff(CLI::App& nanolab, Commands& commands) {
+  CLI::App* app = nanolab.add_subcommand(
+      "diff", "two runs side by side: configuration, plugins, git, versions and summary");
+  add_positional(app, "RUN_A", "a run directory or its run.h5");
+  add_positional(app, "RUN_B", "a run directory or its run.h5");
+  add_value(app, "--format", "table|csv|json|markdown",
+            "how the table is written (default: table)");
+  commands.push_back({app, diff});
 }
 
 }  // namespace nanolab::cli

@@ -8,7 +8,6 @@
 #include <filesystem>
 #include <string>
 
-#include "args.hpp"
 #include "commands.hpp"
 #include "nanolab/errors.hpp"
 #include "nanolab/options.hpp"
@@ -16,13 +15,10 @@
 
 namespace nanolab::cli {
 
-int cmd_eval(const Args& args) {
-  constexpr const char* usage =
-      "usage: nanolab eval RUN_DIR|MODEL [--data NAME] [--split val|train] [--max-tokens N] "
-      "[--set key=value]...";
-  const ParsedArgs a = parse_args("eval", args, {"--data", "--split", "--max-tokens", "--set"});
-  if (a.positional.size() != 1) throw ConfigError(usage);
-  const std::filesystem::path target = a.positional[0];
+namespace {
+
+int eval(const Parsed& a) {
+  const std::filesystem::path target = a.get("RUN_DIR|MODEL");
   EvalOptions o;
   o.dataset = a.get("--data");
   const std::string split = a.get("--split", "val");
@@ -52,9 +48,7 @@ int cmd_eval(const Args& args) {
       overrides.push_back(s);
       dataset_set |= s.rfind("data.dataset", 0) == 0;
     }
-    if (!dataset_set)
-      throw ConfigError("--data NAME: a model file has no dataset of its own\n" +
-                        std::string(usage));
+    if (!dataset_set) throw ConfigError("--data NAME: a model file has no dataset of its own");
     const Experiment exp = load_experiment("", overrides);
     o.dataset.clear();  // it is in the run's configuration now (or --set gave it)
     r = evaluate_model(exp.runs.front(), o);
@@ -66,6 +60,19 @@ int cmd_eval(const Args& args) {
               static_cast<long long>(r.tokens), static_cast<long long>(r.block_size), r.seconds);
   std::fprintf(stderr, "%s\n", r.description.c_str());
   return 0;
+}
+
+}  // namespace
+
+void add_eval(CLI::App& nanolab, Commands& commands) {
+  CLI::App* app = nanolab.add_subcommand(
+      "eval", "loss and perplexity of a run or a GPT-2 weight file over a dataset's split");
+  add_positional(app, "RUN_DIR|MODEL", "a run's directory, or a GPT-2 weight file");
+  add_value(app, "--data", "NAME", "the dataset (default: the run's; needed for a model file)");
+  add_value(app, "--split", "val|train", "the split (default: val)");
+  add_value(app, "--max-tokens", "N", "evaluate at most N tokens (default 0: the whole split)");
+  add_repeated(app, "--set", "KEY=VALUE", "change a key of a model file's experiment");
+  commands.push_back({app, eval});
 }
 
 }  // namespace nanolab::cli

@@ -7,7 +7,6 @@
 #include <filesystem>
 #include <string>
 
-#include "args.hpp"
 #include "commands.hpp"
 #include "nanolab/errors.hpp"
 #include "nanolab/experiment.hpp"
@@ -16,17 +15,12 @@
 
 namespace nanolab::cli {
 
-int cmd_export(const Args& args) {
-  // parse_args knows only long options: -o is the short name of --out.
-  Args long_args = args;
-  for (auto& arg : long_args)
-    if (arg == "-o") arg = "--out";
-  const ParsedArgs a = parse_args("export", long_args, {"--format", "--out"});
+namespace {
+
+int export_weights(const Parsed& a) {
   const std::string out = a.get("--out");
-  if (a.positional.size() != 1 || out.empty() || !a.has("--format"))
-    throw ConfigError("usage: nanolab export RUN_DIR|MODEL --format safetensors|llmc -o FILE");
   const gpt2::Format format = gpt2::format_from_name(a.get("--format"), "--format");
-  const std::filesystem::path source = a.positional[0];
+  const std::filesystem::path source = a.get("RUN_DIR|MODEL");
 
   gpt2::Architecture arch;
   std::map<std::string, Tensor> tensors;
@@ -57,6 +51,17 @@ int cmd_export(const Args& args) {
                    ? (" and " + (file.parent_path() / "config.json").string()).c_str()
                    : "");
   return 0;
+}
+
+}  // namespace
+
+void add_export(CLI::App& nanolab, Commands& commands) {
+  CLI::App* app = nanolab.add_subcommand(
+      "export", "a run's weights as GPT-2's, for Hugging Face (safetensors) or llm.c");
+  add_positional(app, "RUN_DIR|MODEL", "a run's directory, or a GPT-2 weight file to convert");
+  add_value(app, "--format", "safetensors|llmc", "the file format")->required();
+  add_value(app, "-o,--out", "FILE", "the file to write")->required();
+  commands.push_back({app, export_weights});
 }
 
 }  // namespace nanolab::cli

@@ -13,6 +13,7 @@
 #include "commands.hpp"
 #include "nanolab/did_you_mean.hpp"
 #include "nanolab/errors.hpp"
+#include "nanolab/plugin.hpp"
 #include "nanolab/registry.hpp"
 #include "scaffold.hpp"
 
@@ -102,11 +103,32 @@ int show(const Registry& registry, const std::string& name) {
 
 }  // namespace
 
-int cmd_plugins(const Args& args) {
-  if (args.empty()) return list(Registry::instance());
-  if (args.size() == 2 && args[0] == "show") return show(Registry::instance(), args[1]);
-  if (args[0] == "new") return plugins_new(Args(args.begin() + 1, args.end()));
-  throw ConfigError("usage: nanolab plugins [show NAME | new KIND NAME [--dir D]]");
+void add_plugins(CLI::App& nanolab, Commands& commands) {
+  CLI::App* app = nanolab.add_subcommand(
+      "plugins",
+      "the plugins found: kind, name, version and file, and the files that are "
+      "damaged");
+  app->require_subcommand(0, 1);
+  commands.push_back({app, [](const Parsed&) { return list(Registry::instance()); }});
+
+  CLI::App* show_app = app->add_subcommand("show", "one plugin's description and options");
+  add_positional(show_app, "NAME", "the plugin's name");
+  commands.push_back(
+      {show_app, [](const Parsed& a) { return show(Registry::instance(), a.get("NAME")); }});
+
+  CLI::App* new_app = app->add_subcommand(
+      "new",
+      "write a plugin project of that kind, which builds and passes its contract suite as "
+      "it is");
+  std::string kinds;
+  for (size_t k = 0; k < plugin_kind_count; ++k)
+    kinds += (kinds.empty() ? "" : "|") + std::string(to_string(PluginKind(k)));
+  add_positional(new_app, "KIND", "the plugin's kind")->type_name(kinds);
+  add_positional(new_app, "NAME", "the plugin's name (a lower-case letter, then a-z, 0-9, _)");
+  add_value(new_app, "--dir", "D", "write D/NAME/ (default: the current folder)");
+  commands.push_back({new_app, [](const Parsed& a) {
+                        return plugins_new(a.get("KIND"), a.get("NAME"), a.get("--dir", "."));
+                      }});
 }
 
 }  // namespace nanolab::cli

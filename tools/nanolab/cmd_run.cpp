@@ -10,24 +10,20 @@
 #include <cstdio>
 #include <string>
 
-#include "args.hpp"
 #include "commands.hpp"
-#include "nanolab/memory.hpp"
 #include "nanolab/distributed.hpp"
 #include "nanolab/errors.hpp"
 #include "nanolab/interrupt.hpp"
+#include "nanolab/memory.hpp"
 #include "nanolab/report.hpp"
 #include "nanolab/trainer.hpp"
 
 namespace nanolab::cli {
 
-int cmd_run(const Args& args) {
-  const ParsedArgs a = parse_args("run", args, {"--set", "--out", "--name", "--distribute"},
-                                  {"--quiet", "--profile"});
-  if (a.positional.size() != 1)
-    throw ConfigError(
-        "usage: nanolab run EXP.toml [--set key=value]... [--out DIR] [--name RUN] [--quiet] "
-        "[--profile] [--distribute runs]");
+namespace {
+
+int run(const Parsed& a) {
+  const std::string file = a.get("EXP.toml");
   const bool distribute = a.has("--distribute");
   if (distribute && a.get("--distribute") != "runs")
     throw ConfigError("--distribute " + a.get("--distribute") +
@@ -38,7 +34,7 @@ int cmd_run(const Args& args) {
   const bool speaks = world.rank == 0 || distribute;
   const std::string rank_prefix =
       world.size > 1 ? "rank " + std::to_string(world.rank) + ": " : std::string();
-  Experiment exp = load_experiment(a.positional[0], a.all("--set"));
+  Experiment exp = load_experiment(file, a.all("--set"));
   if (a.has("--name")) {
     // The run directory is always <out>/<experiment>/<run>/: a name is one folder, never a path.
     const std::string name = a.get("--name");
@@ -48,15 +44,13 @@ int cmd_run(const Args& args) {
                         "\n    hint: --out DIR chooses where the runs go; --name names one folder "
                         "in <out>/<experiment>/");
     if (exp.runs.size() != 1)
-      throw ConfigError("--name names one run, but the sweep of " + a.positional[0] + " has " +
+      throw ConfigError("--name names one run, but the sweep of " + file + " has " +
                         std::to_string(exp.runs.size()));
     exp.runs[0].name = name;
   }
   // Every run must fit in memory before the first one starts (nanolab/memory.hpp).
   config::require_memory(exp);
   const std::filesystem::path out = a.get("--out", "runs");
-  std::string command_line = "nanolab run";
-  for (const auto& s : args) command_line += " " + s;
 
   struct Outcome {
     std::string run, status, detail;
@@ -71,7 +65,7 @@ int cmd_run(const Args& args) {
       std::fprintf(stderr, "%s== run %zu/%zu: %s\n", rank_prefix.c_str(), i + 1, exp.runs.size(),
                    spec.name.c_str());
     try {
-      TrainOptions options{dir, command_line, !a.has("--quiet") && world.rank == 0,
+      TrainOptions options{dir, a.command_line(), !a.has("--quiet") && world.rank == 0,
                            a.has("--profile")};
       options.data_parallel = !distribute;
       TrainResult r = train(spec, options);
@@ -123,6 +117,25 @@ int cmd_run(const Args& args) {
       std::fprintf(stderr, "  %-40s %-11s %s\n", o.run.c_str(), o.status.c_str(), o.detail.c_str());
   }
   return exit_status;
+}
+
+}  // namespace
+
+void add_run(CLI::App& nanolab, Commands& commands) {
+  CLI::App* app = nanolab.add_subcommand(
+      "run",
+      "validate an experiment and every run of its sweep, then train each run into "
+      "<out>/<experiment>/<run>/");
+  add_positional(app, "EXP.toml", "the experiment file");
+  add_repeated(app, "--set", "KEY=VALUE", "change a key of the experiment (a TOML value)");
+  add_value(app, "--out", "DIR", "where the runs go (default: runs)");
+  add_value(app, "--name", "RUN", "the run's folder name (an experiment of one run)");
+  add_flag(app, "--quiet", "no progress on stderr");
+  add_flag(app, "--profile", "time every step by op kind and print the table at the end");
+  add_value(app, "--distribute", "runs",
+            "under mpirun: each rank trains its share of the sweep's runs alone, instead of "
+            "every run data-parallel");
+  commands.push_back({app, run});
 }
 
 }  // namespace nanolab::cli

@@ -2,19 +2,15 @@
 // text from a trained run's last checkpoint, generated with the KV cache, printed on stdout.
 #include <cstdio>
 
-#include "args.hpp"
 #include "commands.hpp"
 #include "nanolab/errors.hpp"
 #include "nanolab/trainer.hpp"
 
 namespace nanolab::cli {
 
-int cmd_sample(const Args& args) {
-  const ParsedArgs a = parse_args("sample", args,
-                                  {"--prompt", "--tokens", "--temperature", "--top-k", "--seed"});
-  if (a.positional.size() != 1)
-    throw ConfigError("usage: nanolab sample RUN_DIR [--prompt S] [--tokens N] [--temperature T] "
-                      "[--top-k K] [--seed S]");
+namespace {
+
+int sample_run(const Parsed& a) {
   SampleOptions o;
   o.prompt = a.get("--prompt");
   o.tokens = int64_t(a.number("--tokens", 200));
@@ -24,10 +20,24 @@ int cmd_sample(const Args& args) {
   if (o.tokens < 1) throw ConfigError("--tokens: expected a positive number");
   if (!(o.temperature > 0)) throw ConfigError("--temperature: expected a number > 0");
   if (o.top_k < 0) throw ConfigError("--top-k: expected 0 (all) or a positive number");
-  const std::string text = sample(a.positional[0], o);
+  const std::string text = sample(a.get("RUN_DIR"), o);
   std::fwrite(text.data(), 1, text.size(), stdout);
   std::fputc('\n', stdout);
   return 0;
+}
+
+}  // namespace
+
+void add_sample(CLI::App& nanolab, Commands& commands) {
+  CLI::App* app = nanolab.add_subcommand(
+      "sample", "text from a trained run's last checkpoint, generated with the KV cache");
+  add_positional(app, "RUN_DIR", "the run's directory");
+  add_value(app, "--prompt", "S", "the text to continue (default: the start of a text)");
+  add_value(app, "--tokens", "N", "how many tokens to generate (default: 200)");
+  add_value(app, "--temperature", "T", "divides the logits (default: 1)");
+  add_value(app, "--top-k", "K", "sample among the K likeliest tokens only (default 0: all)");
+  add_value(app, "--seed", "S", "the random seed (default: 1337)");
+  commands.push_back({app, sample_run});
 }
 
 }  // namespace nanolab::cli

@@ -30,7 +30,6 @@
 #include <string>
 #include <vector>
 
-#include "args.hpp"
 #include "commands.hpp"
 #include "nanolab/encode_shards.hpp"
 #include "nanolab/errors.hpp"
@@ -43,16 +42,6 @@ namespace nanolab::cli {
 namespace {
 
 namespace fs = std::filesystem;
-
-constexpr const char* usage =
-    "usage: nanolab tokenizer train TEXT_FILE|- --vocab-size N -o|--out FILE [--plugin bpe] [--pattern P] "
-    "[--option k=v]...\n"
-    "       nanolab tokenizer encode (--tokenizer FILE | --gpt2 DIR) [--plugin bpe] [--option k=v]... "
-    "[--count] [FILE|- | --text S]\n"
-    "       nanolab tokenizer encode (--tokenizer FILE | --gpt2 DIR) [--plugin bpe] [--option k=v]... "
-    "--shards DIR [--shard-tokens N] [--val-tokens N] [--prefix NAME] FILE|-\n"
-    "       nanolab tokenizer decode (--tokenizer FILE | --gpt2 DIR) [--plugin bpe] "
-    "[--option k=v]... IDS...|-";
 
 // A whole file of at most `max_bytes` (input_file.hpp), or standard input for "-"; DataError
 // naming the file.
@@ -121,7 +110,7 @@ std::map<std::string, OptionValue> typed_options(const LoadedPlugin& plugin,
 
 // The plugin named by --plugin (default bpe) with the options given, `defaults` first so that an
 // --option of the same name wins.
-std::unique_ptr<Tokenizer> make(const ParsedArgs& a, std::map<std::string, OptionValue> defaults) {
+std::unique_ptr<Tokenizer> make(const Parsed& a, std::map<std::string, OptionValue> defaults) {
   const Registry& registry = Registry::instance();
   const LoadedPlugin& plugin = registry.find(PluginKind::tokenizer, a.get("--plugin", "bpe"), "--plugin");
   for (auto& [k, v] : typed_options(plugin, a.all("--option"))) defaults[k] = v;
@@ -130,9 +119,9 @@ std::unique_ptr<Tokenizer> make(const ParsedArgs& a, std::map<std::string, Optio
 
 // The tokenizer of --tokenizer FILE (the plugin's saved bytes, or any format its load() reads) or
 // of --gpt2 DIR (GPT-2's encoder.json + vocab.bpe, with <|endoftext|> as id 50256).
-std::unique_ptr<Tokenizer> open_tokenizer(const ParsedArgs& a) {
+std::unique_ptr<Tokenizer> open_tokenizer(const Parsed& a) {
   if (a.has("--tokenizer") == a.has("--gpt2"))
-    throw ConfigError("give one of --tokenizer FILE or --gpt2 DIR\n" + std::string(usage));
+    throw ConfigError("give one of --tokenizer FILE or --gpt2 DIR");
   if (a.has("--gpt2")) {
     const fs::path dir = a.get("--gpt2");
     return make(a, {{"encoder_json", (dir / "encoder.json").string()},
@@ -173,9 +162,8 @@ void write_file(const fs::path& path, const std::string& bytes) {
   if (ec) throw StorageError("cannot write '" + path.string() + "': " + ec.message());
 }
 
-int train(const ParsedArgs& a) {
-  if (a.positional.size() != 1 || !a.has("--out") || !a.has("--vocab-size"))
-    throw ConfigError("train needs one TEXT_FILE (or -), --vocab-size and -o\n" + std::string(usage));
+int train(const Parsed& a) {
+  const std::string input = a.get("TEXT_FILE|-");
   const double vocab_size = a.number("--vocab-size", 0);
   if (vocab_size < 1 || vocab_size != double(int64_t(vocab_size)))
     throw ConfigError("--vocab-size: expected a positive integer, got '" + a.get("--vocab-size") + "'");
@@ -196,13 +184,14 @@ int train(const ParsedArgs& a) {
   }
   std::unique_ptr<Tokenizer> tok = make(a, defaults);
 
-  const std::string text = read_file_or_stdin(a.positional[0], input_limit::text);
+  const std::string text = read_file_or_stdin(input, input_limit::text);
   if (text.empty())
-    throw DataError("'" + a.positional[0] + "' is empty: there is no text to train the tokenizer "
+    throw DataError("'" + input +
+                    "' is empty: there is no text to train the tokenizer "
                     "on; hint: give the text file the tokenizer should learn from");
   std::fprintf(stderr, "training %s to vocab %lld on %zu bytes of %s\n",
                a.get("--plugin", "bpe").c_str(), static_cast<long long>(vocab_size), text.size(),
-               a.positional[0].c_str());
+               input.c_str());
   const auto start = std::chrono::steady_clock::now();
   tok->train(text, int64_t(vocab_size));
   std::fprintf(stderr, "trained in %.3f s: vocab %lld\n", seconds_since(start),
@@ -223,7 +212,7 @@ int train(const ParsedArgs& a) {
 }
 
 // A count option of --shards: a whole number in [1, 2^31 - 1] (llm.c's header holds an int32).
-int64_t token_count(const ParsedArgs& a, const std::string& name, int64_t fallback) {
+int64_t token_count(const Parsed& a, const std::string& name, int64_t fallback) {
   const double v = a.number(name, double(fallback));
   if (v < 1 || v > 2147483647.0 || v != double(int64_t(v)))
     throw ConfigError(name + ": expected a whole number of tokens from 1 to 2147483647, got '" +
@@ -231,14 +220,13 @@ int64_t token_count(const ParsedArgs& a, const std::string& name, int64_t fallba
   return int64_t(v);
 }
 
-int encode_to_shards(const ParsedArgs& a) {
-  if (a.positional.size() != 1 || a.has("--text") || a.has("--count"))
-    throw ConfigError("encode --shards needs one FILE (or -), and neither --text nor --count\n" +
-                      std::string(usage));
+int encode_to_shards(const Parsed& a) {
+  if (a.positional().size() != 1 || a.has("--text") || a.has("--count"))
+    throw ConfigError("encode --shards needs one FILE (or -), and neither --text nor --count");
   data::ShardPlan plan;
   plan.shard_tokens = token_count(a, "--shard-tokens", plan.shard_tokens);
   if (a.has("--val-tokens")) plan.val_tokens = token_count(a, "--val-tokens", 1);
-  const std::string& input = a.positional[0];
+  const std::string input = a.positional()[0];
   plan.name = a.get("--prefix", input == "-" ? "tokens" : fs::path(input).stem().string());
   if (const std::string problem = folder_name_problem(plan.name); !problem.empty())
     throw ConfigError("--prefix '" + plan.name + "': " + problem);
@@ -272,15 +260,15 @@ int encode_to_shards(const ParsedArgs& a) {
   return 0;
 }
 
-int encode(const ParsedArgs& a) {
+int encode(const Parsed& a) {
   if (a.has("--shards")) return encode_to_shards(a);
   for (const char* name : {"--shard-tokens", "--val-tokens", "--prefix"})
-    if (a.has(name)) throw ConfigError(std::string(name) + " needs --shards DIR\n" + usage);
-  if (a.positional.size() + size_t(a.has("--text")) != 1)
-    throw ConfigError("encode needs one FILE (or -) or --text S\n" + std::string(usage));
+    if (a.has(name)) throw ConfigError(std::string(name) + " needs --shards DIR");
+  if (a.positional().size() + size_t(a.has("--text")) != 1)
+    throw ConfigError("encode needs one FILE (or -) or --text S");
   std::unique_ptr<Tokenizer> tok = open_tokenizer(a);
   const std::string text =
-      a.has("--text") ? a.get("--text") : read_file_or_stdin(a.positional[0], input_limit::text);
+      a.has("--text") ? a.get("--text") : read_file_or_stdin(a.positional()[0], input_limit::text);
   const auto start = std::chrono::steady_clock::now();
   const std::vector<int32_t> ids = tok->encode(text);
   const double s = seconds_since(start);
@@ -299,10 +287,9 @@ int encode(const ParsedArgs& a) {
   return 0;
 }
 
-int decode(const ParsedArgs& a) {
-  if (a.positional.empty()) throw ConfigError("decode needs IDS... or -\n" + std::string(usage));
+int decode(const Parsed& a) {
   std::unique_ptr<Tokenizer> tok = open_tokenizer(a);
-  std::vector<std::string> words = a.positional;
+  std::vector<std::string> words = a.positional();
   if (words.size() == 1 && words[0] == "-") {
     words.clear();
     for (std::string w; std::cin >> w;) words.push_back(w);
@@ -320,30 +307,59 @@ int decode(const ParsedArgs& a) {
   return 0;
 }
 
+// --plugin and --option, which every subcommand takes, and --tokenizer or --gpt2, which encode and
+// decode read.
+void add_plugin_options(CLI::App* app) {
+  add_value(app, "--plugin", "NAME", "the tokenizer plugin (default: bpe)");
+  add_repeated(app, "--option", "NAME=VALUE",
+               "an option of the plugin (`nanolab plugins show bpe` lists them)");
+}
+
+void add_tokenizer_file(CLI::App* app) {
+  add_value(app, "--tokenizer", "FILE",
+            "a tokenizer file: one the plugin saved, or a minbpe .model");
+  add_value(app, "--gpt2", "DIR", "GPT-2's tokenizer: DIR/encoder.json and DIR/vocab.bpe");
+}
+
 }  // namespace
 
-int cmd_tokenizer(const Args& args) {
-  if (args.empty()) throw ConfigError(usage);
-  const std::string sub = args[0];
-  Args rest(args.begin() + 1, args.end());
-  // parse_args knows only long options: -o is the short name of --out.
-  for (std::string& arg : rest)
-    if (arg == "-o") arg = "--out";
-  const std::set<std::string> shared = {"--plugin", "--option"};
-  auto with = [&](std::set<std::string> more) {
-    more.insert(shared.begin(), shared.end());
-    return more;
-  };
-  if (sub == "train")
-    return train(parse_args("tokenizer train", rest, with({"--vocab-size", "--out", "--pattern"})));
-  if (sub == "encode")
-    return encode(parse_args("tokenizer encode", rest,
-                             with({"--tokenizer", "--gpt2", "--text", "--shards", "--shard-tokens",
-                                   "--val-tokens", "--prefix"}),
-                             {"--count"}));
-  if (sub == "decode")
-    return decode(parse_args("tokenizer decode", rest, with({"--tokenizer", "--gpt2"})));
-  throw ConfigError("unknown subcommand '" + sub + "'\n" + std::string(usage));
+void add_tokenizer(CLI::App& nanolab, Commands& commands) {
+  CLI::App* app = nanolab.add_subcommand(
+      "tokenizer",
+      "a tokenizer outside an experiment: train one to a file, encode text to ids, "
+      "decode ids");
+  app->require_subcommand(1);
+
+  CLI::App* train_app = app->add_subcommand(
+      "train",
+      "train the plugin on a text and write what it saves to a file (.model: minbpe's "
+      "format)");
+  add_positional(train_app, "TEXT_FILE|-", "the text to train on (-: standard input)");
+  add_value(train_app, "--vocab-size", "N", "the vocabulary to reach")->required();
+  add_value(train_app, "-o,--out", "FILE", "the tokenizer file to write")->required();
+  add_value(train_app, "--pattern", "P", "short for --option pattern=P");
+  add_plugin_options(train_app);
+  commands.push_back({train_app, train});
+
+  CLI::App* encode_app = app->add_subcommand(
+      "encode", "text to ids on one line (or their number), or to llm.c shards with --shards");
+  add_positional(encode_app, "FILE|-", "the text to encode (-: standard input)", 0, 1);
+  add_tokenizer_file(encode_app);
+  add_plugin_options(encode_app);
+  add_value(encode_app, "--text", "S", "encode S instead of a file");
+  add_flag(encode_app, "--count", "print only the number of ids");
+  add_value(encode_app, "--shards", "DIR", "write the ids as llm.c shards into DIR");
+  add_value(encode_app, "--shard-tokens", "N", "ids per train shard (default: 100,000,000)");
+  add_value(encode_app, "--val-tokens", "N", "ids of the val shard (default: a tenth)");
+  add_value(encode_app, "--prefix", "NAME", "the shards' name (default: the file's, no extension)");
+  commands.push_back({encode_app, encode});
+
+  CLI::App* decode_app =
+      app->add_subcommand("decode", "ids to text, written exactly (no newline added)");
+  add_positional(decode_app, "IDS|-", "the ids (-: read them from standard input)", 1, -1);
+  add_tokenizer_file(decode_app);
+  add_plugin_options(decode_app);
+  commands.push_back({decode_app, decode});
 }
 
 }  // namespace nanolab::cli

@@ -1,25 +1,26 @@
-// The commands of the `nanolab` program. Each lives in its own cmd_<name>.cpp and takes the
-// arguments after its name; it returns the exit status or throws a nanolab::Error, which main()
-// turns into one message and the error's exit status (docs/cli.md).
+// The commands of the `nanolab` program. Each lives in its own cmd_<name>.cpp and adds itself to
+// the program's parser (command_line.hpp): its subcommand, the arguments and options it takes with
+// their help, and what it does with them, which returns the exit status or throws a
+// nanolab::Error that main() turns into one message and the error's exit status (docs/cli.md).
 #pragma once
 
-#include <string>
-#include <vector>
+#include "command_line.hpp"
 
 namespace nanolab::cli {
 
-using Args = std::vector<std::string>;
-
-int cmd_plugins(const Args& args);
-int cmd_check(const Args& args);
-int cmd_run(const Args& args);
-int cmd_resume(const Args& args);
-int cmd_sample(const Args& args);
-int cmd_compare(const Args& args);
-int cmd_diff(const Args& args);
-int cmd_report(const Args& args);
-int cmd_tokenizer(const Args& args);
-int cmd_eval(const Args& args);
-int cmd_export(const Args& args);
+void add_run(CLI::App& nanolab, Commands& commands);
+void add_resume(CLI::App& nanolab, Commands& commands);
+void add_sample(CLI::App& nanolab, Commands& commands);
+void add_check(CLI::App& nanolab, Commands& commands);
+void add_plugins(CLI::App& nanolab, Commands& commands);
+void add_eval(CLI::App& nanolab, Commands& commands);
+void add_export(CLI::App& nanolab, Commands& commands);
+void add_compare(CLI::App& nanolab, Commands& commands);
+void add_diff(CLI::App& nanolab, Commands& commands);
+void add_report(CLI::App& nanolab, Commands& commands);
+void add_tokenizer(CLI::App& nanolab, Commands& commands);
+// `help [CMD...]` and `completion bash|zsh`, which read the parser itself.
+void add_help(CLI::App& nanolab, Commands& commands);
+void add_completion(CLI::App& nanolab, Commands& commands);
 
 }  // namespace nanolab::cli

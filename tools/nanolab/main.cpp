@@ -1,54 +1,36 @@
-// The `nanolab` command-line program: applies the process-wide thread policy, joins the MPI job
-// when mpirun started it (docs/scaling.md), takes SIGINT and SIGTERM for the life of the process
-// (nanolab/interrupt.hpp), dispatches to the command, and turns framework exceptions into one
-// message on stderr and the documented exit status (docs/cli.md). Never lets an exception escape
-// as an abort.
+// The `nanolab` command-line program: applies the process-wide thread policy, parses the command
+// line (command_line.hpp: a usage error is one line and exit 2), joins the MPI job when mpirun
+// started it (docs/scaling.md), takes SIGINT and SIGTERM for the life of the process
+// (nanolab/interrupt.hpp), runs the command, and turns framework exceptions into one message on
+// stderr and the documented exit status (docs/cli.md). Never lets an exception escape as an abort.
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <exception>
-#include <functional>
-#include <iostream>
-#include <map>
+#include <memory>
 #include <string>
+#include <vector>
 
-#include "commands.hpp"
+#include "command_line.hpp"
+#include "nanolab/did_you_mean.hpp"
 #include "nanolab/distributed.hpp"
 #include "nanolab/errors.hpp"
 #include "nanolab/interrupt.hpp"
 
 namespace {
 
-using Command = std::function<int(const nanolab::cli::Args&)>;
-
-struct CommandInfo {
-  Command run;
-  const char* usage;
-};
-
-const std::map<std::string, CommandInfo>& commands() {
-  static const std::map<std::string, CommandInfo> table = {
-      {"plugins", {nanolab::cli::cmd_plugins, "plugins [show NAME | new KIND NAME]   the plugins found, their versions, files and options; new: a plugin project to start from"}},
-      {"check", {nanolab::cli::cmd_check, "check EXP.toml [--set k=v]... | check --schema   validate an experiment and list its runs; the keys of an experiment"}},
-      {"run", {nanolab::cli::cmd_run, "run EXP.toml [--set k=v]... [--out DIR] [--name RUN] [--quiet] [--profile] [--distribute runs]   train one run, or every run of the sweep; --profile: time per op kind per step; under mpirun: data-parallel, or --distribute runs: the sweep's runs shared between the ranks"}},
-      {"resume", {nanolab::cli::cmd_resume, "resume RUN_DIR [--quiet] [--profile]   continue an interrupted run from its last checkpoint"}},
-      {"sample", {nanolab::cli::cmd_sample, "sample RUN_DIR [--prompt S] [--tokens N] [--temperature T] [--top-k K] [--seed S]   text from a trained run"}},
-      {"compare", {nanolab::cli::cmd_compare, "compare PATH... [--metric KEY] [--sort KEY] [--where k=v[,v]]... [--all-keys] [--group-seeds] [--format table|csv|json|markdown] [--plot FILE.svg] [--x step|tokens|wall] [--log-y] [--smooth N]   the runs side by side, only the keys that differ"}},
-      {"diff", {nanolab::cli::cmd_diff, "diff RUN_A RUN_B [--format table|csv|json|markdown]   config, plugins, git, versions and summary of two runs side by side"}},
-      {"report", {nanolab::cli::cmd_report, "report PATH... -o report.html [--metric KEY] [--sort KEY] [--where k=v[,v]]... [--group-seeds]   one self-contained HTML page: table, curves, config diff, samples"}},
-      {"eval", {nanolab::cli::cmd_eval, "eval RUN_DIR|MODEL [--data NAME] [--split val|train] [--max-tokens N] [--set k=v]...   loss and perplexity of a run or a GPT-2 weight file over a dataset's split"}},
-      {"export", {nanolab::cli::cmd_export, "export RUN_DIR|MODEL --format safetensors|llmc -o FILE   a run's weights as GPT-2's, for Hugging Face or llm.c"}},
-      {"tokenizer", {nanolab::cli::cmd_tokenizer, "tokenizer train|encode|decode ...   a tokenizer outside an experiment: train one to a file, encode text to ids, decode ids (`nanolab tokenizer` for its usage)"}},
-  };
-  return table;
-}
-
-void print_usage(std::FILE* out) {
-  std::fprintf(out, "usage: nanolab <command> [args...]\n\ncommands:\n");
-  for (const auto& [name, info] : commands()) std::fprintf(out, "  %s\n", info.usage);
-  std::fprintf(out, "\nenvironment: NANOLAB_THREADS (threads for oneDNN and TBB; default: all cores)\n");
+// A usage error (CLI11's, or an unknown command) as one line naming the command, and exit 2.
+int usage_error(const std::string& command, std::string message) {
+  for (char& c : message)
+    if (c == '\n') c = ' ';
+  if (!message.empty()) message[0] = char(std::tolower(static_cast<unsigned char>(message[0])));
+  const std::string who = command.empty() ? "nanolab" : "nanolab " + command;
+  std::fprintf(stderr, "%s: error: %s; `%s --help` lists %s\n", who.c_str(), message.c_str(),
+               who.c_str(), command.empty() ? "the commands" : "its arguments and options");
+  return int(nanolab::ExitCode::config);
 }
 
 // libgomp reads OMP_WAIT_POLICY and GOMP_SPINCOUNT when it is loaded, before main(). The thread
@@ -68,27 +50,47 @@ void apply_omp_wait_policy(char** argv) {
 
 int main(int argc, char** argv) {
   apply_omp_wait_policy(argv);
-  if (argc < 2 || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "--help")) {
-    print_usage(argc < 2 ? stderr : stdout);
-    return argc < 2 ? int(nanolab::ExitCode::config) : 0;
+  nanolab::cli::Commands commands;
+  const std::unique_ptr<CLI::App> parser = nanolab::cli::make_parser(commands);
+  if (argc >= 2 && argv[1][0] != '-') {
+    std::vector<std::string> names;
+    for (const CLI::App* sub : parser->get_subcommands({})) names.push_back(sub->get_name());
+    if (std::find(names.begin(), names.end(), argv[1]) == names.end())
+      return usage_error("", std::string("unknown command '") + argv[1] + "'" +
+                                 nanolab::did_you_mean_hint(argv[1], names));
   }
-  if (!std::strcmp(argv[1], "--version")) {
-    std::printf("nanolab %s\n", NANOLAB_VERSION);
-    return 0;
+  // The command as far as it was parsed: "run", "tokenizer encode".
+  auto selected = [&] {
+    CLI::App* app = parser.get();
+    std::string path;
+    while (!app->get_subcommands().empty()) {
+      app = app->get_subcommands().front();
+      path += (path.empty() ? "" : " ") + app->get_name();
+    }
+    return std::make_pair(app, path);
+  };
+  try {
+    parser->parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version are "errors" of exit status 0, printed on stdout.
+    if (e.get_exit_code() == 0) return parser->exit(e);
+    return usage_error(selected().second, e.what());
   }
-  auto it = commands().find(argv[1]);
-  if (it == commands().end()) {
-    std::fprintf(stderr, "nanolab: unknown command '%s'\n", argv[1]);
-    print_usage(stderr);
+  const auto [app, path] = selected();
+  const auto command = std::find_if(commands.begin(), commands.end(),
+                                    [&](const nanolab::cli::Command& c) { return c.app == app; });
+  if (command == commands.end()) {  // no command: the program's help, as a usage error
+    std::fputs(parser->help().c_str(), stderr);
     return int(nanolab::ExitCode::config);
   }
-  nanolab::cli::Args args(argv + 2, argv + argc);
   try {
     nanolab::distributed::init(&argc, &argv);
     // After MPI's set-up, which may install handlers of its own: SIGINT and SIGTERM are ours for
     // the rest of the process (nanolab/interrupt.hpp).
     nanolab::install_interrupt_handlers();
-    const int status = it->second.run(args);
+    std::string command_line = "nanolab";
+    for (int i = 1; i < argc; ++i) command_line += std::string(" ") + argv[i];
+    const int status = command->run(nanolab::cli::Parsed(*app, command_line));
     // Only after success: MPI_Finalize waits for every rank, and a rank that failed must instead
     // exit, so that mpirun ends the job (the other ranks then record their runs as failed).
     nanolab::distributed::finalize();

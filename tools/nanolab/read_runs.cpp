@@ -5,6 +5,24 @@
 
 namespace nanolab::cli {
 
+void add_run_filters(CLI::App* app) {
+  add_positional(app, "PATH", "run directories, run.h5 files, or folders holding runs", 1, -1);
+  add_value(app, "--metric", "GROUP/NAME", "the metric shown and plotted (default: val/loss)");
+  add_value(app, "--sort", "COLUMN|GROUP/NAME", "order the runs by a column or a metric");
+  add_repeated(app, "--where", "KEY=V[,V]|'GROUP/NAME<V'",
+               "keep the runs whose key has one of the values, or whose metric passes the test");
+  add_flag(app, "--group-seeds", "one row per configuration: the mean and spread over its seeds");
+}
+
+report::CompareOptions compare_options(const Parsed& a) {
+  report::CompareOptions o;
+  o.metric = report::parse_metric(a.get("--metric", "val/loss"));
+  o.sort = a.get("--sort");
+  for (const auto& clause : a.all("--where")) report::add_where(o, clause);
+  o.group_seeds = a.has("--group-seeds");
+  return o;
+}
+
 std::vector<report::Run> read_runs(const std::string& command,
                                    const std::vector<std::string>& paths) {
   report::LoadedRuns loaded = report::load_runs({paths.begin(), paths.end()});

@@ -9,7 +9,6 @@
 #include <fstream>
 #include <string>
 
-#include "args.hpp"
 #include "nanolab/errors.hpp"
 #include "nanolab/plugin.hpp"
 
@@ -18,7 +17,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr std::string_view usage = "usage: nanolab plugins new KIND NAME [--dir D]";
 constexpr std::string_view skeleton_suffix = ".cpp.in";
 
 const ScaffoldFile* find_file(std::string_view name) {
@@ -82,11 +80,7 @@ void write(const fs::path& path, const std::string& text) {
 
 }  // namespace
 
-int plugins_new(const Args& args) {
-  const ParsedArgs parsed = parse_args("plugins new", args, {"--dir"});
-  if (parsed.positional.size() != 2) throw ConfigError(std::string(usage));
-  const std::string& kind = parsed.positional[0];
-  const std::string& name = parsed.positional[1];
+int plugins_new(const std::string& kind, const std::string& name, const fs::path& parent) {
   bool known = false;
   for (size_t k = 0; k < plugin_kind_count; ++k) known = known || kind == to_string(PluginKind(k));
   if (!known) throw ConfigError("no plugin kind '" + kind + "'; expected one of " + kinds());
@@ -96,7 +90,7 @@ int plugins_new(const Args& args) {
   check_name(name);
   const ScaffoldFile* cmake = find_file("CMakeLists.txt.in");
 
-  const fs::path dir = fs::path(parsed.get("--dir", ".")) / name;
+  const fs::path dir = parent / name;
   std::error_code ec;
   const bool exists = fs::exists(dir, ec);
   if (ec) throw StorageError("cannot look at " + dir.string() + ": " + ec.message());

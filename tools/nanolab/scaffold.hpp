@@ -5,10 +5,10 @@
 // @NAME@ stands for the plugin's name, @Name@ for its class name and @KIND@ for its kind.
 #pragma once
 
+#include <filesystem>
+#include <string>
 #include <string_view>
 #include <vector>
-
-#include "commands.hpp"
 
 namespace nanolab::cli {
 
@@ -18,7 +18,8 @@ struct ScaffoldFile {
 };
 extern const std::vector<ScaffoldFile> scaffold_files;
 
-// The arguments after `plugins new`.
-int plugins_new(const Args& args);
+// Writes the project of the plugin `name` of `kind` into parent/name.
+int plugins_new(const std::string& kind, const std::string& name,
+                const std::filesystem::path& parent);
 
 }  // namespace nanolab::cli

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "nanolab/errors.hpp"
 #include "nanolab/experiment.hpp"
 #include "nanolab/tokenizer.hpp"
 
@@ -51,6 +52,15 @@ class Dataset {
   virtual std::string decode(std::span<const int32_t> ids) const = 0;
   // A prompt to start samples with (a few tokens from the val split, or a task's question).
   virtual std::vector<int32_t> sample_prompt(uint64_t seed) const = 0;
+  // A prompt a person typed (`nanolab sample --prompt`) as ids, for a dataset with a vocabulary
+  // of its own (a synthetic task's question, "12+49="); ConfigError saying what a prompt of this
+  // dataset looks like when `text` is not one. Text datasets leave prompts to the tokenizer.
+  virtual std::vector<int32_t> encode_prompt(const std::string& text) const {
+    throw ConfigError("--prompt '" + text + "': " + description() +
+                      " has no vocabulary of its own; the tokenizer encodes prompts");
+  }
+  // The id that ends an answer, where a sample stops; -1 when there is none.
+  virtual int32_t end_token() const { return -1; }
 };
 
 struct DataPaths {
@@ -62,6 +72,14 @@ DataPaths default_data_paths();
 // Whether `dataset` (a data.dataset value) names token files (docs/data.md#token-shards): a path
 // ending in .bin, or a path with a '/' to a folder. They stay on disk: only the rows a batch takes are read.
 bool names_token_files(const std::string& dataset);
+
+// Why `dataset` (a data.dataset value) could not be opened for want of its files, or "" when they
+// are there (or it is generated: synthetic:<task>): the path of token files or of a text file does
+// not exist, a recipe is missing, or a recipe's raw file is neither in $NANOLAB_DATA nor in the
+// cache. The message is open_dataset's, with its hint. Looks only at what exists, reads no data:
+// what `nanolab check` warns about where `nanolab run` would exit 3.
+std::string missing_dataset_files(const std::string& dataset,
+                                  const DataPaths& paths = default_data_paths());
 
 // Opens the dataset of `config`. For text datasets the tokenizer is trained on the train split
 // first if it learns (config.vocab_size), then the tokens are prepared or taken from the cache.

@@ -170,10 +170,12 @@ Checkpoint read_checkpoint(const std::filesystem::path& dir);
 std::string config_sha256(const std::string& config_toml);
 
 // Holds that `checkpoint` (read from dir/checkpoint.h5) belongs to `run` (dir/run.h5): the same
-// run_id and the same configuration. Otherwise CheckpointError (exit 7) naming both files, both
-// ids and both configuration hashes. Files written before run ids have none: a pair of which
-// neither has one is accepted on its configuration alone, and false says so (the caller notes
-// it); one id without the other is refused. Returns true when the ids match.
+// run_id and the same configuration, but for train.max_iters (a run that `nanolab resume --set
+// train.max_iters=N` extended and that stopped before its next checkpoint). Otherwise
+// CheckpointError (exit 7) naming both files, both ids and both configuration hashes. Files
+// written before run ids have none: a pair of which neither has one is accepted on its
+// configuration alone, and false says so (the caller notes it); one id without the other is
+// refused. Returns true when the ids match.
 bool require_checkpoint_of(const RunLog& run, const Checkpoint& checkpoint,
                            const std::filesystem::path& dir);
 

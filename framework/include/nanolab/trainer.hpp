@@ -20,6 +20,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "nanolab/data.hpp"
 #include "nanolab/experiment.hpp"
@@ -38,6 +39,10 @@ struct TrainOptions {
   // batch_size rows of every batch and gradients are averaged. false: this rank trains the run
   // alone (a sweep distributed over the ranks).
   bool data_parallel = true;
+  // resume(): `--set` assignments; train.max_iters=N is the one key it takes, and extends (or
+  // shortens, past the checkpoint's step) the run: run.h5 then holds the new configuration and a
+  // line in the /meta attribute `extensions`; the lr schedule is that of the new length.
+  std::vector<std::string> overrides;
 };
 
 struct TrainResult {

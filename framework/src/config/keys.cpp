@@ -193,15 +193,25 @@ void assign(Entries& into, const Entries& from) {
 
 // " (did you mean 'model.n_layer'?)" from the keys of the same table, or else a key of the same
 // name in another table ("model.lr" -> "optimizer.lr"); `hint` gets the table's keys when neither.
+// A table that does not exist ("foo" of foo.bar) has no keys: the hint then names it and the keys
+// of the nearest table that exists (the top-level tables for foo.bar).
 std::string unknown_key_suggestion(const std::string& path, std::vector<std::string> siblings,
                                    std::string& hint) {
-  if (auto near = did_you_mean(path, siblings)) return " (did you mean '" + *near + "'?)";
+  std::string table = parent_of(path), missing;
+  while (siblings.empty() && !table.empty()) {
+    missing = table;
+    table = parent_of(table);
+    siblings = keys_in(table);
+    if (table.empty()) siblings.push_back("sweep");
+  }
+  if (auto near = did_you_mean(missing.empty() ? path : missing, siblings))
+    return " (did you mean '" + *near + "'?)";
   for (const auto& key : leaf_keys())
     if (leaf_of(key) == leaf_of(path) && key != path)
       return " (did you mean '" + key + "'? it belongs to [" + parent_of(key) + "])";
   for (auto& s : siblings) s = leaf_of(s);
-  const std::string table = parent_of(path);
-  hint = (table.empty() ? "the top-level tables are " : "the keys of [" + table + "] are ") +
+  hint = (missing.empty() ? "" : "there is no table [" + missing + "]; ") +
+         (table.empty() ? "the top-level tables are " : "the keys of [" + table + "] are ") +
          join(siblings, ", ");
   return "";
 }

@@ -78,6 +78,7 @@ struct Axis {
 struct Layers {
   Entries entries;
   std::vector<Axis> sweep;
+  Entries set;  // the keys `--set` gave (the last word for each), which name the runs too
 };
 
 // ---- the loader (parse.cpp, overrides.cpp, sweep.cpp) -------------------------------------------
@@ -195,12 +196,16 @@ void throw_problems(const Loader& loader, const std::string& main_file);
 // The resolved config as TOML, every key (write_toml.cpp).
 std::string to_toml(const ExperimentConfig& config);
 
-// Run names (naming.cpp): the label of each sweep axis, the last n segments of a dotted key, a
-// text made a folder-name piece, a value as a piece of a run's name.
-std::vector<std::string> axis_labels(const std::vector<Axis>& axes);
+// Run names (naming.cpp): the label of each key that names runs (swept or set), the last n
+// segments of a dotted key, a text made a folder-name piece, a value as a piece of a run's name.
+std::vector<std::string> key_labels(const std::vector<std::string>& keys);
 std::string key_tail(const std::string& key, size_t n);
 std::string folder_safe(std::string text);
 std::string name_piece(const toml::node& node);
+// A fully resolved config (RunSpec::config_toml, to_toml's text) with train.max_iters =
+// `max_iters` and every other line as it is: the config of a run that `nanolab resume --set
+// train.max_iters=N` extends (write_toml.cpp). The text unchanged when it has no train.max_iters.
+std::string with_max_iters(const std::string& toml_text, int64_t max_iters);
 // experiment.name's rule: a folder name of letters, digits, '.', '_' and '-' ("" when it is).
 std::string experiment_name_problem(const std::string& s);
 

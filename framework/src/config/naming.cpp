@@ -1,5 +1,5 @@
-// Names (loader.hpp, experiment.hpp): of a sweep's runs (the shortest key tail that tells the axes
-// apart, values as folder-safe pieces), of folders, and the rule of experiment.name.
+// Names (loader.hpp, experiment.hpp): of runs (the shortest key tail that tells the swept and
+// --set keys apart, values as folder-safe pieces), of folders, and the rule of experiment.name.
 #include <cctype>
 #include <cstdio>
 
@@ -26,19 +26,18 @@ std::string folder_safe(std::string text) {
   return text;
 }
 
-std::vector<std::string> axis_labels(const std::vector<Axis>& axes) {
+std::vector<std::string> key_labels(const std::vector<std::string>& keys) {
   const auto tail = key_tail;
   std::vector<std::string> labels;
-  for (const auto& axis : axes) {
-    size_t n = leaf_of(axis.key) == "plugin" ? 2 : 1;
+  for (const auto& key : keys) {
+    size_t n = leaf_of(key) == "plugin" ? 2 : 1;
     auto clash = [&](size_t segments) {
-      for (const auto& other : axes)
-        if (other.key != axis.key && tail(other.key, segments) == tail(axis.key, segments))
-          return true;
+      for (const auto& other : keys)
+        if (other != key && tail(other, segments) == tail(key, segments)) return true;
       return false;
     };
-    while (clash(n) && tail(axis.key, n) != axis.key) ++n;
-    labels.push_back(folder_safe(tail(axis.key, n)));
+    while (clash(n) && tail(key, n) != key) ++n;
+    labels.push_back(folder_safe(tail(key, n)));
   }
   return labels;
 }

@@ -1,5 +1,5 @@
 // `--set key=value` (loader.hpp): the value is TOML, or the bare word it spells; a key set on the
-// command line is the last word, and is no longer swept.
+// command line is the last word, is no longer swept, and names the runs like a swept key.
 #include "config/loader.hpp"
 
 namespace nanolab::config {
@@ -55,6 +55,8 @@ void Loader::apply_set(const std::string& assignment, Layers& layers) {
     for (Axis& axis : layers.sweep)
       for (Entries& c : axis.cases) c.erase(k);
   }
+  for (const auto& [k, entry] : set)
+    if (k != "experiment.name") layers.set.insert_or_assign(k, entry);  // it names the folder above
   merge(layers, std::move(set), {});
 }
 

@@ -115,14 +115,22 @@ std::vector<RunSpec> expand_sweep(const Layers& layers, Loader& loader) {
       return {};
     }
   }
-  const auto labels = axis_labels(layers.sweep);
+  // The keys --set gave name every run first (a sweep whose lr is set from the command line
+  // makes runs apart from those of another lr), then the sweep's axes.
+  std::vector<std::string> named_keys;
+  for (const auto& [key, entry] : layers.set) named_keys.push_back(key);
+  for (const auto& axis : layers.sweep) named_keys.push_back(axis.key);
+  const auto labels = key_labels(named_keys);
+  std::vector<std::string> set_pieces;
+  for (const auto& [key, entry] : layers.set)
+    set_pieces.push_back(labels[set_pieces.size()] + "=" + name_piece(*entry.node));
 
   std::vector<RunSpec> runs;
   std::set<std::string> names;
   for (size_t run = 0; run < total; ++run) {
     Entries entries = layers.entries;
     RunSpec spec;
-    std::vector<std::string> pieces;
+    std::vector<std::string> pieces = set_pieces;
     // Odometer over the axes, the last one turning fastest.
     size_t rest = run;
     std::vector<size_t> index(layers.sweep.size());
@@ -152,22 +160,23 @@ std::vector<RunSpec> expand_sweep(const Layers& layers, Loader& loader) {
       assign(entries, {{axis.key, Entry{&value, axis.origin,
                                         Source{axis.origin.file, false}.at(value.source())}}});
       spec.swept[axis.key] = node_text(value);
-      pieces.push_back(labels[a] + "=" + name_piece(value));
+      pieces.push_back(labels[layers.set.size() + a] + "=" + name_piece(value));
     }
     spec.config = resolve(entries, loader, true);
-    // Without a [sweep] the one run is "run"; a sweep of one run is named like any other sweep run,
-    // so that runs added to its folder later by another case never collide with it.
+    // Without a [sweep] or --set the one run is "run"; a sweep of one run is named like any other
+    // sweep run, so that runs added to its folder later by another case never collide with it.
     spec.name = pieces.empty() ? "run" : join(pieces, ",");
     // Values that differ only in characters a folder name cannot hold would collide.
     for (int n = 2; names.count(spec.name); ++n)
       spec.name = join(pieces, ",") + "-" + std::to_string(n);
     names.insert(spec.name);
     if (const std::string problem = folder_name_problem(spec.name); !problem.empty())
-      loader.problem(layers.sweep.front().origin, "sweep",
+      loader.problem(layers.sweep.empty() ? Origin{"", 0, 0, true} : layers.sweep.front().origin,
+                     "sweep",
                      "the name of run " + std::to_string(run + 1) + ", '" +
                          (spec.name.size() > 64 ? spec.name.substr(0, 64) + "..." : spec.name) +
                          "', " + problem,
-                     "sweep fewer keys in one experiment, or give shorter string values");
+                     "sweep or --set fewer keys, or give shorter string values");
     runs.push_back(std::move(spec));
   }
   return runs;

@@ -1,5 +1,6 @@
 // The resolved config as TOML (loader.hpp): every key of the schema in its order, sections as
 // tables, a plugin's options with it; what a run file stores and parse_resolved_config reads back.
+// with_max_iters changes the one line that an extended run changes.
 #include <cctype>
 
 #include "config/loader.hpp"
@@ -70,6 +71,18 @@ std::string to_toml(const ExperimentConfig& config) {
   }
   end_section();
   return out;
+}
+
+std::string with_max_iters(const std::string& toml_text, int64_t max_iters) {
+  // to_toml writes the key as a line of its own in [train], whose end is the next section's.
+  const std::string section = "[train]\n", key = "\nmax_iters = ";
+  const size_t train = toml_text.find(section);
+  if (train == std::string::npos || (train > 0 && toml_text[train - 1] != '\n')) return toml_text;
+  const size_t end = toml_text.find("\n[", train);
+  const size_t at = toml_text.find(key, train + section.size() - 1);
+  if (at == std::string::npos || at >= end) return toml_text;
+  const size_t value = at + key.size(), eol = std::min(toml_text.find('\n', value), toml_text.size());
+  return toml_text.substr(0, value) + std::to_string(max_iters) + toml_text.substr(eol);
 }
 
 }  // namespace nanolab::config

@@ -52,6 +52,21 @@ bool names_token_files(const std::string& dataset) {
          (dataset.find('/') != std::string::npos && std::filesystem::is_directory(dataset, ec));
 }
 
+std::string missing_dataset_files(const std::string& name, const DataPaths& paths) {
+  if (name.empty() || name.starts_with(synthetic_prefix)) return "";
+  if (names_token_files(name) || name.find('/') != std::string::npos || name.ends_with(".txt")) {
+    std::error_code ec;
+    return std::filesystem::exists(name, ec) ? ""
+                                             : "dataset '" + name + "': " + name + ": no such file";
+  }
+  try {
+    data::find_raw_file(data::load_recipe(paths.recipes, name), paths.cache);
+  } catch (const DataError& e) {
+    return e.what();
+  }
+  return "";
+}
+
 std::unique_ptr<Dataset> open_dataset(const ExperimentConfig& config, Tokenizer& tokenizer,
                                       const DataPaths& paths) {
   const std::string& name = config.dataset;

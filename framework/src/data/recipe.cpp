@@ -126,7 +126,7 @@ std::filesystem::path find_raw_file(const Recipe& recipe, const std::filesystem:
   throw DataError("dataset '" + recipe.name + "': raw file " + recipe.raw_file + " not found in " +
                   (have_env ? "$NANOLAB_DATA/" + recipe.name + " (" + from_env.parent_path().string() + ")"
                             : std::string("$NANOLAB_DATA/") + recipe.name + " (NANOLAB_DATA is not set)") +
-                  " nor in the cache (" + from_cache.parent_path().string() + ").\nHINT: download it from " +
+                  " nor in the cache (" + from_cache.parent_path().string() + ").\nhint: download it from " +
                   recipe.url + " into " + target.string() + " (sha256 " + recipe.sha256 + ")");
 }
 
@@ -139,7 +139,7 @@ void check_sha256(const Recipe& recipe, const std::filesystem::path& file, int64
             std::to_string(recipe.size) + ")";
   throw DataError("dataset '" + recipe.name + "': checksum mismatch for " + file.string() +
                   ": expected sha256 " + recipe.sha256 + ", actual " + actual_sha256 + sizes +
-                  ".\nHINT: the file is damaged or a different version; download it again from " + recipe.url);
+                  ".\nhint: the file is damaged or a different version; download it again from " + recipe.url);
 }
 
 }  // namespace nanolab::data

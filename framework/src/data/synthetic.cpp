@@ -127,11 +127,40 @@ void SyntheticTask::rows(Split split, uint64_t batch_seed, int64_t first_row, in
 
 std::string SyntheticTask::decode(std::span<const int32_t> ids) const {
   std::string text;
-  for (int32_t id : ids) {
-    if (!text.empty()) text += ' ';
-    text += id >= 0 && id < symbol::vocab_size ? symbols[id] : '?';
-  }
+  for (int32_t id : ids) text += id >= 0 && id < symbol::vocab_size ? symbols[id] : '?';
   return text;
+}
+
+std::vector<int32_t> SyntheticTask::encode_prompt(const std::string& text) const {
+  const std::string k = std::to_string(digits_);
+  const std::string form = task_ == Task::add
+                               ? "two numbers of at most " + k + " digits and '=', as 12+49="
+                               : k + " digits and '>', as " + std::string("31415926").substr(0, size_t(digits_)) + ">";
+  auto refuse = [&] {
+    return ConfigError("--prompt '" + text + "': a question of " + name_ + " is " + form);
+  };
+  std::vector<std::string> numbers(1);  // the runs of digits, split at the operator
+  std::string op;
+  for (char c : text) {
+    if (c == ' ') continue;
+    if (c >= '0' && c <= '9' && op.size() < 2) numbers.back() += c;
+    else if (c == '+' && op.empty() && task_ == Task::add) op += c, numbers.emplace_back();
+    else if ((c == '=' && op == "+") || (c == '>' && op.empty() && task_ != Task::add)) op += c;
+    else throw refuse();
+  }
+  const size_t n_numbers = task_ == Task::add ? 2 : 1;
+  if (op.size() != n_numbers || numbers.size() != n_numbers) throw refuse();
+  std::vector<int32_t> ids;
+  for (size_t i = 0; i < n_numbers; ++i) {
+    const std::string& digits = numbers[i];
+    if (digits.empty() || int64_t(digits.size()) > digits_ ||
+        (task_ != Task::add && int64_t(digits.size()) != digits_))
+      throw refuse();
+    ids.insert(ids.end(), size_t(digits_) - digits.size(), 0);  // add's zero padding
+    for (char c : digits) ids.push_back(c - '0');
+    ids.push_back(task_ != Task::add ? symbol::arrow : i == 0 ? symbol::plus : symbol::equals);
+  }
+  return ids;
 }
 
 std::vector<int32_t> SyntheticTask::sample_prompt(uint64_t seed) const {

@@ -6,6 +6,7 @@
 // answer) and '_' (pad). A sequence is the question, then the answer ending in '.', then pads:
 //   sort  n digits:        3 1 4 1 5 9 > 1 1 3 4 5 9 .        n = min(8, (block_size - 1) / 2)
 //   copy  n digits:        3 1 4 1 5 9 > 3 1 4 1 5 9 .        n as for sort
+// (written here a token apart; decode() and encode_prompt() write them without spaces).
 //   add   two k-digit numbers, the sum in k + 1 digits, all zero-padded:
 //                          0 4 7 + 0 1 2 = 0 0 5 9 .          k = min(3, (block_size - 3) / 3)
 // Digits are uniform in 0-9. The task is sized once, from config.block_size, so every row of
@@ -45,10 +46,14 @@ class SyntheticTask final : public Dataset {
   void rows(Split split, uint64_t batch_seed, int64_t first_row, int64_t B, int64_t T,
             Batch& out) const override;
   bool has_accuracy() const override { return true; }
-  // Tokens as their symbols separated by spaces, e.g. "3 1 4 > 1 3 4 .".
+  // Tokens as their symbols, one character each, e.g. "314>134.".
   std::string decode(std::span<const int32_t> ids) const override;
   // A val question up to and including its separator, for the model to answer.
   std::vector<int32_t> sample_prompt(uint64_t seed) const override;
+  // A question as a person writes it, spaces ignored: "314>" for sort and copy (n digits), and
+  // "12+49=" for add, whose numbers may have fewer than k digits ("5+7=" is "05+07=").
+  std::vector<int32_t> encode_prompt(const std::string& text) const override;
+  int32_t end_token() const override { return symbol::end; }
 
   int64_t question_length() const { return Q_; }  // Q, the separator included
   int64_t sequence_length() const { return L_; }  // L, question + answer + '.'

@@ -209,48 +209,46 @@ StFile parse_safetensors(const InputFile& f, const fs::path& file) {
                   std::to_string(safetensors_max_header) + " bytes");
   std::string text(n, '\0');
   f.read(8, text.data(), n, "the header");
-  json::Value root;
+  json::Json root;
   try {
     root = json::parse(text);
   } catch (const json::JsonError& e) {
     bad(file, "the safetensors header (bytes 8.." + std::to_string(8 + n) +
                   ") is not valid JSON: " + e.what());
   }
-  if (root.type != json::Value::Type::object)
-    bad(file, "the safetensors header is " + root.describe() + ", expected an object");
+  if (!root.is_object())
+    bad(file, "the safetensors header is " + json::describe(root) + ", expected an object");
 
   StFile st;
   st.data_start = 8 + n;
   const uint64_t data_size = f.size() - st.data_start;
-  for (const auto& [name, v] : root.members) {
+  for (const auto& [name, v] : root.items()) {
     if (name == "__metadata__") {
-      if (v.type != json::Value::Type::object)
-        bad(file, "__metadata__ is " + v.describe() + ", expected an object of strings");
-      for (const auto& [k, s] : v.members) {
-        if (s.type != json::Value::Type::string)
-          bad(file, "__metadata__." + k + " is " + s.describe() + ", expected a string");
-        st.metadata[k] = s.string;
+      if (!v.is_object())
+        bad(file, "__metadata__ is " + json::describe(v) + ", expected an object of strings");
+      for (const auto& [k, s] : v.items()) {
+        if (!s.is_string())
+          bad(file, "__metadata__." + k + " is " + json::describe(s) + ", expected a string");
+        st.metadata[k] = s.get<std::string>();
       }
       continue;
     }
     const std::string where = "tensor " + name;
-    if (v.type != json::Value::Type::object)
-      bad(file, where + " is " + v.describe() + ", expected an object");
-    const json::Value* dtype = v.find("dtype");
-    const json::Value* shape = v.find("shape");
-    const json::Value* offsets = v.find("data_offsets");
-    if (!dtype || dtype->type != json::Value::Type::string) bad(file, where + ": no dtype string");
-    if (!shape || shape->type != json::Value::Type::array) bad(file, where + ": no shape array");
-    if (!offsets || offsets->type != json::Value::Type::array || offsets->items.size() != 2 ||
-        !offsets->items[0].integer || !offsets->items[1].integer)
+    if (!v.is_object()) bad(file, where + " is " + json::describe(v) + ", expected an object");
+    const auto dtype = v.find("dtype"), shape = v.find("shape"), offsets = v.find("data_offsets");
+    if (dtype == v.end() || !dtype->is_string()) bad(file, where + ": no dtype string");
+    if (shape == v.end() || !shape->is_array()) bad(file, where + ": no shape array");
+    if (offsets == v.end() || !offsets->is_array() || offsets->size() != 2 ||
+        !(*offsets)[0].is_number_unsigned() || !(*offsets)[1].is_number_unsigned())
       bad(file, where + ": data_offsets must be two non-negative integers [begin, end]");
-    StTensor t{name, dtype->string, {}, *offsets->items[0].integer, *offsets->items[1].integer};
+    StTensor t{name, dtype->get<std::string>(), {}, (*offsets)[0].get<uint64_t>(),
+               (*offsets)[1].get<uint64_t>()};
     int64_t numel = 1;
-    for (const json::Value& d : shape->items) {
-      if (!d.integer || *d.integer > (uint64_t(1) << 40))
-        bad(file, where + ": a shape holds " + d.describe() + ", expected a size");
-      t.shape.push_back(int64_t(*d.integer));
-      const auto next = product(numel, int64_t(*d.integer));
+    for (const json::Json& d : *shape) {
+      if (!d.is_number_unsigned() || d.get<uint64_t>() > (uint64_t(1) << 40))
+        bad(file, where + ": a shape holds " + json::describe(d) + ", expected a size");
+      t.shape.push_back(d.get<int64_t>());
+      const auto next = product(numel, t.shape.back());
       if (!next || *next > (int64_t(1) << 60))
         bad(file, where + ": shape " + shape_text(t.shape) + " is too large");
       numel = *next;
@@ -335,18 +333,19 @@ int64_t n_head_from_config_json(const fs::path& config, const Architecture& a) {
   std::ifstream in(config, std::ios::binary);
   std::string text(size, '\0');
   if (!in.read(text.data(), std::streamsize(size))) bad(config, "cannot read it");
-  json::Value root;
+  json::Json root;
   try {
     root = json::parse(text);
   } catch (const json::JsonError& e) {
     bad(config, std::string("not valid JSON: ") + e.what());
   }
+  if (!root.is_object()) bad(config, "it holds " + json::describe(root) + ", expected an object");
   auto integer = [&](const char* key) -> std::optional<int64_t> {
-    const json::Value* v = root.find(key);
-    if (!v) return std::nullopt;
-    if (!v->integer || *v->integer > (uint64_t(1) << 40))
-      bad(config, std::string(key) + " is " + v->describe() + ", expected a positive integer");
-    return int64_t(*v->integer);
+    const auto v = root.find(key);
+    if (v == root.end()) return std::nullopt;
+    if (!v->is_number_unsigned() || v->get<uint64_t>() > (uint64_t(1) << 40))
+      bad(config, std::string(key) + " is " + json::describe(*v) + ", expected a positive integer");
+    return v->get<int64_t>();
   };
   const std::pair<const char*, int64_t> from_tensors[] = {{"vocab_size", a.vocab_size},
                                                           {"n_positions", a.block_size},
@@ -357,10 +356,9 @@ int64_t n_head_from_config_json(const fs::path& config, const Architecture& a) {
       bad(config, std::string(key) + " = " + std::to_string(*given) + ", but the tensors of " +
                       (config.parent_path() / "model.safetensors").filename().string() + " have " +
                       std::to_string(value) + " (is it the config of another model?)");
-  if (const json::Value* act = root.find("activation_function");
-      act && !(act->type == json::Value::Type::string &&
-               (act->string == "gelu_new" || act->string == "gelu_pytorch_tanh")))
-    bad(config, "activation_function is " + act->describe() +
+  if (const auto act = root.find("activation_function");
+      act != root.end() && *act != "gelu_new" && *act != "gelu_pytorch_tanh")
+    bad(config, "activation_function is " + json::describe(*act) +
                     "; nanolab's GPT has GPT-2's tanh GELU (\"gelu_new\") only");
   const auto n_head = integer("n_head");
   if (!n_head || *n_head < 1) bad(config, "no n_head (an integer >= 1)");
@@ -656,36 +654,22 @@ std::vector<std::pair<Spec, Tensor>> gather(const Architecture& a,
 }
 
 void write_hf_config(const fs::path& file, const Architecture& a) {
-  const std::string text =
-      "{\n"
-      "  \"activation_function\": \"gelu_new\",\n"
-      "  \"architectures\": [\"GPT2LMHeadModel\"],\n"
-      "  \"attn_pdrop\": 0.0,\n"
-      "  \"embd_pdrop\": 0.0,\n"
-      "  \"initializer_range\": 0.02,\n"
-      "  \"layer_norm_epsilon\": 1e-05,\n"
-      "  \"model_type\": \"gpt2\",\n"
-      "  \"n_ctx\": " +
-      std::to_string(a.block_size) +
-      ",\n"
-      "  \"n_embd\": " +
-      std::to_string(a.n_embd) +
-      ",\n"
-      "  \"n_head\": " +
-      std::to_string(a.n_head) +
-      ",\n"
-      "  \"n_layer\": " +
-      std::to_string(a.n_layer) +
-      ",\n"
-      "  \"n_positions\": " +
-      std::to_string(a.block_size) +
-      ",\n"
-      "  \"resid_pdrop\": 0.0,\n"
-      "  \"tie_word_embeddings\": true,\n"
-      "  \"vocab_size\": " +
-      std::to_string(a.vocab_size) +
-      "\n"
-      "}\n";
+  const json::Json config = {{"activation_function", "gelu_new"},
+                             {"architectures", json::Json::array({"GPT2LMHeadModel"})},
+                             {"attn_pdrop", 0.0},
+                             {"embd_pdrop", 0.0},
+                             {"initializer_range", 0.02},
+                             {"layer_norm_epsilon", 1e-05},
+                             {"model_type", "gpt2"},
+                             {"n_ctx", a.block_size},
+                             {"n_embd", a.n_embd},
+                             {"n_head", a.n_head},
+                             {"n_layer", a.n_layer},
+                             {"n_positions", a.block_size},
+                             {"resid_pdrop", 0.0},
+                             {"tie_word_embeddings", true},
+                             {"vocab_size", a.vocab_size}};
+  const std::string text = json::dump(config, 2) + "\n";
   OutputFile out(file);
   out.write(text.data(), text.size());
   out.commit();
@@ -693,24 +677,17 @@ void write_hf_config(const fs::path& file, const Architecture& a) {
 
 void write_safetensors(const fs::path& file, const Architecture& a,
                        const std::vector<std::pair<Spec, Tensor>>& tensors) {
-  std::string header =
-      "{\"__metadata__\":{\"format\":\"pt\",\"n_head\":\"" + std::to_string(a.n_head) + "\"}";
+  json::Json root = {{"__metadata__", {{"format", "pt"}, {"n_head", std::to_string(a.n_head)}}}};
   uint64_t offset = 0;
   for (const auto& [s, t] : tensors) {
     const Shape stored = s.conv1d ? transposed(s.shape) : s.shape;
     const uint64_t bytes = uint64_t(t.numel()) * 4;
-    header.append(",")
-        .append(json::quote(s.name))
-        .append(":{\"dtype\":\"F32\",\"shape\":")
-        .append(shape_text({stored.data(), stored.data() + stored.ndim()}))
-        .append(",\"data_offsets\":[")
-        .append(std::to_string(offset))
-        .append(",")
-        .append(std::to_string(offset + bytes))
-        .append("]}");
+    root[s.name] = {{"dtype", "F32"},
+                    {"shape", std::vector<int64_t>(stored.data(), stored.data() + stored.ndim())},
+                    {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
   }
-  header += "}";
+  std::string header = json::dump(root);
   header.append((8 - header.size() % 8) % 8, ' ');  // the data starts 8-byte aligned
   OutputFile out(file);
   const uint64_t n = header.size();

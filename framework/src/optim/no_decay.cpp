@@ -22,7 +22,7 @@ void apply_no_decay(Gpt& model, const std::vector<std::string>& patterns) {
       throw ConfigError("optimizer.no_decay: the pattern '" + pattern +
                         "' matches no parameter of the model" +
                         did_you_mean_hint(pattern, names) +
-                        "\nHINT: patterns are globs on parameter names ('*' matches any "
+                        "\nhint: patterns are globs on parameter names ('*' matches any "
                         "characters, dots too), e.g. \"wpe.*\" or \"h.*.attn.*\"; a run's parameter "
                         "names are the datasets under /model in its checkpoint.h5");
   }

@@ -15,6 +15,7 @@
 #include "nanolab/experiment.hpp"
 #include "nanolab/interrupt.hpp"
 #include "nanolab/report.hpp"
+#include "runtime/json.hpp"
 
 namespace nanolab::report {
 namespace {
@@ -145,23 +146,6 @@ std::string csv_cell(const std::string& s) {
   if (s.find_first_of(",\"\n") == std::string::npos) return s;
   std::string out = "\"";
   for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
-}
-
-std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += char(c);
-    } else if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += char(c);
-    }
-  }
   return out + "\"";
 }
 
@@ -598,24 +582,28 @@ std::string render(const Table& table, Format format) {
         out += "\n";
       }
       break;
-    case Format::json:
-      out += "[";
-      for (size_t r = 0; r < table.rows.size(); ++r) {
-        out += r ? ",\n {" : "\n {";
+    case Format::json: {
+      json::Json rows = json::Json::array();
+      for (const auto& row : table.rows) {
+        json::Json& object = rows.emplace_back(json::Json::object());
         for (size_t c = 0; c < table.columns.size(); ++c) {
-          const std::string& cell = table.rows[r][c];
+          const std::string& cell = row[c];
           double v;
           // Config values stay text (a run name "1" is still a name); metrics are numbers.
           const bool numeric_column = c >= table.first_number;
-          out.append(c ? ", " : "").append(json_string(table.columns[c])).append(": ");
-          out.append(cell.empty()                              ? std::string("null")
-                     : numeric_column && parse_number(cell, v) ? cell
-                                                               : json_string(cell));
+          if (cell.empty())
+            object[table.columns[c]] = nullptr;
+          else if (!numeric_column || !parse_number(cell, v))
+            object[table.columns[c]] = cell;
+          else if (v == std::trunc(v) && std::abs(v) < 1e15)  // a count stays an integer
+            object[table.columns[c]] = int64_t(v);
+          else
+            object[table.columns[c]] = v;
         }
-        out += "}";
       }
-      out += "\n]\n";
+      out += json::dump(rows, 1) + "\n";
       break;
+    }
     case Format::markdown:
       out += "|";
       for (const auto& c : table.columns) out.append(" ").append(markdown_cell(c)).append(" |");

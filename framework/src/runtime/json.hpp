@@ -1,59 +1,38 @@
-// A small strict JSON reader and a string quoter: what nanolab needs to read the header of a
-// safetensors file and a Hugging Face config.json, and to write them back. Internal.
+// JSON in the framework: nlohmann-json's ordered_json (an object keeps its members in the order
+// written), plus what the library does not do for the files nanolab reads and writes. Internal.
 //
-// parse() takes RFC 8259 JSON (objects, arrays, strings with every escape, numbers, true, false,
-// null) and refuses anything else with a JsonError giving the byte offset and what was expected:
-// trailing text, a duplicate key in one object, nesting deeper than 64, a control character inside
-// a string, a lone surrogate. An integer without fraction or exponent that fits in 64 bits keeps
-// its exact value (a tensor's byte offsets can pass 2^53). Not a general JSON library: no
-// writer beyond quote(), no streaming, no comments or other extensions.
+// parse() is the library's strict RFC 8259 reader (it reads iteratively: deep nesting cannot
+// overflow the stack) with one refusal of its own: a key that appears twice in one object (the
+// library keeps the last; a safetensors header or config.json with two values for one key is
+// ambiguous). Every refusal is a JsonError saying what was expected, at its byte offset where the
+// library gives one. A non-negative integer literal that fits in 64 bits keeps its exact value
+// (is_number_unsigned(): a tensor's byte offsets can pass 2^53).
+// dump() writes text that Python's json reads back, whatever bytes a string holds: invalid UTF-8
+// becomes U+FFFD instead of an exception.
 #pragma once
 
-#include <cstdint>
-#include <optional>
+#include <cstddef>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
 #include <string_view>
-#include <utility>
-#include <vector>
 
 namespace nanolab::json {
 
+using Json = nlohmann::ordered_json;
+
 struct JsonError : std::runtime_error {
   JsonError(size_t offset, const std::string& what)
-      : std::runtime_error("at byte " + std::to_string(offset) + ": " + what), offset(offset) {}
-  size_t offset;
+      : std::runtime_error("at byte " + std::to_string(offset) + ": " + what) {}
+  explicit JsonError(const std::string& what) : std::runtime_error(what) {}
 };
 
-struct Member;
+Json parse(std::string_view text);
 
-struct Value {
-  enum class Type { null, boolean, number, string, array, object };
-  Type type = Type::null;
-  bool boolean = false;
-  double number = 0;
-  std::optional<uint64_t> integer;  // set for a non-negative integer literal that fits
-  std::string string;
-  std::vector<Value> items;     // array
-  std::vector<Member> members;  // object, in the order written
+// "an object", "the string \"F32\"", "the number 3": for messages.
+std::string describe(const Json& v);
 
-  // The member named `key` of an object, or null when there is none (or this is no object).
-  const Value* find(std::string_view key) const;
-  // "an object", "a string \"F32\"", "the number 3": for messages.
-  std::string describe() const;
-};
-
-// One member of an object. A struct of its own: clang 14 with libstdc++ refuses the
-// std::pair<std::string, Value> that Value would hold while Value is still incomplete.
-struct Member {
-  Member(std::string key, Value value) : first(std::move(key)), second(std::move(value)) {}
-  std::string first;  // the key
-  Value second;
-};
-
-Value parse(std::string_view text);
-
-// `s` as a JSON string literal, quotes included.
-std::string quote(std::string_view s);
+// `v` as JSON text: compact (indent < 0) or `indent` spaces a level.
+std::string dump(const Json& v, int indent = -1);
 
 }  // namespace nanolab::json

@@ -26,6 +26,7 @@
 #include <cstring>
 
 #include "nanolab/run_store.hpp"
+#include "config/loader.hpp"
 #include "runtime/sha256.hpp"
 #include "store/h5.hpp"
 
@@ -37,7 +38,7 @@ using store::Handle;
 constexpr const char* checkpoint_format = "nanolab-checkpoint";
 constexpr int64_t checkpoint_format_version = 2;
 constexpr const char* hint =
-    "\nHINT: the checkpoint is incomplete or damaged (a crash while it was copied, a full or "
+    "\nhint: the checkpoint is incomplete or damaged (a crash while it was copied, a full or "
     "failing disk?); restore checkpoint.h5 from a copy, or start the run again from step 0: delete "
     "checkpoint.h5 and `nanolab resume` the run";
 
@@ -257,7 +258,7 @@ Checkpoint read_checkpoint(const std::filesystem::path& dir) {
   if (!std::filesystem::exists(file))
     throw CheckpointError(file.string() +
                           ": no checkpoint (the run stopped before it wrote its first one)"
-                          "\nHINT: `nanolab resume " + dir.string() +
+                          "\nhint: `nanolab resume " + dir.string() +
                           "` trains the run again from step 0");
   try {
     return read_file(file);
@@ -275,7 +276,11 @@ std::string config_sha256(const std::string& config_toml) {
 bool require_checkpoint_of(const RunLog& run, const Checkpoint& checkpoint,
                            const std::filesystem::path& dir) {
   const bool same_id = run.run_id == checkpoint.run_id;
-  const bool same_config = run.config_toml == checkpoint.config_toml;
+  // A run extended by `resume --set train.max_iters=N` holds the new length in run.h5 before its
+  // next checkpoint does: a configuration that differs in train.max_iters alone is the same.
+  const bool same_config = run.config_toml == checkpoint.config_toml ||
+                           config::with_max_iters(run.config_toml, 0) ==
+                               config::with_max_iters(checkpoint.config_toml, 0);
   if (same_id && same_config) return !run.run_id.empty();
   const auto identity = [](const std::string& id, const std::string& config) {
     return (id.empty() ? std::string("no run_id (written before run ids)") : "run_id " + id) +
@@ -289,7 +294,7 @@ bool require_checkpoint_of(const RunLog& run, const Checkpoint& checkpoint,
                         identity(checkpoint.run_id, checkpoint.config_toml) + "; " +
                         (dir / "run.h5").string() + " has " +
                         identity(run.run_id, run.config_toml) +
-                        "\nHINT: put this run's own checkpoint.h5 back (or delete checkpoint.h5 to "
+                        "\nhint: put this run's own checkpoint.h5 back (or delete checkpoint.h5 to "
                         "train the run again from step 0), or resume the checkpoint in the "
                         "directory of the run that wrote it");
 }

@@ -299,9 +299,10 @@ void delete_attr(hid_t obj, const std::string& name, const std::filesystem::path
 void write_string(hid_t loc, const std::string& name, const std::string& value,
                   const std::filesystem::path& file) {
   Handle type = string_type(file);
-  Handle ds(H5Dcreate2(loc, name.c_str(), type, scalar_space(file), H5P_DEFAULT, H5P_DEFAULT,
-                       H5P_DEFAULT),
-            file, "create dataset " + name);
+  Handle ds(exists(loc, name) ? H5Dopen2(loc, name.c_str(), H5P_DEFAULT)
+                              : H5Dcreate2(loc, name.c_str(), type, scalar_space(file),
+                                           H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+            file, "open or create dataset " + name);
   const char* p = value.c_str();
   check(H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, &p), file, "write " + name);
 }

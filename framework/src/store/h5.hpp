@@ -87,7 +87,8 @@ std::vector<std::string> attr_names(hid_t obj, const std::filesystem::path& file
 std::vector<std::string> link_names(hid_t group, const std::filesystem::path& file);
 void delete_attr(hid_t obj, const std::string& name, const std::filesystem::path& file);
 
-// Whole-value datasets: a scalar variable-length string, and a 1-D uint8 array of opaque bytes.
+// Whole-value datasets: a scalar variable-length string (write_string replaces the value of one
+// that exists), and a 1-D uint8 array of opaque bytes.
 void write_string(hid_t loc, const std::string& name, const std::string& value,
                   const std::filesystem::path& file);
 std::string read_string(hid_t loc, const std::string& name, const std::filesystem::path& file);

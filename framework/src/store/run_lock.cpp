@@ -76,7 +76,7 @@ RunLock RunLock::claim(const std::filesystem::path& dir) {
       unlink(mine.c_str());
       throw RunInUse(dir.string() + " is in use by process " + std::to_string(holder.pid) +
                      (ours_host ? "" : " on host " + holder.host) +
-                     " (" + lock.string() + ")\nHINT: wait for that run to finish, or choose "
+                     " (" + lock.string() + ")\nhint: wait for that run to finish, or choose "
                      "another --name; if no nanolab process is writing this run, delete " +
                      lock.string());
     }

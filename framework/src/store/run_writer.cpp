@@ -32,7 +32,9 @@
 #include <thread>
 #include <utility>
 
+#include "nanolab/run_dir.hpp"
 #include "nanolab/run_store.hpp"
+#include "store/extend_run.hpp"
 #include "store/h5.hpp"
 #include "store/run_layout.hpp"
 #include "store/run_lock.hpp"
@@ -487,6 +489,36 @@ std::unique_ptr<RunWriter> reclaim(const std::filesystem::path& dir, int64_t ste
 
 }  // namespace
 
+namespace store {
+
+void extend_run(const std::filesystem::path& dir, const std::string& config_toml,
+                const std::string& record) {
+  quiet_errors();
+  const auto file = dir / "run.h5";
+  const RunLock lock = RunLock::claim(dir);
+  Handle f = open_file(file, H5F_ACC_RDWR, Writes::committed);
+  require_run_format(f, file);
+  write_string(f, "config", config_toml, file);
+  write_attr(f, "config_sha256", config_sha256(config_toml), file);
+  {
+    Handle meta = open_group(f, "meta", file);
+    const std::string earlier =
+        has_attr(meta, "extensions") ? read_string_attr(meta, "extensions", file) : "";
+    write_attr(meta, "extensions", earlier + record + "\n", file);
+  }
+  close_file(f, file);
+}
+
+}  // namespace store
+
+std::string run_dir_taken(const std::filesystem::path& dir) {
+  const auto file = dir / "run.h5";
+  std::error_code ec;
+  if (!std::filesystem::exists(file, ec)) return "";
+  return file.string() + ": the run directory already holds a run; use `nanolab resume " +
+         dir.string() + "`, another --name or --out, or remove it";
+}
+
 std::unique_ptr<RunWriter> RunWriter::create(const std::filesystem::path& dir, const Header& header,
                                              std::chrono::milliseconds flush_interval) {
   store::quiet_errors();
@@ -496,10 +528,7 @@ std::unique_ptr<RunWriter> RunWriter::create(const std::filesystem::path& dir, c
     throw StorageError(dir.string() + ": could not create the run directory: " + ec.message());
   store::RunLock lock = store::RunLock::claim(dir);
   const auto file = dir / "run.h5";
-  if (std::filesystem::exists(file))
-    throw ConfigError(file.string() +
-                      ": the run directory already holds a run; use `nanolab resume " +
-                      dir.string() + "` or another --name");
+  if (const std::string taken = run_dir_taken(dir); !taken.empty()) throw ConfigError(taken);
   const std::string run_id = new_run_id();
   try {
     Handle f = store::create_file(file, false, store::Writes::committed);

@@ -52,6 +52,7 @@ std::vector<int32_t> generate(Gpt& model, const std::vector<int32_t>& prompt, co
     const int64_t drawn = s.vocab_size > 0 ? std::min(s.vocab_size, V) : V;
     const int32_t tok = pick(last, drawn, s, rng::mix(s.seed, uint64_t(i)));
     out.push_back(tok);
+    if (tok == s.stop) break;
     context.push_back(tok);
     if (cached == block) {
       std::vector<int32_t> keep(context.end() - std::max<int64_t>(1, block / 2), context.end());

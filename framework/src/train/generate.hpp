@@ -18,6 +18,8 @@ struct Sampling {
   // (model.vocab_size, nanoGPT's padded 50304) has logits for ids no tokenizer decodes. 0: every
   // row.
   int64_t vocab_size = 0;
+  // Generation ends after this id (a synthetic task's end of answer); -1: after `tokens` ids.
+  int32_t stop = -1;
 };
 
 // The `s.tokens` ids that follow `prompt` (not empty). When the context fills block_size, the

@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -11,6 +12,7 @@
 #include <limits>
 #include <optional>
 
+#include "config/loader.hpp"
 #include "data/shard_dataset.hpp"
 #include "data/text_dataset.hpp"
 #include "nanolab/autograd.hpp"
@@ -21,6 +23,7 @@
 #include "runtime/profile.hpp"
 #include "nanolab/rng.hpp"
 #include "runtime/sha256.hpp"
+#include "store/extend_run.hpp"
 #include "train/clip.hpp"
 #include "train/components.hpp"
 #include "train/counters.hpp"
@@ -608,7 +611,7 @@ TrainResult restart(const TrainOptions& options) {
   try {
     log = read_run(file);
   } catch (const StorageError& e) {
-    throw StorageError(e.what() + std::string("\nHINT: without a checkpoint.h5, the run can only "
+    throw StorageError(e.what() + std::string("\nhint: without a checkpoint.h5, the run can only "
                                               "start again from its run.h5; move ") +
                        options.run_dir.string() + " away and start it with `nanolab run`");
   }
@@ -672,17 +675,53 @@ TrainResult train(const RunSpec& spec, const TrainOptions& options) {
   return run_loop(loop, *writer);
 }
 
+namespace {
+
+// The train.max_iters that resume's --set asks for, if any; any other key is refused.
+std::optional<int64_t> extension_length(const std::vector<std::string>& overrides) {
+  std::optional<int64_t> n;
+  for (const std::string& s : overrides) {
+    const size_t eq = s.find('=');
+    auto trimmed = [](std::string t) {
+      t.erase(0, t.find_first_not_of(" \t"));
+      t.erase(t.find_last_not_of(" \t") + 1);
+      return t;
+    };
+    const std::string key = trimmed(s.substr(0, eq));
+    if (key != "train.max_iters")
+      throw ConfigError("--set " + key +
+                        ": resume changes train.max_iters only (to extend the run); every other "
+                        "key is the run's own\n    hint: start a new run with `nanolab run EXP.toml "
+                        "--set " + key + "=...`");
+    const std::string value = eq == std::string::npos ? "" : trimmed(s.substr(eq + 1));
+    int64_t v = 0;
+    const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+    if (ec != std::errc() || end != value.data() + value.size() || v < 1)
+      throw ConfigError("--set train.max_iters=" + value + ": expected a whole number of steps");
+    n = v;
+  }
+  return n;
+}
+
+}  // namespace
+
 TrainResult resume(const TrainOptions& options) {
+  const std::optional<int64_t> extend_to = extension_length(options.overrides);
   if (!std::filesystem::exists(options.run_dir / "checkpoint.h5")) {
+    if (extend_to)
+      throw ConfigError("--set train.max_iters: " + options.run_dir.string() +
+                        " has no checkpoint to extend (it stopped before its first one, and "
+                        "resume trains it again from step 0 with its own configuration)");
     if (!std::filesystem::exists(options.run_dir / "run.h5"))
       throw CheckpointError(options.run_dir.string() +
-                            ": not a run directory (no run.h5, no checkpoint.h5)\nHINT: a run "
+                            ": not a run directory (no run.h5, no checkpoint.h5)\nhint: a run "
                             "directory is <out>/<experiment>/<run>/, made by `nanolab run`");
     return restart(options);
   }
   Checkpoint ck = read_checkpoint(options.run_dir);
   const std::string origin = (options.run_dir / "checkpoint.h5").string();
   std::vector<PluginRecord> recorded;
+  RunSpec spec;
   {  // the run.h5's rows are not kept for the rest of the run
     RunLog log = read_run(options.run_dir / "run.h5");
     if (!require_checkpoint_of(log, ck, options.run_dir) && distributed::world().rank == 0)
@@ -691,11 +730,24 @@ TrainResult resume(const TrainOptions& options) {
                    "as the run's own because their configurations are the same\n",
                    origin.c_str());
     recorded = std::move(log.plugins);
+    // run.h5's configuration: that of the checkpoint, or its extension (require_checkpoint_of).
+    spec.config_toml = std::move(log.config_toml);
   }
   train_detail::reopen_recorded_plugins(recorded, every_plugin_kind, options.run_dir.string());
-  RunSpec spec;
-  spec.config = parse_resolved_config(ck.config_toml, origin);
-  spec.config_toml = ck.config_toml;
+  std::optional<std::string> extension;  // the line that says how the run was extended
+  if (extend_to) {
+    const int64_t length = parse_resolved_config(spec.config_toml, origin).max_iters;
+    if (*extend_to <= ck.step)
+      throw ConfigError("--set train.max_iters=" + std::to_string(*extend_to) +
+                        ": the run's checkpoint is at step " + std::to_string(ck.step) +
+                        "; the run can only be extended past it");
+    spec.config_toml = config::with_max_iters(spec.config_toml, *extend_to);
+    if (*extend_to != length)
+      extension = "step " + std::to_string(ck.step) + ": train.max_iters " +
+                  std::to_string(length) + " -> " + std::to_string(*extend_to) + " (" +
+                  options.command_line + ")";
+  }
+  spec.config = parse_resolved_config(spec.config_toml, origin);
   spec.name = options.run_dir.filename().string();
   const int world_size = data_parallel_size(options);
   require_world_size(ck.counters.count("world_size") ? ck.counters.at("world_size") : 1, world_size,
@@ -707,7 +759,7 @@ TrainResult resume(const TrainOptions& options) {
                                 ck.format_version < 2);
   } catch (const CheckpointError& e) {
     throw CheckpointError(origin + ": " + e.what() +
-                          "\nHINT: the optimizer plugin now declares another state than the one "
+                          "\nhint: the optimizer plugin now declares another state than the one "
                           "that wrote the checkpoint (another version of it?); resume with that "
                           "one, or start the run again from step 0");
   }
@@ -721,6 +773,9 @@ TrainResult resume(const TrainOptions& options) {
     Loop loop(spec, parts, nullptr, options, n, world_size);
     return loop.run();
   }
+  // run.h5 takes the new length first: a kill before the next checkpoint leaves the run to go on
+  // to it (require_checkpoint_of accepts the checkpoint of the old length).
+  if (extension) store::extend_run(options.run_dir, spec.config_toml, *extension);
   auto writer = RunWriter::reopen(options.run_dir, ck.step);
   std::fprintf(stderr, "resuming %s at step %ld of %ld\n", options.run_dir.c_str(), long(ck.step),
                long(spec.config.max_iters));
@@ -734,13 +789,12 @@ std::string sample(const std::filesystem::path& run_dir, const SampleOptions& op
       ck.config_toml, (run_dir / "checkpoint.h5").string(), reopen_used_plugins(run_dir));
   Components parts = train_detail::build(config, train_detail::Purpose::sample, ck.tokenizer);
   load_parameters(*parts.model, ck, (run_dir / "checkpoint.h5").string());
+  // A synthetic task has a vocabulary of its own and encodes its questions; it stops at the end
+  // of its answer.
   std::vector<int32_t> prompt;
-  if (!options.prompt.empty() && parts.dataset)
-    throw ConfigError("--prompt: " + config.dataset +
-                      " has its own vocabulary, not the tokenizer's; sample without --prompt to "
-                      "get a question of the task");
   if (!options.prompt.empty())
-    prompt = parts.tokenizer->encode(options.prompt);
+    prompt = parts.dataset ? parts.dataset->encode_prompt(options.prompt)
+                           : parts.tokenizer->encode(options.prompt);
   else if (parts.dataset)
     prompt = parts.dataset->sample_prompt(options.seed);
   else
@@ -748,7 +802,8 @@ std::string sample(const std::filesystem::path& run_dir, const SampleOptions& op
   const auto ids = train_detail::generate(
       *parts.model, prompt,
       {options.tokens, options.temperature, options.top_k, options.seed,
-       parts.dataset ? parts.dataset->vocab_size() : parts.tokenizer->vocab_size()});
+       parts.dataset ? parts.dataset->vocab_size() : parts.tokenizer->vocab_size(),
+       parts.dataset ? parts.dataset->end_token() : -1});
   throw_if_interrupted();  // generate stopped early: no text rather than a cut one
   auto decode = [&](const std::vector<int32_t>& v) {
     return parts.dataset ? parts.dataset->decode(v) : parts.tokenizer->decode(v);

@@ -313,14 +313,22 @@ include = ["base.toml"]
   ASSERT_EQ(exp.runs.size(), 6u);
   EXPECT_EQ(exp.runs[1].name, "n_layer=1,lr=0.4");
 
+  // A key set from the command line names the runs too, before the swept ones, so that the
+  // runs of another --set value never take the same folder.
   const Experiment one = load_experiment(file, {"optimizer.lr=0.7"});
   ASSERT_EQ(one.runs.size(), 2u);
-  EXPECT_EQ(one.runs[1].name, "n_layer=2");
+  EXPECT_EQ(one.runs[1].name, "lr=0.7,n_layer=2");
   EXPECT_EQ(one.runs[1].config.lr, 0.7);
+  EXPECT_EQ(load_experiment(file, {"optimizer.lr=0.5"}).runs[1].name, "lr=0.5,n_layer=2");
 
-  const Experiment single = load_experiment(file, {"optimizer.lr=0.7", "model.n_layer=3"});
+  // Keys in their sorted order, whatever the order of the --set; experiment.name names the
+  // experiment's folder, not the run.
+  const Experiment single = load_experiment(
+      file, {"optimizer.lr=0.7", "model.n_layer=3", "experiment.name=other"});
   ASSERT_EQ(single.runs.size(), 1u);
-  EXPECT_EQ(single.runs[0].name, "run");
+  EXPECT_EQ(single.runs[0].name, "n_layer=3,lr=0.7");
+  EXPECT_EQ(load_experiment(file, {"model.n_layer=3", "optimizer.lr=0.7"}).runs[0].name,
+            "n_layer=3,lr=0.7");
 }
 
 TEST_F(LoadTest, ASweepOfOneRunIsNamedFromItsValues) {

@@ -54,6 +54,25 @@ TEST_F(ValidationTest, UnknownTableAndFarKeyListTheKnownOnes) {
   expect_line(m, "4:1: train.whatever: unknown key\n    hint: the keys of [train] are max_iters, ");
 }
 
+// A key under a table that does not exist: the hint names that table and lists the keys of the
+// nearest one that does, never an empty list.
+TEST_F(ValidationTest, AKeyOfATableThatDoesNotExistNamesTheTablesThatDo) {
+  const std::string m =
+      error_of("[model]\nn_layer = 2\n", {"foo.bar=1", "model.foo.bar=1", "modle.n_layer=2"});
+  EXPECT_NE(m.find("--set foo.bar: unknown key (from --set)\n    hint: there is no table [foo]; "
+                   "the top-level tables are experiment, data, model, "),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find("--set model.foo.bar: unknown key (from --set)\n    hint: there is no table "
+                   "[model.foo]; the keys of [model] are init_from, n_layer, "),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find("--set modle.n_layer: unknown key (from --set) (did you mean 'model'?)"),
+            std::string::npos)
+      << m;
+  EXPECT_EQ(m.find(" are \n"), std::string::npos) << m;
+}
+
 TEST_F(ValidationTest, WrongTypeSaysExpectedAndActual) {
   const std::string m = error_of(
       "[model]\nn_head = \"four\"\nn_layer = 4.0\nbias = 1\n[data]\ntokenizer = 3\n");

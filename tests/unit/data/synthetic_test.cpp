@@ -208,11 +208,45 @@ TEST(Synthetic, UnknownTaskListsTheTasks) {
   EXPECT_NE(msg.find("synthetic:sort, synthetic:add, synthetic:copy"), std::string::npos) << msg;
 }
 
+// One character a token, as a question is written.
 TEST(Synthetic, DecodesToReadableText) {
   const SyntheticTask sort("sort", 7);
   const std::vector<int32_t> row = {3, 1, 4, sym::arrow, 1, 3, 4, sym::end, sym::pad};
-  EXPECT_EQ(sort.decode(row), "3 1 4 > 1 3 4 . _");
-  EXPECT_EQ(sort.decode(std::vector<int32_t>{4, 7, sym::plus, 1, 2, sym::equals, 0, 5, 9}), "4 7 + 1 2 = 0 5 9");
+  EXPECT_EQ(sort.decode(row), "314>134._");
+  EXPECT_EQ(sort.decode(std::vector<int32_t>{4, 7, sym::plus, 1, 2, sym::equals, 0, 5, 9}), "47+12=059");
+}
+
+// A question typed by a person is the question of a row: the quickstart's "12+49=" (k = 2), a
+// shorter number zero-padded, spaces ignored; anything else says what a question looks like.
+TEST(Synthetic, EncodesAQuestionTypedAsAPrompt) {
+  const SyntheticTask add("add", 9), copy("copy", 9);
+  ASSERT_EQ(add.digits(), 2);
+  auto config_error_of = [](auto f) -> std::string {
+    try {
+      f();
+    } catch (const ConfigError& e) {
+      return e.what();
+    }
+    return "no ConfigError";
+  };
+  using Ids = std::vector<int32_t>;
+  EXPECT_EQ(add.encode_prompt("12+49="), Ids({1, 2, sym::plus, 4, 9, sym::equals}));
+  EXPECT_EQ(add.encode_prompt("5 + 7 ="), Ids({0, 5, sym::plus, 0, 7, sym::equals}));
+  EXPECT_EQ(int64_t(add.encode_prompt("12+49=").size()), add.question_length());
+  EXPECT_EQ(copy.encode_prompt("3141>"), Ids({3, 1, 4, 1, sym::arrow}));
+  EXPECT_EQ(add.end_token(), sym::end);
+  for (const std::string bad : {"12+49", "123+4=", "12+49=0", "+49=", "12-49=", "12>", ""}) {
+    SCOPED_TRACE(bad);
+    const std::string msg = config_error_of([&] { add.encode_prompt(bad); });
+    EXPECT_NE(msg.find("a question of synthetic:add is two numbers of at most 2 digits and '=', as 12+49="),
+              std::string::npos)
+        << msg;
+  }
+  for (const std::string bad : {"12", "314>", "31415>", "3141+"}) {
+    SCOPED_TRACE(bad);
+    const std::string msg = config_error_of([&] { copy.encode_prompt(bad); });
+    EXPECT_NE(msg.find("is 4 digits and '>', as 3141>"), std::string::npos) << msg;
+  }
 }
 
 }  // namespace

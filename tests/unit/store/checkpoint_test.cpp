@@ -132,7 +132,7 @@ TEST(Checkpoint, MissingOrForeignFilesAreNamed) {
   std::filesystem::copy_file(tmp.path() / "run" / "run.h5", tmp.path() / "checkpoint.h5");
   message = checkpoint_error(tmp.path());
   EXPECT_NE(message.find("not a nanolab checkpoint"), std::string::npos) << message;
-  EXPECT_NE(message.find("HINT:"), std::string::npos) << message;
+  EXPECT_NE(message.find("hint:"), std::string::npos) << message;
 }
 
 TEST(Checkpoint, ATruncatedCheckpointIsRefused) {
@@ -143,7 +143,7 @@ TEST(Checkpoint, ATruncatedCheckpointIsRefused) {
   const std::string message = checkpoint_error(tmp.path());
   EXPECT_EQ(message.rfind(file.string() + ": ", 0), 0u) << message;
   EXPECT_NE(message.find("truncated"), std::string::npos) << message;
-  EXPECT_NE(message.find("HINT:"), std::string::npos) << message;
+  EXPECT_NE(message.find("hint:"), std::string::npos) << message;
 }
 
 TEST(Checkpoint, AFlippedByteInAWeightIsDetected) {

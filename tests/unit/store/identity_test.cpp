@@ -2,7 +2,8 @@
 // checkpoint carries both, a checkpoint's sha256 covers its run_id, and require_checkpoint_of
 // tells a checkpoint of the run from one of another run or configuration. A checkpoint without a
 // run_id is written as before run ids (no attribute), and a pair of files of which neither has an
-// id is accepted on its configuration.
+// id is accepted on its configuration; a checkpoint whose configuration differs in train.max_iters
+// alone (a run extended before its next checkpoint) is the run's own.
 #include <hdf5.h>
 
 #include <regex>
@@ -10,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include "config/loader.hpp"
 #include "nanolab/run_store.hpp"
 #include "support/temp_dir.hpp"
 
@@ -149,7 +151,7 @@ TEST(RunIdentity, ACheckpointOfAnotherRunIsRefusedNamingBoth) {
                          theirs + ", config_sha256 " + config_sha256(config) +
                          "; /r/a/run.h5 has run_id " + mine + ", config_sha256 " +
                          config_sha256(config) +
-                         "\nHINT: put this run's own checkpoint.h5 back (or delete checkpoint.h5 "
+                         "\nhint: put this run's own checkpoint.h5 back (or delete checkpoint.h5 "
                          "to train the run again from step 0), or resume the checkpoint in the "
                          "directory of the run that wrote it");
 }
@@ -164,6 +166,23 @@ TEST(RunIdentity, ACheckpointOfAnotherConfigurationIsRefusedNamingBothHashes) {
   EXPECT_NE(message.find("/r/a/run.h5 has run_id " + id + ", config_sha256 " + config_sha256(mine)),
             std::string::npos)
       << message;
+}
+
+// A run extended by `resume --set train.max_iters=N` holds the new length in run.h5 before its
+// next checkpoint does: its checkpoint of the old length is still its own, and only that key may
+// differ.
+TEST(RunIdentity, ACheckpointOfTheRunBeforeItWasExtendedIsAccepted) {
+  const std::string id(32, 'a');
+  const std::string before = "[model]\nn_layer = 2\n\n[train]\nmax_iters = 6\nwarmup_iters = 1\n";
+  const std::string after = config::with_max_iters(before, 10);
+  EXPECT_EQ(after, "[model]\nn_layer = 2\n\n[train]\nmax_iters = 10\nwarmup_iters = 1\n");
+  EXPECT_TRUE(require_checkpoint_of(run_log(id, after), checkpoint(id, before), "/r/a"));
+  const std::string other = config::with_max_iters("[model]\nn_layer = 3\n\n[train]\nmax_iters = 6\n", 10);
+  EXPECT_NE(refusal(run_log(id, other), checkpoint(id, before), "/r/a")
+                .find("belongs to another configuration"),
+            std::string::npos);
+  // Only [train]'s own key: a line of another section is left as it is.
+  EXPECT_EQ(config::with_max_iters("[x]\nmax_iters = 6\n", 10), "[x]\nmax_iters = 6\n");
 }
 
 TEST(RunIdentity, FilesWithoutIdsAreJudgedByTheirConfiguration) {
