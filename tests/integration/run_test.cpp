@@ -174,7 +174,7 @@ TEST(Resume, SetMaxItersExtendsAFinishedRunAndRefusesOtherKeys) {
   ASSERT_EQ(again.status, 0) << again.err;
   expect_same_run(read_run(f.run_dir("short") / "run.h5"), extended);
 
-  for (const std::string& refused : {"model.n_layer=3", "train.max_iters=8", "train.max_iters=x"}) {
+  for (const char* refused : {"model.n_layer=3", "train.max_iters=8", "train.max_iters=x"}) {
     const Outcome r = resume(refused);
     EXPECT_TRUE(r.exited && r.status == 2) << refused << ": " << r.err;
     EXPECT_EQ(read_run(f.run_dir("short") / "run.h5").train.size(), 10u) << refused;

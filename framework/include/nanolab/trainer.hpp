@@ -42,7 +42,7 @@ struct TrainOptions {
   // resume(): `--set` assignments; train.max_iters=N is the one key it takes, and extends (or
   // shortens, past the checkpoint's step) the run: run.h5 then holds the new configuration and a
   // line in the /meta attribute `extensions`; the lr schedule is that of the new length.
-  std::vector<std::string> overrides;
+  std::vector<std::string> overrides = {};
 };
 
 struct TrainResult {
