@@ -108,7 +108,10 @@ TEST(Cli, AUsageMistakeExits2WithOneLine) {
     expect_one_line_usage_error(run_program(with(words_of(path), {"--no-such-option"}), dir.path()),
                                 "nanolab " + path);
   }
-  expect_one_line_usage_error(run_program({"run"}, dir.path()), "nanolab run");  // no EXP.toml
+  const Outcome no_file = run_program({"run"}, dir.path());
+  expect_one_line_usage_error(no_file, "nanolab run");
+  // A name that starts the message keeps its spelling.
+  EXPECT_EQ(no_file.err.rfind("nanolab run: error: EXP.toml is required", 0), 0u) << no_file.err;
   expect_one_line_usage_error(run_program({"run", "e.toml", "--out"}, dir.path()), "nanolab run");
   expect_one_line_usage_error(run_program({"diff", "a"}, dir.path()), "nanolab diff");
   expect_one_line_usage_error(run_program({"tokenizer"}, dir.path()), "nanolab tokenizer");

@@ -26,7 +26,10 @@ namespace {
 int usage_error(const std::string& command, std::string message) {
   for (char& c : message)
     if (c == '\n') c = ' ';
-  if (!message.empty()) message[0] = char(std::tolower(static_cast<unsigned char>(message[0])));
+  // "The following argument ..." reads on after "error:" in lower case; a name ("EXP.toml is
+  // required", "RUN_DIR ...") keeps its spelling.
+  if (message.size() > 1 && std::islower(static_cast<unsigned char>(message[1])))
+    message[0] = char(std::tolower(static_cast<unsigned char>(message[0])));
   const std::string who = command.empty() ? "nanolab" : "nanolab " + command;
   std::fprintf(stderr, "%s: error: %s; `%s --help` lists %s\n", who.c_str(), message.c_str(),
                who.c_str(), command.empty() ? "the commands" : "its arguments and options");
