@@ -80,8 +80,10 @@ int main(int argc, char** argv) {
     return usage_error(selected().second, e.what());
   }
   const auto [app, path] = selected();
-  const auto command = std::find_if(commands.begin(), commands.end(),
-                                    [&](const nanolab::cli::Command& c) { return c.app == app; });
+  // Named capture: clang 14 (the sanitizer build) cannot capture a structured binding.
+  const auto command =
+      std::find_if(commands.begin(), commands.end(),
+                   [&app = app](const nanolab::cli::Command& c) { return c.app == app; });
   if (command == commands.end()) {  // no command: the program's help, as a usage error
     std::fputs(parser->help().c_str(), stderr);
     return int(nanolab::ExitCode::config);
