@@ -5,7 +5,7 @@
 // (only in the chunks holding the merged pair), ties going to the pair seen first in the text, so
 // that it learns the same merges as minbpe. `\s` means Unicode's White_Space, as in tiktoken.
 // Options `encoder_json` + `vocab_bpe` load GPT-2's own vocabulary instead (train is then a no-op).
-// Special tokens are a comma-separated string option (the schema has no string-list type).
+// Special tokens are a list of strings (option special_tokens); on_special says what their text does.
 // save() writes nanolab's own strict format, or minbpe's `.model` with `save_format = "minbpe"`
 // (what minbpe's Tokenizer.load reads; load() reads both).
 // Encoding cuts the text into pieces that are pre-split and merged in parallel (the framework's TBB
