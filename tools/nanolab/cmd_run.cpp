@@ -51,6 +51,9 @@ int run(const Parsed& a) {
   // Every run must fit in memory before the first one starts (nanolab/memory.hpp).
   config::require_memory(exp);
   const std::filesystem::path out = a.get("--out", "runs");
+  if (exp.search)
+    throw ConfigError(file + ": nanolab run does not train a search of method random or asha yet"
+                      "\n    hint: `nanolab check` lists its trials");
 
   struct Outcome {
     std::string run, status, detail;
