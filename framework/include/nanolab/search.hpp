@@ -1,10 +1,17 @@
-// Searches: asynchronous successive halving (method asha; Li et al. 2018, "A System for Massively
-// Parallel Hyperparameter Tuning", Algorithm 2), which stops most trials at a rung and continues
-// the good ones (docs/experiments.md#search). ASHA's rungs and its promotion rule are pure
-// functions of what the search has seen.
+// Searches: the trials of an experiment's [search] (experiment.hpp's SearchPlan) trained one after
+// the other, each to the end (method random) or by asynchronous successive halving (method asha;
+// Li et al. 2018, "A System for Massively Parallel Hyperparameter Tuning", Algorithm 2), which
+// stops most trials at a rung and continues the good ones from their own checkpoints
+// (docs/experiments.md#search).
+//
+// ASHA's rungs and its promotion rule are pure functions of what the search has seen, so a search
+// killed at any moment and started again makes the decisions of one that was never stopped: the
+// state (trials, their parameters, rung results, decisions) is written to search.json in the
+// experiment's folder, atomically, before and after every job.
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <set>
@@ -45,5 +52,19 @@ std::optional<Promotion> next_promotion(const Ladder& ladder, int64_t reduction_
 int64_t most_steps(const SearchPlan& plan);
 // The steps of training every run of the search to max_iters (a grid of the same trials).
 int64_t grid_steps(const SearchPlan& plan);
+
+struct SearchOptions {
+  std::filesystem::path out;  // the runs go to <out>/<experiment>/<run>/
+  std::string command_line;
+  bool progress = true;
+  bool profile = false;
+};
+
+// Trains the search of `experiment` (which must have one) in <out>/<experiment>/, continuing
+// from its search.json when one is there: runs that are done are not trained again, a run that
+// was stopped (kill -9, a signal) resumes from its checkpoint. Returns the exit status: 0 when the
+// search finished (trials whose training failed, a learning rate that diverged, say, count as
+// the worst and are listed as failed), 130 when a signal stopped it, else the first failure's.
+int run_search(const Experiment& experiment, const SearchOptions& options);
 
 }  // namespace nanolab::search
