@@ -1,8 +1,9 @@
 // `nanolab run` of a search end to end, on a tiny ASHA search of synthetic:add that takes a few
 // seconds: what search.json and the trials' run directories hold (pruned runs stop at their rung
-// with a checkpoint, promoted ones continue from it: no step is trained twice), and kill -9 of the
-// search, then `nanolab run` again, ending with the decisions and results of the search that was
-// never stopped.
+// with a checkpoint, promoted ones continue from it: no step is trained twice; a finished search
+// run again trains nothing, another search in its folder is refused), and kill -9 of the search,
+// then `nanolab run` again, ending with the decisions and results of the search that was never
+// stopped.
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -106,6 +107,18 @@ TEST(Search, AshaPrunesAtRungsAndContinuesPromotedTrialsFromTheirCheckpoints) {
   // A promotion is decided only from a rung's results: trial-1 waits for two more at step 3.
   EXPECT_EQ(state["decisions"][0], "start trial-1");
   EXPECT_EQ(state["decisions"][2], "start trial-2");
+
+  // Run again: nothing is left to train. Another search in the folder is refused.
+  const Outcome again = Program(f.args("whole"), f.dir.path(), {}, "again").wait();
+  ASSERT_TRUE(again.exited && again.status == 0) << again.err;
+  EXPECT_EQ(again.err.find("resuming"), std::string::npos) << again.err;
+  EXPECT_EQ(f.state("whole"), state);
+  std::vector<std::string> other = f.args("whole");
+  other.insert(other.end(), {"--set", "train.warmup_iters=3"});
+  const Outcome refused = Program(other, f.dir.path(), {}, "other").wait();
+  EXPECT_TRUE(refused.exited && refused.status == 2) << refused.err;
+  EXPECT_NE(refused.err.find("the folder holds another search"), std::string::npos) << refused.err;
+  EXPECT_EQ(f.state("whole"), state);
 }
 
 TEST(Search, Kill9ThenRunAgainContinuesToTheDecisionsOfTheSearchThatNeverStopped) {
