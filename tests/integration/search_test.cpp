@@ -3,12 +3,13 @@
 // with a checkpoint, promoted ones continue from it: no step is trained twice; a finished search
 // run again trains nothing, another search in its folder is refused), and kill -9 of the search,
 // then `nanolab run` again, ending with the decisions and results of the search that was never
-// stopped.
+// stopped; a trial whose training fails does not stop the search.
 #include <gtest/gtest.h>
 #include <signal.h>
 
 #include <algorithm>
 #include <fstream>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "nanolab/run_store.hpp"
@@ -157,6 +158,52 @@ TEST(Search, Kill9ThenRunAgainContinuesToTheDecisionsOfTheSearchThatNeverStopped
       EXPECT_EQ(b.train[i].loss, a.train[i].loss) << name << " step " << a.train[i].step;
     }
   }
+}
+
+// A trial whose training fails (here a loss that turns NaN at its third call: exit 6 in a run)
+// is listed as failed, with no result, and the search goes on and ends with exit 0.
+TEST(Search, AFailedTrialIsTheWorstAndTheSearchGoesOn) {
+  TempDir dir{"nanolab-search"};
+  const fs::path exp = dir.path() / "failing.toml";
+  std::ofstream(exp) << R"([experiment]
+name = "f"
+seed = 5
+[data]
+dataset = "synthetic:add"
+block_size = 9
+batch_size = 8
+[model]
+n_layer = 1
+n_head = 2
+n_embd = 16
+[loss]
+plugin = "nan_after"
+[train]
+max_iters = 4
+warmup_iters = 1
+min_lr = 1e-5
+eval_iters = 1
+sample_tokens = 0
+[search]
+method = "random"
+trials = 4
+[search.space]
+"loss.calls" = { choice = [2, 1000] }
+)";
+  const Outcome o =
+      run_program({"run", exp.string(), "--out", (dir.path() / "out").string()}, dir.path(),
+                  {{"NANOLAB_PLUGIN_PATH", NANOLAB_TEST_INTEGRATION_PLUGIN_DIR}});
+  ASSERT_TRUE(o.exited && o.status == 0) << o.err;
+  const Json state = Json::parse(read_file(dir.path() / "out" / "f" / "search.json"));
+  std::set<std::string> statuses;
+  for (const Json& trial : state["started"]) {
+    const bool fails = trial["parameters"]["loss.calls"] == "2";
+    EXPECT_EQ(trial["status"], fails ? "failed" : "completed") << trial.dump();
+    EXPECT_EQ(trial["results"][0].is_null(), fails) << trial.dump();
+    statuses.insert(trial["status"].get<std::string>());
+  }
+  EXPECT_EQ(statuses, (std::set<std::string>{"completed", "failed"})) << "seed 5 draws both";
+  EXPECT_NE(o.err.find("failed"), std::string::npos) << o.err;
 }
 
 }  // namespace
