@@ -7,7 +7,7 @@
 # usage: layers_test.sh SOURCE_DIR
 set -uo pipefail
 source=$1
-layers=(runtime tensor autograd ops plugin model optim config data store train report)
+layers=(runtime tensor autograd ops plugin model optim config data store train report search)
 rank() {
   local i
   for i in "${!layers[@]}"; do [[ ${layers[$i]} == "$1" ]] && { echo "$i"; return; }; done

@@ -2,7 +2,8 @@
 // [--distribute runs]`: validates the experiment (every run of its sweep) before anything is
 // created, then trains each run into <out>/<experiment>/<run>/. A run that fails is reported at
 // once and the others still run; the summary at the end lists every run, and the exit status is
-// that of the first failure.
+// that of the first failure. An experiment with a [search] of method random or asha trains its
+// trials instead (nanolab/search.hpp), continuing the search its folder holds.
 // Under mpirun (docs/scaling.md) every run trains data-parallel on all the ranks, rank 0 speaking
 // for the job; with --distribute runs, rank r trains runs r, r + N, r + 2N... alone, and rank 0
 // prints the summary of all of them from their run files once every rank is done.
@@ -16,6 +17,7 @@
 #include "nanolab/interrupt.hpp"
 #include "nanolab/memory.hpp"
 #include "nanolab/report.hpp"
+#include "nanolab/search.hpp"
 #include "nanolab/trainer.hpp"
 
 namespace nanolab::cli {
@@ -51,6 +53,14 @@ int run(const Parsed& a) {
   // Every run must fit in memory before the first one starts (nanolab/memory.hpp).
   config::require_memory(exp);
   const std::filesystem::path out = a.get("--out", "runs");
+  if (exp.search) {
+    if (world.size > 1 || distribute)
+      throw ConfigError(file + ": a search trains its trials in one process; under mpirun, "
+                        "sharing trials between ranks is not supported yet\n    hint: run it "
+                        "without mpirun");
+    return search::run_search(
+        exp, {out, a.command_line(), !a.has("--quiet"), a.has("--profile")});
+  }
 
   struct Outcome {
     std::string run, status, detail;

@@ -5,7 +5,8 @@
 // load_experiment reads a file and its `include`s (earlier files first, later keys win), applies
 // `--set key=value` overrides, validates everything (unknown keys with did-you-mean, types, ranges,
 // cross-key rules such as n_embd % n_head, plugin names and their options against the plugins'
-// schemas), and expands `[sweep]` (and `seeds = [...]`) into one RunSpec per combination. Every
+// schemas), and expands `[sweep]` (and `seeds = [...]`) into one RunSpec per combination, times the
+// trials that a `[search]` draws from its `[search.space]`. Every
 // problem of a file is reported at once, in one ConfigError, each as file:line:col: key: message.
 // Nothing is created on disk.
 #pragma once
@@ -13,6 +14,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -83,10 +85,33 @@ struct RunSpec {
   std::map<std::string, std::string> swept;  // sweep key -> value (TOML text) of this run
 };
 
+// One key of [search.space]: its distribution and the arguments as written.
+struct SearchDimension {
+  std::string key;           // "optimizer.lr"
+  std::string distribution;  // "uniform", "log_uniform", "int_uniform" or "choice"
+  std::string arguments;     // "[0.0001, 0.01]"
+};
+
+// A [search] of method random or asha (docs/experiments.md#search). The experiment's runs are
+// then trial-major: trial t (0-based) runs runs[t * runs_per_trial] to
+// runs[(t + 1) * runs_per_trial - 1], one per run of the [sweep] (one without a sweep).
+struct SearchPlan {
+  std::string method;          // "random" or "asha"
+  int64_t trials = 0;
+  std::string metric;          // "val/loss", "val/train_loss" or "val/accuracy"
+  bool maximize = false;       // mode = "max"
+  int64_t min_iters = 0;       // asha: the first rung
+  int64_t reduction_factor = 0;  // asha
+  int64_t max_iters = 0;       // every run's train.max_iters: the last rung
+  size_t runs_per_trial = 1;
+  std::vector<SearchDimension> space;
+};
+
 struct Experiment {
   std::filesystem::path file;
   std::string name;
   std::vector<RunSpec> runs;
+  std::optional<SearchPlan> search;  // none: every run is trained (a sweep, or method "grid")
 };
 
 // NAME_MAX of Linux file systems: the longest folder name, in bytes.

@@ -43,10 +43,14 @@ struct TrainOptions {
   // shortens, past the checkpoint's step) the run: run.h5 then holds the new configuration and a
   // line in the /meta attribute `extensions`; the lr schedule is that of the new length.
   std::vector<std::string> overrides = {};
+  // A search's rung (search.hpp): train up to this step only (when it is below max_iters),
+  // evaluate there, write a checkpoint and end with status "pruned" and the summary value
+  // pruned_at_step; resume() continues such a run. The schedule stays that of max_iters. 0: none.
+  int64_t stop_at = 0;
 };
 
 struct TrainResult {
-  std::string status;  // "completed" or "interrupted"
+  std::string status;  // "completed", "interrupted", or "pruned" (TrainOptions::stop_at)
   NumericAttrs summary;
 };
 

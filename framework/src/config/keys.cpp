@@ -202,7 +202,7 @@ std::string unknown_key_suggestion(const std::string& path, std::vector<std::str
     missing = table;
     table = parent_of(table);
     siblings = keys_in(table);
-    if (table.empty()) siblings.push_back("sweep");
+    if (table.empty()) siblings.insert(siblings.end(), {"sweep", "search"});
   }
   if (auto near = did_you_mean(missing.empty() ? path : missing, siblings))
     return " (did you mean '" + *near + "'?)";

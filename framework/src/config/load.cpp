@@ -23,7 +23,8 @@ Experiment load_experiment(const fs::path& file, const std::vector<std::string>&
 
   Experiment experiment;
   experiment.file = file;
-  experiment.runs = expand_sweep(layers, loader);
+  experiment.runs = layers.search.given ? expand_search(layers, loader, experiment.search)
+                                        : expand_sweep(layers, loader);
   throw_problems(loader, main_file);
   for (auto& run : experiment.runs) run.config_toml = to_toml(run.config);
   experiment.name = experiment.runs.front().config.name;

@@ -2,7 +2,8 @@
 // side): where each value was written (Origin), the problems found (Problem), the dotted keys of
 // the merged files (Entries), the sweep axes (Axis, Layers), and the Loader that reads files and
 // overrides into them. Each concern is one file: parse.cpp (TOML files and include), overrides.cpp
-// (--set), sweep.cpp ([sweep] and its expansion into runs), keys.cpp (keys and values against the
+// (--set), sweep.cpp ([sweep] and its expansion into runs), search.cpp ([search], its space and
+// the trials drawn from it; search_space.hpp), keys.cpp (keys and values against the
 // schema), validate.cpp (merged keys -> ExperimentConfig), naming.cpp (run and folder names),
 // problems.cpp (the one ConfigError), write_toml.cpp (the resolved config as TOML), load.cpp (the
 // entry points). toml++ checks nothing about types or keys (STACK.md): every check is here,
@@ -74,11 +75,20 @@ struct Axis {
   size_t size() const { return cases.empty() ? values->size() : cases.size(); }
 };
 
+// [search] and [search.space] as the files wrote them (search.cpp); a later file wins key by key.
+struct SearchLayer {
+  Entries settings;  // "method", "trials", "metric", "mode", "min_iters", "reduction_factor"
+  Entries space;     // full key ("optimizer.lr") -> its distribution, { log_uniform = [a, b] }
+  Origin origin;     // where [search] was first written
+  bool given = false;
+};
+
 // What the files and overrides say, merged: later keys win, sweep axes in file order.
 struct Layers {
   Entries entries;
   std::vector<Axis> sweep;
   Entries set;  // the keys `--set` gave (the last word for each), which name the runs too
+  SearchLayer search;
 };
 
 // ---- the loader (parse.cpp, overrides.cpp, sweep.cpp) -------------------------------------------
@@ -117,6 +127,14 @@ class Loader {
                   std::vector<Axis>& out);
   void read_cases(const toml::node& node, const Origin& origin, const Source& source,
                   std::vector<Axis>& out);
+  // Whether `key` can vary from run to run (a sweep axis, a search dimension); a problem at
+  // `origin`, reported under `shown`, when it cannot.
+  bool check_varied_key(const std::string& key, const Origin& origin, const std::string& shown,
+                        bool search);
+  void read_search(const toml::table& table, const Origin& origin, const Source& source,
+                   SearchLayer& out);
+  void read_space(const std::string& prefix, const toml::table& table, const Source& source,
+                  Entries& out);
   void take_document(const toml::table& root, const Source& source, const fs::path& path,
                      Layers& layers, bool allow_include_and_sweep);
 
@@ -191,6 +209,10 @@ ExperimentConfig resolve(const Entries& entries, Loader& loader, bool read_init_
 // The runs of the merged keys and the sweep, each resolved and named (sweep.cpp); none after a
 // problem that stops the expansion.
 std::vector<RunSpec> expand_sweep(const Layers& layers, Loader& loader);
+// The runs of a [search] (search.cpp): each trial drawn from the space, times the sweep's runs;
+// `plan` describes the search (none for method "grid", whose runs are the sweep's).
+std::vector<RunSpec> expand_search(const Layers& layers, Loader& loader,
+                                   std::optional<SearchPlan>& plan);
 // Throws one ConfigError listing every problem, if there is one (problems.cpp).
 void throw_problems(const Loader& loader, const std::string& main_file);
 // The resolved config as TOML, every key (write_toml.cpp).

@@ -1,5 +1,5 @@
 // `--set key=value` (loader.hpp): the value is TOML, or the bare word it spells; a key set on the
-// command line is the last word, is no longer swept, and names the runs like a swept key.
+// command line is the last word, is no longer swept or searched, and names the runs like a swept key.
 #include "config/loader.hpp"
 
 namespace nanolab::config {
@@ -23,7 +23,7 @@ void Loader::apply_set(const std::string& assignment, Layers& layers) {
     problem(at, assignment, "expected key=value", "e.g. --set model.n_layer=6");
     return;
   }
-  if (key == "experiment.include" || key.rfind("sweep", 0) == 0) {
+  if (key == "experiment.include" || key.rfind("sweep", 0) == 0 || key.rfind("search", 0) == 0) {
     problem(at, key, "can only be given in an experiment file (from --set)");
     return;
   }
@@ -54,6 +54,7 @@ void Loader::apply_set(const std::string& assignment, Layers& layers) {
                        layers.sweep.end());
     for (Axis& axis : layers.sweep)
       for (Entries& c : axis.cases) c.erase(k);
+    layers.search.space.erase(k);  // nor searched
   }
   for (const auto& [k, entry] : set)
     if (k != "experiment.name") layers.set.insert_or_assign(k, entry);  // it names the folder above

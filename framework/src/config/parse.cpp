@@ -60,7 +60,7 @@ void Loader::flatten(const std::string& path, const toml::node& node, const Orig
         return;
       }
       std::vector<std::string> siblings = keys_in(parent_of(path));
-      if (parent_of(path).empty()) siblings.push_back("sweep");
+      if (parent_of(path).empty()) siblings.insert(siblings.end(), {"sweep", "search"});
       std::string hint;
       std::string suggestion = unknown_key_suggestion(path, siblings, hint);
       problem(key_origin, path,
@@ -75,8 +75,18 @@ void Loader::take_document(const toml::table& root, const Source& source, const 
                            Layers& layers, bool allow_include_and_sweep) {
   Entries own;
   std::vector<Axis> own_sweep;
+  SearchLayer own_search;
   for (const auto& [k, node] : root) {
-    if (k.str() != "sweep") {
+    if (k.str() == "search") {
+      if (!allow_include_and_sweep)
+        problem(source.at(k.source()), "search", "a resolved config has no [search]");
+      else if (const auto* table = node.as_table())
+        read_search(*table, source.at(k.source()), source, own_search);
+      else
+        problem(source.at(node.source()), "search",
+                "expected a table (method, trials, metric, ..., and [search.space]), got " +
+                    describe(node));
+    } else if (k.str() != "sweep") {
       flatten(std::string(k.str()), node, source.at(k.source()), source, own);
     } else if (!allow_include_and_sweep) {
       problem(source.at(k.source()), "sweep", "a resolved config has no [sweep]");
@@ -119,6 +129,13 @@ void Loader::take_document(const toml::table& root, const Source& source, const 
     }
   }
   merge(layers, std::move(own), std::move(own_sweep));
+  // [search] over the included files' key by key, as a table.
+  if (own_search.given) {
+    if (!layers.search.given) layers.search.origin = own_search.origin;
+    layers.search.given = true;
+    for (auto& [key, entry] : own_search.settings) layers.search.settings.insert_or_assign(key, entry);
+    for (auto& [key, entry] : own_search.space) layers.search.space.insert_or_assign(key, entry);
+  }
 }
 
 void Loader::load_file(const fs::path& path, Layers& layers, const Origin* from) {

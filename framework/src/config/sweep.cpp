@@ -30,24 +30,7 @@ void Loader::read_sweep(const std::string& prefix, const toml::table& table, con
     std::string key = prefix.empty() && written == "seeds" ? "experiment.seed" : written;
     // A plugin table swept by its plugins' names: "train.lr_schedule" = ["cosine", "wsd"].
     if (classify(key) == Slot::plugin_table && node.is_array()) key += ".plugin";
-    const Slot slot = classify(key);
-    if (slot == Slot::unknown) {
-      std::vector<std::string> candidates = leaf_keys();
-      candidates.push_back("seeds");
-      problem(
-          origin, shown, "unknown key" + did_you_mean_hint(key, candidates),
-          "a sweep key is the full dotted key of a value, in quotes: \"model.n_layer\" = [4, 6]");
-      continue;
-    }
-    if (slot == Slot::table || slot == Slot::plugin_table) {
-      problem(origin, shown, "cannot sweep the table " + key + "; sweep one of its keys",
-              slot == Slot::plugin_table ? "e.g. \"" + key + "\" = [\"NAME\", ...]" : "");
-      continue;
-    }
-    if (const auto* spec = find_key(key); spec && !spec->sweepable) {
-      problem(origin, shown, key + " cannot be swept: it is the same for every run");
-      continue;
-    }
+    if (!check_varied_key(key, origin, shown, false)) continue;
     const auto* values = node.as_array();
     if (!values) {
       problem(source.at(node.source()), shown, "expected an array of values, got " + describe(node),
@@ -67,6 +50,34 @@ void Loader::read_sweep(const std::string& prefix, const toml::table& table, con
     }
     out.push_back(Axis{key, values, origin, {}});
   }
+}
+
+bool Loader::check_varied_key(const std::string& key, const Origin& origin,
+                              const std::string& shown, bool search) {
+  const std::string verb = search ? "search" : "sweep";
+  const Slot slot = classify(key);
+  if (slot == Slot::unknown) {
+    std::vector<std::string> candidates = leaf_keys();
+    if (!search) candidates.push_back("seeds");
+    problem(origin, shown, "unknown key" + did_you_mean_hint(key, candidates),
+            "a " + verb + " key is the full dotted key of a value, in quotes: \"model.n_layer\" = " +
+                (search ? "{ int_uniform = [2, 6] }" : "[4, 6]"));
+    return false;
+  }
+  if (slot == Slot::table || slot == Slot::plugin_table) {
+    problem(origin, shown, "cannot " + verb + " the table " + key + "; " + verb + " one of its keys",
+            slot == Slot::plugin_table
+                ? "e.g. \"" + key + (search ? ".plugin\" = { choice = [\"NAME\", ...] }"
+                                           : "\" = [\"NAME\", ...]")
+                : "");
+    return false;
+  }
+  if (const auto* spec = find_key(key); spec && !spec->sweepable) {
+    problem(origin, shown,
+            key + " cannot be " + (search ? "searched" : "swept") + ": it is the same for every run");
+    return false;
+  }
+  return true;
 }
 
 // sweep.cases = [{ "key" = value, ... }, ...]: one run per case (times the other axes), each

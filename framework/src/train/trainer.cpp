@@ -84,7 +84,7 @@ class Loop {
     double seconds_since_log = 0;
     profile::enable(options_.profile);
     profile::Totals profile_at_log;
-    while (n_.step < c_.max_iters) {
+    while (n_.step < end_) {
       const int64_t step = n_.step + 1;
       const auto t0 = clock_type::now();
       const double lr = train_detail::learning_rate(*parts_.schedule, c_, step - 1);
@@ -120,7 +120,7 @@ class Loop {
       tokens_since_log += tokens;
       seconds_since_log += dt;
 
-      const bool last = step == c_.max_iters;
+      const bool last = step == end_;
       if (!writer_) {  // a rank other than 0 of a data-parallel job
         n_.wall_s = wall();
         if (stopping) return {"interrupted", summary()};
@@ -149,8 +149,9 @@ class Loop {
     }
     n_.wall_s = wall();
     end_progress();
-    if (!writer_) return {"completed", summary()};
-    return finish("completed");
+    const std::string status = n_.step < c_.max_iters ? "pruned" : "completed";
+    if (!writer_) return {status, summary()};
+    return finish(status);
   }
 
   NumericAttrs summary() const {
@@ -300,7 +301,7 @@ class Loop {
 
   // Whether `step` writes a train row, and so the values recorded in it.
   bool logged(int64_t step) const {
-    return step % c_.log_interval == 0 || step == 1 || step == c_.max_iters;
+    return step % c_.log_interval == 0 || step == 1 || step == c_.max_iters || step == end_;
   }
 
   // The Metrics of `group` ("loss", "optimizer", "attention", "train"): it listens at the logged
@@ -418,14 +419,16 @@ class Loop {
   }
 
   TrainResult finish(const std::string& status) {
-    writer_->finish(status, summary());
+    NumericAttrs s = summary();
+    if (status == "pruned") s["pruned_at_step"] = double(n_.step);
+    writer_->finish(status, s);
     writer_->check();
     if (options_.profile) {
       const double ms_per_step = session_steps_ ? 1e3 * session_step_s_ / double(session_steps_) : 0;
       std::fputs(profile::table(profile::totals(), ms_per_step).c_str(), stdout);
       std::fflush(stdout);
     }
-    return {status, summary()};
+    return {status, s};
   }
 
   void progress(int64_t step, double loss, double lr, double tok_s) {
@@ -448,6 +451,9 @@ class Loop {
   Components& parts_;
   RunWriter* writer_;  // rank 0's; null on the other ranks of a data-parallel job
   TrainOptions options_;
+  // The last step of this session: max_iters, or a search's rung below it (TrainOptions::stop_at).
+  const int64_t end_ =
+      options_.stop_at > 0 ? std::min(options_.stop_at, c_.max_iters) : c_.max_iters;
   Counters n_;
   std::optional<DisableInterruption> hold_;  // in a data-parallel job
   const clock_type::time_point session_start_ = clock_type::now();

@@ -1,0 +1,70 @@
+// Searches: the trials of an experiment's [search] (experiment.hpp's SearchPlan) trained one after
+// the other, each to the end (method random) or by asynchronous successive halving (method asha;
+// Li et al. 2018, "A System for Massively Parallel Hyperparameter Tuning", Algorithm 2), which
+// stops most trials at a rung and continues the good ones from their own checkpoints
+// (docs/experiments.md#search).
+//
+// ASHA's rungs and its promotion rule are pure functions of what the search has seen, so a search
+// killed at any moment and started again makes the decisions of one that was never stopped: the
+// state (trials, their parameters, rung results, decisions) is written to search.json in the
+// experiment's folder, atomically, before and after every job.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "nanolab/experiment.hpp"
+
+namespace nanolab::search {
+
+// The steps at which ASHA compares trials: min_iters x reduction_factor^k for every k at which
+// that is below max_iters, then max_iters (always the last rung; the only one when min_iters =
+// max_iters).
+std::vector<int64_t> rungs(int64_t min_iters, int64_t reduction_factor, int64_t max_iters);
+
+// What ASHA has seen: results[k] maps each trial (by number) that reached rung k to its metric
+// there, lower is better (a metric to maximise is negated; NaN counts as the worst); promoted[k]
+// holds the trials promoted from rung k. Both have one entry per rung.
+struct Ladder {
+  std::vector<std::map<int64_t, double>> results;
+  std::vector<std::set<int64_t>> promoted;
+};
+
+struct Promotion {
+  int64_t trial;
+  size_t to_rung;
+};
+
+// ASHA's get_job (Algorithm 2) without its last line: for k from the rung below the top down to
+// 0, the candidates are the top floor(|results[k]| / reduction_factor) trials of rung k (by
+// metric, then by trial number); the best candidate not yet promoted goes to rung k + 1. None:
+// nothing is promotable now, and a new trial starts (the line left out).
+std::optional<Promotion> next_promotion(const Ladder& ladder, int64_t reduction_factor);
+
+// The most optimizer steps a search can use, over all of its runs: random trains every run to
+// max_iters; asha at most that, reached when each new trial beats every earlier one at every rung
+// (then every trial but reduction_factor - 1 of each rung is promoted).
+int64_t most_steps(const SearchPlan& plan);
+// The steps of training every run of the search to max_iters (a grid of the same trials).
+int64_t grid_steps(const SearchPlan& plan);
+
+struct SearchOptions {
+  std::filesystem::path out;  // the runs go to <out>/<experiment>/<run>/
+  std::string command_line;
+  bool progress = true;
+  bool profile = false;
+};
+
+// Trains the search of `experiment` (which must have one) in <out>/<experiment>/, continuing
+// from its search.json when one is there: runs that are done are not trained again, a run that
+// was stopped (kill -9, a signal) resumes from its checkpoint. Returns the exit status: 0 when the
+// search finished (trials whose training failed, a learning rate that diverged, say, count as
+// the worst and are listed as failed), 130 when a signal stopped it, else the first failure's.
+int run_search(const Experiment& experiment, const SearchOptions& options);
+
+}  // namespace nanolab::search

@@ -1,0 +1,344 @@
+// The search runner (nanolab/search.hpp): one job at a time, a job being one trial trained (all
+// its runs, one per run of the [sweep]) up to a rung. The next job is the trial left running by
+// a search that was stopped, else ASHA's next promotion, else a new trial; random has one rung,
+// max_iters, so it never promotes. A run stopped at a rung below max_iters ends "pruned" with a
+// checkpoint, and a promotion resumes it from there: no step is trained twice, and its schedule is
+// that of max_iters from the start. The state goes to search.json (atomically) before each job
+// and after it, and the experiment folder is claimed with a run.lock like a run, so that a second
+// search in the same folder gets exit 75.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <tuple>
+
+#include "data/shard.hpp"
+#include "nanolab/errors.hpp"
+#include "nanolab/input_file.hpp"
+#include "nanolab/interrupt.hpp"
+#include "nanolab/run_store.hpp"
+#include "nanolab/search.hpp"
+#include "nanolab/trainer.hpp"
+#include "runtime/json.hpp"
+#include "store/run_lock.hpp"
+
+namespace nanolab::search {
+namespace fs = std::filesystem;
+using json::Json;
+
+namespace {
+
+constexpr int64_t state_format_version = 1;
+
+struct Trial {
+  std::string status;          // "running" (toward `rung`), "pruned", "completed" or "failed"
+  size_t rung = 0;             // the rung it trains to, or where it stopped
+  std::vector<double> results; // the metric at each rung reached; NaN: failed there
+};
+
+// The search's progress, as search.json holds it.
+struct State {
+  std::vector<Trial> trials;  // those started, in order
+  Json decisions = Json::array();
+};
+
+class Runner {
+ public:
+  Runner(const Experiment& exp, const SearchOptions& options)
+      : exp_(exp), plan_(*exp.search), options_(options), folder_(options.out / exp.name),
+        file_(folder_ / "search.json"),
+        rungs_(plan_.method == "asha" ? rungs(plan_.min_iters, plan_.reduction_factor, plan_.max_iters)
+                                      : std::vector<int64_t>{plan_.max_iters}) {
+    std::string all;
+    for (const RunSpec& run : exp.runs) all += run.name + "\n" + run.config_toml + "\n";
+    all += plan_.method + " " + plan_.metric + (plan_.maximize ? " max " : " min ") +
+           std::to_string(plan_.min_iters) + " " + std::to_string(plan_.reduction_factor);
+    fingerprint_ = config_sha256(all);
+  }
+
+  int run() {
+    fs::create_directories(folder_);
+    const store::RunLock lock = store::RunLock::claim(folder_);
+    load();
+    int first_failure = 0;
+    for (;;) {
+      const std::optional<size_t> t = next_job();
+      if (!t) break;
+      const int code = train_trial(*t);
+      if (code == 130) return 130;
+      if (code != 0 && first_failure == 0) first_failure = code;
+      say_progress();
+    }
+    summarize();
+    const bool any_finished = std::any_of(state_.trials.begin(), state_.trials.end(),
+                                          [](const Trial& t) { return t.status != "failed"; });
+    return any_finished ? 0 : first_failure;
+  }
+
+ private:
+  std::string trial_name(size_t t) const {
+    const std::string& run = exp_.runs[t * plan_.runs_per_trial].name;
+    return run.substr(0, run.find(','));
+  }
+
+  // The trial to train now: one left running, else a promotion, else a new trial; none when the
+  // search is done. A decision is written down before its job starts.
+  std::optional<size_t> next_job() {
+    for (size_t t = 0; t < state_.trials.size(); ++t)
+      if (state_.trials[t].status == "running") return t;
+    if (const auto p = next_promotion(ladder(), plan_.reduction_factor)) {
+      Trial& trial = state_.trials[size_t(p->trial)];
+      trial.status = "running";
+      trial.rung = p->to_rung;
+      decide("promote " + trial_name(size_t(p->trial)) + " from step " +
+             std::to_string(rungs_[p->to_rung - 1]) + " to " + std::to_string(rungs_[p->to_rung]));
+      return size_t(p->trial);
+    }
+    if (int64_t(state_.trials.size()) < plan_.trials) {
+      state_.trials.push_back(Trial{"running", 0, {}});
+      decide("start " + trial_name(state_.trials.size() - 1));
+      return state_.trials.size() - 1;
+    }
+    return std::nullopt;
+  }
+
+  void decide(const std::string& decision) {
+    state_.decisions.push_back(decision);
+    save();
+  }
+
+  // What ASHA has seen: every result, lower is better; a failed trial is the worst.
+  Ladder ladder() const {
+    Ladder l{std::vector<std::map<int64_t, double>>(rungs_.size()),
+             std::vector<std::set<int64_t>>(rungs_.size())};
+    for (size_t t = 0; t < state_.trials.size(); ++t) {
+      const Trial& trial = state_.trials[t];
+      for (size_t k = 0; k < trial.results.size(); ++k) {
+        const double v = trial.results[k];
+        l.results[k][int64_t(t)] =
+            std::isnan(v) ? std::numeric_limits<double>::infinity() : plan_.maximize ? -v : v;
+      }
+      for (size_t k = 0; k < trial.rung; ++k) l.promoted[k].insert(int64_t(t));
+    }
+    return l;
+  }
+
+  // Trains each run of trial `t` up to its rung and records the trial's result there (the mean
+  // over its runs). Returns 0, 130 after a signal, or the exit code of a run that failed.
+  int train_trial(size_t t) {
+    Trial& trial = state_.trials[t];
+    const int64_t step = rungs_[trial.rung];
+    double sum = 0;
+    int failure = 0;
+    for (size_t c = 0; c < plan_.runs_per_trial && failure == 0; ++c) {
+      const RunSpec& spec = exp_.runs[t * plan_.runs_per_trial + c];
+      const fs::path dir = folder_ / spec.name;
+      if (options_.progress)
+        std::fprintf(stderr, "== %s: %s to step %ld of %ld\n", exp_.name.c_str(),
+                     spec.name.c_str(), long(step), long(plan_.max_iters));
+      TrainOptions o{dir, options_.command_line, options_.progress, options_.profile};
+      o.stop_at = step < plan_.max_iters ? step : 0;
+      try {
+        // A run begun by an earlier job (or by this one before a kill) continues from its
+        // checkpoint; a run without a checkpoint starts again from step 0.
+        const TrainResult r = fs::exists(dir / "run.h5") ? resume(o) : train(spec, o);
+        if (r.status == "interrupted") return 130;
+        sum += metric_at(dir / "run.h5", step);
+      } catch (const Interrupted&) {
+        throw;
+      } catch (const RunInUse&) {
+        throw;  // another process trains it: nothing of the search can go on
+      } catch (const Error& e) {
+        std::fprintf(stderr, "nanolab run: error in run %s: %s\n", spec.name.c_str(), e.what());
+        failure = int(e.code());
+      }
+    }
+    trial.results.resize(trial.rung + 1);
+    trial.results[trial.rung] =
+        failure ? std::numeric_limits<double>::quiet_NaN() : sum / double(plan_.runs_per_trial);
+    trial.status = failure                          ? "failed"
+                   : trial.rung + 1 == rungs_.size() ? "completed"
+                                                     : "pruned";
+    char line[256];
+    std::snprintf(line, sizeof line, "%s: %s %.6g at step %ld", trial_name(t).c_str(),
+                  plan_.metric.c_str(), trial.results[trial.rung], long(step));
+    decide(failure ? trial_name(t) + ": failed at step " + std::to_string(step) : line);
+    return failure;
+  }
+
+  // The metric of the evaluation at `step` in a run file.
+  double metric_at(const fs::path& file, int64_t step) const {
+    const RunLog log = read_run(file);
+    for (const ValRow& row : log.val)
+      if (row.step == step)
+        return plan_.metric == "val/loss"         ? row.loss
+               : plan_.metric == "val/train_loss" ? row.train_loss
+                                                  : row.accuracy;
+    throw StorageError(file.string() + ": no evaluation at step " + std::to_string(step) +
+                       ", the rung the search reads " + plan_.metric + " at");
+  }
+
+  // Optimizer steps trained so far, over every run.
+  int64_t steps_used() const {
+    int64_t steps = 0;
+    for (const Trial& t : state_.trials)
+      steps += t.status == "running" ? (t.rung ? rungs_[t.rung - 1] : 0) : rungs_[t.rung];
+    return steps * int64_t(plan_.runs_per_trial);
+  }
+
+  // The best result at the highest rung any trial reached: (trial, rung), or none.
+  std::optional<std::pair<size_t, size_t>> best() const {
+    std::optional<std::pair<size_t, size_t>> b;
+    for (size_t t = 0; t < state_.trials.size(); ++t) {
+      const auto& r = state_.trials[t].results;
+      for (size_t k = 0; k < r.size(); ++k) {
+        if (std::isnan(r[k])) continue;
+        if (!b || k > b->second ||
+            (k == b->second && (plan_.maximize ? r[k] > state_.trials[b->first].results[k]
+                                               : r[k] < state_.trials[b->first].results[k])))
+          b = std::pair(t, k);
+      }
+    }
+    return b;
+  }
+
+  void say_progress() const {
+    size_t completed = 0, pruned = 0, failed = 0, running = 0;
+    for (const Trial& t : state_.trials) {
+      completed += t.status == "completed";
+      pruned += t.status == "pruned";
+      failed += t.status == "failed";
+      running += t.status == "running";
+    }
+    std::string best_text = "none yet";
+    if (const auto b = best()) {
+      char text[160];
+      std::snprintf(text, sizeof text, "%.4f (%s at step %ld)",
+                    state_.trials[b->first].results[b->second], trial_name(b->first).c_str(),
+                    long(rungs_[b->second]));
+      best_text = text;
+    }
+    std::fprintf(stderr,
+                 "search %s: %zu/%ld trials: %zu completed, %zu pruned, %zu failed, %zu running; "
+                 "best %s %s; %ld steps of a full grid's %ld\n",
+                 exp_.name.c_str(), state_.trials.size(), long(plan_.trials), completed, pruned,
+                 failed, running, plan_.metric.c_str(), best_text.c_str(), long(steps_used()),
+                 long(grid_steps(plan_)));
+  }
+
+  // Every trial, best first (the furthest rung, then the metric there).
+  void summarize() const {
+    std::vector<size_t> order(state_.trials.size());
+    for (size_t t = 0; t < order.size(); ++t) order[t] = t;
+    const auto key = [&](size_t t) {
+      const Trial& trial = state_.trials[t];
+      const double v = trial.results.empty() ? NAN : trial.results.back();
+      const double ranked = std::isnan(v) ? INFINITY : plan_.maximize ? -v : v;
+      return std::tuple(trial.status == "failed", -int64_t(trial.rung), ranked, t);
+    };
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return key(a) < key(b); });
+    std::fprintf(stderr, "\nsearch %s: %ld trials, %s (%s)\n", exp_.name.c_str(),
+                 long(plan_.trials), plan_.method.c_str(), file_.c_str());
+    for (size_t t : order) {
+      const Trial& trial = state_.trials[t];
+      std::string parameters;
+      for (const auto& [key_name, value] : exp_.runs[t * plan_.runs_per_trial].swept)
+        parameters += (parameters.empty() ? "" : " ") + key_name + "=" + value;
+      std::fprintf(stderr, "  %-12s %-9s step %-8ld %s %-10.4f %s\n", trial_name(t).c_str(),
+                   trial.status.c_str(), long(rungs_[trial.rung]), plan_.metric.c_str(),
+                   trial.results.empty() ? NAN : trial.results.back(), parameters.c_str());
+    }
+    say_progress();
+  }
+
+  static Json number(double v) { return std::isfinite(v) ? Json(v) : Json(nullptr); }
+
+  void save() const {
+    Json trials = Json::array();
+    for (size_t t = 0; t < state_.trials.size(); ++t) {
+      const Trial& trial = state_.trials[t];
+      Json runs = Json::array(), parameters = Json::object(), results = Json::array();
+      for (size_t c = 0; c < plan_.runs_per_trial; ++c)
+        runs.push_back(exp_.runs[t * plan_.runs_per_trial + c].name);
+      for (const SearchDimension& d : plan_.space)
+        parameters[d.key] = exp_.runs[t * plan_.runs_per_trial].swept.at(d.key);
+      for (double v : trial.results) results.push_back(number(v));
+      trials.push_back(Json{{"trial", trial_name(t)},
+                            {"status", trial.status},
+                            {"rung", trial.rung},
+                            {"step", rungs_[trial.rung]},
+                            {"results", results},
+                            {"runs", runs},
+                            {"parameters", parameters}});
+    }
+    const Json state{{"format", "nanolab-search"},
+                     {"format_version", state_format_version},
+                     {"experiment", exp_.name},
+                     {"fingerprint", fingerprint_},
+                     {"method", plan_.method},
+                     {"metric", plan_.metric},
+                     {"mode", plan_.maximize ? "max" : "min"},
+                     {"trials", plan_.trials},
+                     {"reduction_factor", plan_.reduction_factor},
+                     {"rungs", rungs_},
+                     {"started", trials},
+                     {"decisions", state_.decisions}};
+    const std::string text = json::dump(state, 1) + "\n";
+    data::write_atomically(file_, {{text.data(), text.size()}});
+  }
+
+  // search.json of this same search, if there is one.
+  void load() {
+    if (!fs::exists(file_)) return;
+    const std::string text = read_input(file_, ExitCode::storage, input_limit::experiment * 64);
+    const auto damaged = [&](const std::string& why) {
+      return StorageError(file_.string() + ": " + why +
+                          "\nhint: it is written whole or not at all by nanolab; move the folder "
+                          "away to start the search again");
+    };
+    Json state;
+    try {
+      state = json::parse(text);
+      if (state.value("format", "") != "nanolab-search" ||
+          state.value("format_version", int64_t(0)) != state_format_version)
+        throw damaged("not a search state of format_version " +
+                      std::to_string(state_format_version));
+      if (state.at("fingerprint").get<std::string>() != fingerprint_)
+        throw ConfigError(file_.string() + ": the folder holds another search (another file, " +
+                          "space, sweep or settings)\n    hint: --out DIR or another "
+                          "experiment.name starts this one elsewhere; or move the folder away");
+      for (const Json& j : state.at("started")) {
+        Trial t{j.at("status").get<std::string>(), j.at("rung").get<size_t>(), {}};
+        for (const Json& v : j.at("results"))
+          t.results.push_back(v.is_null() ? NAN : v.get<double>());
+        if (t.rung >= rungs_.size() || t.results.size() > t.rung + 1)
+          throw damaged("trial " + j.at("trial").get<std::string>() + " is past the last rung");
+        state_.trials.push_back(std::move(t));
+      }
+      state_.decisions = state.at("decisions");
+    } catch (const json::JsonError& e) {
+      throw damaged(e.what());
+    } catch (const Json::exception& e) {
+      throw damaged(e.what());
+    }
+    if (int64_t(state_.trials.size()) > plan_.trials) throw damaged("more trials than the search");
+    std::fprintf(stderr, "search %s: continuing from %s\n", exp_.name.c_str(), file_.c_str());
+    say_progress();
+  }
+
+  const Experiment& exp_;
+  const SearchPlan& plan_;
+  const SearchOptions& options_;
+  const fs::path folder_, file_;
+  const std::vector<int64_t> rungs_;
+  std::string fingerprint_;
+  State state_;
+};
+
+}  // namespace
+
+int run_search(const Experiment& experiment, const SearchOptions& options) {
+  return Runner(experiment, options).run();
+}
+
+}  // namespace nanolab::search

@@ -1,0 +1,210 @@
+// `nanolab run` of a search end to end, on a tiny ASHA search of synthetic:add that takes a few
+// seconds: what search.json and the trials' run directories hold (pruned runs stop at their rung
+// with a checkpoint, promoted ones continue from it: no step is trained twice; a finished search
+// run again trains nothing, another search in its folder is refused), and kill -9 of the search,
+// then `nanolab run` again, ending with the decisions and results of the search that was never
+// stopped; a trial whose training fails does not stop the search.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+#include <nlohmann/json.hpp>
+
+#include "nanolab/run_store.hpp"
+#include "support/program.hpp"
+#include "support/temp_dir.hpp"
+
+namespace nanolab::test {
+namespace {
+
+namespace fs = std::filesystem;
+using Json = nlohmann::json;
+
+const std::string tiny_search = R"([experiment]
+name = "s"
+seed = 3
+[data]
+dataset = "synthetic:add"
+block_size = 9
+batch_size = 8
+[model]
+n_layer = 1
+n_head = 2
+n_embd = 16
+[train]
+max_iters = 27
+warmup_iters = 2
+min_lr = 1e-5
+eval_interval = 1000
+eval_iters = 2
+log_interval = 1
+checkpoint_interval = 1000
+sample_tokens = 0
+[search]
+method = "asha"
+trials = 9
+min_iters = 3
+reduction_factor = 3
+[search.space]
+"optimizer.lr" = { log_uniform = [1e-3, 3e-2] }
+)";
+
+struct SearchFixture {
+  TempDir dir{"nanolab-search"};
+  fs::path exp = dir.path() / "search.toml";
+  SearchFixture() { std::ofstream(exp) << tiny_search; }
+  std::vector<std::string> args(const std::string& out) const {
+    return {"run", exp.string(), "--out", (dir.path() / out).string()};
+  }
+  fs::path folder(const std::string& out) const { return dir.path() / out / "s"; }
+  Json state(const std::string& out) const {
+    return Json::parse(read_file(folder(out) / "search.json"));
+  }
+};
+
+TEST(Search, AshaPrunesAtRungsAndContinuesPromotedTrialsFromTheirCheckpoints) {
+  SearchFixture f;
+  const Outcome o = run_program(f.args("whole"), f.dir.path());
+  ASSERT_TRUE(o.exited && o.status == 0) << o.err;
+  EXPECT_NE(o.err.find("search s: 9/9 trials:"), std::string::npos) << o.err;
+  EXPECT_NE(o.err.find("steps of a full grid's 243"), std::string::npos) << o.err;
+  const Json state = f.state("whole");
+  EXPECT_EQ(state["rungs"], Json({3, 9, 27}));
+  ASSERT_EQ(state["started"].size(), 9u);
+  size_t pruned = 0, completed = 0;
+  for (const Json& trial : state["started"]) {
+    const std::string name = trial["trial"];
+    const size_t rung = trial["rung"];
+    const int64_t step = trial["step"];
+    const RunLog log = read_run(f.folder("whole") / name / "run.h5");
+    ASSERT_EQ(trial["results"].size(), rung + 1) << name;
+    if (trial["status"] == "pruned") {
+      ++pruned;
+      EXPECT_EQ(log.status, "pruned") << name;
+      EXPECT_EQ(log.summary.at("pruned_at_step"), double(step)) << name;
+    } else {
+      ASSERT_EQ(trial["status"], "completed") << name;
+      ++completed;
+      EXPECT_EQ(log.status, "completed") << name;
+      EXPECT_EQ(step, 27);
+    }
+    // Every step once, up to the rung: promoted runs went on from their checkpoints.
+    ASSERT_EQ(log.train.size(), size_t(step)) << name;
+    for (size_t i = 0; i < log.train.size(); ++i) EXPECT_EQ(log.train[i].step, int64_t(i) + 1);
+    // An evaluation at each rung reached, whose val loss is the trial's result there.
+    for (size_t k = 0; k <= rung; ++k) {
+      const int64_t at = state["rungs"][k];
+      const auto row = std::find_if(log.val.begin(), log.val.end(),
+                                    [&](const ValRow& r) { return r.step == at; });
+      ASSERT_NE(row, log.val.end()) << name << " step " << at;
+      EXPECT_FLOAT_EQ(row->loss, float(trial["results"][k].get<double>())) << name;
+    }
+  }
+  // Of the 9 results of a rung, the 2 that were never in its top third stay there at least.
+  EXPECT_GE(completed, 1u);
+  EXPECT_GE(pruned, 4u);
+  // A promotion is decided only from a rung's results: trial-1 waits for two more at step 3.
+  EXPECT_EQ(state["decisions"][0], "start trial-1");
+  EXPECT_EQ(state["decisions"][2], "start trial-2");
+
+  // Run again: nothing is left to train. Another search in the folder is refused.
+  const Outcome again = Program(f.args("whole"), f.dir.path(), {}, "again").wait();
+  ASSERT_TRUE(again.exited && again.status == 0) << again.err;
+  EXPECT_EQ(again.err.find("resuming"), std::string::npos) << again.err;
+  EXPECT_EQ(f.state("whole"), state);
+  std::vector<std::string> other = f.args("whole");
+  other.insert(other.end(), {"--set", "train.warmup_iters=3"});
+  const Outcome refused = Program(other, f.dir.path(), {}, "other").wait();
+  EXPECT_TRUE(refused.exited && refused.status == 2) << refused.err;
+  EXPECT_NE(refused.err.find("the folder holds another search"), std::string::npos) << refused.err;
+  EXPECT_EQ(f.state("whole"), state);
+}
+
+TEST(Search, Kill9ThenRunAgainContinuesToTheDecisionsOfTheSearchThatNeverStopped) {
+  SearchFixture f;
+  const Outcome whole = run_program(f.args("whole"), f.dir.path());
+  ASSERT_TRUE(whole.exited && whole.status == 0) << whole.err;
+  {
+    Program p(f.args("cut"), f.dir.path(), {}, "cut");
+    // After its fifth decision the search trains trial-3 (start 1, result 1, start 2...).
+    ASSERT_TRUE(wait_until([&] {
+      try {
+        return fs::exists(f.folder("cut") / "search.json") && f.state("cut")["decisions"].size() >= 5;
+      } catch (const Json::exception&) {
+        return false;  // search.json is written whole; never seen half
+      }
+    }));
+    p.signal(SIGKILL);
+    const Outcome o = p.wait();
+    ASSERT_FALSE(o.exited) << "the search ended before it was killed";
+  }
+  ASSERT_LT(f.state("cut")["decisions"].size(), f.state("whole")["decisions"].size());
+  const Outcome again = Program(f.args("cut"), f.dir.path(), {}, "again").wait();
+  ASSERT_TRUE(again.exited && again.status == 0) << again.err;
+  EXPECT_NE(again.err.find("continuing from"), std::string::npos) << again.err;
+  const Json cut = f.state("cut"), uninterrupted = f.state("whole");
+  EXPECT_EQ(cut["decisions"], uninterrupted["decisions"]);
+  EXPECT_EQ(cut["started"], uninterrupted["started"]);
+  for (const Json& trial : uninterrupted["started"]) {
+    const std::string name = trial["trial"];
+    const RunLog a = read_run(f.folder("whole") / name / "run.h5");
+    const RunLog b = read_run(f.folder("cut") / name / "run.h5");
+    EXPECT_EQ(b.status, a.status) << name;
+    ASSERT_EQ(b.train.size(), a.train.size()) << name;
+    for (size_t i = 0; i < a.train.size(); ++i) {
+      EXPECT_EQ(b.train[i].step, a.train[i].step) << name;
+      EXPECT_EQ(b.train[i].loss, a.train[i].loss) << name << " step " << a.train[i].step;
+    }
+  }
+}
+
+// A trial whose training fails (here a loss that turns NaN at its third call: exit 6 in a run)
+// is listed as failed, with no result, and the search goes on and ends with exit 0.
+TEST(Search, AFailedTrialIsTheWorstAndTheSearchGoesOn) {
+  TempDir dir{"nanolab-search"};
+  const fs::path exp = dir.path() / "failing.toml";
+  std::ofstream(exp) << R"([experiment]
+name = "f"
+seed = 5
+[data]
+dataset = "synthetic:add"
+block_size = 9
+batch_size = 8
+[model]
+n_layer = 1
+n_head = 2
+n_embd = 16
+[loss]
+plugin = "nan_after"
+[train]
+max_iters = 4
+warmup_iters = 1
+min_lr = 1e-5
+eval_iters = 1
+sample_tokens = 0
+[search]
+method = "random"
+trials = 4
+[search.space]
+"loss.calls" = { choice = [2, 1000] }
+)";
+  const Outcome o =
+      run_program({"run", exp.string(), "--out", (dir.path() / "out").string()}, dir.path(),
+                  {{"NANOLAB_PLUGIN_PATH", NANOLAB_TEST_INTEGRATION_PLUGIN_DIR}});
+  ASSERT_TRUE(o.exited && o.status == 0) << o.err;
+  const Json state = Json::parse(read_file(dir.path() / "out" / "f" / "search.json"));
+  std::set<std::string> statuses;
+  for (const Json& trial : state["started"]) {
+    const bool fails = trial["parameters"]["loss.calls"] == "2";
+    EXPECT_EQ(trial["status"], fails ? "failed" : "completed") << trial.dump();
+    EXPECT_EQ(trial["results"][0].is_null(), fails) << trial.dump();
+    statuses.insert(trial["status"].get<std::string>());
+  }
+  EXPECT_EQ(statuses, (std::set<std::string>{"completed", "failed"})) << "seed 5 draws both";
+  EXPECT_NE(o.err.find("failed"), std::string::npos) << o.err;
+}
+
+}  // namespace
+}  // namespace nanolab::test
