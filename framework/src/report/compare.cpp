@@ -1,6 +1,7 @@
 // The compare table (report.hpp): finding runs, flattening their configuration, the keys that
-// differ, --where filters, seed groups, the two-run diff table, and the tables' text formats.
-// Plots live in plot.cpp, the report page in html.cpp.
+// differ, --where filters, seed groups with their statistics against a --baseline, the two-run
+// diff table, and the tables' text formats. The statistics themselves live in stats.cpp, plots in
+// plot.cpp, the report page in html.cpp.
 #include <toml++/toml.h>
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include <set>
 #include <sstream>
 
+#include "nanolab/did_you_mean.hpp"
 #include "nanolab/experiment.hpp"
 #include "nanolab/interrupt.hpp"
 #include "nanolab/report.hpp"
@@ -41,14 +43,18 @@ bool parse_number(const std::string& s, double& out) {
   return end == s.c_str() + s.size();
 }
 
+// The shortest text that reads back as the same double ("" for NaN): 0.003, not toml++'s
+// 0.0030000000000000001; and every digit a statistic has, for csv and json.
+std::string exact_text(double v) {
+  if (std::isnan(v)) return "";
+  char buf[32];
+  const auto end = std::to_chars(buf, buf + sizeof buf, v).ptr;
+  return std::string(buf, end);
+}
+
 std::string value_text(const toml::node& node) {
   if (const auto* v = node.as_string()) return v->get();
-  // Shortest text that reads back as the same double: 0.003, not toml++'s 0.0030000000000000001.
-  if (const auto* v = node.as_floating_point()) {
-    char buf[32];
-    const auto end = std::to_chars(buf, buf + sizeof buf, v->get()).ptr;
-    return std::string(buf, end);
-  }
+  if (const auto* v = node.as_floating_point()) return exact_text(v->get());
   // Arrays element by element, so that betas read [0.9, 0.95] and not toml++'s 17 digits.
   if (const auto* a = node.as_array()) {
     std::string out = "[";
@@ -75,6 +81,27 @@ void flatten(const toml::table& table, const std::string& prefix,
 bool same_value(const std::string& a, const std::string& b) {
   double x, y;
   return a == b || (parse_number(a, x) && parse_number(b, y) && x == y);
+}
+
+// Every configuration key of the runs, in order.
+std::vector<std::string> config_keys(const std::vector<Run>& runs) {
+  std::set<std::string> all;
+  for (const Run& r : runs)
+    for (const auto& [k, v] : r.config) all.insert(k);
+  return {all.begin(), all.end()};
+}
+
+// The hint for a name the runs do not have: " (did you mean a, b or c?)", the nearest
+// candidates by edit distance, the nearest first.
+std::string nearest_hint(const std::string& typed, std::vector<std::string> candidates) {
+  std::stable_sort(candidates.begin(), candidates.end(), [&](const auto& a, const auto& b) {
+    return edit_distance(typed, a) < edit_distance(typed, b);
+  });
+  if (candidates.size() > 3) candidates.resize(3);
+  std::string out;
+  for (size_t i = 0; i < candidates.size(); ++i)
+    out += (i == 0 ? "" : i + 1 == candidates.size() ? " or " : ", ") + candidates[i];
+  return out.empty() ? "" : " (did you mean " + out + "?)";
 }
 
 struct Numbers {
@@ -116,6 +143,8 @@ std::vector<double> as_vector(const Numbers& n) {
   return {n.params, n.best, n.best_step, n.final_train, n.tokens_per_s, n.wall_s};
 }
 
+// The column of the metric's best value among number_columns.
+constexpr size_t best_column = 1;
 std::vector<std::string> number_columns(const Metric& metric) {
   return {"params", "best " + metric.name, "best step", "final train loss", "tokens/s", "wall s"};
 }
@@ -147,6 +176,11 @@ std::string csv_cell(const std::string& s) {
   std::string out = "\"";
   for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
   return out + "\"";
+}
+
+// The columns a text takes in a terminal: its UTF-8 code points (a "±" is one, not two bytes).
+size_t text_width(const std::string& s) {
+  return size_t(std::count_if(s.begin(), s.end(), [](char c) { return (c & 0xC0) != 0x80; }));
 }
 
 std::string markdown_cell(const std::string& s) {
@@ -241,11 +275,8 @@ LoadedRuns load_runs(const std::vector<std::filesystem::path>& paths) {
 }
 
 std::vector<std::string> differing_keys(const std::vector<Run>& runs) {
-  std::set<std::string> all;
-  for (const Run& r : runs)
-    for (const auto& [k, v] : r.config) all.insert(k);
   std::vector<std::string> out;
-  for (const auto& key : all) {
+  for (const auto& key : config_keys(runs)) {
     const std::string* first = nullptr;
     bool differs = false;
     for (const Run& r : runs) {
@@ -373,6 +404,16 @@ void add_where(CompareOptions& options, const std::string& clause) {
   for (std::string v; std::getline(rest, v, ',');) values.push_back(v);
 }
 
+void add_baseline(CompareOptions& options, const std::string& clause) {
+  const size_t eq = clause.find('=');
+  if (eq == std::string::npos || eq == 0 || eq + 1 == clause.size())
+    throw ConfigError("--baseline '" + clause +
+                      "': expected KEY=VALUE, the configuration of the seed group the others are "
+                      "tested against, e.g. --baseline optimizer.lr=1e-3");
+  options.baseline.emplace_back(clause.substr(0, eq), clause.substr(eq + 1));
+  options.group_seeds = true;
+}
+
 std::vector<Run> filter_runs(std::vector<Run> runs, const CompareOptions& options) {
   for (const MetricFilter& f : options.metric_where) require_metric(runs, f.metric);
   std::erase_if(runs, [&](const Run& run) {
@@ -403,16 +444,59 @@ std::vector<Run> filter_runs(std::vector<Run> runs, const CompareOptions& option
   return runs;
 }
 
-Table compare_table(const std::vector<Run>& runs, const CompareOptions& options) {
-  std::vector<std::string> keys;
-  if (options.all_keys) {
-    std::set<std::string> all;
-    for (const Run& r : runs)
-      for (const auto& [k, v] : r.config) all.insert(k);
-    keys.assign(all.begin(), all.end());
-  } else {
-    keys = differing_keys(runs);
+namespace {
+
+// The group that every --baseline clause names, after the checks that make its tests meaningful:
+// each key is one the runs have (not the seed, which varies within a group), exactly one group
+// matches, and every group has at least two values of the metric's best (values[g][best_column]).
+size_t baseline_group(const std::vector<Run>& runs, const std::vector<SeedGroup>& groups,
+                      const std::vector<std::vector<std::vector<double>>>& values,
+                      const CompareOptions& options) {
+  std::string named;
+  for (const auto& [key, value] : options.baseline)
+    named += (named.empty() ? "" : " ") + key + "=" + value;
+  const std::string what = "--baseline " + named + ": ";
+  const std::vector<std::string> keys = config_keys(runs);
+  for (const auto& [key, value] : options.baseline) {
+    if (key == seed_key)
+      throw ConfigError(what + "experiment.seed varies within a seed group; name the baseline by "
+                               "a key that differs between groups");
+    if (!std::binary_search(keys.begin(), keys.end(), key))
+      throw ConfigError(what + "no run has the key '" + key + "'" + nearest_hint(key, keys));
   }
+  std::vector<size_t> matches;
+  std::string labels;
+  for (size_t g = 0; g < groups.size(); ++g) {
+    labels += (labels.empty() ? "" : "; ") + groups[g].label;
+    const auto& config = groups[g].runs.front()->config;
+    if (std::all_of(options.baseline.begin(), options.baseline.end(), [&](const auto& clause) {
+          auto it = config.find(clause.first);
+          return it != config.end() && same_value(it->second, clause.second);
+        }))
+      matches.push_back(g);
+  }
+  if (matches.empty()) throw ConfigError(what + "no seed group has it (the groups: " + labels + ")");
+  if (matches.size() > 1) {
+    std::string which;
+    for (size_t g : matches) which += (which.empty() ? "" : "; ") + groups[g].label;
+    throw ConfigError(what + std::to_string(matches.size()) + " seed groups have it (" + which +
+                      "): add a --baseline KEY=VALUE that only one of them has");
+  }
+  for (size_t g = 0; g < groups.size(); ++g) {
+    const size_t n = spread(values[g][best_column]).n;
+    if (n < 2)
+      throw ConfigError(what + "the group " + groups[g].label + " has " + std::to_string(n) +
+                        " value(s) of best " + options.metric.name +
+                        "; Welch's t-test needs at least 2 per group: add seeds, or leave the "
+                        "group out with --where");
+  }
+  return matches.front();
+}
+
+}  // namespace
+
+Table compare_table(const std::vector<Run>& runs, const CompareOptions& options) {
+  std::vector<std::string> keys = options.all_keys ? config_keys(runs) : differing_keys(runs);
   Table t;
   require_metric(runs, options.metric);
   std::vector<std::string> numbers = number_columns(options.metric);
@@ -447,40 +531,51 @@ Table compare_table(const std::vector<Run>& runs, const CompareOptions& options)
     }
   } else {
     std::erase(keys, std::string(seed_key));
+    const std::vector<SeedGroup> groups = seed_groups(runs);
     t.columns = {"group", "runs", "seeds"};  // runs: the names of the group's runs
+    if (!options.baseline.empty()) t.columns.push_back("baseline");
     t.columns.insert(t.columns.end(), keys.begin(), keys.end());
     t.first_number = t.columns.size();
-    for (const auto& c : numbers) {
-      t.columns.push_back(c + " mean");
-      t.columns.push_back(c + " std");
+    t.columns.push_back("n");
+    std::vector<std::string> stats = {" mean", " std", " ci95"};
+    if (!options.baseline.empty()) stats.insert(stats.end(), {" p", " g"});
+    for (const auto& c : numbers)
+      for (const auto& stat : stats) t.columns.push_back(c + stat);
+    // values[group][number]: the number of each run of the group
+    std::vector<std::vector<std::vector<double>>> values(groups.size());
+    for (size_t g = 0; g < groups.size(); ++g) {
+      values[g].resize(numbers.size());
+      for (const Run* r : groups[g].runs) {
+        const std::vector<double> v = numbers_with_sort(r->log);
+        for (size_t c = 0; c < numbers.size(); ++c) values[g][c].push_back(v[c]);
+      }
     }
-    for (const SeedGroup& group : seed_groups(runs)) {
-      const auto& members = group.runs;
+    const std::optional<size_t> base =
+        options.baseline.empty() ? std::nullopt
+                                 : std::optional(baseline_group(runs, groups, values, options));
+    for (size_t g = 0; g < groups.size(); ++g) {
+      const auto& members = groups[g].runs;
       std::string names, seeds;
       for (const Run* r : members) {
         names += (names.empty() ? "" : " ") + r->log.run;
         auto it = r->config.find(seed_key);
         seeds += (seeds.empty() ? "" : " ") + (it == r->config.end() ? "" : it->second);
       }
-      std::vector<std::string> row = {group.label, names, seeds};
+      std::vector<std::string> row = {groups[g].label, names, seeds};
+      if (base) row.push_back(g == *base ? "yes" : "");
       for (const auto& key : keys) {
         auto it = members.front()->config.find(key);
         row.push_back(it == members.front()->config.end() ? "" : it->second);
       }
-      std::vector<std::vector<double>> columns;
-      for (const Run* r : members) columns.push_back(numbers_with_sort(r->log));
+      row.push_back(std::to_string(members.size()));
+      // Every digit (spread_cells rounds them for reading).
       for (size_t c = 0; c < numbers.size(); ++c) {
-        double sum = 0, n = 0;
-        for (const auto& v : columns)
-          if (!std::isnan(v[c])) sum += v[c], n += 1;
-        const double mean = n ? sum / n : NAN;
-        double sq = 0;
-        for (const auto& v : columns)
-          if (!std::isnan(v[c])) sq += (v[c] - mean) * (v[c] - mean);
-        // The sample standard deviation (n - 1): the seeds are a sample of all seeds.
-        const double sd = n > 1 ? std::sqrt(sq / (n - 1)) : (n == 1 ? 0.0 : NAN);
-        row.push_back(number_text(mean));
-        row.push_back(number_text(sd));
+        const Spread s = spread(values[g][c]);
+        for (double v : {s.mean, s.sd, s.ci95}) row.push_back(exact_text(v));
+        if (!base) continue;
+        const bool other = g != *base;
+        row.push_back(other ? exact_text(welch_t_test(values[g][c], values[*base][c]).p) : "");
+        row.push_back(other ? exact_text(hedges_g(values[g][c], values[*base][c])) : "");
       }
       t.rows.push_back(std::move(row));
     }
@@ -489,6 +584,65 @@ Table compare_table(const std::vector<Run>& runs, const CompareOptions& options)
                     ? (options.sort[0] == '-' ? "-" : "") + sort_name + " mean"
                     : options.sort);
   return t;
+}
+
+Table spread_cells(const Table& table, const Metric& metric) {
+  if (table.columns.empty() || table.columns[0] != "group") return table;
+  const auto ends_with = [](const std::string& s, const std::string& end) {
+    return s.size() > end.size() && s.compare(s.size() - end.size(), end.size(), end) == 0;
+  };
+  const std::string best = "best " + metric.name;
+  // Each column of the result: a text column as it is, a number (a mean, with its std), or
+  // one of the metric's statistics.
+  enum class Kind { text, number, statistic };
+  struct Source {
+    std::string name;
+    size_t column;
+    Kind kind;
+    std::optional<size_t> sd;
+  };
+  std::vector<Source> sources;
+  Table out;
+  for (size_t c = 0; c < table.columns.size(); ++c) {
+    const std::string& name = table.columns[c];
+    if (name == "runs" && c < table.first_number) continue;  // the seeds and n say it shorter
+    if (c <= table.first_number) {  // the group's text columns, then n
+      if (c == table.first_number) out.first_number = sources.size();
+      sources.push_back({name, c, Kind::text, std::nullopt});
+    } else if (ends_with(name, " mean")) {
+      const std::string number = name.substr(0, name.size() - 5);
+      const bool paired = c + 1 < table.columns.size() && table.columns[c + 1] == number + " std";
+      sources.push_back({number, c, Kind::number, paired ? std::optional(c + 1) : std::nullopt});
+    } else if (!ends_with(name, " std") && name.rfind(best + " ", 0) == 0) {
+      sources.push_back({name, c, Kind::statistic, std::nullopt});  // the metric's ci95, p, g
+    }
+  }
+  for (const Source& s : sources) out.columns.push_back(s.name);
+  // A mean to 6 significant digits, as the other tables print numbers; a std, interval, p or g
+  // to 3, which is all the seeds can tell (a whole number or one of 100 and more in full).
+  const auto rounded = [](const std::string& cell, int digits) {
+    double v;
+    if (!parse_number(cell, v)) return cell;
+    if (digits == 6 || v == std::trunc(v)) return number_text(v);
+    char buf[32];
+    std::snprintf(buf, sizeof buf, std::fabs(v) >= 100 ? "%.0f" : "%.3g", v);
+    return std::string(buf);
+  };
+  for (const auto& row : table.rows) {
+    std::vector<std::string>& cells = out.rows.emplace_back();
+    for (const Source& s : sources) {
+      const std::string& cell = row[s.column];
+      if (s.kind == Kind::text)
+        cells.push_back(cell);
+      else if (s.kind == Kind::statistic)
+        cells.push_back(rounded(cell, 3));
+      else if (!s.sd || cell.empty() || row[*s.sd].empty())
+        cells.push_back(rounded(cell, 6));
+      else
+        cells.push_back(rounded(cell, 6) + " ± " + rounded(row[*s.sd], 3));
+    }
+  }
+  return out;
 }
 
 Table diff_table(const Run& a, const Run& b) {
@@ -554,13 +708,13 @@ std::string render(const Table& table, Format format) {
     case Format::table: {
       std::vector<size_t> width(table.columns.size());
       for (size_t c = 0; c < width.size(); ++c) {
-        width[c] = table.columns[c].size();
-        for (const auto& row : table.rows) width[c] = std::max(width[c], row[c].size());
+        width[c] = text_width(table.columns[c]);
+        for (const auto& row : table.rows) width[c] = std::max(width[c], text_width(row[c]));
       }
       auto line = [&](const std::vector<std::string>& cells) {
         std::string l;
         for (size_t c = 0; c < cells.size(); ++c) {
-          l += cells[c] + std::string(width[c] - cells[c].size(), ' ');
+          l += cells[c] + std::string(width[c] - text_width(cells[c]), ' ');
           if (c + 1 < cells.size()) l += "  ";
         }
         while (!l.empty() && l.back() == ' ') l.pop_back();
