@@ -165,6 +165,38 @@ TEST_F(Compare, WhereFiltersWithOrWithinAKeyAndAndBetweenKeys) {
   EXPECT_NE(o.err.find("no run matches"), std::string::npos) << o.err;
 }
 
+TEST_F(Compare, WhereComparesConfigKeysAndMetrics) {
+  auto kept = [&](const std::vector<std::string>& clauses) {
+    std::vector<std::string> args = {"--format", "csv"};
+    for (const auto& c : clauses) args.insert(args.end(), {"--where", c});
+    const Outcome o = compare(args);
+    EXPECT_EQ(o.status, 0) << o.err;
+    std::string names;
+    for (const auto& row : parse_csv(o.out)) names += row.at(0) + " ";
+    return names;
+  };
+  EXPECT_EQ(kept({"optimizer.lr>=2e-3"}), "run a b ");
+  EXPECT_EQ(kept({"optimizer.lr!=3e-3"}), "run c ");
+  EXPECT_EQ(kept({"model.n_layer=2", "experiment.seed>1"}), "run b ");
+  // The last val losses are 2.5, 1.5 and 2.6.
+  EXPECT_EQ(kept({"val/loss<2"}), "run b ");
+  EXPECT_EQ(kept({"val/loss!=1.5", "optimizer.lr<=0.003"}), "run a c ");
+
+  // An unknown key: exit 2, one line naming the nearest keys and metrics; nothing on stdout.
+  Outcome o = compare({"--where", "optimizer.lrr>=1e-3"});
+  EXPECT_EQ(o.status, 2);
+  EXPECT_EQ(o.err,
+            "nanolab compare: error: --where 'optimizer.lrr>=1e-3': no run has the "
+            "config key or metric 'optimizer.lrr' (did you mean optimizer.lr?)\n");
+  EXPECT_EQ(o.out, "");
+  o = compare({"--where", "val_loss<2"});
+  EXPECT_EQ(o.status, 2);
+  EXPECT_NE(o.err.find("(did you mean val/loss?)"), std::string::npos) << o.err;
+  o = compare({"--where", "optimizer.lr>fast"});
+  EXPECT_EQ(o.status, 2);
+  EXPECT_NE(o.err.find("expected a number after >, not 'fast'"), std::string::npos) << o.err;
+}
+
 TEST_F(Compare, SortsByAColumnEitherWay) {
   auto first_runs = [&](const std::string& sort) {
     const Outcome o = compare({"--format", "csv", "--sort", sort});
@@ -233,7 +265,8 @@ TEST_F(Compare, BadBaselinesExit2WithOneLine) {
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
       {{"--baseline", "lr"}, "--baseline 'lr': expected KEY=VALUE"},
       {{"--baseline", "optimizr.lr=1e-3"},
-       "no run has the key 'optimizr.lr' (did you mean optimizer.lr, optimizer.plugin or "},
+       "--baseline optimizr.lr=1e-3: no run has the key 'optimizr.lr' (did you mean "
+       "optimizer.lr?)"},
       {{"--baseline", "optimizer.lr=5"},
        "--baseline optimizer.lr=5: no seed group has it (the groups: optimizer.lr=0.003; "
        "optimizer.lr=0.001)"},

@@ -86,11 +86,14 @@ NANOLAB_VISIBLE double last_value(const RunLog& log, const Metric& metric);
 // ConfigError naming the metric and the metrics the runs have, unless one of the runs has a value.
 NANOLAB_VISIBLE void require_metric(const std::vector<Run>& runs, const Metric& metric);
 
-// A --where clause on a metric's last value: `loss/z_loss<0.01` (<, <=, >, >=, =).
-struct MetricFilter {
-  Metric metric;
-  std::string op;
-  double value;
+// One --where clause: a configuration key, `status`, or a metric (group/name: its last value)
+// compared with values. `=` passes a run whose value is one of `values` (OR), `!=` one whose value
+// is none of them; `<`, `<=`, `>`, `>=` compare numbers, with one value. Two values are equal when
+// their text is, or when both are the same number (3e-4 and 0.0003).
+struct Where {
+  std::string key;
+  std::string op;  // =, !=, <, <=, >, >=
+  std::vector<std::string> values;
 };
 
 struct CompareOptions {
@@ -98,9 +101,7 @@ struct CompareOptions {
   // A column name, or a metric (group/name: a column of its last values is added); a leading '-'
   // sorts descending; empty: the input order.
   std::string sort;
-  // key -> accepted values (OR within a key, AND between keys); keys are config keys or "status".
-  std::map<std::string, std::vector<std::string>> where;
-  std::vector<MetricFilter> metric_where;  // AND with the above
+  std::vector<Where> where;  // AND
   bool all_keys = false;
   bool group_seeds = false;  // one row per set of runs that differ only in experiment.seed
   // KEY=VALUE pairs (AND) naming the baseline seed group: every other group is tested against it.
@@ -115,13 +116,15 @@ struct Table {
   size_t first_number = 0;  // columns from here on hold metrics (JSON writes them as numbers)
 };
 
-// Parses `key=value[,value]` for CompareOptions::where (ConfigError without '='), or a metric's
-// comparison `group/name<value` for CompareOptions::metric_where.
+// Parses a --where clause into CompareOptions::where: `key=value[,value...]`,
+// `key!=value[,value...]`, or `key<value` (<=, >, >=) where the value is a number, as is every
+// value compared with a metric. A ConfigError says what is wrong with it.
 NANOLAB_VISIBLE void add_where(CompareOptions& options, const std::string& clause);
 // Parses a --baseline clause, KEY=VALUE, into CompareOptions::baseline and sets group_seeds.
 NANOLAB_VISIBLE void add_baseline(CompareOptions& options, const std::string& clause);
-// The runs that pass options.where and options.metric_where (a run without a value of the
-// metric does not pass).
+// The runs that pass every clause of options.where. A run without the key or metric does not pass,
+// nor does a value that is not a number in a comparison of numbers. A key that no run has, as a
+// config key, `status` or a metric, is a ConfigError naming the nearest ones the runs have.
 NANOLAB_VISIBLE std::vector<Run> filter_runs(std::vector<Run> runs, const CompareOptions& options);
 // One row per run; or with group_seeds one row per seed group: group, runs, seeds, the keys that
 // differ, `n` (its runs), then for every number `<number> mean`, `<number> std`, `<number> ci95`

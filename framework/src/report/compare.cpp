@@ -91,17 +91,24 @@ std::vector<std::string> config_keys(const std::vector<Run>& runs) {
   return {all.begin(), all.end()};
 }
 
-// The hint for a name the runs do not have: " (did you mean a, b or c?)", the nearest
-// candidates by edit distance, the nearest first.
+// The hint for a name the runs do not have: " (did you mean a or b?)" with the candidates near
+// enough to be a typo (as did_you_mean judges), else " (the nearest: a, b or c)"; the nearest
+// first, three at most.
 std::string nearest_hint(const std::string& typed, std::vector<std::string> candidates) {
   std::stable_sort(candidates.begin(), candidates.end(), [&](const auto& a, const auto& b) {
     return edit_distance(typed, a) < edit_distance(typed, b);
   });
+  const size_t limit = std::max<size_t>(2, typed.size() / 3);  // did_you_mean's
+  const auto far = std::find_if(candidates.begin(), candidates.end(),
+                                [&](const auto& c) { return edit_distance(typed, c) > limit; });
+  const bool typo = far != candidates.begin();
+  if (typo) candidates.erase(far, candidates.end());
   if (candidates.size() > 3) candidates.resize(3);
   std::string out;
   for (size_t i = 0; i < candidates.size(); ++i)
     out += (i == 0 ? "" : i + 1 == candidates.size() ? " or " : ", ") + candidates[i];
-  return out.empty() ? "" : " (did you mean " + out + "?)";
+  if (out.empty()) return "";
+  return typo ? " (did you mean " + out + "?)" : " (the nearest: " + out + ")";
 }
 
 struct Numbers {
@@ -329,11 +336,15 @@ Metric parse_metric(const std::string& name) {
 }
 
 namespace {
-bool builtin_metric(const std::string& m) {
-  static const std::set<std::string> builtin = {
+// The metrics of the train and val rows, which every run logs.
+const std::vector<std::string>& builtin_metrics() {
+  static const std::vector<std::string> builtin = {
       "val/loss", "val/accuracy",    "val/train_loss",    "train/loss",
       "train/lr", "train/grad_norm", "train/tokens_per_s"};
-  return builtin.count(m) > 0;
+  return builtin;
+}
+bool builtin_metric(const std::string& m) {
+  return std::find(builtin_metrics().begin(), builtin_metrics().end(), m) != builtin_metrics().end();
 }
 }  // namespace
 
@@ -381,27 +392,38 @@ std::vector<Point> metric_points(const RunLog& log, const Metric& metric) {
 }
 
 void add_where(CompareOptions& options, const std::string& clause) {
-  const size_t op_at = clause.find_first_of("<>=");
-  if (op_at != std::string::npos && op_at > 0 && clause.substr(0, op_at).find('/') != std::string::npos) {
-    // A metric: its last value compared with a number.
-    const size_t value_at = clause.compare(op_at + 1, 1, "=") == 0 && clause[op_at] != '=' ? op_at + 2
-                                                                                          : op_at + 1;
-    MetricFilter filter{parse_metric(clause.substr(0, op_at)), clause.substr(op_at, value_at - op_at),
-                        0.0};
-    if (!parse_number(clause.substr(value_at), filter.value))
-      throw ConfigError("--where '" + clause + "': expected a number after " + filter.op +
-                        ", e.g. --where 'loss/z_loss<0.01'");
-    options.metric_where.push_back(std::move(filter));
-    return;
-  }
-  const size_t eq = clause.find('=');
-  if (eq == std::string::npos || eq == 0)
+  const std::string examples =
+      ", e.g. --where optimizer.lr=3e-4,1e-3, --where 'model.n_layer>=4' or --where 'val/loss<2'";
+  const auto trim = [](std::string s) {
+    s.erase(0, s.find_first_not_of(' '));
+    s.erase(s.find_last_not_of(' ') + 1);
+    return s;
+  };
+  const size_t at = clause.find_first_of("<>=!");
+  const bool two = at != std::string::npos && at + 1 < clause.size() && clause[at + 1] == '=';
+  Where w;
+  if (at != std::string::npos) w = {trim(clause.substr(0, at)), clause.substr(at, two ? 2 : 1), {}};
+  if (w.op == "==") w.op = "=";
+  if (w.key.empty() || w.op == "!")
     throw ConfigError("--where '" + clause +
-                      "': expected key=value[,value...], e.g. "
-                      "--where optimizer.lr=3e-4,1e-3");
-  auto& values = options.where[clause.substr(0, eq)];
-  std::stringstream rest(clause.substr(eq + 1));
-  for (std::string v; std::getline(rest, v, ',');) values.push_back(v);
+                      "': expected KEY OP VALUE with OP one of = != < <= > >=" + examples);
+  const bool metric = w.key.find('/') != std::string::npos;
+  if (metric) parse_metric(w.key);  // a name that cannot be a metric is an error here
+  const std::string rest = clause.substr(at + (two ? 2 : 1));
+  if (w.op == "=" || w.op == "!=") {
+    std::stringstream in(rest);
+    for (std::string v; std::getline(in, v, ',');) w.values.push_back(trim(v));
+  } else {
+    w.values = {trim(rest)};
+  }
+  if (w.values.empty())
+    throw ConfigError("--where '" + clause + "': expected a value after " + w.op + examples);
+  double number;
+  for (const auto& v : w.values)
+    if ((metric || (w.op != "=" && w.op != "!=")) && !parse_number(v, number))
+      throw ConfigError("--where '" + clause + "': expected a number after " + w.op + ", not '" +
+                        v + "'" + examples);
+  options.where.push_back(std::move(w));
 }
 
 void add_baseline(CompareOptions& options, const std::string& clause) {
@@ -414,32 +436,69 @@ void add_baseline(CompareOptions& options, const std::string& clause) {
   options.group_seeds = true;
 }
 
+namespace {
+
+// The clause as it was typed, for messages.
+std::string where_text(const Where& w) {
+  std::string values;
+  for (const auto& v : w.values) values += (values.empty() ? "" : ",") + v;
+  return w.key + w.op + values;
+}
+
+// ConfigError unless some run has the clause's key: a config key, `status`, or a metric that a
+// run recorded or that every run logs.
+void require_key(const std::vector<Run>& runs, const Where& w) {
+  if (w.key == "status") return;
+  const bool metric = w.key.find('/') != std::string::npos;
+  if (metric && builtin_metric(w.key)) return;
+  for (const Run& r : runs)
+    if (metric ? r.log.metrics.count(w.key) > 0 : r.config.count(w.key) > 0) return;
+  std::vector<std::string> names = config_keys(runs);
+  names.push_back("status");
+  std::set<std::string> metrics(builtin_metrics().begin(), builtin_metrics().end());
+  for (const Run& r : runs)
+    for (const auto& [name, series] : r.log.metrics) metrics.insert(name);
+  names.insert(names.end(), metrics.begin(), metrics.end());
+  throw ConfigError("--where '" + where_text(w) + "': no run has the config key or metric '" +
+                    w.key + "'" + nearest_hint(w.key, names));
+}
+
+bool passes(const Run& run, const Where& w) {
+  std::string text;
+  double number = NAN;
+  if (w.key.find('/') != std::string::npos) {
+    number = last_value(run.log, parse_metric(w.key));
+    if (std::isnan(number)) return false;
+    text = exact_text(number);
+  } else if (w.key == "status") {
+    text = run.log.status;
+  } else {
+    const auto it = run.config.find(w.key);
+    if (it == run.config.end()) return false;
+    text = it->second;
+    if (!parse_number(text, number)) number = NAN;
+  }
+  if (w.op == "=" || w.op == "!=") {
+    const bool any = std::any_of(w.values.begin(), w.values.end(),
+                                 [&](const std::string& v) { return same_value(v, text); });
+    return any == (w.op == "=");
+  }
+  double value = 0;
+  parse_number(w.values.front(), value);  // add_where checked it
+  // NaN (a value that is not a number) passes no comparison.
+  return w.op == "<"    ? number < value
+         : w.op == "<=" ? number <= value
+         : w.op == ">"  ? number > value
+                        : number >= value;
+}
+
+}  // namespace
+
 std::vector<Run> filter_runs(std::vector<Run> runs, const CompareOptions& options) {
-  for (const MetricFilter& f : options.metric_where) require_metric(runs, f.metric);
+  for (const Where& w : options.where) require_key(runs, w);
   std::erase_if(runs, [&](const Run& run) {
-    for (const auto& [key, accepted] : options.where) {
-      std::string value;
-      if (key == "status") {
-        value = run.log.status;
-      } else {
-        auto it = run.config.find(key);
-        if (it == run.config.end()) return true;
-        value = it->second;
-      }
-      if (std::none_of(accepted.begin(), accepted.end(),
-                       [&](const std::string& a) { return same_value(a, value); }))
-        return true;
-    }
-    for (const MetricFilter& f : options.metric_where) {
-      const double v = last_value(run.log, f.metric);
-      const bool pass = f.op == "<"    ? v < f.value
-                        : f.op == "<=" ? v <= f.value
-                        : f.op == ">"  ? v > f.value
-                        : f.op == ">=" ? v >= f.value
-                                       : v == f.value;
-      if (!pass) return true;  // NaN (no value) passes no comparison
-    }
-    return false;
+    return !std::all_of(options.where.begin(), options.where.end(),
+                        [&](const Where& w) { return passes(run, w); });
   });
   return runs;
 }
