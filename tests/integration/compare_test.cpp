@@ -437,29 +437,30 @@ TEST(Diff, ShowsConfigPluginsMetaAndSummarySideBySide) {
                                 tmp.path());
   ASSERT_EQ(o.status, 0) << o.err;
   const auto csv = parse_csv(o.out);
-  EXPECT_EQ(csv.at(0), (std::vector<std::string>{"section", "key", "a", "b"}));
+  EXPECT_EQ(csv.at(0), (std::vector<std::string>{"differs", "section", "key", "a", "b"}));
   auto row = [&](const std::string& key) {
     for (const auto& r : csv)
-      if (r.size() > 1 && r[1] == key) return r;
+      if (r.size() > 2 && r[2] == key) return r;
     return std::vector<std::string>{"<no row " + key + ">"};
   };
+  // The rows whose values differ are marked.
   EXPECT_EQ(row("experiment.seed"),
-            (std::vector<std::string>{"config", "experiment.seed", "1", "2"}));
+            (std::vector<std::string>{"*", "config", "experiment.seed", "1", "2"}));
   EXPECT_EQ(row("optimizer.lr"),
-            (std::vector<std::string>{"config", "optimizer.lr", "0.003", "0.001"}));
+            (std::vector<std::string>{"*", "config", "optimizer.lr", "0.003", "0.001"}));
   EXPECT_EQ(row("model.n_layer").at(0), "<no row model.n_layer>");  // the same in both
   EXPECT_EQ(row("optimizer"),
-            (std::vector<std::string>{"plugin", "optimizer", "adamw 1.0.0 sha256:aaaaaaaaaaaa",
+            (std::vector<std::string>{"", "plugin", "optimizer", "adamw 1.0.0 sha256:aaaaaaaaaaaa",
                                       "adamw 1.0.0 sha256:aaaaaaaaaaaa"}));
   EXPECT_EQ(row("git_commit"),
-            (std::vector<std::string>{"meta", "git_commit", "abc123", "abc123"}));
+            (std::vector<std::string>{"", "meta", "git_commit", "abc123", "abc123"}));
   EXPECT_EQ(row("git_diff"),
-            (std::vector<std::string>{"meta", "git_diff", "line one (2 lines)", ""}));
+            (std::vector<std::string>{"*", "meta", "git_diff", "line one (2 lines)", ""}));
   EXPECT_EQ(row("onednn_version"),
-            (std::vector<std::string>{"meta", "onednn_version", "2.6.3", "2.6.3"}));
+            (std::vector<std::string>{"", "meta", "onednn_version", "2.6.3", "2.6.3"}));
   EXPECT_EQ(row("best_val_loss").at(0), "<no row best_val_loss>");  // not in these summaries
   EXPECT_EQ(row("final_train_loss"),
-            (std::vector<std::string>{"summary", "final_train_loss", "4.9", "4.9"}));
+            (std::vector<std::string>{"", "summary", "final_train_loss", "4.9", "4.9"}));
 
   // The table format adds the uncommitted diffs in full when they differ.
   const Outcome t =
@@ -467,10 +468,32 @@ TEST(Diff, ShowsConfigPluginsMetaAndSummarySideBySide) {
   ASSERT_EQ(t.status, 0) << t.err;
   EXPECT_NE(t.out.find("uncommitted diff of a:\nline one\nline two\n"), std::string::npos) << t.out;
   EXPECT_NE(t.out.find("uncommitted diff of b:\n(none)"), std::string::npos) << t.out;
+  // In plain text (not a terminal) the mark is a leading "*", without escape codes.
+  EXPECT_NE(t.out.find("\n*        config   experiment.seed"), std::string::npos) << t.out;
+  EXPECT_EQ(t.out.find('\033'), std::string::npos);
 
   EXPECT_EQ(
       run_program({"diff", tmp.path().string(), (tmp.path() / "b").string()}, tmp.path()).status,
       2);  // a folder of two runs is not one side
+}
+
+TEST(Diff, OnlyDifferKeepsTheRowsThatDiffer) {
+  TempDir tmp;
+  write_run(tmp.path(), {"a", 1, "3e-3", {3.0f, 2.0f}, "completed", "x", "same\nfirst line\n"});
+  write_run(tmp.path(), {"b", 2, "3e-3", {3.0f, 2.5f, 2.2f}, "completed", "x", "same\nsecond\n"});
+  const Outcome o = run_program({"diff", (tmp.path() / "a").string(), (tmp.path() / "b").string(),
+                                 "--only-differ", "--format", "csv"},
+                                tmp.path());
+  ASSERT_EQ(o.status, 0) << o.err;
+  // The seed, the uncommitted diff (same first line, another second line) and the summaries of a
+  // run of 10 steps and one of 20.
+  EXPECT_EQ(o.out,
+            "differs,section,key,a,b\n"
+            "*,config,experiment.seed,1,2\n"
+            "*,meta,git_diff,same (2 lines),same (2 lines)\n"
+            "*,summary,final_train_loss,4.9,4.8\n"
+            "*,summary,tokens_seen,320,640\n"
+            "*,summary,wall_s,5,10\n");
 }
 
 TEST(Report, IsOneSelfContainedPageWithEveryRunAndEscapedSamples) {

@@ -140,11 +140,13 @@ NANOLAB_VISIBLE Table compare_table(const std::vector<Run>& runs, const CompareO
 // Any other table is returned as it is.
 NANOLAB_VISIBLE Table spread_cells(const Table& table, const Metric& metric);
 
-// Two runs side by side: columns section, key, <run A>, <run B>; sections "config" (the keys
-// that differ), "plugin" (every kind: name, version, sha256), "meta" (every provenance attribute:
-// git commit, dirty flag, library versions...; a multi-line value such as the git diff appears as
-// its first line and a line count) and "summary" (every metric).
-NANOLAB_VISIBLE Table diff_table(const Run& a, const Run& b);
+// Two runs side by side: columns differs ("*" on a row whose two values differ, else empty),
+// section, key, <run A>, <run B>; sections "config" (the keys that differ), "plugin" (every
+// kind: name, version, sha256), "meta" (every provenance attribute: git commit, dirty flag,
+// library versions...; a multi-line value such as the git diff appears as its first line and a
+// line count, and differs when any line does) and "summary" (every metric, as printed). With
+// `only_differ`, the rows that differ only.
+NANOLAB_VISIBLE Table diff_table(const Run& a, const Run& b, bool only_differ = false);
 
 enum class Format { table, csv, json, markdown };
 NANOLAB_VISIBLE Format parse_format(const std::string& name);

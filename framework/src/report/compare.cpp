@@ -704,20 +704,26 @@ Table spread_cells(const Table& table, const Metric& metric) {
   return out;
 }
 
-Table diff_table(const Run& a, const Run& b) {
+Table diff_table(const Run& a, const Run& b, bool only_differ) {
   Table t;
-  t.columns = {"section", "key", a.log.run, b.log.run};
+  t.columns = {"differs", "section", "key", a.log.run, b.log.run};
   if (a.log.run == b.log.run) {  // same run name in two experiments or folders
-    t.columns[2] = a.file.parent_path().string();
-    t.columns[3] = b.file.parent_path().string();
+    t.columns[3] = a.file.parent_path().string();
+    t.columns[4] = b.file.parent_path().string();
   }
   t.first_number = t.columns.size();
+  // `differs` compares the values themselves: two uncommitted diffs with the same first line.
+  auto add = [&](const std::string& section, const std::string& key, const std::string& in_a,
+                 const std::string& in_b, bool differs) {
+    if (differs || !only_differ)
+      t.rows.push_back({differs ? "*" : "", section, key, in_a, in_b});
+  };
   auto value = [](const auto& map, const std::string& key) -> std::string {
     auto it = map.find(key);
     return it == map.end() ? "" : it->second;
   };
   for (const auto& key : differing_keys({a, b}))
-    t.rows.push_back({"config", key, value(a.config, key), value(b.config, key)});
+    add("config", key, value(a.config, key), value(b.config, key), true);
   auto plugins_of = [](const RunLog& log) {
     std::map<std::string, std::string> m;
     for (const PluginRecord& p : log.plugins)
@@ -728,7 +734,8 @@ Table diff_table(const Run& a, const Run& b) {
   std::set<std::string> kinds;
   for (const auto& m : {pa, pb})
     for (const auto& [k, v] : m) kinds.insert(k);
-  for (const auto& k : kinds) t.rows.push_back({"plugin", k, value(pa, k), value(pb, k)});
+  for (const auto& k : kinds)
+    add("plugin", k, value(pa, k), value(pb, k), value(pa, k) != value(pb, k));
   // A multi-line value (the uncommitted diff) would break every format's rows.
   auto one_line = [](const std::string& v) {
     const size_t nl = v.find('\n');
@@ -739,8 +746,10 @@ Table diff_table(const Run& a, const Run& b) {
   std::set<std::string> meta;
   for (const auto& m : {a.log.meta, b.log.meta})
     for (const auto& [k, v] : m) meta.insert(k);
-  for (const auto& k : meta)
-    t.rows.push_back({"meta", k, one_line(value(a.log.meta, k)), one_line(value(b.log.meta, k))});
+  for (const auto& k : meta) {
+    const std::string in_a = value(a.log.meta, k), in_b = value(b.log.meta, k);
+    add("meta", k, one_line(in_a), one_line(in_b), in_a != in_b);
+  }
   std::set<std::string> metrics;
   for (const auto& m : {a.log.summary, b.log.summary})
     for (const auto& [k, v] : m) metrics.insert(k);
@@ -748,8 +757,10 @@ Table diff_table(const Run& a, const Run& b) {
     auto it = m.find(k);
     return it == m.end() ? std::string() : number_text(it->second);
   };
-  for (const auto& k : metrics)
-    t.rows.push_back({"summary", k, metric(a.log.summary, k), metric(b.log.summary, k)});
+  for (const auto& k : metrics) {
+    const std::string in_a = metric(a.log.summary, k), in_b = metric(b.log.summary, k);
+    add("summary", k, in_a, in_b, in_a != in_b);
+  }
   return t;
 }
 
