@@ -344,7 +344,8 @@ const std::vector<std::string>& builtin_metrics() {
   return builtin;
 }
 bool builtin_metric(const std::string& m) {
-  return std::find(builtin_metrics().begin(), builtin_metrics().end(), m) != builtin_metrics().end();
+  const auto& all = builtin_metrics();
+  return std::find(all.begin(), all.end(), m) != all.end();
 }
 }  // namespace
 
@@ -402,7 +403,8 @@ void add_where(CompareOptions& options, const std::string& clause) {
   const size_t at = clause.find_first_of("<>=!");
   const bool two = at != std::string::npos && at + 1 < clause.size() && clause[at + 1] == '=';
   Where w;
-  if (at != std::string::npos) w = {trim(clause.substr(0, at)), clause.substr(at, two ? 2 : 1), {}};
+  if (at != std::string::npos)
+    w = {trim(clause.substr(0, at)), clause.substr(at, two ? 2 : 1), {}};
   if (w.op == "==") w.op = "=";
   if (w.key.empty() || w.op == "!")
     throw ConfigError("--where '" + clause +
@@ -534,7 +536,8 @@ size_t baseline_group(const std::vector<Run>& runs, const std::vector<SeedGroup>
         }))
       matches.push_back(g);
   }
-  if (matches.empty()) throw ConfigError(what + "no seed group has it (the groups: " + labels + ")");
+  if (matches.empty())
+    throw ConfigError(what + "no seed group has it (the groups: " + labels + ")");
   if (matches.size() > 1) {
     std::string which;
     for (size_t g : matches) which += (which.empty() ? "" : "; ") + groups[g].label;
