@@ -19,6 +19,7 @@ build_packages=(
   libopenmpi-dev openmpi-bin       # mpirun -np N nanolab run (docs/scaling.md); optional to build
   python3 python3-numpy python3-h5py  # test fixtures and readers
   python3-pandas                   # tools/runs_to_pandas.py and its test
+  python3-scipy                    # the reference of compare's statistics (t quantile, Welch's test)
 )
 # The Browser.* test renders `nanolab report` pages in headless Chromium (about 2 s); it is skipped,
 # with a message, without it.

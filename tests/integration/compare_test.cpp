@@ -6,9 +6,11 @@
 
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <numbers>
 #include <sstream>
 
 #include "nanolab/run_store.hpp"
@@ -163,6 +165,38 @@ TEST_F(Compare, WhereFiltersWithOrWithinAKeyAndAndBetweenKeys) {
   EXPECT_NE(o.err.find("no run matches"), std::string::npos) << o.err;
 }
 
+TEST_F(Compare, WhereComparesConfigKeysAndMetrics) {
+  auto kept = [&](const std::vector<std::string>& clauses) {
+    std::vector<std::string> args = {"--format", "csv"};
+    for (const auto& c : clauses) args.insert(args.end(), {"--where", c});
+    const Outcome o = compare(args);
+    EXPECT_EQ(o.status, 0) << o.err;
+    std::string names;
+    for (const auto& row : parse_csv(o.out)) names += row.at(0) + " ";
+    return names;
+  };
+  EXPECT_EQ(kept({"optimizer.lr>=2e-3"}), "run a b ");
+  EXPECT_EQ(kept({"optimizer.lr!=3e-3"}), "run c ");
+  EXPECT_EQ(kept({"model.n_layer=2", "experiment.seed>1"}), "run b ");
+  // The last val losses are 2.5, 1.5 and 2.6.
+  EXPECT_EQ(kept({"val/loss<2"}), "run b ");
+  EXPECT_EQ(kept({"val/loss!=1.5", "optimizer.lr<=0.003"}), "run a c ");
+
+  // An unknown key: exit 2, one line naming the nearest keys and metrics; nothing on stdout.
+  Outcome o = compare({"--where", "optimizer.lrr>=1e-3"});
+  EXPECT_EQ(o.status, 2);
+  EXPECT_EQ(o.err,
+            "nanolab compare: error: --where 'optimizer.lrr>=1e-3': no run has the "
+            "config key or metric 'optimizer.lrr' (did you mean optimizer.lr?)\n");
+  EXPECT_EQ(o.out, "");
+  o = compare({"--where", "val_loss<2"});
+  EXPECT_EQ(o.status, 2);
+  EXPECT_NE(o.err.find("(did you mean val/loss?)"), std::string::npos) << o.err;
+  o = compare({"--where", "optimizer.lr>fast"});
+  EXPECT_EQ(o.status, 2);
+  EXPECT_NE(o.err.find("expected a number after >, not 'fast'"), std::string::npos) << o.err;
+}
+
 TEST_F(Compare, SortsByAColumnEitherWay) {
   auto first_runs = [&](const std::string& sort) {
     const Outcome o = compare({"--format", "csv", "--sort", sort});
@@ -175,18 +209,134 @@ TEST_F(Compare, SortsByAColumnEitherWay) {
   EXPECT_EQ(first_runs("-best val/loss"), "run c a b ");
 }
 
-TEST_F(Compare, GroupSeedsGivesMeanAndSampleStd) {
+TEST_F(Compare, GroupSeedsGivesMeanSampleStdAndInterval) {
   const Outcome o = compare({"--format", "csv", "--group-seeds"});
   ASSERT_EQ(o.status, 0) << o.err;
   const auto csv = parse_csv(o.out);
   ASSERT_EQ(csv.size(), 3u);
   EXPECT_EQ(cell(csv, "optimizer.lr=0.003", "runs"), "a b");
   EXPECT_EQ(cell(csv, "optimizer.lr=0.003", "seeds"), "1 2");
-  // best val losses 2 and 1: mean 1.5, sample std sqrt(0.5) = 0.707107 (printed to 6 digits).
+  EXPECT_EQ(cell(csv, "optimizer.lr=0.003", "n"), "2");
+  // best val losses 2 and 1: mean 1.5, sample std sqrt(0.5), every digit; the interval's
+  // half-width t.ppf(0.975, 1) x sqrt(0.5) / sqrt(2), where t with 1 degree of freedom is the
+  // Cauchy distribution: t.ppf(0.975, 1) = tan(0.475 pi) exactly. (SciPy 1.10 gives
+  // 12.706204736432095 for it, 2e-11 off; Boost.Math the exact value.)
   EXPECT_EQ(cell(csv, "optimizer.lr=0.003", "best val/loss mean"), "1.5");
-  EXPECT_EQ(cell(csv, "optimizer.lr=0.003", "best val/loss std"), "0.707107");
-  EXPECT_EQ(cell(csv, "optimizer.lr=0.001", "best val/loss mean"), "2.6");
-  EXPECT_EQ(cell(csv, "optimizer.lr=0.001", "best val/loss std"), "0");
+  EXPECT_EQ(std::stod(cell(csv, "optimizer.lr=0.003", "best val/loss std")), std::sqrt(0.5));
+  EXPECT_NEAR(std::stod(cell(csv, "optimizer.lr=0.003", "best val/loss ci95")),
+              std::tan(0.475 * std::numbers::pi) / 2, 1e-12);
+  // One run: a mean, no spread.
+  EXPECT_EQ(cell(csv, "optimizer.lr=0.001", "n"), "1");
+  EXPECT_EQ(std::stod(cell(csv, "optimizer.lr=0.001", "best val/loss mean")), double(2.6f));
+  EXPECT_EQ(cell(csv, "optimizer.lr=0.001", "best val/loss std"), "");
+  EXPECT_EQ(cell(csv, "optimizer.lr=0.001", "best val/loss ci95"), "");
+  EXPECT_EQ(cell(csv, "optimizer.lr=0.001", "best val/loss p"), "<no column best val/loss p>");
+}
+
+TEST_F(Compare, GroupSeedsTablePrintsMeanAndStdInOneCell) {
+  Outcome o = compare({"--group-seeds", "--format", "markdown"});
+  ASSERT_EQ(o.status, 0) << o.err;
+  auto lines = split(o.out, '\n');
+  ASSERT_EQ(lines.size(), 4u) << o.out;
+  EXPECT_EQ(lines[0], "| group | seeds | optimizer.lr | n | params | best val/loss | "
+                      "best val/loss ci95 | best step | final train loss | tokens/s | wall s |");
+  // A mean to 6 digits, a std or interval to 3; one run has a mean alone.
+  EXPECT_EQ(lines[2], "| optimizer.lr=0.003 | 1 2 | 0.003 | 2 | 1234 ± 0 | 1.5 ± 0.707 | 6.35 | "
+                      "10 ± 0 | 4.8 ± 0 | 64 ± 0 | 10 ± 0 |");
+  EXPECT_EQ(lines[3], "| optimizer.lr=0.001 | 1 | 0.001 | 1 | 1234 | 2.6 |  | 20 | 4.8 | 64 | 10 |");
+
+  // The table's columns line up whatever the byte length of "±": the group's best step cell
+  // starts in the header's column.
+  o = compare({"--group-seeds"});
+  ASSERT_EQ(o.status, 0) << o.err;
+  lines = split(o.out, '\n');
+  ASSERT_EQ(lines.size(), 4u) << o.out;
+  auto column_of = [](const std::string& line, size_t bytes) {
+    size_t n = 0;
+    for (size_t i = 0; i < bytes; ++i) n += (line[i] & 0xC0) != 0x80;
+    return n;
+  };
+  const size_t best_step = lines[2].find("  10 ± 0") + 2;
+  ASSERT_LT(best_step, lines[2].size());
+  EXPECT_EQ(column_of(lines[2], best_step), lines[0].find("best step")) << o.out;
+}
+
+TEST_F(Compare, BadBaselinesExit2WithOneLine) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--baseline", "lr"}, "--baseline 'lr': expected KEY=VALUE"},
+      {{"--baseline", "optimizr.lr=1e-3"},
+       "--baseline optimizr.lr=1e-3: no run has the key 'optimizr.lr' (did you mean "
+       "optimizer.lr?)"},
+      {{"--baseline", "optimizer.lr=5"},
+       "--baseline optimizer.lr=5: no seed group has it (the groups: optimizer.lr=0.003; "
+       "optimizer.lr=0.001)"},
+      {{"--baseline", "model.n_layer=2"}, "2 seed groups have it"},
+      // The group of lr 0.001 has one run: no test against it.
+      {{"--baseline", "optimizer.lr=3e-3"},
+       "the group optimizer.lr=0.001 has 1 value(s) of best val/loss; Welch's t-test needs at "
+       "least 2 per group"},
+  };
+  for (const auto& [args, message] : cases) {
+    const Outcome o = compare(args);
+    EXPECT_EQ(o.status, 2) << args[1] << ": " << o.err;
+    EXPECT_NE(o.err.find(message), std::string::npos) << o.err;
+    EXPECT_EQ(count(o.err, "\n"), 1u) << o.err;
+    EXPECT_EQ(o.out, "");
+  }
+}
+
+// The statistics of `compare --group-seeds --baseline` through the real program, checked by SciPy
+// on the same numbers (the best val losses the runs hold, as float32) to 1e-6: mean, std, ci95
+// (t.ppf), Welch's p (ttest_ind with equal_var=False) and Hedges' g. Skipped without numpy and
+// scipy (Debian's python3-scipy, tools/install-deps.sh).
+TEST(Stats, CompareMatchesSciPy) {
+  std::string missing;
+  const std::string python3 = python_with("numpy scipy", missing);
+  NANOLAB_NEEDS(!python3.empty(), "the SciPy check needs Python modules missing here: "
+                                      << missing << " (apt-get install python3-scipy)");
+  TempDir tmp;
+  const std::vector<float> base = {1.52741f, 1.49013f, 1.50322f};
+  const std::vector<float> other = {1.40971f, 1.38296f, 1.41502f, 1.39f};
+  for (size_t i = 0; i < base.size(); ++i)
+    write_run(tmp.path() / "runs", {"base" + std::to_string(i), int(i), "1e-3", {3.0f, base[i]}});
+  for (size_t i = 0; i < other.size(); ++i)
+    write_run(tmp.path() / "runs", {"other" + std::to_string(i), int(i), "3e-3", {3.0f, other[i]}});
+  const Outcome o = run_program({"compare", (tmp.path() / "runs").string(), "--group-seeds",
+                                 "--baseline", "optimizer.lr=1e-3", "--format", "json"},
+                                tmp.path());
+  ASSERT_EQ(o.status, 0) << o.err;
+  const fs::path json = tmp.path() / "groups.json";
+  { std::ofstream(json) << o.out; }
+  const std::string check = R"py(
+import json, sys
+import numpy as np
+from scipy import stats
+rows = {r["optimizer.lr"]: r for r in json.load(open(sys.argv[1]))}
+base = np.float32([1.52741, 1.49013, 1.50322]).astype(float)
+other = np.float32([1.40971, 1.38296, 1.41502, 1.39]).astype(float)
+def ci95(x):
+    return stats.t.ppf(0.975, len(x) - 1) * np.std(x, ddof=1) / np.sqrt(len(x))
+def hedges_g(a, b):
+    na, nb = len(a), len(b)
+    sp = np.sqrt(((na - 1) * np.var(a, ddof=1) + (nb - 1) * np.var(b, ddof=1)) / (na + nb - 2))
+    return (np.mean(a) - np.mean(b)) / sp * (1 - 3 / (4 * (na + nb) - 9))
+expected = [
+    ("0.001", "mean", np.mean(base)), ("0.001", "std", np.std(base, ddof=1)),
+    ("0.001", "ci95", ci95(base)),
+    ("0.003", "mean", np.mean(other)), ("0.003", "std", np.std(other, ddof=1)),
+    ("0.003", "ci95", ci95(other)),
+    ("0.003", "p", stats.ttest_ind(other, base, equal_var=False).pvalue),
+    ("0.003", "g", hedges_g(other, base)),
+]
+bad = []
+for lr, s, v in expected:
+    got = rows[lr]["best val/loss " + s]
+    if not abs(got - v) <= 1e-6 * abs(v):
+        bad.append(lr + " " + s + ": " + str(got) + " != " + str(v))
+print(rows["0.001"]["baseline"], rows["0.003"]["baseline"], rows["0.001"]["best val/loss p"],
+      rows["0.001"]["n"], rows["0.003"]["n"], *bad or ["ok"])
+)py";
+  EXPECT_EQ(shell(python3 + " -c '" + check + "' " + json.string()), "yes None None 3 4 ok\n");
 }
 
 TEST_F(Compare, MetricAccuracyTakesTheMaximum) {
@@ -287,29 +437,30 @@ TEST(Diff, ShowsConfigPluginsMetaAndSummarySideBySide) {
                                 tmp.path());
   ASSERT_EQ(o.status, 0) << o.err;
   const auto csv = parse_csv(o.out);
-  EXPECT_EQ(csv.at(0), (std::vector<std::string>{"section", "key", "a", "b"}));
+  EXPECT_EQ(csv.at(0), (std::vector<std::string>{"differs", "section", "key", "a", "b"}));
   auto row = [&](const std::string& key) {
     for (const auto& r : csv)
-      if (r.size() > 1 && r[1] == key) return r;
+      if (r.size() > 2 && r[2] == key) return r;
     return std::vector<std::string>{"<no row " + key + ">"};
   };
+  // The rows whose values differ are marked.
   EXPECT_EQ(row("experiment.seed"),
-            (std::vector<std::string>{"config", "experiment.seed", "1", "2"}));
+            (std::vector<std::string>{"*", "config", "experiment.seed", "1", "2"}));
   EXPECT_EQ(row("optimizer.lr"),
-            (std::vector<std::string>{"config", "optimizer.lr", "0.003", "0.001"}));
+            (std::vector<std::string>{"*", "config", "optimizer.lr", "0.003", "0.001"}));
   EXPECT_EQ(row("model.n_layer").at(0), "<no row model.n_layer>");  // the same in both
   EXPECT_EQ(row("optimizer"),
-            (std::vector<std::string>{"plugin", "optimizer", "adamw 1.0.0 sha256:aaaaaaaaaaaa",
+            (std::vector<std::string>{"", "plugin", "optimizer", "adamw 1.0.0 sha256:aaaaaaaaaaaa",
                                       "adamw 1.0.0 sha256:aaaaaaaaaaaa"}));
   EXPECT_EQ(row("git_commit"),
-            (std::vector<std::string>{"meta", "git_commit", "abc123", "abc123"}));
+            (std::vector<std::string>{"", "meta", "git_commit", "abc123", "abc123"}));
   EXPECT_EQ(row("git_diff"),
-            (std::vector<std::string>{"meta", "git_diff", "line one (2 lines)", ""}));
+            (std::vector<std::string>{"*", "meta", "git_diff", "line one (2 lines)", ""}));
   EXPECT_EQ(row("onednn_version"),
-            (std::vector<std::string>{"meta", "onednn_version", "2.6.3", "2.6.3"}));
+            (std::vector<std::string>{"", "meta", "onednn_version", "2.6.3", "2.6.3"}));
   EXPECT_EQ(row("best_val_loss").at(0), "<no row best_val_loss>");  // not in these summaries
   EXPECT_EQ(row("final_train_loss"),
-            (std::vector<std::string>{"summary", "final_train_loss", "4.9", "4.9"}));
+            (std::vector<std::string>{"", "summary", "final_train_loss", "4.9", "4.9"}));
 
   // The table format adds the uncommitted diffs in full when they differ.
   const Outcome t =
@@ -317,10 +468,32 @@ TEST(Diff, ShowsConfigPluginsMetaAndSummarySideBySide) {
   ASSERT_EQ(t.status, 0) << t.err;
   EXPECT_NE(t.out.find("uncommitted diff of a:\nline one\nline two\n"), std::string::npos) << t.out;
   EXPECT_NE(t.out.find("uncommitted diff of b:\n(none)"), std::string::npos) << t.out;
+  // In plain text (not a terminal) the mark is a leading "*", without escape codes.
+  EXPECT_NE(t.out.find("\n*        config   experiment.seed"), std::string::npos) << t.out;
+  EXPECT_EQ(t.out.find('\033'), std::string::npos);
 
   EXPECT_EQ(
       run_program({"diff", tmp.path().string(), (tmp.path() / "b").string()}, tmp.path()).status,
       2);  // a folder of two runs is not one side
+}
+
+TEST(Diff, OnlyDifferKeepsTheRowsThatDiffer) {
+  TempDir tmp;
+  write_run(tmp.path(), {"a", 1, "3e-3", {3.0f, 2.0f}, "completed", "x", "same\nfirst line\n"});
+  write_run(tmp.path(), {"b", 2, "3e-3", {3.0f, 2.5f, 2.2f}, "completed", "x", "same\nsecond\n"});
+  const Outcome o = run_program({"diff", (tmp.path() / "a").string(), (tmp.path() / "b").string(),
+                                 "--only-differ", "--format", "csv"},
+                                tmp.path());
+  ASSERT_EQ(o.status, 0) << o.err;
+  // The seed, the uncommitted diff (same first line, another second line) and the summaries of a
+  // run of 10 steps and one of 20.
+  EXPECT_EQ(o.out,
+            "differs,section,key,a,b\n"
+            "*,config,experiment.seed,1,2\n"
+            "*,meta,git_diff,same (2 lines),same (2 lines)\n"
+            "*,summary,final_train_loss,4.9,4.8\n"
+            "*,summary,tokens_seen,320,640\n"
+            "*,summary,wall_s,5,10\n");
 }
 
 TEST(Report, IsOneSelfContainedPageWithEveryRunAndEscapedSamples) {
@@ -501,19 +674,8 @@ TEST(Browser, ReportRendersInHeadlessChromium) {
 // tools/runs_to_pandas.py on a folder of runs: the DataFrame holds every val row of every run with
 // its config. Skipped, naming the module, where Debian's h5py or pandas is missing.
 TEST(RunsToPandas, LoadsAFolderIntoOneDataFrame) {
-  // The first python3 that has both modules: PATH's (it may be a pyenv one), then Debian's.
-  std::string python3, missing;
-  for (const std::string candidate : {"python3", "/usr/bin/python3"}) {
-    const std::string probe =
-        shell(candidate +
-              " -c 'import importlib.util as u; print(*[m for m in (\"h5py\", \"pandas\") "
-              "if u.find_spec(m) is None])' 2>/dev/null || echo python3");
-    if (probe == "\n") {
-      python3 = candidate;
-      break;
-    }
-    missing = probe.substr(0, probe.size() - 1);
-  }
+  std::string missing;
+  const std::string python3 = python_with("h5py pandas", missing);
   NANOLAB_NEEDS(!python3.empty(), "runs_to_pandas needs Python modules missing here: " << missing
                  << " (apt-get install python3-h5py python3-pandas)");
   TempDir tmp;

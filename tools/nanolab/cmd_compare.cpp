@@ -1,8 +1,9 @@
 // `nanolab compare PATH... [--metric KEY] [--sort KEY] [--where key=value[,value]]... [--all-keys]
-// [--group-seeds] [--format table|csv|json|markdown] [--plot FILE.svg] [--x step|tokens|wall]
-// [--log-y] [--smooth N]`: the table of runs with the configuration keys that differ between them
-// (docs/compare.md), on stdout; optionally the metric's curves as an SVG file. The work is in the
-// framework (nanolab/report.hpp); this file only maps options onto it.
+// [--group-seeds] [--baseline KEY=VALUE]... [--format table|csv|json|markdown] [--plot FILE.svg]
+// [--x step|tokens|wall] [--log-y] [--smooth N]`: the table of runs with the configuration keys
+// that differ between them, or of seed groups with their statistics (docs/compare.md), on stdout;
+// optionally the metric's curves as an SVG file. The work is in the framework
+// (nanolab/report.hpp); this file only maps options onto it.
 #include <cstdio>
 
 #include "commands.hpp"
@@ -26,7 +27,11 @@ int compare(const Parsed& a) {
   const std::vector<report::Run> runs =
       report::filter_runs(read_runs("compare", a.positional()), o);
   if (runs.empty()) throw ConfigError("no run matches the --where filters");
-  const std::string text = report::render(report::compare_table(runs, o), format);
+  report::Table table = report::compare_table(runs, o);
+  // Seed groups for a reader: mean ± std in one cell (csv and json keep a column for each).
+  if (format == report::Format::table || format == report::Format::markdown)
+    table = report::spread_cells(table, o.metric);
+  const std::string text = report::render(table, format);
   std::fwrite(text.data(), 1, text.size(), stdout);
 
   if (a.has("--plot")) {

@@ -1,8 +1,12 @@
-// `nanolab diff RUN_A RUN_B [--format table|csv|json|markdown]`: two runs side by side — the
-// configuration keys that differ, plugins (name, version, sha256), provenance (git commit, dirty
-// flag, library versions) and summary metrics — then the uncommitted git diff of each run when the
-// two differ (docs/compare.md). The table is built by the framework (report::diff_table).
+// `nanolab diff RUN_A RUN_B [--only-differ] [--format table|csv|json|markdown]`: two runs side by
+// side — the configuration keys that differ, plugins (name, version, sha256), provenance (git
+// commit, dirty flag, library versions) and summary metrics, each row that differs marked `*` —
+// then the uncommitted git diff of each run when the two differ (docs/compare.md). The table is
+// built by the framework (report::diff_table).
+#include <unistd.h>
+
 #include <cstdio>
+#include <sstream>
 
 #include "commands.hpp"
 #include "nanolab/errors.hpp"
@@ -22,7 +26,16 @@ int diff(const Parsed& a) {
                         " runs; diff takes one run directory or run.h5 for each side");
     runs.push_back(report::load_run(files[0]));
   }
-  std::string text = report::render(report::diff_table(runs[0], runs[1]), format);
+  std::string text =
+      report::render(report::diff_table(runs[0], runs[1], a.has("--only-differ")), format);
+  // At a terminal, the rows that differ (marked `*`) in bold as well.
+  if (format == report::Format::table && isatty(STDOUT_FILENO)) {
+    std::string bold;
+    std::istringstream lines(text);
+    for (std::string line; std::getline(lines, line);)
+      bold += line.rfind('*', 0) == 0 ? "\033[1m" + line + "\033[0m\n" : line + "\n";
+    text = bold;
+  }
   auto git_diff = [](const report::Run& run) {
     const auto it = run.log.meta.find("git_diff");
     return it == run.log.meta.end() ? std::string() : it->second;
@@ -45,6 +58,7 @@ void add_diff(CLI::App& nanolab, Commands& commands) {
       "diff", "two runs side by side: configuration, plugins, git, versions and summary");
   add_positional(app, "RUN_A", "a run directory or its run.h5");
   add_positional(app, "RUN_B", "a run directory or its run.h5");
+  add_flag(app, "--only-differ", "only the rows whose two values differ");
   add_value(app, "--format", "table|csv|json|markdown",
             "how the table is written (default: table)");
   commands.push_back({app, diff});

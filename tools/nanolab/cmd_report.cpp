@@ -1,6 +1,7 @@
 // `nanolab report PATH... -o|--out report.html [--metric KEY] [--sort KEY]
-// [--where key=value[,value]]... [--group-seeds]`: one self-contained HTML page about the runs
-// (docs/compare.md); the page is built by the framework (report::report_html).
+// [--where key=value[,value]]... [--group-seeds] [--baseline KEY=VALUE]...`: one self-contained
+// HTML page about the runs (docs/compare.md); the page is built by the framework
+// (report::report_html).
 #include <cstdio>
 
 #include "commands.hpp"

@@ -9,9 +9,14 @@ void add_run_filters(CLI::App* app) {
   add_positional(app, "PATH", "run directories, run.h5 files, or folders holding runs", 1, -1);
   add_value(app, "--metric", "GROUP/NAME", "the metric shown and plotted (default: val/loss)");
   add_value(app, "--sort", "COLUMN|GROUP/NAME", "order the runs by a column or a metric");
-  add_repeated(app, "--where", "KEY=V[,V]|'GROUP/NAME<V'",
-               "keep the runs whose key has one of the values, or whose metric passes the test");
-  add_flag(app, "--group-seeds", "one row per configuration: the mean and spread over its seeds");
+  add_repeated(app, "--where", "KEY=V[,V]|KEY!=V[,V]|'KEY<V'",
+               "keep the runs whose config key, status or metric (its last value) has one of the "
+               "values, none of them, or passes the comparison (< <= > >=)");
+  add_flag(app, "--group-seeds",
+           "one row per configuration: mean, std and 95% confidence interval over its seeds");
+  add_repeated(app, "--baseline", "KEY=VALUE",
+               "with --group-seeds: the group the others are tested against (Welch's t-test p, "
+               "Hedges' g)");
 }
 
 report::CompareOptions compare_options(const Parsed& a) {
@@ -20,6 +25,7 @@ report::CompareOptions compare_options(const Parsed& a) {
   o.sort = a.get("--sort");
   for (const auto& clause : a.all("--where")) report::add_where(o, clause);
   o.group_seeds = a.has("--group-seeds");
+  for (const auto& clause : a.all("--baseline")) report::add_baseline(o, clause);
   return o;
 }
 

@@ -1,5 +1,5 @@
 // The runs that `compare` and `report` show: their PATH arguments and the options that choose and
-// order the runs (--metric, --sort, --where, --group-seeds), declared once for both; then
+// order the runs (--metric, --sort, --where, --group-seeds, --baseline), declared once for both; then
 // report::load_runs of the paths, with each file or folder that could not be read named on
 // stderr, once, while the others are shown (docs/compare.md). Not used by `diff`, whose two runs
 // are both required.

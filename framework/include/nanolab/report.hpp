@@ -6,9 +6,11 @@
 // values are the TOML value as text, so that a key differs exactly when its text differs.
 #pragma once
 
+#include <cmath>
 #include <filesystem>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "nanolab/errors.hpp"
@@ -84,11 +86,14 @@ NANOLAB_VISIBLE double last_value(const RunLog& log, const Metric& metric);
 // ConfigError naming the metric and the metrics the runs have, unless one of the runs has a value.
 NANOLAB_VISIBLE void require_metric(const std::vector<Run>& runs, const Metric& metric);
 
-// A --where clause on a metric's last value: `loss/z_loss<0.01` (<, <=, >, >=, =).
-struct MetricFilter {
-  Metric metric;
-  std::string op;
-  double value;
+// One --where clause: a configuration key, `status`, or a metric (group/name: its last value)
+// compared with values. `=` passes a run whose value is one of `values` (OR), `!=` one whose value
+// is none of them; `<`, `<=`, `>`, `>=` compare numbers, with one value. Two values are equal when
+// their text is, or when both are the same number (3e-4 and 0.0003).
+struct Where {
+  std::string key;
+  std::string op;  // =, !=, <, <=, >, >=
+  std::vector<std::string> values;
 };
 
 struct CompareOptions {
@@ -96,11 +101,11 @@ struct CompareOptions {
   // A column name, or a metric (group/name: a column of its last values is added); a leading '-'
   // sorts descending; empty: the input order.
   std::string sort;
-  // key -> accepted values (OR within a key, AND between keys); keys are config keys or "status".
-  std::map<std::string, std::vector<std::string>> where;
-  std::vector<MetricFilter> metric_where;  // AND with the above
+  std::vector<Where> where;  // AND
   bool all_keys = false;
   bool group_seeds = false;  // one row per set of runs that differ only in experiment.seed
+  // KEY=VALUE pairs (AND) naming the baseline seed group: every other group is tested against it.
+  std::vector<std::pair<std::string, std::string>> baseline;
 };
 
 // A table of text cells; a numeric cell is written so that it parses back as a number, an absent
@@ -111,23 +116,74 @@ struct Table {
   size_t first_number = 0;  // columns from here on hold metrics (JSON writes them as numbers)
 };
 
-// Parses `key=value[,value]` for CompareOptions::where (ConfigError without '='), or a metric's
-// comparison `group/name<value` for CompareOptions::metric_where.
+// Parses a --where clause into CompareOptions::where: `key=value[,value...]`,
+// `key!=value[,value...]`, or `key<value` (<=, >, >=) where the value is a number, as is every
+// value compared with a metric. A ConfigError says what is wrong with it.
 NANOLAB_VISIBLE void add_where(CompareOptions& options, const std::string& clause);
-// The runs that pass options.where and options.metric_where (a run without a value of the
-// metric does not pass).
+// Parses a --baseline clause, KEY=VALUE, into CompareOptions::baseline and sets group_seeds.
+NANOLAB_VISIBLE void add_baseline(CompareOptions& options, const std::string& clause);
+// The runs that pass every clause of options.where. A run without the key or metric does not pass,
+// nor does a value that is not a number in a comparison of numbers. A key that no run has, as a
+// config key, `status` or a metric, is a ConfigError naming the nearest ones the runs have.
 NANOLAB_VISIBLE std::vector<Run> filter_runs(std::vector<Run> runs, const CompareOptions& options);
+// One row per run; or with group_seeds one row per seed group: group, runs, seeds, the keys that
+// differ, `n` (its runs), then for every number `<number> mean`, `<number> std`, `<number> ci95`
+// (spread() over the runs that have it) and, with a baseline, `baseline` (yes on its row) and
+// `<number> p` (Welch's t-test) and `<number> g` (Hedges' g, the group minus the baseline) for
+// the other groups. A baseline that names no key the runs have, no group or several, or a
+// group with fewer than two values of the metric is a ConfigError.
 NANOLAB_VISIBLE Table compare_table(const std::vector<Run>& runs, const CompareOptions& options);
+// A seed-group table of compare_table for reading (the table and markdown formats, the report
+// page): without the run names (seeds and n remain), each number's mean and std in one cell under
+// the number's name, "1.5 ± 0.707" (the mean alone when there is no std), and the ci95, p and g
+// columns of the best value of `metric` only; means to 6 significant digits, the statistics to 3.
+// Any other table is returned as it is.
+NANOLAB_VISIBLE Table spread_cells(const Table& table, const Metric& metric);
 
-// Two runs side by side: columns section, key, <run A>, <run B>; sections "config" (the keys
-// that differ), "plugin" (every kind: name, version, sha256), "meta" (every provenance attribute:
-// git commit, dirty flag, library versions...; a multi-line value such as the git diff appears as
-// its first line and a line count) and "summary" (every metric).
-NANOLAB_VISIBLE Table diff_table(const Run& a, const Run& b);
+// Two runs side by side: columns differs ("*" on a row whose two values differ, else empty),
+// section, key, <run A>, <run B>; sections "config" (the keys that differ), "plugin" (every
+// kind: name, version, sha256), "meta" (every provenance attribute: git commit, dirty flag,
+// library versions...; a multi-line value such as the git diff appears as its first line and a
+// line count, and differs when any line does) and "summary" (every metric, as printed). With
+// `only_differ`, the rows that differ only.
+NANOLAB_VISIBLE Table diff_table(const Run& a, const Run& b, bool only_differ = false);
 
 enum class Format { table, csv, json, markdown };
 NANOLAB_VISIBLE Format parse_format(const std::string& name);
 NANOLAB_VISIBLE std::string render(const Table& table, Format format);
+
+// ---- statistics (stats.cpp) ----
+// Over the runs of a group; NaN values (a run without the number) are left out, and what cannot
+// be computed is NaN. Held to SciPy to 1e-6 by the tests.
+
+struct Spread {
+  size_t n = 0;       // values
+  double mean = NAN;  // n >= 1
+  double sd = NAN;    // sample standard deviation (n - 1): the seeds are a sample; n >= 2
+  // Half-width of the 95 % confidence interval of the mean, Student's t:
+  // t.ppf(0.975, n - 1) * sd / sqrt(n); n >= 2.
+  double ci95 = NAN;
+};
+NANOLAB_VISIBLE Spread spread(const std::vector<double>& values);
+
+// The p-quantile of Student's t distribution with `dof` degrees of freedom, which need not be
+// whole (scipy.stats.t.ppf); NaN unless 0 < p < 1 and dof > 0.
+NANOLAB_VISIBLE double student_t_quantile(double p, double dof);
+
+// Welch's t-test of mean(a) = mean(b), not assuming equal variances, two-sided: t, the
+// Welch-Satterthwaite degrees of freedom and p, as scipy.stats.ttest_ind(a, b, equal_var=False),
+// its edge cases included (no spread in either group: p = 0 for different means, NaN for equal
+// ones). NaN when a group has fewer than 2 values.
+struct Welch {
+  double t = NAN, dof = NAN, p = NAN;
+};
+NANOLAB_VISIBLE Welch welch_t_test(const std::vector<double>& a, const std::vector<double>& b);
+
+// The effect size of a against b: Hedges' g, (mean(a) - mean(b)) / s_pooled x (1 - 3 / (4 (na +
+// nb) - 9)), where s_pooled = sqrt(((na - 1) var(a) + (nb - 1) var(b)) / (na + nb - 2)); Cohen's
+// d corrected for its bias on few samples. NaN when a group has fewer than 2 values or s_pooled
+// is 0.
+NANOLAB_VISIBLE double hedges_g(const std::vector<double>& a, const std::vector<double>& b);
 
 // ---- plots ----
 enum class XAxis { step, tokens, wall };

@@ -1,6 +1,7 @@
 // The compare table (report.hpp): finding runs, flattening their configuration, the keys that
-// differ, --where filters, seed groups, the two-run diff table, and the tables' text formats.
-// Plots live in plot.cpp, the report page in html.cpp.
+// differ, --where filters, seed groups with their statistics against a --baseline, the two-run
+// diff table, and the tables' text formats. The statistics themselves live in stats.cpp, plots in
+// plot.cpp, the report page in html.cpp.
 #include <toml++/toml.h>
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include <set>
 #include <sstream>
 
+#include "nanolab/did_you_mean.hpp"
 #include "nanolab/experiment.hpp"
 #include "nanolab/interrupt.hpp"
 #include "nanolab/report.hpp"
@@ -41,14 +43,18 @@ bool parse_number(const std::string& s, double& out) {
   return end == s.c_str() + s.size();
 }
 
+// The shortest text that reads back as the same double ("" for NaN): 0.003, not toml++'s
+// 0.0030000000000000001; and every digit a statistic has, for csv and json.
+std::string exact_text(double v) {
+  if (std::isnan(v)) return "";
+  char buf[32];
+  const auto end = std::to_chars(buf, buf + sizeof buf, v).ptr;
+  return std::string(buf, end);
+}
+
 std::string value_text(const toml::node& node) {
   if (const auto* v = node.as_string()) return v->get();
-  // Shortest text that reads back as the same double: 0.003, not toml++'s 0.0030000000000000001.
-  if (const auto* v = node.as_floating_point()) {
-    char buf[32];
-    const auto end = std::to_chars(buf, buf + sizeof buf, v->get()).ptr;
-    return std::string(buf, end);
-  }
+  if (const auto* v = node.as_floating_point()) return exact_text(v->get());
   // Arrays element by element, so that betas read [0.9, 0.95] and not toml++'s 17 digits.
   if (const auto* a = node.as_array()) {
     std::string out = "[";
@@ -75,6 +81,34 @@ void flatten(const toml::table& table, const std::string& prefix,
 bool same_value(const std::string& a, const std::string& b) {
   double x, y;
   return a == b || (parse_number(a, x) && parse_number(b, y) && x == y);
+}
+
+// Every configuration key of the runs, in order.
+std::vector<std::string> config_keys(const std::vector<Run>& runs) {
+  std::set<std::string> all;
+  for (const Run& r : runs)
+    for (const auto& [k, v] : r.config) all.insert(k);
+  return {all.begin(), all.end()};
+}
+
+// The hint for a name the runs do not have: " (did you mean a or b?)" with the candidates near
+// enough to be a typo (as did_you_mean judges), else " (the nearest: a, b or c)"; the nearest
+// first, three at most.
+std::string nearest_hint(const std::string& typed, std::vector<std::string> candidates) {
+  std::stable_sort(candidates.begin(), candidates.end(), [&](const auto& a, const auto& b) {
+    return edit_distance(typed, a) < edit_distance(typed, b);
+  });
+  const size_t limit = std::max<size_t>(2, typed.size() / 3);  // did_you_mean's
+  const auto far = std::find_if(candidates.begin(), candidates.end(),
+                                [&](const auto& c) { return edit_distance(typed, c) > limit; });
+  const bool typo = far != candidates.begin();
+  if (typo) candidates.erase(far, candidates.end());
+  if (candidates.size() > 3) candidates.resize(3);
+  std::string out;
+  for (size_t i = 0; i < candidates.size(); ++i)
+    out += (i == 0 ? "" : i + 1 == candidates.size() ? " or " : ", ") + candidates[i];
+  if (out.empty()) return "";
+  return typo ? " (did you mean " + out + "?)" : " (the nearest: " + out + ")";
 }
 
 struct Numbers {
@@ -116,6 +150,8 @@ std::vector<double> as_vector(const Numbers& n) {
   return {n.params, n.best, n.best_step, n.final_train, n.tokens_per_s, n.wall_s};
 }
 
+// The column of the metric's best value among number_columns.
+constexpr size_t best_column = 1;
 std::vector<std::string> number_columns(const Metric& metric) {
   return {"params", "best " + metric.name, "best step", "final train loss", "tokens/s", "wall s"};
 }
@@ -147,6 +183,11 @@ std::string csv_cell(const std::string& s) {
   std::string out = "\"";
   for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
   return out + "\"";
+}
+
+// The columns a text takes in a terminal: its UTF-8 code points (a "±" is one, not two bytes).
+size_t text_width(const std::string& s) {
+  return size_t(std::count_if(s.begin(), s.end(), [](char c) { return (c & 0xC0) != 0x80; }));
 }
 
 std::string markdown_cell(const std::string& s) {
@@ -241,11 +282,8 @@ LoadedRuns load_runs(const std::vector<std::filesystem::path>& paths) {
 }
 
 std::vector<std::string> differing_keys(const std::vector<Run>& runs) {
-  std::set<std::string> all;
-  for (const Run& r : runs)
-    for (const auto& [k, v] : r.config) all.insert(k);
   std::vector<std::string> out;
-  for (const auto& key : all) {
+  for (const auto& key : config_keys(runs)) {
     const std::string* first = nullptr;
     bool differs = false;
     for (const Run& r : runs) {
@@ -298,11 +336,16 @@ Metric parse_metric(const std::string& name) {
 }
 
 namespace {
-bool builtin_metric(const std::string& m) {
-  static const std::set<std::string> builtin = {
+// The metrics of the train and val rows, which every run logs.
+const std::vector<std::string>& builtin_metrics() {
+  static const std::vector<std::string> builtin = {
       "val/loss", "val/accuracy",    "val/train_loss",    "train/loss",
       "train/lr", "train/grad_norm", "train/tokens_per_s"};
-  return builtin.count(m) > 0;
+  return builtin;
+}
+bool builtin_metric(const std::string& m) {
+  const auto& all = builtin_metrics();
+  return std::find(all.begin(), all.end(), m) != all.end();
 }
 }  // namespace
 
@@ -350,69 +393,172 @@ std::vector<Point> metric_points(const RunLog& log, const Metric& metric) {
 }
 
 void add_where(CompareOptions& options, const std::string& clause) {
-  const size_t op_at = clause.find_first_of("<>=");
-  if (op_at != std::string::npos && op_at > 0 && clause.substr(0, op_at).find('/') != std::string::npos) {
-    // A metric: its last value compared with a number.
-    const size_t value_at = clause.compare(op_at + 1, 1, "=") == 0 && clause[op_at] != '=' ? op_at + 2
-                                                                                          : op_at + 1;
-    MetricFilter filter{parse_metric(clause.substr(0, op_at)), clause.substr(op_at, value_at - op_at),
-                        0.0};
-    if (!parse_number(clause.substr(value_at), filter.value))
-      throw ConfigError("--where '" + clause + "': expected a number after " + filter.op +
-                        ", e.g. --where 'loss/z_loss<0.01'");
-    options.metric_where.push_back(std::move(filter));
-    return;
-  }
-  const size_t eq = clause.find('=');
-  if (eq == std::string::npos || eq == 0)
+  const std::string examples =
+      ", e.g. --where optimizer.lr=3e-4,1e-3, --where 'model.n_layer>=4' or --where 'val/loss<2'";
+  const auto trim = [](std::string s) {
+    s.erase(0, s.find_first_not_of(' '));
+    s.erase(s.find_last_not_of(' ') + 1);
+    return s;
+  };
+  const size_t at = clause.find_first_of("<>=!");
+  const bool two = at != std::string::npos && at + 1 < clause.size() && clause[at + 1] == '=';
+  Where w;
+  if (at != std::string::npos)
+    w = {trim(clause.substr(0, at)), clause.substr(at, two ? 2 : 1), {}};
+  if (w.op == "==") w.op = "=";
+  if (w.key.empty() || w.op == "!")
     throw ConfigError("--where '" + clause +
-                      "': expected key=value[,value...], e.g. "
-                      "--where optimizer.lr=3e-4,1e-3");
-  auto& values = options.where[clause.substr(0, eq)];
-  std::stringstream rest(clause.substr(eq + 1));
-  for (std::string v; std::getline(rest, v, ',');) values.push_back(v);
+                      "': expected KEY OP VALUE with OP one of = != < <= > >=" + examples);
+  const bool metric = w.key.find('/') != std::string::npos;
+  if (metric) parse_metric(w.key);  // a name that cannot be a metric is an error here
+  const std::string rest = clause.substr(at + (two ? 2 : 1));
+  if (w.op == "=" || w.op == "!=") {
+    std::stringstream in(rest);
+    for (std::string v; std::getline(in, v, ',');) w.values.push_back(trim(v));
+  } else {
+    w.values = {trim(rest)};
+  }
+  if (w.values.empty())
+    throw ConfigError("--where '" + clause + "': expected a value after " + w.op + examples);
+  double number;
+  for (const auto& v : w.values)
+    if ((metric || (w.op != "=" && w.op != "!=")) && !parse_number(v, number))
+      throw ConfigError("--where '" + clause + "': expected a number after " + w.op + ", not '" +
+                        v + "'" + examples);
+  options.where.push_back(std::move(w));
 }
 
+void add_baseline(CompareOptions& options, const std::string& clause) {
+  const size_t eq = clause.find('=');
+  if (eq == std::string::npos || eq == 0 || eq + 1 == clause.size())
+    throw ConfigError("--baseline '" + clause +
+                      "': expected KEY=VALUE, the configuration of the seed group the others are "
+                      "tested against, e.g. --baseline optimizer.lr=1e-3");
+  options.baseline.emplace_back(clause.substr(0, eq), clause.substr(eq + 1));
+  options.group_seeds = true;
+}
+
+namespace {
+
+// The clause as it was typed, for messages.
+std::string where_text(const Where& w) {
+  std::string values;
+  for (const auto& v : w.values) values += (values.empty() ? "" : ",") + v;
+  return w.key + w.op + values;
+}
+
+// ConfigError unless some run has the clause's key: a config key, `status`, or a metric that a
+// run recorded or that every run logs.
+void require_key(const std::vector<Run>& runs, const Where& w) {
+  if (w.key == "status") return;
+  const bool metric = w.key.find('/') != std::string::npos;
+  if (metric && builtin_metric(w.key)) return;
+  for (const Run& r : runs)
+    if (metric ? r.log.metrics.count(w.key) > 0 : r.config.count(w.key) > 0) return;
+  std::vector<std::string> names = config_keys(runs);
+  names.push_back("status");
+  std::set<std::string> metrics(builtin_metrics().begin(), builtin_metrics().end());
+  for (const Run& r : runs)
+    for (const auto& [name, series] : r.log.metrics) metrics.insert(name);
+  names.insert(names.end(), metrics.begin(), metrics.end());
+  throw ConfigError("--where '" + where_text(w) + "': no run has the config key or metric '" +
+                    w.key + "'" + nearest_hint(w.key, names));
+}
+
+bool passes(const Run& run, const Where& w) {
+  std::string text;
+  double number = NAN;
+  if (w.key.find('/') != std::string::npos) {
+    number = last_value(run.log, parse_metric(w.key));
+    if (std::isnan(number)) return false;
+    text = exact_text(number);
+  } else if (w.key == "status") {
+    text = run.log.status;
+  } else {
+    const auto it = run.config.find(w.key);
+    if (it == run.config.end()) return false;
+    text = it->second;
+    if (!parse_number(text, number)) number = NAN;
+  }
+  if (w.op == "=" || w.op == "!=") {
+    const bool any = std::any_of(w.values.begin(), w.values.end(),
+                                 [&](const std::string& v) { return same_value(v, text); });
+    return any == (w.op == "=");
+  }
+  double value = 0;
+  parse_number(w.values.front(), value);  // add_where checked it
+  // NaN (a value that is not a number) passes no comparison.
+  return w.op == "<"    ? number < value
+         : w.op == "<=" ? number <= value
+         : w.op == ">"  ? number > value
+                        : number >= value;
+}
+
+}  // namespace
+
 std::vector<Run> filter_runs(std::vector<Run> runs, const CompareOptions& options) {
-  for (const MetricFilter& f : options.metric_where) require_metric(runs, f.metric);
+  for (const Where& w : options.where) require_key(runs, w);
   std::erase_if(runs, [&](const Run& run) {
-    for (const auto& [key, accepted] : options.where) {
-      std::string value;
-      if (key == "status") {
-        value = run.log.status;
-      } else {
-        auto it = run.config.find(key);
-        if (it == run.config.end()) return true;
-        value = it->second;
-      }
-      if (std::none_of(accepted.begin(), accepted.end(),
-                       [&](const std::string& a) { return same_value(a, value); }))
-        return true;
-    }
-    for (const MetricFilter& f : options.metric_where) {
-      const double v = last_value(run.log, f.metric);
-      const bool pass = f.op == "<"    ? v < f.value
-                        : f.op == "<=" ? v <= f.value
-                        : f.op == ">"  ? v > f.value
-                        : f.op == ">=" ? v >= f.value
-                                       : v == f.value;
-      if (!pass) return true;  // NaN (no value) passes no comparison
-    }
-    return false;
+    return !std::all_of(options.where.begin(), options.where.end(),
+                        [&](const Where& w) { return passes(run, w); });
   });
   return runs;
 }
 
-Table compare_table(const std::vector<Run>& runs, const CompareOptions& options) {
-  std::vector<std::string> keys;
-  if (options.all_keys) {
-    std::set<std::string> all;
-    for (const Run& r : runs)
-      for (const auto& [k, v] : r.config) all.insert(k);
-    keys.assign(all.begin(), all.end());
-  } else {
-    keys = differing_keys(runs);
+namespace {
+
+// The group that every --baseline clause names, after the checks that make its tests meaningful:
+// each key is one the runs have (not the seed, which varies within a group), exactly one group
+// matches, and every group has at least two values of the metric's best (values[g][best_column]).
+size_t baseline_group(const std::vector<Run>& runs, const std::vector<SeedGroup>& groups,
+                      const std::vector<std::vector<std::vector<double>>>& values,
+                      const CompareOptions& options) {
+  std::string named;
+  for (const auto& [key, value] : options.baseline)
+    named += (named.empty() ? "" : " ") + key + "=" + value;
+  const std::string what = "--baseline " + named + ": ";
+  const std::vector<std::string> keys = config_keys(runs);
+  for (const auto& [key, value] : options.baseline) {
+    if (key == seed_key)
+      throw ConfigError(what + "experiment.seed varies within a seed group; name the baseline by "
+                               "a key that differs between groups");
+    if (!std::binary_search(keys.begin(), keys.end(), key))
+      throw ConfigError(what + "no run has the key '" + key + "'" + nearest_hint(key, keys));
   }
+  std::vector<size_t> matches;
+  std::string labels;
+  for (size_t g = 0; g < groups.size(); ++g) {
+    labels += (labels.empty() ? "" : "; ") + groups[g].label;
+    const auto& config = groups[g].runs.front()->config;
+    if (std::all_of(options.baseline.begin(), options.baseline.end(), [&](const auto& clause) {
+          auto it = config.find(clause.first);
+          return it != config.end() && same_value(it->second, clause.second);
+        }))
+      matches.push_back(g);
+  }
+  if (matches.empty())
+    throw ConfigError(what + "no seed group has it (the groups: " + labels + ")");
+  if (matches.size() > 1) {
+    std::string which;
+    for (size_t g : matches) which += (which.empty() ? "" : "; ") + groups[g].label;
+    throw ConfigError(what + std::to_string(matches.size()) + " seed groups have it (" + which +
+                      "): add a --baseline KEY=VALUE that only one of them has");
+  }
+  for (size_t g = 0; g < groups.size(); ++g) {
+    const size_t n = spread(values[g][best_column]).n;
+    if (n < 2)
+      throw ConfigError(what + "the group " + groups[g].label + " has " + std::to_string(n) +
+                        " value(s) of best " + options.metric.name +
+                        "; Welch's t-test needs at least 2 per group: add seeds, or leave the "
+                        "group out with --where");
+  }
+  return matches.front();
+}
+
+}  // namespace
+
+Table compare_table(const std::vector<Run>& runs, const CompareOptions& options) {
+  std::vector<std::string> keys = options.all_keys ? config_keys(runs) : differing_keys(runs);
   Table t;
   require_metric(runs, options.metric);
   std::vector<std::string> numbers = number_columns(options.metric);
@@ -447,40 +593,51 @@ Table compare_table(const std::vector<Run>& runs, const CompareOptions& options)
     }
   } else {
     std::erase(keys, std::string(seed_key));
+    const std::vector<SeedGroup> groups = seed_groups(runs);
     t.columns = {"group", "runs", "seeds"};  // runs: the names of the group's runs
+    if (!options.baseline.empty()) t.columns.push_back("baseline");
     t.columns.insert(t.columns.end(), keys.begin(), keys.end());
     t.first_number = t.columns.size();
-    for (const auto& c : numbers) {
-      t.columns.push_back(c + " mean");
-      t.columns.push_back(c + " std");
+    t.columns.push_back("n");
+    std::vector<std::string> stats = {" mean", " std", " ci95"};
+    if (!options.baseline.empty()) stats.insert(stats.end(), {" p", " g"});
+    for (const auto& c : numbers)
+      for (const auto& stat : stats) t.columns.push_back(c + stat);
+    // values[group][number]: the number of each run of the group
+    std::vector<std::vector<std::vector<double>>> values(groups.size());
+    for (size_t g = 0; g < groups.size(); ++g) {
+      values[g].resize(numbers.size());
+      for (const Run* r : groups[g].runs) {
+        const std::vector<double> v = numbers_with_sort(r->log);
+        for (size_t c = 0; c < numbers.size(); ++c) values[g][c].push_back(v[c]);
+      }
     }
-    for (const SeedGroup& group : seed_groups(runs)) {
-      const auto& members = group.runs;
+    const std::optional<size_t> base =
+        options.baseline.empty() ? std::nullopt
+                                 : std::optional(baseline_group(runs, groups, values, options));
+    for (size_t g = 0; g < groups.size(); ++g) {
+      const auto& members = groups[g].runs;
       std::string names, seeds;
       for (const Run* r : members) {
         names += (names.empty() ? "" : " ") + r->log.run;
         auto it = r->config.find(seed_key);
         seeds += (seeds.empty() ? "" : " ") + (it == r->config.end() ? "" : it->second);
       }
-      std::vector<std::string> row = {group.label, names, seeds};
+      std::vector<std::string> row = {groups[g].label, names, seeds};
+      if (base) row.push_back(g == *base ? "yes" : "");
       for (const auto& key : keys) {
         auto it = members.front()->config.find(key);
         row.push_back(it == members.front()->config.end() ? "" : it->second);
       }
-      std::vector<std::vector<double>> columns;
-      for (const Run* r : members) columns.push_back(numbers_with_sort(r->log));
+      row.push_back(std::to_string(members.size()));
+      // Every digit (spread_cells rounds them for reading).
       for (size_t c = 0; c < numbers.size(); ++c) {
-        double sum = 0, n = 0;
-        for (const auto& v : columns)
-          if (!std::isnan(v[c])) sum += v[c], n += 1;
-        const double mean = n ? sum / n : NAN;
-        double sq = 0;
-        for (const auto& v : columns)
-          if (!std::isnan(v[c])) sq += (v[c] - mean) * (v[c] - mean);
-        // The sample standard deviation (n - 1): the seeds are a sample of all seeds.
-        const double sd = n > 1 ? std::sqrt(sq / (n - 1)) : (n == 1 ? 0.0 : NAN);
-        row.push_back(number_text(mean));
-        row.push_back(number_text(sd));
+        const Spread s = spread(values[g][c]);
+        for (double v : {s.mean, s.sd, s.ci95}) row.push_back(exact_text(v));
+        if (!base) continue;
+        const bool other = g != *base;
+        row.push_back(other ? exact_text(welch_t_test(values[g][c], values[*base][c]).p) : "");
+        row.push_back(other ? exact_text(hedges_g(values[g][c], values[*base][c])) : "");
       }
       t.rows.push_back(std::move(row));
     }
@@ -491,20 +648,85 @@ Table compare_table(const std::vector<Run>& runs, const CompareOptions& options)
   return t;
 }
 
-Table diff_table(const Run& a, const Run& b) {
+Table spread_cells(const Table& table, const Metric& metric) {
+  if (table.columns.empty() || table.columns[0] != "group") return table;
+  const auto ends_with = [](const std::string& s, const std::string& end) {
+    return s.size() > end.size() && s.compare(s.size() - end.size(), end.size(), end) == 0;
+  };
+  const std::string best = "best " + metric.name;
+  // Each column of the result: a text column as it is, a number (a mean, with its std), or
+  // one of the metric's statistics.
+  enum class Kind { text, number, statistic };
+  struct Source {
+    std::string name;
+    size_t column;
+    Kind kind;
+    std::optional<size_t> sd;
+  };
+  std::vector<Source> sources;
+  Table out;
+  for (size_t c = 0; c < table.columns.size(); ++c) {
+    const std::string& name = table.columns[c];
+    if (name == "runs" && c < table.first_number) continue;  // the seeds and n say it shorter
+    if (c <= table.first_number) {  // the group's text columns, then n
+      if (c == table.first_number) out.first_number = sources.size();
+      sources.push_back({name, c, Kind::text, std::nullopt});
+    } else if (ends_with(name, " mean")) {
+      const std::string number = name.substr(0, name.size() - 5);
+      const bool paired = c + 1 < table.columns.size() && table.columns[c + 1] == number + " std";
+      sources.push_back({number, c, Kind::number, paired ? std::optional(c + 1) : std::nullopt});
+    } else if (!ends_with(name, " std") && name.rfind(best + " ", 0) == 0) {
+      sources.push_back({name, c, Kind::statistic, std::nullopt});  // the metric's ci95, p, g
+    }
+  }
+  for (const Source& s : sources) out.columns.push_back(s.name);
+  // A mean to 6 significant digits, as the other tables print numbers; a std, interval, p or g
+  // to 3, which is all the seeds can tell (a whole number or one of 100 and more in full).
+  const auto rounded = [](const std::string& cell, int digits) {
+    double v;
+    if (!parse_number(cell, v)) return cell;
+    if (digits == 6 || v == std::trunc(v)) return number_text(v);
+    char buf[32];
+    std::snprintf(buf, sizeof buf, std::fabs(v) >= 100 ? "%.0f" : "%.3g", v);
+    return std::string(buf);
+  };
+  for (const auto& row : table.rows) {
+    std::vector<std::string>& cells = out.rows.emplace_back();
+    for (const Source& s : sources) {
+      const std::string& cell = row[s.column];
+      if (s.kind == Kind::text)
+        cells.push_back(cell);
+      else if (s.kind == Kind::statistic)
+        cells.push_back(rounded(cell, 3));
+      else if (!s.sd || cell.empty() || row[*s.sd].empty())
+        cells.push_back(rounded(cell, 6));
+      else
+        cells.push_back(rounded(cell, 6) + " ± " + rounded(row[*s.sd], 3));
+    }
+  }
+  return out;
+}
+
+Table diff_table(const Run& a, const Run& b, bool only_differ) {
   Table t;
-  t.columns = {"section", "key", a.log.run, b.log.run};
+  t.columns = {"differs", "section", "key", a.log.run, b.log.run};
   if (a.log.run == b.log.run) {  // same run name in two experiments or folders
-    t.columns[2] = a.file.parent_path().string();
-    t.columns[3] = b.file.parent_path().string();
+    t.columns[3] = a.file.parent_path().string();
+    t.columns[4] = b.file.parent_path().string();
   }
   t.first_number = t.columns.size();
+  // `differs` compares the values themselves: two uncommitted diffs with the same first line.
+  auto add = [&](const std::string& section, const std::string& key, const std::string& in_a,
+                 const std::string& in_b, bool differs) {
+    if (differs || !only_differ)
+      t.rows.push_back({differs ? "*" : "", section, key, in_a, in_b});
+  };
   auto value = [](const auto& map, const std::string& key) -> std::string {
     auto it = map.find(key);
     return it == map.end() ? "" : it->second;
   };
   for (const auto& key : differing_keys({a, b}))
-    t.rows.push_back({"config", key, value(a.config, key), value(b.config, key)});
+    add("config", key, value(a.config, key), value(b.config, key), true);
   auto plugins_of = [](const RunLog& log) {
     std::map<std::string, std::string> m;
     for (const PluginRecord& p : log.plugins)
@@ -515,7 +737,8 @@ Table diff_table(const Run& a, const Run& b) {
   std::set<std::string> kinds;
   for (const auto& m : {pa, pb})
     for (const auto& [k, v] : m) kinds.insert(k);
-  for (const auto& k : kinds) t.rows.push_back({"plugin", k, value(pa, k), value(pb, k)});
+  for (const auto& k : kinds)
+    add("plugin", k, value(pa, k), value(pb, k), value(pa, k) != value(pb, k));
   // A multi-line value (the uncommitted diff) would break every format's rows.
   auto one_line = [](const std::string& v) {
     const size_t nl = v.find('\n');
@@ -526,8 +749,10 @@ Table diff_table(const Run& a, const Run& b) {
   std::set<std::string> meta;
   for (const auto& m : {a.log.meta, b.log.meta})
     for (const auto& [k, v] : m) meta.insert(k);
-  for (const auto& k : meta)
-    t.rows.push_back({"meta", k, one_line(value(a.log.meta, k)), one_line(value(b.log.meta, k))});
+  for (const auto& k : meta) {
+    const std::string in_a = value(a.log.meta, k), in_b = value(b.log.meta, k);
+    add("meta", k, one_line(in_a), one_line(in_b), in_a != in_b);
+  }
   std::set<std::string> metrics;
   for (const auto& m : {a.log.summary, b.log.summary})
     for (const auto& [k, v] : m) metrics.insert(k);
@@ -535,8 +760,10 @@ Table diff_table(const Run& a, const Run& b) {
     auto it = m.find(k);
     return it == m.end() ? std::string() : number_text(it->second);
   };
-  for (const auto& k : metrics)
-    t.rows.push_back({"summary", k, metric(a.log.summary, k), metric(b.log.summary, k)});
+  for (const auto& k : metrics) {
+    const std::string in_a = metric(a.log.summary, k), in_b = metric(b.log.summary, k);
+    add("summary", k, in_a, in_b, in_a != in_b);
+  }
   return t;
 }
 
@@ -554,13 +781,13 @@ std::string render(const Table& table, Format format) {
     case Format::table: {
       std::vector<size_t> width(table.columns.size());
       for (size_t c = 0; c < width.size(); ++c) {
-        width[c] = table.columns[c].size();
-        for (const auto& row : table.rows) width[c] = std::max(width[c], row[c].size());
+        width[c] = text_width(table.columns[c]);
+        for (const auto& row : table.rows) width[c] = std::max(width[c], text_width(row[c]));
       }
       auto line = [&](const std::vector<std::string>& cells) {
         std::string l;
         for (size_t c = 0; c < cells.size(); ++c) {
-          l += cells[c] + std::string(width[c] - cells[c].size(), ' ');
+          l += cells[c] + std::string(width[c] - text_width(cells[c]), ' ');
           if (c + 1 < cells.size()) l += "  ";
         }
         while (!l.empty() && l.back() == ' ') l.pop_back();

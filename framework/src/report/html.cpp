@@ -55,7 +55,7 @@ std::string report_html(const std::vector<Run>& runs, const CompareOptions& opti
   out += "<h1>" + html_escape(title) + "</h1>\n";
 
   out += "<section id=\"compare\"><h2>Runs</h2>\n";
-  const Table table = compare_table(runs, options);
+  const Table table = spread_cells(compare_table(runs, options), options.metric);
   out += html_table(table, options.group_seeds ? size_t(-1) : 1);
   out += "</section>\n";
 

@@ -64,5 +64,67 @@ TEST(SeedGroups, OneGroupIsNamedAfterItsFirstRun) {
   EXPECT_EQ(groups[0].label, "first");
 }
 
+// The names of the runs that pass the --where clauses.
+std::string kept(const std::vector<report::Run>& runs, const std::vector<std::string>& clauses) {
+  CompareOptions options;
+  for (const auto& clause : clauses) add_where(options, clause);
+  std::string names;
+  for (const Run& r : filter_runs(runs, options)) names += (names.empty() ? "" : " ") + r.log.run;
+  return names;
+}
+
+TEST(Where, ComparesNumbersAsNumbersAndTextAsText) {
+  std::vector<report::Run> runs{
+      run_with("small", {{"optimizer.lr", "0.0003"}, {"model.n_layer", "2"},
+                         {"model.position", "rope"}}),
+      run_with("big", {{"optimizer.lr", "0.003"}, {"model.n_layer", "12"},
+                       {"model.position", "learned"}}),
+      run_with("none", {{"optimizer.lr", "0.001"}, {"model.n_layer", "4"}}),
+  };
+  runs[2].log.status = "failed";
+  EXPECT_EQ(kept(runs, {"optimizer.lr>=1e-3"}), "big none");
+  EXPECT_EQ(kept(runs, {"optimizer.lr<1e-3"}), "small");
+  EXPECT_EQ(kept(runs, {"optimizer.lr=3e-4"}), "small");  // 3e-4 is 0.0003
+  EXPECT_EQ(kept(runs, {"optimizer.lr==3e-4,0.001"}), "small none");
+  EXPECT_EQ(kept(runs, {"optimizer.lr!=3e-4,0.001"}), "big");
+  // 12 > 4 as numbers, though "12" < "4" as text.
+  EXPECT_EQ(kept(runs, {"model.n_layer>4"}), "big");
+  EXPECT_EQ(kept(runs, {"model.n_layer <= 4"}), "small none");
+  EXPECT_EQ(kept(runs, {"model.n_layer>=2", "optimizer.lr>3e-4"}), "big none");  // AND
+  // Text: equality only; a missing key passes nothing, not even !=.
+  EXPECT_EQ(kept(runs, {"model.position=rope"}), "small");
+  EXPECT_EQ(kept(runs, {"model.position!=rope"}), "big");
+  EXPECT_EQ(kept(runs, {"status!=failed"}), "small big");
+}
+
+TEST(Where, ABadClauseOrUnknownKeyIsAConfigErrorWithTheNearestNames) {
+  const std::vector<report::Run> runs{run_with("a", {{"optimizer.lr", "0.001"}})};
+  auto message = [&](const std::string& clause) -> std::string {
+    try {
+      kept(runs, {clause});
+    } catch (const ConfigError& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  EXPECT_NE(message("optimizer.lr").find("expected KEY OP VALUE"), std::string::npos);
+  EXPECT_NE(message("<3").find("expected KEY OP VALUE"), std::string::npos);
+  EXPECT_NE(message("optimizer.lr!3").find("expected KEY OP VALUE"), std::string::npos);
+  EXPECT_NE(message("optimizer.lr>=fast").find("expected a number after >=, not 'fast'"),
+            std::string::npos);
+  EXPECT_NE(message("val/loss=low").find("expected a number after =, not 'low'"),
+            std::string::npos);
+  EXPECT_NE(message("optimizer.lr=").find("expected a value after ="), std::string::npos);
+  EXPECT_EQ(message("optimizr.lr>=1e-3"),
+            "--where 'optimizr.lr>=1e-3': no run has the config key or metric 'optimizr.lr' "
+            "(did you mean optimizer.lr?)");
+  EXPECT_NE(message("val_loss<2").find("(did you mean val/loss?)"), std::string::npos)
+      << message("val_loss<2");
+  EXPECT_NE(message("val/los<2").find("(did you mean val/loss?)"), std::string::npos)
+      << message("val/los<2");
+  // Nothing near: the nearest names all the same.
+  EXPECT_NE(message("zzz=1").find("(the nearest: "), std::string::npos) << message("zzz=1");
+}
+
 }  // namespace
 }  // namespace nanolab::report
