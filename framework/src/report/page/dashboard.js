@@ -7,7 +7,9 @@
 "use strict";
 
 const POLL_MS = 1000;
-const POINT_BUDGET = 400000;  // points per chart request, over all its runs
+const POINT_BUDGET = 200000;  // points per chart request, over all its runs
+const COARSE_ABOVE = 50, COARSE_POINTS = 32;  // see Chart.update
+const RAW_UP_TO = 200;  // runs in a chart up to which the raw curves are drawn behind
 const PALETTE = [[31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 40], [148, 103, 189],
                  [140, 86, 75], [227, 119, 194], [127, 127, 127], [188, 189, 34], [23, 190, 207]];
 
@@ -297,15 +299,20 @@ function toggle(key) {
 
 // ---- charts ----------------------------------------------------------------------------------
 
-// The end of a run's x axis: its planned last step (max_iters), in steps, tokens, or seconds (a
-// running run's wall time extrapolated to max_iters), so that the grid of downsampled points
-// stays put while the run grows.
-function runEnd(r) {
-  const steps = Math.max(r.max_iters || 0, r.last_step || 0);
+// How far a run's curves reach on the x axis.
+function runExtent(r) {
+  const steps = r.last_step || 0;
   if (state.x === "step") return steps;
   if (state.x === "tokens") return steps * (r.tokens_per_step || 1);
-  const wall = r.wall_s || 0;
-  return r.status === "running" && r.last_step > 0 ? wall * steps / r.last_step : wall;
+  return r.wall_s || 0;
+}
+
+// The x range [0, hi] a chart asks its curves for: the runs' extent, rounded up to a power of two
+// while one of them is still running, so that the grid of downsampled points (and so every run's
+// curve) is fetched again only when the longest run has doubled, not at each new row.
+function chartEnd(runs) {
+  const extent = Math.max(1, ...runs.map(runExtent));
+  return runs.some((r) => r.status === "running") ? 2 ** Math.ceil(Math.log2(extent)) : extent;
 }
 
 function metricOrder(a, b) {
@@ -321,7 +328,7 @@ const observer = new IntersectionObserver((entries) => {
     chart.onScreen = e.isIntersecting;
     if (chart.onScreen) chart.update();
   }
-}, { rootMargin: "300px" });
+});
 
 class Chart {
   constructor(experiment, metric, parent) {
@@ -349,28 +356,35 @@ class Chart {
 
   async update() {
     const runs = this.runs();
-    const hi = Math.max(1, ...runs.map(runEnd));
+    const hi = chartEnd(runs);
     const key = `${state.x}|${hi}`;
     const stale = runs.filter((r) => {
       const d = this.data.get(r.id);
       return !d || d.version !== r.version || d.key !== key;
     });
+    // A chart of many runs is drawn first from a coarse answer (COARSE_POINTS a curve, quick to
+    // send and draw), then again at full resolution.
+    const coarse = runs.length > COARSE_ABOVE && runs.every((r) => !this.data.has(r.id));
     if (stale.length && this.onScreen && !this.pending) {
       this.pending = true;
       const width = Math.max(320, Math.round(this.area.clientWidth || 560));
-      const points = Math.max(16, Math.min(width, Math.floor(POINT_BUDGET / Math.max(1, runs.length))));
+      const points = coarse ? COARSE_POINTS
+        : Math.max(16, Math.min(width, Math.floor(POINT_BUDGET / Math.max(1, runs.length))));
       const query = new URLSearchParams({ ids: stale.map((r) => r.id).join(","), metric: this.metric,
                                           x: state.x, points, lo: 0, hi });
       try {
         for (const answer of await fetchJson(`/api/metrics?${query}`)) {
           const m = answer.metrics[this.metric] || { x: [], y: [] };
-          this.data.set(answer.id, { version: answer.version, key, x: m.x, y: m.y });
+          this.data.set(answer.id, { version: answer.version, key: coarse ? `${key}|coarse` : key,
+                                     x: m.x, y: m.y });
         }
       } catch (err) {
         showError(err);
       } finally {
         this.pending = false;
       }
+      this.draw(runs);
+      if (coarse) return this.update();
     }
     this.draw(runs);
   }
@@ -423,18 +437,21 @@ class Chart {
     this.signature = signature;
     const lines = this.lines(drawn);
     const positive = (ys) => (state.logY ? ys.map((v) => (v > 0 ? v : null)) : ys);
+    // The faint raw curves only where they can be told apart (and drawn quickly).
+    const withRaw = state.smooth > 0 && lines.length <= RAW_UP_TO;
     const tables = lines.map((l) => {
       const y = positive(l.y);
-      return [l.x, y, smooth(y, state.smooth), ...(l.lo ? [positive(l.lo), positive(l.hi)] : [])];
+      return [l.x, ...(withRaw ? [y] : []), smooth(y, state.smooth),
+              ...(l.lo ? [positive(l.lo), positive(l.hi)] : [])];
     });
     const data = tables.length ? uPlot.join(tables) : [[]];
     let s = 1;
     for (const l of lines) {
-      l.raw = s++;
+      l.raw = withRaw ? s++ : undefined;
       l.smooth = s++;
       if (l.lo) { l.loSeries = s++; l.hiSeries = s++; }
     }
-    const layout = JSON.stringify([lines.map((l) => [l.key, l.label]), state.logY, state.x]);
+    const layout = JSON.stringify([lines.map((l) => [l.key, l.label]), state.logY, state.x, withRaw]);
     if (this.plot && this.layout === layout) {
       const zoom = this.zoomed ? { min: this.plot.scales.x.min, max: this.plot.scales.x.max } : null;
       this.plot.setData(data, !zoom);
@@ -456,8 +473,9 @@ class Chart {
     const series = [{ label: state.x }], bands = [];
     for (const l of lines) {
       const c = l.colour;
-      series.push({ label: `${l.label} (raw)`, stroke: rgb(c, 0.22), width: 1, spanGaps: true,
-                    points: { show: false } });
+      if (l.raw !== undefined)
+        series.push({ label: `${l.label} (raw)`, stroke: rgb(c, 0.22), width: 1, spanGaps: true,
+                      points: { show: false } });
       series.push({ label: l.label, stroke: rgb(c), width: 2, spanGaps: true,
                     points: { show: false } });
       if (l.lo) {
@@ -580,7 +598,10 @@ function renderScatter() {
   const runs = shownRuns();
   const xSelect = document.getElementById("scatter-x"), ySelect = document.getElementById("scatter-y");
   fillSelect(xSelect, differingKeys([...state.runs.values()]));
+  const fresh = ySelect.options.length === 0;
   fillSelect(ySelect, [...new Set(runs.flatMap((r) => Object.keys(r.summary)))].sort());
+  if (fresh && [...ySelect.options].some((o) => o.value === "best_val_loss"))
+    ySelect.value = "best_val_loss";
   const xKey = xSelect.value, yKey = ySelect.value;
   const points = runs.filter((r) => xKey in r.config && Number.isFinite(r.summary[yKey]));
   // Numbers as they are; other values (plugin names) as categories 0, 1, 2... in sorted order.
@@ -605,7 +626,7 @@ function renderScatter() {
   scatter.plot = new uPlot({
     width: Math.max(320, Math.min(900, area.clientWidth || 600)), height: 260, legend: { show: false },
     scales: { x: { time: false, distr: logX ? 3 : 1 } },
-    axes: [{ label: xKey, values: numeric ? undefined : (u, ticks) => ticks.map((t) => categories[t] ?? "") },
+    axes: [{ label: xKey, values: (u, ticks) => ticks.map((t) => (numeric ? fmt(t) : categories[t] ?? "")) },
            { label: yKey, size: 60 }],
     series: [{}, { stroke: rgb(PALETTE[0]), paths: () => null,
                    points: { show: true, size: 8, fill: rgb(PALETTE[0], 0.6) } }],
@@ -674,6 +695,7 @@ for (const id of ["scatter-x", "scatter-y"])
 document.getElementById("filter").addEventListener("input", (e) => {
   state.filter = e.target.value;
   renderScatter();
+  renderSamples();
   renderTable();
   syncCharts();
 });
@@ -690,7 +712,7 @@ window.nanolab = {
     const chart = this.chart(experiment, metric);
     const line = chart?.lines_.find((l) => l.key === key);
     if (!line) return { points: 0, lastX: null };
-    const xs = chart.plot.data[0], ys = chart.plot.data[line.raw];
+    const xs = chart.plot.data[0], ys = chart.plot.data[line.raw ?? line.smooth];
     let points = 0, lastX = null;
     ys.forEach((v, i) => { if (v != null) { points++; lastX = xs[i]; } });
     return { points, lastX };
