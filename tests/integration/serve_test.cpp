@@ -51,8 +51,9 @@ Answer http(int port, const std::string& target, const std::string& method = "GE
     close(fd);
     return a;
   }
+  // As a browser asks: the answers must still come uncompressed on loopback.
   const std::string request = method + " " + target + " HTTP/1.1\r\nHost: " + host +
-                              "\r\nConnection: close\r\n\r\n";
+                              "\r\nAccept-Encoding: gzip, deflate, br\r\nConnection: close\r\n\r\n";
   if (send(fd, request.data(), request.size(), MSG_NOSIGNAL) != ssize_t(request.size())) {
     close(fd);
     return a;

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdio>
 #include <map>
 
 #include "nanolab/interrupt.hpp"
@@ -43,15 +44,17 @@ json::Json number(double v) { return std::isfinite(v) ? json::Json(v) : json::Js
 Curve downsample(const Curve& curve, double lo, double hi, size_t points) {
   Curve out;
   const size_t n = std::min(curve.x.size(), curve.y.size());
-  std::vector<size_t> finite;
-  finite.reserve(n);
-  for (size_t i = 0; i < n; ++i)
-    if (std::isfinite(curve.x[i]) && std::isfinite(curve.y[i])) finite.push_back(i);
-  if (finite.size() <= std::max<size_t>(points, 2) || !(hi > lo)) {
-    for (size_t i : finite) {
-      out.x.push_back(curve.x[i]);
-      out.y.push_back(curve.y[i]);
-    }
+  const auto finite = [&](size_t i) { return std::isfinite(curve.x[i]) && std::isfinite(curve.y[i]); };
+  size_t count = 0;
+  for (size_t i = 0; i < n; ++i) count += finite(i);
+  if (count <= std::max<size_t>(points, 2) || !(hi > lo)) {
+    out.x.reserve(count);
+    out.y.reserve(count);
+    for (size_t i = 0; i < n; ++i)
+      if (finite(i)) {
+        out.x.push_back(curve.x[i]);
+        out.y.push_back(curve.y[i]);
+      }
     return out;
   }
   const size_t buckets = std::max<size_t>(points / 2, 1);
@@ -60,7 +63,8 @@ Curve downsample(const Curve& curve, double lo, double hi, size_t points) {
     size_t lo = SIZE_MAX, hi = SIZE_MAX;  // indices of the minimum and the maximum
   };
   std::vector<Bucket> at(buckets);
-  for (size_t i : finite) {
+  for (size_t i = 0; i < n; ++i) {
+    if (!finite(i)) continue;
     const double b = std::floor((curve.x[i] - lo) / width);
     Bucket& k = at[size_t(std::clamp(b, 0.0, double(buckets - 1)))];
     if (k.lo == SIZE_MAX || curve.y[i] < curve.y[k.lo]) k.lo = i;
@@ -233,11 +237,30 @@ std::optional<std::string> RunIndex::metrics_json(size_t id, const MetricsQuery&
   bool first = true;
   if (e->run) {
     const Run& run = *e->run;
+    char key[160];
     for (const auto& [name, series] : run.log.metrics) {
       if (!q.metrics.empty() && std::find(q.metrics.begin(), q.metrics.end(), name) == q.metrics.end())
         continue;
-      std::vector<Point> points = metric_points(run.log, Metric{name, false});
-      std::erase_if(points, [&](const Point& p) { return p.step <= q.since; });
+      out += first ? "" : ",";
+      first = false;
+      // Every client of a page asks the same: each answer is kept with the run's entry (which a
+      // new read of the file replaces).
+      std::snprintf(key, sizeof key, "%s|%d|%zu|%.17g|%.17g|%lld", name.c_str(), int(q.x), q.points,
+                    q.lo, q.hi, static_cast<long long>(q.since));
+      {
+        std::lock_guard lock(e->cache_mutex);
+        const auto hit = e->cache.find(key);
+        if (hit != e->cache.end()) {
+          out += hit->second;
+          continue;
+        }
+      }
+      // The column's points (NaN rows are not in it) after `since`, on the chosen axis.
+      const auto from = std::upper_bound(series.steps.begin(), series.steps.end(), q.since);
+      std::vector<Point> points;
+      points.reserve(size_t(series.steps.end() - from));
+      for (auto it = from; it != series.steps.end(); ++it)
+        points.push_back({*it, series.values[size_t(it - series.steps.begin())]});
       Curve curve{x_values(run, points, q.x), {}};
       curve.y.reserve(points.size());
       for (const Point& p : points) curve.y.push_back(p.value);
@@ -245,13 +268,15 @@ std::optional<std::string> RunIndex::metrics_json(size_t id, const MetricsQuery&
       const Curve shown =
           downsample(curve, own_range ? (curve.x.empty() ? 0 : curve.x.front()) : q.lo,
                      own_range ? (curve.x.empty() ? 0 : curve.x.back()) : q.hi, q.points);
-      out += first ? "" : ",";
-      first = false;
-      out += json::dump(json::Json(name)) + ":{\"x\":";
-      append_array(out, shown.x, false);
-      out += ",\"y\":";
-      append_array(out, shown.y, true);
-      out += '}';
+      std::string text = json::dump(json::Json(name)) + ":{\"x\":";
+      append_array(text, shown.x, false);
+      text += ",\"y\":";
+      append_array(text, shown.y, true);
+      text += '}';
+      out += text;
+      std::lock_guard lock(e->cache_mutex);
+      if (e->cache.size() >= 256) e->cache.clear();  // a bound, for clients that vary the query
+      e->cache.emplace(key, std::move(text));
     }
   }
   return out + "}}";

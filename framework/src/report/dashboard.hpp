@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -85,6 +86,9 @@ class RunIndex {
     uint64_t version = 0;
     std::shared_ptr<const Run> run;  // the last read that succeeded
     std::string error;       // why the last read failed; "" when it did not
+    // metrics_json's answers for this version of the file, by query.
+    mutable std::mutex cache_mutex;
+    mutable std::map<std::string, std::string> cache;
   };
   std::shared_ptr<const Entry> entry(size_t id) const;
 

@@ -140,11 +140,10 @@ function runValue(r, key) {
 }
 
 function passes(r, terms) {
-  const text = `${r.experiment} ${r.name} ${r.status} ` +
-               Object.entries(r.config).map(([k, v]) => `${k}=${v}`).join(" ");
-  const lower = text.toLowerCase();
+  r.text ??= (`${r.experiment} ${r.name} ${r.status} ` +
+              Object.entries(r.config).map(([k, v]) => `${k}=${v}`).join(" ")).toLowerCase();
   return terms.every((t) => {
-    if (t.word) return lower.includes(t.word);
+    if (t.word) return r.text.includes(t.word);
     const v = runValue(r, t.key);
     if (v === undefined || v === null) return false;
     const a = Number(v), b = Number(t.value);
@@ -154,9 +153,14 @@ function passes(r, terms) {
   });
 }
 
+// The runs that pass the filter, computed once per poll or filter change (every chart asks).
+let shownCache = null;
 function shownRuns() {
-  const terms = filterTerms(state.filter);
-  return [...state.runs.values()].filter((r) => passes(r, terms));
+  if (!shownCache) {
+    const terms = filterTerms(state.filter);
+    shownCache = [...state.runs.values()].filter((r) => terms.length === 0 || passes(r, terms));
+  }
+  return shownCache;
 }
 
 // ---- the table -------------------------------------------------------------------------------
@@ -178,7 +182,7 @@ let tableSignature = "";
 function renderTable() {
   const all = [...state.runs.values()];
   const cols = columns(all);
-  const rows = shownRuns();
+  const rows = [...shownRuns()];
   const sortCol = cols.find((c) => c.name === state.sort.key);
   if (sortCol) {
     const dir = state.sort.desc ? -1 : 1;
@@ -638,6 +642,22 @@ function renderScatter() {
   }, [xs, points.map((r) => r.summary[yKey])], area);
 }
 
+// The scatter and the samples are made only while their section is on screen: with a thousand
+// runs each costs more than a poll's interval.
+const lazy = { "scatter-section": renderScatter, "samples-section": renderSamples };
+const onScreen = new Set();
+const lazyObserver = new IntersectionObserver((entries) => {
+  for (const e of entries) {
+    if (e.isIntersecting) onScreen.add(e.target.id);
+    else onScreen.delete(e.target.id);
+  }
+  renderLazy();
+});
+for (const id of Object.keys(lazy)) lazyObserver.observe(document.getElementById(id));
+function renderLazy() {
+  for (const [id, render] of Object.entries(lazy)) if (onScreen.has(id)) render();
+}
+
 // ---- polling ---------------------------------------------------------------------------------
 
 function showError(err) {
@@ -650,6 +670,7 @@ async function poll() {
   try {
     const runs = await fetchJson("/api/runs");
     state.runs = new Map(runs.map((r) => [r.id, r]));
+    shownCache = null;
     labelRuns(runs);
     state.polls++;
     const shown = shownRuns().length;
@@ -660,8 +681,7 @@ async function poll() {
     renderTable();
     renderGroupChoices();
     renderDiff();
-    renderScatter();
-    renderSamples();
+    renderLazy();
     syncCharts();
   } catch (err) {
     showError(err);
@@ -694,8 +714,8 @@ for (const id of ["scatter-x", "scatter-y"])
   document.getElementById(id).addEventListener("change", renderScatter);
 document.getElementById("filter").addEventListener("input", (e) => {
   state.filter = e.target.value;
-  renderScatter();
-  renderSamples();
+  shownCache = null;
+  renderLazy();
   renderTable();
   syncCharts();
 });
