@@ -15,15 +15,17 @@ build_packages=(
   libhdf5-dev hdf5-tools           # run logs
   libgtest-dev libbenchmark-dev    # tests, micro-benchmarks
   libcli11-dev                     # the command line of `nanolab` (header-only)
+  libcpp-httplib-dev               # the HTTP server of `nanolab serve`
   libpcre2-dev                     # the bpe tokenizer's pre-splitting (GPT-2/GPT-4 patterns)
   libopenmpi-dev openmpi-bin       # mpirun -np N nanolab run (docs/scaling.md); optional to build
   python3 python3-numpy python3-h5py  # test fixtures and readers
   python3-pandas                   # tools/runs_to_pandas.py and its test
   python3-scipy                    # the reference of compare's statistics (t quantile, Welch's test)
 )
-# The Browser.* test renders `nanolab report` pages in headless Chromium (about 2 s); it is skipped,
-# with a message, without it.
-browser_packages=(chromium)
+# The Browser.* tests render `nanolab report` pages in headless Chromium and drive the page of
+# `nanolab serve` with Selenium (chromium-driver); they are skipped, with a message, without them.
+# (The page's charting library, uPlot, is npm's: the build installs it, cmake/NanolabPage.cmake.)
+browser_packages=(chromium chromium-driver python3-selenium)
 # The ASan+UBSan build and the libFuzzer targets (cmake/NanolabSanitize.cmake) are compiled with
 # clang 14. libomp-14-dev only for clang's omp.h: the build still links GNU OpenMP, as oneDNN does.
 sanitizer_packages=(clang-14 libclang-rt-14-dev libomp-14-dev)

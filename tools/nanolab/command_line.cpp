@@ -18,7 +18,7 @@ std::unique_ptr<CLI::App> make_parser(Commands& commands) {
                             "print the version and exit");
   nanolab->require_subcommand(0, 1);
   for (auto add : {add_run, add_resume, add_sample, add_check, add_plugins, add_eval, add_export,
-                   add_compare, add_diff, add_report, add_tokenizer, add_help, add_completion})
+                   add_compare, add_diff, add_report, add_serve, add_tokenizer, add_help, add_completion})
     add(*nanolab, commands);
   // After the commands, which would inherit it.
   nanolab->footer(

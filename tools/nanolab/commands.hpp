@@ -18,6 +18,7 @@ void add_export(CLI::App& nanolab, Commands& commands);
 void add_compare(CLI::App& nanolab, Commands& commands);
 void add_diff(CLI::App& nanolab, Commands& commands);
 void add_report(CLI::App& nanolab, Commands& commands);
+void add_serve(CLI::App& nanolab, Commands& commands);
 void add_tokenizer(CLI::App& nanolab, Commands& commands);
 // `help [CMD...]` and `completion bash|zsh`, which read the parser itself.
 void add_help(CLI::App& nanolab, Commands& commands);

@@ -189,6 +189,11 @@ NANOLAB_VISIBLE double hedges_g(const std::vector<double>& a, const std::vector<
 enum class XAxis { step, tokens, wall };
 NANOLAB_VISIBLE XAxis parse_x_axis(const std::string& name);
 
+// x of each point: steps as they are, tokens as step x (B x T x grad_accum_steps) tokens per
+// iteration, wall time as the elapsed_s of the last train row at or before the step.
+NANOLAB_VISIBLE std::vector<double> x_values(const Run& run, const std::vector<Point>& points,
+                                             XAxis axis);
+
 struct Series {
   std::string label;
   std::vector<double> x, y;    // every point, in order

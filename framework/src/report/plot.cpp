@@ -20,29 +20,6 @@ double config_number(const Run& run, const std::string& key, double fallback) {
   return end == it->second.c_str() ? fallback : v;
 }
 
-// x of each point: steps as they are, tokens as step x (B x T x grad_accum_steps) tokens per
-// iteration, wall time as the elapsed_s of the last train row at or before the step.
-std::vector<double> x_of(const Run& run, const std::vector<Point>& points, XAxis axis) {
-  std::vector<double> x;
-  x.reserve(points.size());
-  const double tokens_per_iter = config_number(run, "data.batch_size", 1) *
-                                 config_number(run, "data.block_size", 1) *
-                                 config_number(run, "train.grad_accum_steps", 1);
-  const auto& train = run.log.train;
-  for (const Point& p : points) {
-    if (axis == XAxis::step) {
-      x.push_back(double(p.step));
-    } else if (axis == XAxis::tokens) {
-      x.push_back(double(p.step) * tokens_per_iter);
-    } else {
-      auto it = std::upper_bound(train.begin(), train.end(), p.step,
-                                 [](int64_t s, const TrainRow& r) { return s < r.step; });
-      x.push_back(it == train.begin() ? 0.0 : double(std::prev(it)->elapsed_s));
-    }
-  }
-  return x;
-}
-
 void smooth_in_place(std::vector<double>& y, int window) {
   if (window <= 1) return;
   std::vector<double> out(y.size());
@@ -88,6 +65,27 @@ XAxis parse_x_axis(const std::string& name) {
   throw ConfigError("--x '" + name + "': expected step, tokens or wall");
 }
 
+std::vector<double> x_values(const Run& run, const std::vector<Point>& points, XAxis axis) {
+  std::vector<double> x;
+  x.reserve(points.size());
+  const double tokens_per_iter = config_number(run, "data.batch_size", 1) *
+                                 config_number(run, "data.block_size", 1) *
+                                 config_number(run, "train.grad_accum_steps", 1);
+  const auto& train = run.log.train;
+  for (const Point& p : points) {
+    if (axis == XAxis::step) {
+      x.push_back(double(p.step));
+    } else if (axis == XAxis::tokens) {
+      x.push_back(double(p.step) * tokens_per_iter);
+    } else {
+      auto it = std::upper_bound(train.begin(), train.end(), p.step,
+                                 [](int64_t s, const TrainRow& r) { return s < r.step; });
+      x.push_back(it == train.begin() ? 0.0 : double(std::prev(it)->elapsed_s));
+    }
+  }
+  return x;
+}
+
 std::vector<Series> metric_series(const std::vector<Run>& runs, const Metric& metric, XAxis axis,
                                   bool group_seeds, int smooth) {
   std::vector<Series> out;
@@ -95,7 +93,7 @@ std::vector<Series> metric_series(const std::vector<Run>& runs, const Metric& me
     for (const Run& run : runs) {
       Series s{run.log.run, {}, {}, {}, {}};
       const auto points = metric_points(run.log, metric);
-      s.x = x_of(run, points, axis);
+      s.x = x_values(run, points, axis);
       for (const Point& p : points) s.y.push_back(p.value);
       smooth_in_place(s.y, smooth);
       out.push_back(std::move(s));
@@ -110,7 +108,7 @@ std::vector<Series> metric_series(const std::vector<Run>& runs, const Metric& me
     std::map<int64_t, double> x_at;
     for (const Run* run : members) {
       const auto points = metric_points(run->log, metric);
-      const auto x = x_of(*run, points, axis);
+      const auto x = x_values(*run, points, axis);
       for (size_t i = 0; i < points.size(); ++i) {
         at[points[i].step].push_back(points[i].value);
         x_at.emplace(points[i].step, x[i]);
