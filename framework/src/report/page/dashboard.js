@@ -666,6 +666,14 @@ function showError(err) {
   status.className = "error";
 }
 
+function renderStatus() {
+  const all = state.runs.size, shown = shownRuns().length;
+  const status = document.getElementById("status");
+  status.className = "";
+  status.textContent = `${all} runs` + (shown < all ? ` (${shown} shown)` : "") +
+    ` · updated ${state.updated}`;
+}
+
 async function poll() {
   try {
     const runs = await fetchJson("/api/runs");
@@ -673,11 +681,8 @@ async function poll() {
     shownCache = null;
     labelRuns(runs);
     state.polls++;
-    const shown = shownRuns().length;
-    const status = document.getElementById("status");
-    status.className = "";
-    status.textContent = `${runs.length} runs` + (shown < runs.length ? ` (${shown} shown)` : "") +
-      ` · updated ${new Date().toLocaleTimeString()}`;
+    state.updated = new Date().toLocaleTimeString();
+    renderStatus();
     renderTable();
     renderGroupChoices();
     renderDiff();
@@ -715,6 +720,7 @@ for (const id of ["scatter-x", "scatter-y"])
 document.getElementById("filter").addEventListener("input", (e) => {
   state.filter = e.target.value;
   shownCache = null;
+  renderStatus();
   renderLazy();
   renderTable();
   syncCharts();
