@@ -16,7 +16,7 @@ if(NOT page_installed STREQUAL page_lock OR NOT EXISTS ${uplot}/dist/uPlot.iife.
   find_program(NANOLAB_NPM npm)
   if(NOT NANOLAB_NPM)
     message(FATAL_ERROR "npm not found: the page of `nanolab serve` embeds uPlot from npm; "
-      "install Node.js with npm (Debian: apt-get install npm) and configure again")
+      "tools/install-deps.sh installs it (Debian: apt-get install npm); then configure again")
   endif()
   file(MAKE_DIRECTORY ${page_deps})
   configure_file(${page_src}/package.json ${page_deps}/package.json COPYONLY)

@@ -36,6 +36,10 @@ bench_packages=(
 )
 
 packages=("${build_packages[@]}")
+# The build runs `npm ci` for the page of `nanolab serve` (uPlot, cmake/NanolabPage.cmake). A
+# machine with its own Node.js keeps its npm (Debian's npm package conflicts with other Node.js
+# builds); one without gets Debian's.
+if ! command -v npm >/dev/null; then packages+=(npm); fi
 case "${NANOLAB_DEPS:-all}" in
   all) packages+=("${browser_packages[@]}" "${sanitizer_packages[@]}" "${bench_packages[@]}") ;;
   test) packages+=("${browser_packages[@]}" "${sanitizer_packages[@]}") ;;
@@ -47,10 +51,9 @@ sudo=""
 if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
 
 # The bpe tokenizer's reference, the npm `tiktoken` package (the WASM build of tiktoken), pinned by
-# tools/reference/tiktoken/package-lock.json and installed there with the machine's own Node.js
-# and npm (not Debian's npm package, which conflicts with other Node.js builds), by `npm ci` (which
-# reinstalls from scratch) only when the package is not there yet. Without npm the tests that need
-# it say so (and fail under CI=true).
+# tools/reference/tiktoken/package-lock.json and installed there with npm (above), by `npm ci`
+# (which reinstalls from scratch) only when the package is not there yet. Without npm the tests
+# that need it say so (and fail under CI=true).
 install_tiktoken() {
   [ "${NANOLAB_DEPS:-all}" != build ] || return 0
   if ! command -v npm >/dev/null; then
