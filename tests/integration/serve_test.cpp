@@ -252,8 +252,8 @@ TEST(Serve, KeepsServingWhenRunFilesAreDamagedOrChange) {
 }
 
 // Every client is answered, none fails, and each new row reaches the API while they poll. How soon
-// (the page's 2 s) is a speed, measured by tools/bench/serve.py and printed here, not asserted: on a
-// loaded machine the server's rescan may wait for a core. The 30 s limit only stops a hang.
+// (the page's 2 s) is a speed: printed here for docs/compare.md, not asserted, since on a loaded
+// machine the server's rescan may wait for a core. The 30 s limit only stops a hang.
 TEST(Serve, FiftyClientsPollingWhileARunIsWrittenAllGetAnswersAndSeeNewRows) {
   TempDir tmp;
   auto live = start_fake_run(tmp.path(), "live", 1);
