@@ -65,6 +65,8 @@ except ImportError:
     HAVE_SELENIUM = False
 
 
+# Waits for what the page must do; the timeouts only stop a hang (on a loaded machine the live run,
+# the server's rescan and the page's poll all wait for a core): how soon is printed, not asserted.
 def wait_for(condition, timeout, what):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -155,7 +157,7 @@ class ServePage(unittest.TestCase):
         start = time.monotonic()
         after = wait_for(lambda: (lambda c: c if c["lastX"] > before["lastX"] else None)(
             self.js("return nanolab.curve('tiny', 'train/loss', arguments[0])", live)),
-            4, "a new point of the live run")
+            30, "a new point of the live run")
         print(f"live run: last step {before['lastX']:.0f} -> {after['lastX']:.0f} "
               f"after {time.monotonic() - start:.2f} s")
         self.assertGreater(after["points"], 0)
@@ -168,25 +170,25 @@ class ServePage(unittest.TestCase):
         entry = self.driver.find_element(
             By.CSS_SELECTOR, f".chart[data-metric='train/loss'] .legend .entry[data-run='{short}']")
         entry.click()
-        wait_for(lambda: self.pixels_of(short) == 0, 5, "the hidden run's line gone")
+        wait_for(lambda: self.pixels_of(short) == 0, 15, "the hidden run's line gone")
         self.assertIn("off", entry.get_attribute("class"))
         self.assertGreater(self.pixels_of(other), 0)  # the others stay
         entry.click()
-        wait_for(lambda: self.pixels_of(short) > 0, 5, "the line back")
+        wait_for(lambda: self.pixels_of(short) > 0, 15, "the line back")
 
     def test_4_the_filter_shrinks_the_table(self):
         self.assertEqual(self.table_rows(), 3)
         box = self.driver.find_element(By.ID, "filter")
         box.send_keys("live")
-        wait_for(lambda: self.table_rows() == 1, 5, "one row for 'live'")
+        wait_for(lambda: self.table_rows() == 1, 15, "one row for 'live'")
         box.clear()
         box.send_keys("optimizer.lr<2e-3")  # only the long-named run has lr 1e-3
-        wait_for(lambda: self.table_rows() == 1, 5, "one row for optimizer.lr<2e-3")
+        wait_for(lambda: self.table_rows() == 1, 15, "one row for optimizer.lr<2e-3")
         row = self.driver.find_element(By.CSS_SELECTOR, "#runs tbody tr")
         self.assertEqual(int(row.get_attribute("data-run")), self.ids[LONG_NAME])
         self.js("const f = document.getElementById('filter'); f.value = '';"
                 "f.dispatchEvent(new Event('input'));")
-        wait_for(lambda: self.table_rows() == 3, 5, "every row back")
+        wait_for(lambda: self.table_rows() == 3, 15, "every row back")
 
     def test_5_every_legend_label_is_whole_and_unique(self):
         labels = self.js("""
