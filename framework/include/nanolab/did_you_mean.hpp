@@ -18,6 +18,9 @@ namespace nanolab {
 
 NANOLAB_VISIBLE size_t edit_distance(std::string_view a, std::string_view b);
 
+// The largest edit distance that is still a typo of `typed`: max(2, its length / 3).
+NANOLAB_VISIBLE size_t typo_distance(std::string_view typed);
+
 NANOLAB_VISIBLE std::optional<std::string> did_you_mean(std::string_view typed,
                                         const std::vector<std::string>& candidates);
 

@@ -98,7 +98,7 @@ std::string nearest_hint(const std::string& typed, std::vector<std::string> cand
   std::stable_sort(candidates.begin(), candidates.end(), [&](const auto& a, const auto& b) {
     return edit_distance(typed, a) < edit_distance(typed, b);
   });
-  const size_t limit = std::max<size_t>(2, typed.size() / 3);  // did_you_mean's
+  const size_t limit = typo_distance(typed);
   const auto far = std::find_if(candidates.begin(), candidates.end(),
                                 [&](const auto& c) { return edit_distance(typed, c) > limit; });
   const bool typo = far != candidates.begin();

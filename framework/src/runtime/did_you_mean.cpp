@@ -22,9 +22,11 @@ size_t edit_distance(std::string_view a, std::string_view b) {
   return row[b.size()];
 }
 
+size_t typo_distance(std::string_view typed) { return std::max<size_t>(2, typed.size() / 3); }
+
 std::optional<std::string> did_you_mean(std::string_view typed,
                                         const std::vector<std::string>& candidates) {
-  const size_t limit = std::max<size_t>(2, typed.size() / 3);
+  const size_t limit = typo_distance(typed);
   std::optional<std::string> best;
   size_t best_distance = limit + 1;
   for (const auto& candidate : candidates) {
