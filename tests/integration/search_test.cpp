@@ -3,7 +3,9 @@
 // with a checkpoint, promoted ones continue from it: no step is trained twice; a finished search
 // run again trains nothing, another search in its folder is refused), and kill -9 of the search,
 // then `nanolab run` again, ending with the decisions and results of the search that was never
-// stopped; a trial whose training fails does not stop the search.
+// stopped; a search of too few trials for its rungs still trains its best trial to max_iters, and
+// `nanolab resume` of its folder continues it; a trial whose training fails does not stop the
+// search.
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -158,6 +160,71 @@ TEST(Search, Kill9ThenRunAgainContinuesToTheDecisionsOfTheSearchThatNeverStopped
       EXPECT_EQ(b.train[i].loss, a.train[i].loss) << name << " step " << a.train[i].step;
     }
   }
+}
+
+// 4 trials at reduction factor 3: the best of rung 0 goes on to step 9, where one result promotes
+// none; the end rule takes it on to 27. Cut by kill -9 and continued by `nanolab resume FOLDER`,
+// the search ends as the one that was never stopped.
+TEST(Search, TooFewTrialsStillTrainTheBestToMaxItersAndResumeOfTheFolderContinues) {
+  SearchFixture f;
+  std::string text = tiny_search;
+  text.replace(text.find("trials = 9"), 10, "trials = 4");
+  std::ofstream(f.exp) << text;
+  // With a --set, which the search's folder records for resume.
+  const auto few = [&](const std::string& out) {
+    std::vector<std::string> args = f.args(out);
+    args.insert(args.end(), {"--set", "train.warmup_iters=3"});
+    return args;
+  };
+  const Outcome whole = run_program(few("whole"), f.dir.path());
+  ASSERT_TRUE(whole.exited && whole.status == 0) << whole.err;
+  const Json state = f.state("whole");
+  ASSERT_EQ(state["started"].size(), 4u);
+  std::vector<Json> completed;
+  for (const Json& trial : state["started"])
+    if (trial["status"] == "completed") completed.push_back(trial);
+  ASSERT_EQ(completed.size(), 1u) << state.dump(1);
+  const std::string best = completed[0]["trial"];
+  const std::string run = completed[0]["runs"][0];
+  EXPECT_EQ(read_run(f.folder("whole") / run / "run.h5").train.size(), 27u);
+  EXPECT_EQ(state["decisions"].back().get<std::string>().rfind(best + ": val/loss ", 0), 0u);
+  const Json& end = state["decisions"][state["decisions"].size() - 2];
+  EXPECT_EQ(end, "continue " + best + " from step 9 to 27 (every trial has started, none has "
+                                      "reached 27)");
+
+  {
+    Program p(few("cut"), f.dir.path(), {}, "cut");
+    ASSERT_TRUE(wait_until([&] {
+      try {
+        return fs::exists(f.folder("cut") / "search.json") &&
+               f.state("cut")["decisions"].size() >= 7;
+      } catch (const Json::exception&) {
+        return false;
+      }
+    }));
+    p.signal(SIGKILL);
+    ASSERT_FALSE(p.wait().exited) << "the search ended before it was killed";
+  }
+  ASSERT_LT(f.state("cut")["decisions"].size(), state["decisions"].size());
+  const std::string folder = (f.folder("cut")).string() + "/";
+  const Outcome changed =
+      run_program({"resume", folder, "--set", "train.max_iters=30"}, f.dir.path());
+  EXPECT_TRUE(changed.exited && changed.status == 2) << changed.err;
+  EXPECT_NE(changed.err.find("is a search, which continues as it was started"), std::string::npos)
+      << changed.err;
+  const Outcome resumed = run_program({"resume", folder}, f.dir.path());
+  ASSERT_TRUE(resumed.exited && resumed.status == 0) << resumed.err;
+  EXPECT_NE(resumed.err.find("continuing from"), std::string::npos) << resumed.err;
+  EXPECT_EQ(f.state("cut")["decisions"], state["decisions"]);
+  EXPECT_EQ(f.state("cut")["started"], state["started"]);
+
+  fs::remove(f.exp);
+  const Outcome gone = run_program({"resume", folder}, f.dir.path());
+  EXPECT_TRUE(gone.exited && gone.status == 2) << gone.err;
+  EXPECT_NE(gone.err.find("the search was started from " + fs::absolute(f.exp).string() +
+                          ", which is gone"),
+            std::string::npos)
+      << gone.err;
 }
 
 // A trial whose training fails (here a loss that turns NaN at its third call: exit 6 in a run)

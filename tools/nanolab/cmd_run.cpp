@@ -59,7 +59,7 @@ int run(const Parsed& a) {
                         "sharing trials between ranks is not supported yet\n    hint: run it "
                         "without mpirun");
     return search::run_search(
-        exp, {out, a.command_line(), !a.has("--quiet"), a.has("--profile")});
+        exp, {out, a.command_line(), !a.has("--quiet"), a.has("--profile"), a.all("--set")});
   }
 
   struct Outcome {

@@ -46,9 +46,20 @@ struct Promotion {
 // nothing is promotable now, and a new trial starts (the line left out).
 std::optional<Promotion> next_promotion(const Ladder& ladder, int64_t reduction_factor);
 
+// The end of a finite search, where the paper's stream of trials has run dry: when every trial
+// has started and next_promotion has none, the search goes on until a trial has a result at
+// max_iters (the top rung). While a promoted trial has no result yet at the rung it went to, there
+// is nothing to do (it may be the one); otherwise the best trial with a result (not a failure) at
+// the highest rung that has one not yet promoted goes on to the next rung. None: the search ends
+// (a trial has a result at max_iters, or every trial that did not fail was promoted and failed
+// above). Without it, a search of fewer than about reduction_factor^(rungs - 1) trials would
+// never train a trial to max_iters.
+std::optional<Promotion> final_promotion(const Ladder& ladder);
+
 // The most optimizer steps a search can use, over all of its runs: random trains every run to
 // max_iters; asha at most that, reached when each new trial beats every earlier one at every rung
-// (then every trial but reduction_factor - 1 of each rung is promoted).
+// (then every trial but reduction_factor - 1 of each rung is promoted, and final_promotion takes
+// the last one on to max_iters if none got there).
 int64_t most_steps(const SearchPlan& plan);
 // The steps of training every run of the search to max_iters (a grid of the same trials).
 int64_t grid_steps(const SearchPlan& plan);
@@ -58,7 +69,18 @@ struct SearchOptions {
   std::string command_line;
   bool progress = true;
   bool profile = false;
+  std::vector<std::string> overrides;  // the --set KEY=VALUE the experiment was loaded with
 };
+
+// What search.json records of the command that started a search: its experiment file (absolute)
+// and --set overrides, from which `nanolab resume FOLDER` loads the same experiment again.
+struct SearchOrigin {
+  std::filesystem::path file;
+  std::vector<std::string> overrides;
+};
+// The origin of the search in `folder` (<out>/<experiment>/), or none when it holds no
+// search.json. A search.json that is damaged or does not record its origin: StorageError.
+std::optional<SearchOrigin> search_origin(const std::filesystem::path& folder);
 
 // Trains the search of `experiment` (which must have one) in <out>/<experiment>/, continuing
 // from its search.json when one is there: runs that are done are not trained again, a run that

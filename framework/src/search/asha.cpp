@@ -32,6 +32,24 @@ std::optional<Promotion> next_promotion(const Ladder& ladder, int64_t reduction_
   return std::nullopt;
 }
 
+std::optional<Promotion> final_promotion(const Ladder& ladder) {
+  const size_t top = ladder.results.size() - 1;
+  for (const auto& [trial, value] : ladder.results[top])
+    if (std::isfinite(value)) return std::nullopt;
+  for (size_t k = 0; k < top; ++k)
+    for (int64_t trial : ladder.promoted[k])
+      if (!ladder.results[k + 1].count(trial)) return std::nullopt;  // still training
+  for (size_t k = top; k-- > 0;) {
+    std::optional<std::pair<double, int64_t>> best;
+    for (const auto& [trial, value] : ladder.results[k])
+      if (std::isfinite(value) && !ladder.promoted[k].count(trial) &&
+          (!best || std::pair(value, trial) < *best))
+        best = std::pair(value, trial);
+    if (best) return Promotion{best->second, k + 1};
+  }
+  return std::nullopt;
+}
+
 int64_t grid_steps(const SearchPlan& plan) {
   return plan.trials * int64_t(plan.runs_per_trial) * plan.max_iters;
 }
@@ -44,17 +62,18 @@ int64_t most_steps(const SearchPlan& plan) {
   int64_t steps = 0, started = 0;
   // Each new trial beats every earlier one: trial t's metric is -t at every rung.
   for (;;) {
-    if (const auto p = next_promotion(ladder, plan.reduction_factor)) {
-      ladder.promoted[p->to_rung - 1].insert(p->trial);
-      ladder.results[p->to_rung][p->trial] = -double(p->trial);
-      steps += r[p->to_rung] - r[p->to_rung - 1];
-    } else if (started < plan.trials) {
+    std::optional<Promotion> p = next_promotion(ladder, plan.reduction_factor);
+    if (!p && started < plan.trials) {
       ladder.results[0][started] = -double(started);
       ++started;
       steps += r[0];
-    } else {
-      break;
+      continue;
     }
+    if (!p) p = final_promotion(ladder);
+    if (!p) break;
+    ladder.promoted[p->to_rung - 1].insert(p->trial);
+    ladder.results[p->to_rung][p->trial] = -double(p->trial);
+    steps += r[p->to_rung] - r[p->to_rung - 1];
   }
   return steps * int64_t(plan.runs_per_trial);
 }

@@ -1,7 +1,8 @@
 // The search runner (nanolab/search.hpp): one job at a time, a job being one trial trained (all
 // its runs, one per run of the [sweep]) up to a rung. The next job is the trial left running by
-// a search that was stopped, else ASHA's next promotion, else a new trial; random has one rung,
-// max_iters, so it never promotes. A run stopped at a rung below max_iters ends "pruned" with a
+// a search that was stopped, else ASHA's next promotion, else a new trial, else (every trial
+// started) final_promotion's, until a trial reaches max_iters; random has one rung, max_iters, so
+// it never promotes. A run stopped at a rung below max_iters ends "pruned" with a
 // checkpoint, and a promotion resumes it from there: no step is trained twice, and its schedule is
 // that of max_iters from the start. The state goes to search.json (atomically) before each job
 // and after it, and the experiment folder is claimed with a run.lock like a run, so that a second
@@ -29,6 +30,29 @@ using json::Json;
 namespace {
 
 constexpr int64_t state_format_version = 1;
+
+StorageError damaged_state(const fs::path& file, const std::string& why) {
+  return StorageError(file.string() + ": " + why +
+                      "\nhint: it is written whole or not at all by nanolab; move the folder "
+                      "away to start the search again");
+}
+
+// A search.json, parsed, of this format and version.
+Json read_state(const fs::path& file) {
+  const std::string text = read_input(file, ExitCode::storage, input_limit::experiment * 64);
+  try {
+    Json state = json::parse(text);
+    if (state.value("format", "") != "nanolab-search" ||
+        state.value("format_version", int64_t(0)) != state_format_version)
+      throw damaged_state(file, "not a search state of format_version " +
+                                    std::to_string(state_format_version));
+    return state;
+  } catch (const json::JsonError& e) {
+    throw damaged_state(file, e.what());
+  } catch (const Json::exception& e) {
+    throw damaged_state(file, e.what());
+  }
+}
 
 struct Trial {
   std::string status;          // "running" (toward `rung`), "pruned", "completed" or "failed"
@@ -81,25 +105,34 @@ class Runner {
     return run.substr(0, run.find(','));
   }
 
-  // The trial to train now: one left running, else a promotion, else a new trial; none when the
-  // search is done. A decision is written down before its job starts.
+  // The trial to train now: one left running, else a promotion, else a new trial, else (every
+  // trial started) the end rule of a finite search; none when the search is done. A decision is
+  // written down before its job starts.
   std::optional<size_t> next_job() {
     for (size_t t = 0; t < state_.trials.size(); ++t)
       if (state_.trials[t].status == "running") return t;
-    if (const auto p = next_promotion(ladder(), plan_.reduction_factor)) {
-      Trial& trial = state_.trials[size_t(p->trial)];
-      trial.status = "running";
-      trial.rung = p->to_rung;
-      decide("promote " + trial_name(size_t(p->trial)) + " from step " +
-             std::to_string(rungs_[p->to_rung - 1]) + " to " + std::to_string(rungs_[p->to_rung]));
-      return size_t(p->trial);
-    }
+    if (const auto p = next_promotion(ladder(), plan_.reduction_factor))
+      return promote(*p, "promote ", "");
     if (int64_t(state_.trials.size()) < plan_.trials) {
       state_.trials.push_back(Trial{"running", 0, {}});
       decide("start " + trial_name(state_.trials.size() - 1));
       return state_.trials.size() - 1;
     }
+    if (const auto p = final_promotion(ladder()))
+      return promote(*p, "continue ",
+                     " (every trial has started, none has reached " +
+                         std::to_string(plan_.max_iters) + ")");
     return std::nullopt;
+  }
+
+  size_t promote(const Promotion& p, const std::string& verb, const std::string& why) {
+    Trial& trial = state_.trials[size_t(p.trial)];
+    trial.status = "running";
+    trial.rung = p.to_rung;
+    decide(verb + trial_name(size_t(p.trial)) + " from step " +
+           std::to_string(rungs_[p.to_rung - 1]) + " to " + std::to_string(rungs_[p.to_rung]) +
+           why);
+    return size_t(p.trial);
   }
 
   void decide(const std::string& decision) {
@@ -281,6 +314,8 @@ class Runner {
                      {"trials", plan_.trials},
                      {"reduction_factor", plan_.reduction_factor},
                      {"rungs", rungs_},
+                     {"origin", Json{{"file", fs::absolute(exp_.file).string()},
+                                     {"set", options_.overrides}}},
                      {"started", trials},
                      {"decisions", state_.decisions}};
     const std::string text = json::dump(state, 1) + "\n";
@@ -290,19 +325,9 @@ class Runner {
   // search.json of this same search, if there is one.
   void load() {
     if (!fs::exists(file_)) return;
-    const std::string text = read_input(file_, ExitCode::storage, input_limit::experiment * 64);
-    const auto damaged = [&](const std::string& why) {
-      return StorageError(file_.string() + ": " + why +
-                          "\nhint: it is written whole or not at all by nanolab; move the folder "
-                          "away to start the search again");
-    };
-    Json state;
+    const auto damaged = [&](const std::string& why) { return damaged_state(file_, why); };
+    const Json state = read_state(file_);
     try {
-      state = json::parse(text);
-      if (state.value("format", "") != "nanolab-search" ||
-          state.value("format_version", int64_t(0)) != state_format_version)
-        throw damaged("not a search state of format_version " +
-                      std::to_string(state_format_version));
       if (state.at("fingerprint").get<std::string>() != fingerprint_)
         throw ConfigError(file_.string() + ": the folder holds another search (another file, " +
                           "space, sweep or settings)\n    hint: --out DIR or another "
@@ -316,8 +341,6 @@ class Runner {
         state_.trials.push_back(std::move(t));
       }
       state_.decisions = state.at("decisions");
-    } catch (const json::JsonError& e) {
-      throw damaged(e.what());
     } catch (const Json::exception& e) {
       throw damaged(e.what());
     }
@@ -336,6 +359,19 @@ class Runner {
 };
 
 }  // namespace
+
+std::optional<SearchOrigin> search_origin(const fs::path& folder) {
+  const fs::path file = folder / "search.json";
+  if (!fs::exists(file)) return std::nullopt;
+  const Json state = read_state(file);
+  try {
+    const Json& origin = state.at("origin");
+    return SearchOrigin{origin.at("file").get<std::string>(),
+                        origin.at("set").get<std::vector<std::string>>()};
+  } catch (const Json::exception& e) {
+    throw damaged_state(file, std::string("no origin of the search: ") + e.what());
+  }
+}
 
 int run_search(const Experiment& experiment, const SearchOptions& options) {
   return Runner(experiment, options).run();
