@@ -227,6 +227,35 @@ TEST(Search, TooFewTrialsStillTrainTheBestToMaxItersAndResumeOfTheFolderContinue
       << gone.err;
 }
 
+// A search on a metric other than an evaluation's, train/loss: each result is the train loss
+// logged at the rung.
+TEST(Search, AnyMetricOfTheRunFilesRanksTheTrials) {
+  SearchFixture f;
+  std::string text = tiny_search;
+  text.replace(text.find("trials = 9"), 10, "trials = 4\nmetric = \"train/loss\"");
+  std::ofstream(f.exp) << text;
+  const Outcome o = run_program(f.args("out"), f.dir.path());
+  ASSERT_TRUE(o.exited && o.status == 0) << o.err;
+  const Json state = f.state("out");
+  ASSERT_EQ(state["started"].size(), 4u);
+  for (const Json& trial : state["started"]) {
+    const RunLog log = read_run(f.folder("out") / trial["runs"][0].get<std::string>() / "run.h5");
+    for (size_t k = 0; k < trial["results"].size(); ++k) {
+      const int64_t at = state["rungs"][k];
+      ASSERT_GE(log.train.size(), size_t(at));
+      EXPECT_EQ(log.train[size_t(at) - 1].step, at);
+      EXPECT_FLOAT_EQ(log.train[size_t(at) - 1].loss, float(trial["results"][k].get<double>()))
+          << trial["trial"] << " at step " << at;
+    }
+  }
+  std::string wrong = tiny_search;
+  wrong.replace(wrong.find("trials = 9"), 10, "trials = 2\nmetric = \"loss/z_los\"");
+  std::ofstream(f.exp) << wrong;
+  const Outcome refused = run_program(f.args("wrong"), f.dir.path());
+  EXPECT_TRUE(refused.exited && refused.status == 2) << refused.err;
+  EXPECT_NE(refused.err.find("has no metric 'loss/z_los'"), std::string::npos) << refused.err;
+}
+
 // A trial whose training fails (here a loss that turns NaN at its third call: exit 6 in a run)
 // is listed as failed, with no result, and the search goes on and ends with exit 0.
 TEST(Search, AFailedTrialIsTheWorstAndTheSearchGoesOn) {

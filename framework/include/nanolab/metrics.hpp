@@ -9,11 +9,16 @@
 // allocates only the first time that name is seen.
 #pragma once
 
+#include <string>
 #include <string_view>
 
 #include "nanolab/errors.hpp"
 
 namespace nanolab {
+
+// Why `name` cannot be the name of a recorded metric (a column of /metrics/<group>), or "" when it
+// can: letters, digits, '_', '.' and '-', 1 to 64 characters, not "step", "." or "..".
+NANOLAB_VISIBLE std::string metric_name_problem(std::string_view name);
 
 class NANOLAB_VISIBLE Metrics {
  public:

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "nanolab/experiment.hpp"
+#include "nanolab/run_store.hpp"
 
 namespace nanolab::search {
 
@@ -55,6 +56,13 @@ std::optional<Promotion> next_promotion(const Ladder& ladder, int64_t reduction_
 // above). Without it, a search of fewer than about reduction_factor^(rungs - 1) trials would
 // never train a trial to max_iters.
 std::optional<Promotion> final_promotion(const Ladder& ladder);
+
+// The search's metric in a run's log at a rung: an evaluation's column (val/loss, ...) in the
+// evaluation at `step`, which a trial's run makes at each rung; any other column of /metrics
+// (train/loss, a value a plugin records) its last value logged at or before `step` (a value is
+// kept at the logged steps only: train.log_interval, and a rung). A metric the run does not have,
+// or has no value of by `step`: ConfigError naming the metric and what the run has.
+double metric_at(const RunLog& log, const std::string& metric, int64_t step);
 
 // The most optimizer steps a search can use, over all of its runs: random trains every run to
 // max_iters; asha at most that, reached when each new trial beats every earlier one at every rung

@@ -7,6 +7,7 @@
 
 #include "config/search_space.hpp"
 #include "nanolab/did_you_mean.hpp"
+#include "nanolab/metrics.hpp"
 #include "nanolab/rng.hpp"
 #include "config/loader.hpp"
 
@@ -25,13 +26,38 @@ const std::vector<OptionSpec>& setting_specs() {
   static const std::vector<OptionSpec> specs = {
       {"method", OptionType::string, std::string("grid"), {}, {}, {"grid", "random", "asha"}},
       {"trials", OptionType::integer, int64_t(10), Bound(1), Bound(10000)},
-      {"metric", OptionType::string, std::string("val/loss"), {}, {},
-       {"val/loss", "val/train_loss", "val/accuracy"}},
+      {"metric", OptionType::string, std::string("val/loss")},
       {"mode", OptionType::string, std::string("min"), {}, {}, {"min", "max"}},
       {"min_iters", OptionType::integer, int64_t(1), Bound(1), Bound(1e12)},
       {"reduction_factor", OptionType::integer, int64_t(3), Bound(2), Bound(1000)},
   };
   return specs;
+}
+
+// Why no run writes `metric`, or "": an evaluation's column (val/loss, val/train_loss,
+// val/accuracy), or a recorded metric's GROUP/NAME, GROUP being one of the groups the trainer and
+// the plugins record into (docs/run-format.md). Whether a plugin records NAME is known only once a
+// run has (nanolab/search.hpp's metric_at says so at the first rung).
+std::string metric_problem(const std::string& metric) {
+  static const std::vector<std::string> evaluation = {"loss", "train_loss", "accuracy"};
+  static const std::vector<std::string> groups = {"val", "train", "loss", "optimizer",
+                                                  "attention"};
+  const size_t slash = metric.find('/');
+  if (slash == std::string::npos)
+    return "'" + metric + "' is not GROUP/NAME, a column of /metrics in the run files";
+  const std::string group = metric.substr(0, slash), name = metric.substr(slash + 1);
+  if (group == "val") {
+    if (std::find(evaluation.begin(), evaluation.end(), name) != evaluation.end()) return "";
+    return "an evaluation writes val/loss, val/train_loss and val/accuracy, not '" + metric + "'" +
+           did_you_mean_hint(name, evaluation);
+  }
+  if (std::find(groups.begin(), groups.end(), group) == groups.end())
+    return "no run writes the group '" + group + "' of '" + metric + "'" +
+           did_you_mean_hint(group, groups) + "; the groups are val, train, loss, optimizer and " +
+           "attention";
+  if (const std::string why = metric_name_problem(name); !why.empty())
+    return "no run records '" + metric + "': " + why;
+  return "";
 }
 
 bool is_distribution_table(const toml::node& node) {
@@ -334,6 +360,12 @@ std::vector<RunSpec> expand_search(const Layers& layers, Loader& loader,
   p.runs_per_trial = per_trial;
   for (const Dimension& d : dimensions)
     p.space.push_back({d.key, d.name, node_text(*d.arguments)});
+  if (const std::string problem = metric_problem(p.metric); !problem.empty()) {
+    loader.problem(place_of(search.settings.at("metric"), std::nullopt), "search.metric", problem,
+                   "metric = \"val/loss\", or any column of /metrics in run.h5 (GROUP/NAME: "
+                   "train/loss, train/grad_norm, loss/<name>, ...; docs/run-format.md)");
+    return {};
+  }
   for (const RunSpec& run : runs) {
     if (p.metric == "val/accuracy" && run.config.dataset.rfind("synthetic:", 0) != 0) {
       loader.problem(place("metric"), "search.metric",

@@ -176,7 +176,6 @@ class Runner {
         // checkpoint; a run without a checkpoint starts again from step 0.
         const TrainResult r = fs::exists(dir / "run.h5") ? resume(o) : train(spec, o);
         if (r.status == "interrupted") return 130;
-        sum += metric_at(dir / "run.h5", step);
       } catch (const Interrupted&) {
         throw;
       } catch (const RunInUse&) {
@@ -185,6 +184,8 @@ class Runner {
         std::fprintf(stderr, "nanolab run: error in run %s: %s\n", spec.name.c_str(), e.what());
         failure = int(e.code());
       }
+      // A metric no run has stops the search (exit 2), not only this trial.
+      if (failure == 0) sum += metric_at(read_run(dir / "run.h5"), plan_.metric, step);
     }
     trial.results.resize(trial.rung + 1);
     trial.results[trial.rung] =
@@ -197,18 +198,6 @@ class Runner {
                   plan_.metric.c_str(), trial.results[trial.rung], long(step));
     decide(failure ? trial_name(t) + ": failed at step " + std::to_string(step) : line);
     return failure;
-  }
-
-  // The metric of the evaluation at `step` in a run file.
-  double metric_at(const fs::path& file, int64_t step) const {
-    const RunLog log = read_run(file);
-    for (const ValRow& row : log.val)
-      if (row.step == step)
-        return plan_.metric == "val/loss"         ? row.loss
-               : plan_.metric == "val/train_loss" ? row.train_loss
-                                                  : row.accuracy;
-    throw StorageError(file.string() + ": no evaluation at step " + std::to_string(step) +
-                       ", the rung the search reads " + plan_.metric + " at");
   }
 
   // Optimizer steps trained so far, over every run.

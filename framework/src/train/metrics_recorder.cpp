@@ -1,30 +1,14 @@
 // The trainer's Metrics, one per group (metrics_recorder.hpp).
 #include "train/metrics_recorder.hpp"
 
-#include <algorithm>
 #include <stdexcept>
 
 namespace nanolab::train_detail {
 namespace {
 
-constexpr size_t max_name_length = 64;
-
-bool name_char(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-         c == '.' || c == '-';
-}
-
 // PluginError naming the owner and the name unless `name` can be a column of /metrics/<group>.
 void check_name(std::string_view name, const std::string& group, const std::string& owner) {
-  std::string why;
-  if (name.empty())
-    why = "it is empty";
-  else if (name.size() > max_name_length)
-    why = "it is longer than " + std::to_string(max_name_length) + " characters";
-  else if (!std::all_of(name.begin(), name.end(), name_char))
-    why = "it holds a character other than letters, digits, '_', '.' and '-'";
-  else if (name == "step" || name == "." || name == "..")
-    why.append("the name ").append(name).append(" is reserved");
+  const std::string why = metric_name_problem(name);
   if (why.empty()) return;
   throw PluginError(owner + ": cannot record the metric '" + std::string(name) + "' (group " +
                     group + "): " + why + "; hint: a metric name is like z_loss or grad_norm.h.0");

@@ -236,9 +236,27 @@ INSTANTIATE_TEST_SUITE_P(
         BadSearch{"AMetricNoRunWrites",
                   asha + "metric = \"val/perplexity\"\n" + space +
                       "\"optimizer.lr\" = { log_uniform = [1e-4, 1e-2] }\n",
-                  "6:10: search.metric: must be one of \"val/loss\", \"val/train_loss\", "
-                  "\"val/accuracy\", got \"val/perplexity\"",
-                  "search.metric"},
+                  "6:10: search.metric: an evaluation writes val/loss, val/train_loss and "
+                  "val/accuracy, not 'val/perplexity'",
+                  "hint: metric = \"val/loss\", or any column of /metrics in run.h5"},
+        BadSearch{"AMetricOfAGroupNoRunWrites",
+                  asha + "metric = \"valid/loss\"\n" + space +
+                      "\"optimizer.lr\" = { log_uniform = [1e-4, 1e-2] }\n",
+                  "6:10: search.metric: no run writes the group 'valid' of 'valid/loss' (did you "
+                  "mean 'val'?); the groups are val, train, loss, optimizer and attention",
+                  "train/grad_norm"},
+        BadSearch{"AMetricNameNoPluginCanRecord",
+                  asha + "metric = \"loss/z loss\"\n" + space +
+                      "\"optimizer.lr\" = { log_uniform = [1e-4, 1e-2] }\n",
+                  "6:10: search.metric: no run records 'loss/z loss': it holds a character other "
+                  "than letters, digits, '_', '.' and '-'",
+                  "GROUP/NAME"},
+        BadSearch{"AMetricThatIsNotGroupSlashName",
+                  asha + "metric = \"loss\"\n" + space +
+                      "\"optimizer.lr\" = { log_uniform = [1e-4, 1e-2] }\n",
+                  "6:10: search.metric: 'loss' is not GROUP/NAME, a column of /metrics in the run "
+                  "files",
+                  "metric = \"val/loss\""},
         BadSearch{"AccuracyOfADatasetWithoutOne",
                   "[data]\ndataset = \"tinyshakespeare\"\n" + asha + "metric = \"val/accuracy\"\n" +
                       space + "\"optimizer.lr\" = { log_uniform = [1e-4, 1e-2] }\n",
