@@ -1,7 +1,8 @@
 // tokenizer `bpe`: byte-level byte-pair encoding, lossless for any byte string (valid UTF-8 or not).
 // Text is first pre-split into chunks by a regex (GPT-2's or GPT-4's pattern through PCRE2, a custom
-// one, or none); merges never cross a chunk boundary. Training follows minbpe's RegexTokenizer: pair
-// counts over the distinct chunks weighted by their counts, updated incrementally after each merge
+// one, or none; GPT-2's is matched by hand where the text is ASCII, bpe_split.hpp); merges never
+// cross a chunk boundary. Training follows minbpe's RegexTokenizer: pair counts over the distinct
+// chunks weighted by their counts, updated incrementally after each merge
 // (only in the chunks holding the merged pair), ties going to the pair seen first in the text, so
 // that it learns the same merges as minbpe. `\s` means Unicode's White_Space, as in tiktoken.
 // Options `encoder_json` + `vocab_bpe` load GPT-2's own vocabulary instead (train is then a no-op).
@@ -40,6 +41,7 @@
 #include "nanolab/plugin.hpp"
 #include "nanolab/runtime.hpp"
 #include "nanolab/utf8.hpp"
+#include "bpe_split.hpp"
 #include "bpe_train.hpp"
 
 namespace {
@@ -111,9 +113,11 @@ std::string with_unicode_white_space(const std::string& pattern) {
 
 // The pre-splitter: chunk boundaries of a text. Bytes the regex does not match (invalid UTF-8 never
 // matches under PCRE2_MATCH_INVALID_UTF) become chunks of their own, so no byte is ever dropped.
+// GPT-2's pattern is matched by hand where the text is ASCII (bpe_split.hpp), by PCRE2 elsewhere.
 class Splitter {
  public:
-  explicit Splitter(const std::string& pattern) : pattern_(pattern) {
+  explicit Splitter(const std::string& pattern)
+      : pattern_(pattern), gpt2_(pattern == gpt2_pattern) {
     if (pattern.empty()) return;
     int error = 0;
     PCRE2_SIZE offset = 0;
@@ -157,6 +161,12 @@ class Splitter {
     const auto* subject = reinterpret_cast<PCRE2_SPTR>(text.data());
     size_t at = begin;
     while (at < end) {
+      if (gpt2_)
+        if (const size_t next = bpe::gpt2_ascii_match(text, at); next != 0) {
+          at = next;
+          on_end(at);
+          continue;
+        }
       // The JIT's own entry skips pcre2_match's argument checks (the arguments are ours).
       const int rc = jit_ ? pcre2_jit_match(code_, subject, text.size(), at, 0, match.get(), nullptr)
                           : pcre2_match(code_, subject, text.size(), at, 0, match.get(), nullptr);
@@ -177,6 +187,7 @@ class Splitter {
 
  private:
   std::string pattern_;
+  bool gpt2_;  // GPT-2's pattern: ASCII is split by bpe::gpt2_ascii_match
   pcre2_code* code_ = nullptr;
   bool jit_ = false;
 };
