@@ -558,6 +558,36 @@ TEST(BpeTokenizer, EncodesAsItsSlowTwin) {
     ASSERT_EQ(tok->encode(sample), reference_encode(tok->save(), gpt2_regex, sample));
 }
 
+// The chunk cache keeps a chunk's bytes in two words and its length: chunks that differ only in
+// the first word, only in the second, or only in their length (trailing NUL bytes) are told
+// apart. One chunk a line: 20,000 lines of 16 bytes with the same first 8, 20,000 with the same
+// last 8 (more than the cache's sets, so that they share sets), and "ab" followed by 0 to 14 NULs.
+// Each must decode back to itself, from the first encode and from the cached second.
+TEST(BpeTokenizer, CachedChunksAreToldApartByEveryByteAndTheirLength) {
+  auto tok = make({{"pattern", std::string("[^\\n]+|\\n")}});
+  tok->train(read(fixtures / "bpe_corpus.txt"), 1500);
+  auto letters = [](int i) {  // 8 letters spelling i in base 26
+    std::string s(8, 'a');
+    for (int k = 7; k >= 0 && i > 0; --k, i /= 26) s[size_t(k)] = char('a' + i % 26);
+    return s;
+  };
+  std::string text;
+  for (int i = 0; i < 20000; ++i) {
+    const std::string other = letters(i);
+    text.append("the same").append(other).append("\n").append(other).append("the same\n");
+  }
+  for (size_t zeros = 0; zeros <= 14; ++zeros) text.append("ab").append(zeros, '\0').append("\n");
+  const std::vector<int32_t> ids = tok->encode(text);
+  const std::string back = tok->decode(ids);
+  ASSERT_EQ(back.size(), text.size());
+  const size_t differs =
+      size_t(std::mismatch(back.begin(), back.end(), text.begin()).first - back.begin());
+  const size_t line = text.rfind('\n', differs) + 1;  // where the line that differs starts
+  EXPECT_EQ(differs, text.size()) << "decodes to '" << back.substr(line, 16)
+                                  << "' where the text has '" << text.substr(line, 16) << "'";
+  EXPECT_TRUE(tok->encode(text) == ids) << "the second encode, from the cache, differs";
+}
+
 // The split of ASCII by hand under GPT-2's pattern (bpe_split.hpp) is PCRE2's. At every position
 // of every string of up to 4 symbols of an alphabet that holds each class of ASCII byte, the
 // letters of the contractions, non-ASCII white space (U+00A0), U+180E, a non-ASCII letter and digit
