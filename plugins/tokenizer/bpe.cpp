@@ -651,6 +651,11 @@ class BpeTokenizer final : public Tokenizer {
       }
       encoders_.give(std::move(encoder));
     });
+    // The pieces after the first are copied once, into room made for exactly them (C source has
+    // more than a token for 3 bytes: growing `ids` would copy everything again).
+    size_t total = ids.size();
+    for (size_t k = 1; k < pieces.size(); ++k) total += pieces[k].size();
+    ids.reserve(total);
     for (size_t k = 1; k < pieces.size(); ++k) ids.insert(ids.end(), pieces[k].begin(), pieces[k].end());
   }
 
