@@ -2,7 +2,8 @@
 // (bpe.cpp): the chunk that PCRE2 matches at a position, decided from ASCII bytes alone, or
 // undecided as soon as the decision needs a byte of 0x80 or more (the plugin then asks PCRE2). Most
 // English and source code is ASCII, and one match here costs a few table look-ups against a call
-// into PCRE2's JIT. Header-only, so that tests/plugins/contract_tokenizer_bpe.cpp holds it to PCRE2.
+// into PCRE2's JIT. Header-only, so that tests/plugins/contract_tokenizer_bpe.cpp holds it to
+// PCRE2.
 #pragma once
 
 #include <array>
