@@ -1,7 +1,8 @@
 // tokenizer `bpe`: byte-level byte-pair encoding, lossless for any byte string (valid UTF-8 or not).
 // Text is first pre-split into chunks by a regex (GPT-2's or GPT-4's pattern through PCRE2, a custom
-// one, or none); merges never cross a chunk boundary. Training follows minbpe's RegexTokenizer: pair
-// counts over the distinct chunks weighted by their counts, updated incrementally after each merge
+// one, or none; GPT-2's is matched by hand where the text is ASCII, bpe_split.hpp); merges never
+// cross a chunk boundary. Training follows minbpe's RegexTokenizer: pair counts over the distinct
+// chunks weighted by their counts, updated incrementally after each merge
 // (only in the chunks holding the merged pair), ties going to the pair seen first in the text, so
 // that it learns the same merges as minbpe. `\s` means Unicode's White_Space, as in tiktoken.
 // Options `encoder_json` + `vocab_bpe` load GPT-2's own vocabulary instead (train is then a no-op).
@@ -40,6 +41,7 @@
 #include "nanolab/plugin.hpp"
 #include "nanolab/runtime.hpp"
 #include "nanolab/utf8.hpp"
+#include "bpe_split.hpp"
 #include "bpe_train.hpp"
 
 namespace {
@@ -111,9 +113,11 @@ std::string with_unicode_white_space(const std::string& pattern) {
 
 // The pre-splitter: chunk boundaries of a text. Bytes the regex does not match (invalid UTF-8 never
 // matches under PCRE2_MATCH_INVALID_UTF) become chunks of their own, so no byte is ever dropped.
+// GPT-2's pattern is matched by hand where the text is ASCII (bpe_split.hpp), by PCRE2 elsewhere.
 class Splitter {
  public:
-  explicit Splitter(const std::string& pattern) : pattern_(pattern) {
+  explicit Splitter(const std::string& pattern)
+      : pattern_(pattern), gpt2_(pattern == gpt2_pattern) {
     if (pattern.empty()) return;
     int error = 0;
     PCRE2_SIZE offset = 0;
@@ -157,6 +161,12 @@ class Splitter {
     const auto* subject = reinterpret_cast<PCRE2_SPTR>(text.data());
     size_t at = begin;
     while (at < end) {
+      if (gpt2_)
+        if (const size_t next = bpe::gpt2_ascii_match(text, at); next != 0) {
+          at = next;
+          on_end(at);
+          continue;
+        }
       // The JIT's own entry skips pcre2_match's argument checks (the arguments are ours).
       const int rc = jit_ ? pcre2_jit_match(code_, subject, text.size(), at, 0, match.get(), nullptr)
                           : pcre2_match(code_, subject, text.size(), at, 0, match.get(), nullptr);
@@ -177,6 +187,7 @@ class Splitter {
 
  private:
   std::string pattern_;
+  bool gpt2_;  // GPT-2's pattern: ASCII is split by bpe::gpt2_ascii_match
   pcre2_code* code_ = nullptr;
   bool jit_ = false;
 };
@@ -184,8 +195,14 @@ class Splitter {
 
 constexpr int32_t no_rank = INT32_MAX;
 
-// Pair -> rank of its merge, for the encoder: an open-addressing table (linear probing, at most
-// half full), one multiply and usually one cache line per look-up. The first merge of a pair wins.
+// A merge as the encoder looks it up: its rank (no_rank: there is none) and the id it makes.
+struct RankedMerge {
+  int32_t rank = no_rank, id = -1;
+};
+
+// Pair -> its merge, for the encoder: an open-addressing table (linear probing, at most half
+// full), one multiply and usually one cache line per look-up, which gives the rank and the id
+// made together. The first merge of a pair wins.
 class PairRanks {
  public:
   void build(const std::vector<Merge>& merges) {
@@ -198,16 +215,16 @@ class PairRanks {
       const uint64_t key = pair_key(merges[r].a, merges[r].b);
       size_t i = slot_of(key);
       while (slots_[i].key != empty && slots_[i].key != key) i = (i + 1) & mask_;
-      if (slots_[i].key == empty) slots_[i] = {key, int32_t(r)};
+      if (slots_[i].key == empty) slots_[i] = {key, {int32_t(r), merges[r].id}};
     }
   }
 
-  // The rank of the merge of (a, b), or no_rank.
-  int32_t rank(int32_t a, int32_t b) const {
+  // The merge of (a, b); its rank is no_rank if there is none.
+  RankedMerge find(int32_t a, int32_t b) const {
     const uint64_t key = pair_key(a, b);
     for (size_t i = slot_of(key);; i = (i + 1) & mask_) {
-      if (slots_[i].key == key) return slots_[i].rank;
-      if (slots_[i].key == empty) return no_rank;
+      if (slots_[i].key == key) return slots_[i].merge;
+      if (slots_[i].key == empty) return {};
     }
   }
 
@@ -215,7 +232,7 @@ class PairRanks {
   static constexpr uint64_t empty = UINT64_MAX;  // the pair (-1, -1): ids are never negative
   struct Slot {
     uint64_t key = empty;
-    int32_t rank = no_rank;
+    RankedMerge merge;
   };
   size_t slot_of(uint64_t key) const { return size_t((key * 0x9E3779B97F4A7C15ull) >> shift_); }
   std::vector<Slot> slots_{16};
@@ -223,78 +240,77 @@ class PairRanks {
   int shift_ = 60;
 };
 
-// A hash of a chunk's bytes, eight at a time.
-uint64_t chunk_hash(std::string_view s) {
-  uint64_t h = 0x9E3779B97F4A7C15ull ^ s.size();
-  size_t i = 0;
-  for (; i + 8 <= s.size(); i += 8) {
-    uint64_t w;
-    std::memcpy(&w, s.data() + i, 8);
-    h = (h ^ w) * 0xBF58476D1CE4E5B9ull;
-    h ^= h >> 31;
-  }
-  uint64_t w = 0;
-  std::memcpy(&w, s.data() + i, s.size() - i);
-  h = (h ^ w) * 0x94D049BB133111EBull;
-  return h ^ (h >> 29);
-}
-
 // The ids of chunks already encoded, by their bytes: text repeats its words, so most chunks are
-// found here rather than merged again. An open-addressing table whose keys and ids live in two
-// arenas, so that a steady state allocates nothing; emptied when it holds max_entries. Chunks
-// longer than max_bytes are not kept (they seldom repeat).
+// found here rather than merged again. A two-way set-associative table of entries of one cache
+// line each, holding the chunk's bytes (up to max_bytes, zero-padded, compared as two words) and
+// its ids (up to max_ids): a look-up reads one or two lines, with no key or id stored elsewhere
+// and nothing allocated after the first insert. A hit in the second way moves it to the first; a
+// new chunk moves the first to the second and evicts the second (the least recently used). Chunks
+// that do not fit are merged every time: under 1 % of those of English or C source.
 class ChunkCache {
  public:
-  static constexpr size_t max_bytes = 64;
+  static constexpr size_t max_bytes = 16, max_ids = 11;
 
-  // Appends the cached ids of `chunk` (of hash `hash`) to `out`; false if it is not cached.
-  bool find(std::string_view chunk, uint64_t hash, std::vector<int32_t>& out) const {
-    if (slots_.empty()) return false;
-    for (size_t i = hash >> (64 - slot_bits);; i = (i + 1) & (n_slots - 1)) {
-      const Slot& s = slots_[i];
-      if (s.key_len == 0) return false;
-      if (s.hash == hash && s.key_len == chunk.size() &&
-          std::equal(chunk.begin(), chunk.end(), keys_.begin() + s.key_at)) {
-        out.insert(out.end(), ids_.begin() + s.ids_at, ids_.begin() + s.ids_at + s.ids_len);
-        return true;
-      }
-    }
+  // A chunk of 2 to max_bytes bytes as the cache keeps it: its bytes zero-padded, and their number.
+  struct Key {
+    uint64_t lo = 0, hi = 0;
+    uint32_t len = 0;
+  };
+  static Key key_of(std::string_view chunk) {
+    Key key;
+    key.len = uint32_t(chunk.size());
+    std::memcpy(&key.lo, chunk.data(), std::min<size_t>(chunk.size(), 8));
+    if (chunk.size() > 8) std::memcpy(&key.hi, chunk.data() + 8, chunk.size() - 8);
+    return key;
   }
 
-  void insert(std::string_view chunk, uint64_t hash, std::span<const int32_t> ids) {
-    if (slots_.empty() || used_ == max_entries) {
-      slots_.assign(n_slots, Slot{});
-      keys_.clear();
-      ids_.clear();
-      used_ = 0;
-    }
-    size_t i = hash >> (64 - slot_bits);
-    while (slots_[i].key_len != 0) i = (i + 1) & (n_slots - 1);
-    slots_[i] = {hash, uint32_t(keys_.size()), uint32_t(ids_.size()), uint8_t(chunk.size()),
-                 uint8_t(ids.size())};
-    keys_.append(chunk);
-    ids_.insert(ids_.end(), ids.begin(), ids.end());
-    ++used_;
+  // Appends the cached ids of `key` to `out`; false if it is not cached.
+  bool find(const Key& key, std::vector<int32_t>& out) {
+    if (entries_.empty()) return false;
+    Entry* set = &entries_[set_of(key)];
+    for (int way = 0; way < 2; ++way)
+      if (set[way].lo == key.lo && set[way].hi == key.hi && set[way].len == key.len) {
+        out.insert(out.end(), set[way].ids, set[way].ids + set[way].n_ids);
+        if (way == 1) std::swap(set[0], set[1]);
+        return true;
+      }
+    return false;
+  }
+
+  void insert(const Key& key, std::span<const int32_t> ids) {
+    if (ids.size() > max_ids) return;
+    if (entries_.empty()) entries_.resize(2 * n_sets);
+    Entry* set = &entries_[set_of(key)];
+    set[1] = set[0];
+    set[0].lo = key.lo;
+    set[0].hi = key.hi;
+    set[0].len = uint8_t(key.len);
+    set[0].n_ids = uint8_t(ids.size());
+    std::copy(ids.begin(), ids.end(), set[0].ids);
   }
 
  private:
-  static constexpr int slot_bits = 16;
-  static constexpr size_t n_slots = size_t(1) << slot_bits, max_entries = n_slots / 2;
-  struct Slot {
-    uint64_t hash = 0;
-    uint32_t key_at = 0, ids_at = 0;
-    uint8_t key_len = 0, ids_len = 0;  // key_len 0: an empty slot (a chunk has a byte at least)
+  static constexpr int set_bits = 14;
+  static constexpr size_t n_sets = size_t(1) << set_bits;
+  struct alignas(64) Entry {
+    uint64_t lo = 0, hi = 0;
+    uint8_t len = 0, n_ids = 0;  // len 0: empty (a kept chunk has 2 bytes at least)
+    int32_t ids[max_ids] = {};
   };
-  std::vector<Slot> slots_;
-  std::string keys_;
-  std::vector<int32_t> ids_;
-  size_t used_ = 0;
+  static_assert(sizeof(Entry) == 64);
+  // The first entry of the key's set: the top bits of a multiplicative hash of both words.
+  static size_t set_of(const Key& key) {
+    const uint64_t h = ((key.lo * 0x9E3779B97F4A7C15ull) ^ key.hi) * 0xBF58476D1CE4E5B9ull;
+    return 2 * size_t(h >> (64 - set_bits));
+  }
+  std::vector<Entry> entries_;
 };
 
 // What one encoding task works with: a chunk cache and the merge loop's scratch vectors.
 struct ChunkEncoder {
   ChunkCache cache;
-  std::vector<int32_t> tokens, ranks;
+  std::vector<int32_t> tokens;
+  std::vector<RankedMerge> merges;
 };
 
 // The chunk encoders of a tokenizer, lent to encoding tasks and given back, so that a cache
@@ -498,37 +514,43 @@ class BpeTokenizer final : public Tokenizer {
     for (const Special& s : specials_) define(s.id, s.text);
     vocab_ = std::move(vocab);
     ranks_.build(merges_);
+    byte_pair_merge_.resize(256 * 256);
+    for (size_t x = 0; x < 256; ++x)
+      for (size_t y = 0; y < 256; ++y)
+        byte_pair_merge_[x << 8 | y] = ranks_.find(byte_id_[x], byte_id_[y]);
     encoders_.clear();  // their caches hold the old vocabulary's ids
   }
 
   // GPT-2's bpe() on one chunk: merge every occurrence of the lowest-ranked pair, left to right,
-  // until no pair has a rank. Done as tiktoken does it: the rank of each adjacent pair is kept,
+  // until no pair has a rank. Done as tiktoken does it: the merge of each adjacent pair is kept,
   // and each step merges the leftmost pair of lowest rank and looks up only its two new
   // neighbours. That is GPT-2's order: a merge's parts are made by lower ranks, so a pair that
   // holds the new token ranks above the one merged, and the other occurrences of the merged pair
   // come next, left to right. Appends the ids to `out`.
   void merge_chunk(std::string_view chunk, ChunkEncoder& e, std::vector<int32_t>& out) const {
     std::vector<int32_t>& tokens = e.tokens;
-    std::vector<int32_t>& ranks = e.ranks;  // ranks[i]: of (tokens[i], tokens[i + 1])
+    std::vector<RankedMerge>& merges = e.merges;  // merges[i]: of (tokens[i], tokens[i + 1])
     size_t n = chunk.size();
     tokens.resize(n);
-    ranks.resize(n);
-    for (size_t i = 0; i < n; ++i) tokens[i] = byte_id_[static_cast<unsigned char>(chunk[i])];
-    for (size_t i = 0; i + 1 < n; ++i) ranks[i] = ranks_.rank(tokens[i], tokens[i + 1]);
-    ranks[n - 1] = no_rank;
+    merges.resize(n);
+    const auto* bytes = reinterpret_cast<const unsigned char*>(chunk.data());
+    for (size_t i = 0; i < n; ++i) tokens[i] = byte_id_[bytes[i]];
+    for (size_t i = 0; i + 1 < n; ++i)
+      merges[i] = byte_pair_merge_[size_t(bytes[i]) << 8 | bytes[i + 1]];
+    merges[n - 1] = {};
     for (;;) {
       size_t best = 0;
       for (size_t i = 1; i + 1 < n; ++i)
-        if (ranks[i] < ranks[best]) best = i;
-      if (ranks[best] == no_rank) break;
-      tokens[best] = merges_[size_t(ranks[best])].id;
+        if (merges[i].rank < merges[best].rank) best = i;
+      if (merges[best].rank == no_rank) break;
+      tokens[best] = merges[best].id;
       std::copy(tokens.begin() + ptrdiff_t(best) + 2, tokens.begin() + ptrdiff_t(n),
                 tokens.begin() + ptrdiff_t(best) + 1);
-      std::copy(ranks.begin() + ptrdiff_t(best) + 2, ranks.begin() + ptrdiff_t(n),
-                ranks.begin() + ptrdiff_t(best) + 1);
+      std::copy(merges.begin() + ptrdiff_t(best) + 2, merges.begin() + ptrdiff_t(n),
+                merges.begin() + ptrdiff_t(best) + 1);
       --n;
-      if (best > 0) ranks[best - 1] = ranks_.rank(tokens[best - 1], tokens[best]);
-      ranks[best] = best + 1 < n ? ranks_.rank(tokens[best], tokens[best + 1]) : no_rank;
+      if (best > 0) merges[best - 1] = ranks_.find(tokens[best - 1], tokens[best]);
+      merges[best] = best + 1 < n ? ranks_.find(tokens[best], tokens[best + 1]) : RankedMerge{};
     }
     out.insert(out.end(), tokens.begin(), tokens.begin() + ptrdiff_t(n));
   }
@@ -540,11 +562,11 @@ class BpeTokenizer final : public Tokenizer {
       return;
     }
     if (chunk.size() > ChunkCache::max_bytes) return merge_chunk(chunk, e, out);
-    const uint64_t hash = chunk_hash(chunk);
-    if (e.cache.find(chunk, hash, out)) return;
+    const ChunkCache::Key key = ChunkCache::key_of(chunk);
+    if (e.cache.find(key, out)) return;
     const size_t start = out.size();
     merge_chunk(chunk, e, out);
-    e.cache.insert(chunk, hash, std::span(out).subspan(start));
+    e.cache.insert(key, std::span(out).subspan(start));
   }
 
   static constexpr size_t piece_bytes = size_t(1) << 16;
@@ -629,6 +651,11 @@ class BpeTokenizer final : public Tokenizer {
       }
       encoders_.give(std::move(encoder));
     });
+    // The pieces after the first are copied once, into room made for exactly them (C source has
+    // more than a token for 3 bytes: growing `ids` would copy everything again).
+    size_t total = ids.size();
+    for (size_t k = 1; k < pieces.size(); ++k) total += pieces[k].size();
+    ids.reserve(total);
     for (size_t k = 1; k < pieces.size(); ++k) ids.insert(ids.end(), pieces[k].begin(), pieces[k].end());
   }
 
@@ -648,6 +675,9 @@ class BpeTokenizer final : public Tokenizer {
   std::vector<Merge> merges_;     // in rank order
   std::vector<std::string> vocab_;  // id -> bytes
   PairRanks ranks_;
+  // The merge of the tokens of two bytes, by (first byte << 8 | second byte): a chunk's first
+  // merges without a look-up in ranks_ (the pairs of bytes that text holds keep this in cache).
+  std::vector<RankedMerge> byte_pair_merge_;
   mutable EncoderPool encoders_;
 };
 

@@ -9,7 +9,7 @@
 //   format cannot hold is refused rather than written wrong;
 // - large inputs pre-split in parallel pieces give the ids of a one-pass pre-split, and the fast
 //   encoder gives the ids of its slow twin (a one-pass PCRE2 split, GPT-2's bpe() as written) on
-//   random text and on tiny Shakespeare;
+//   random text and on tiny Shakespeare; GPT-2's pattern matched by hand on ASCII is PCRE2's;
 // - the training learns the same merges on one thread and on all, whatever the parts of its first
 //   pair count, and the work per merge does not grow with the vocabulary already learnt;
 // - bytes that are not UTF-8 round-trip under both patterns; special tokens follow on_special;
@@ -35,6 +35,7 @@
 
 #include "nanolab/registry.hpp"
 #include "support/skip.hpp"
+#include "tokenizer/bpe_split.hpp"
 #include "tokenizer/bpe_train.hpp"
 
 namespace nanolab {
@@ -555,6 +556,90 @@ TEST(BpeTokenizer, EncodesAsItsSlowTwin) {
                    {"vocab_bpe", (data / "gpt2/vocab.bpe").string()}});
   for (const std::string& sample : {text, read(data / "tinyshakespeare/input.txt")})
     ASSERT_EQ(tok->encode(sample), reference_encode(tok->save(), gpt2_regex, sample));
+}
+
+// The chunk cache keeps a chunk's bytes in two words and its length: chunks that differ only in
+// the first word, only in the second, or only in their length (trailing NUL bytes) are told
+// apart. One chunk a line: 20,000 lines of 16 bytes with the same first 8, 20,000 with the same
+// last 8 (more than the cache's sets, so that they share sets), and "ab" followed by 0 to 14 NULs.
+// Each must decode back to itself, from the first encode and from the cached second.
+TEST(BpeTokenizer, CachedChunksAreToldApartByEveryByteAndTheirLength) {
+  auto tok = make({{"pattern", std::string("[^\\n]+|\\n")}});
+  tok->train(read(fixtures / "bpe_corpus.txt"), 1500);
+  auto letters = [](int i) {  // 8 letters spelling i in base 26
+    std::string s(8, 'a');
+    for (int k = 7; k >= 0 && i > 0; --k, i /= 26) s[size_t(k)] = char('a' + i % 26);
+    return s;
+  };
+  std::string text;
+  for (int i = 0; i < 20000; ++i) {
+    const std::string other = letters(i);
+    text.append("the same").append(other).append("\n").append(other).append("the same\n");
+  }
+  for (size_t zeros = 0; zeros <= 14; ++zeros) text.append("ab").append(zeros, '\0').append("\n");
+  const std::vector<int32_t> ids = tok->encode(text);
+  const std::string back = tok->decode(ids);
+  ASSERT_EQ(back.size(), text.size());
+  const size_t differs =
+      size_t(std::mismatch(back.begin(), back.end(), text.begin()).first - back.begin());
+  const size_t line = text.rfind('\n', differs) + 1;  // where the line that differs starts
+  EXPECT_EQ(differs, text.size()) << "decodes to '" << back.substr(line, 16)
+                                  << "' where the text has '" << text.substr(line, 16) << "'";
+  EXPECT_TRUE(tok->encode(text) == ids) << "the second encode, from the cache, differs";
+}
+
+// The split of ASCII by hand under GPT-2's pattern (bpe_split.hpp) is PCRE2's. At every position
+// of every string of up to 4 symbols of an alphabet that holds each class of ASCII byte, the
+// letters of the contractions, non-ASCII white space (U+00A0), U+180E, a non-ASCII letter and digit
+// and a byte that is not UTF-8; and of every pair of ASCII bytes, alone and between context bytes:
+// where the hand-written match decides, PCRE2 matches the same bytes from there, and on ASCII it
+// always decides.
+TEST(BpeTokenizer, SplitsAsciiByHandAsPcre2Does) {
+  int error = 0;
+  PCRE2_SIZE offset = 0;
+  const std::unique_ptr<pcre2_code, decltype(&pcre2_code_free)> code(
+      pcre2_compile(reinterpret_cast<PCRE2_SPTR>(gpt2_regex.data()), gpt2_regex.size(),
+                    PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &error, &offset, nullptr),
+      &pcre2_code_free);
+  ASSERT_NE(code, nullptr);
+  ASSERT_EQ(pcre2_jit_compile(code.get(), PCRE2_JIT_COMPLETE), 0);
+  const std::unique_ptr<pcre2_match_data, decltype(&pcre2_match_data_free)> match(
+      pcre2_match_data_create_from_pattern(code.get(), nullptr), &pcre2_match_data_free);
+  const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(match.get());
+  size_t decided = 0;
+  // What differs in `s`, or "".
+  auto difference = [&](const std::string& s) -> std::string {
+    const bool ascii = std::all_of(s.begin(), s.end(), [](char c) { return (c & 0x80) == 0; });
+    for (size_t at = 0; at < s.size(); ++at) {
+      const size_t end = bpe::gpt2_ascii_match(s, at);
+      if (end == 0 && !ascii) continue;
+      ++decided;
+      const int rc = pcre2_jit_match(code.get(), reinterpret_cast<PCRE2_SPTR>(s.data()), s.size(),
+                                     at, 0, match.get(), nullptr);
+      if (rc < 0 || ov[0] != at || ov[1] != end)
+        return "'" + s + "' (" + std::to_string(s.size()) + " bytes) at " + std::to_string(at) +
+               ": by hand " + (end ? "to " + std::to_string(end) : "undecided") + ", PCRE2 " +
+               (rc < 0 ? "no match" : std::to_string(ov[0]) + " to " + std::to_string(ov[1]));
+    }
+    return "";
+  };
+  const std::vector<std::string> alphabet{
+      "a", "s", "r", "e", "v", "l", "1", " ", "\n", "\t", "\r", "'", "!", std::string(1, '\0'),
+      "\x1c", "\xC3\xA9", "\xD9\xA3", "\xC2\xA0", "\xE1\xA0\x8E", "\x80"};
+  std::vector<std::string> strings{""};
+  for (size_t length = 1; length <= 4; ++length) {
+    std::vector<std::string> longer;
+    for (const std::string& s : strings)  // the strings of length - 1 symbols, extended by one
+      for (const std::string& symbol : alphabet) longer.push_back(s + symbol);
+    for (const std::string& s : longer) ASSERT_EQ(difference(s), "");
+    strings = std::move(longer);
+  }
+  for (const char* before : {"", "a", " ", "\n", "1"})
+    for (const char* after : {"", "a", " ", "\n", "\xC3\xA9", "\xC2\xA0"})
+      for (int x = 0; x < 128; ++x)
+        for (int y = 0; y < 128; ++y)
+          ASSERT_EQ(difference(before + std::string{char(x), char(y)} + after), "");
+  EXPECT_GT(decided, size_t(1500000));
 }
 
 // Chunk ends of `text` under the reference pre-split, as the training takes them.

@@ -11,8 +11,14 @@
 // $NANOLAB_DATA/gpt2/{encoder.json,vocab.bpe}. Not a test: it prints, and checks nothing but the
 // exit status of spm_train.
 //   bench_bpe [--encode FILE [MB]]
+//   bench_bpe --cold FILE [MB] [REPS]
 // --encode also times the encoding of the first MB megabytes (default 32) of FILE (a large corpus,
 // such as datasets/linux_source's), by nanolab and by npm tiktoken, median of 3.
+// --cold does only this: REPS (default 5) cold encodes of the first MB megabytes of FILE with
+// GPT-2's vocabulary, each by a tokenizer just made (its chunk caches empty, as one pass over a
+// large file finds them), printing for each its wall time and its CPU time (user + system, from
+// getrusage, so that the figure holds on a machine shared with other jobs), then their medians.
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -87,11 +93,51 @@ void encode_both(Tokenizer& gpt2, const std::string& name, const std::string& pa
               name.c_str(), node_n, node_s, mb / node_s, node_s / s);
 }
 
+// User + system CPU seconds of this process so far (all its threads).
+double cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  auto seconds = [](const timeval& t) { return double(t.tv_sec) + double(t.tv_usec) / 1e6; };
+  return seconds(u.ru_utime) + seconds(u.ru_stime);
+}
+
+// --cold: `reps` encodes of `text`, each by a fresh GPT-2 tokenizer; wall and CPU time of each.
+int cold_encodes(const std::string& data, const std::string& text, int reps) {
+  const double mb = double(text.size()) / 1e6;
+  std::vector<double> wall, cpu;
+  size_t n = 0;
+  for (int r = 0; r < reps; ++r) {
+    auto gpt2 = Registry::instance().make<PluginKind::tokenizer>(
+        "bpe",
+        {{"encoder_json", data + "/gpt2/encoder.json"}, {"vocab_bpe", data + "/gpt2/vocab.bpe"}});
+    const double cpu0 = cpu_seconds();
+    const auto start = std::chrono::steady_clock::now();
+    n = gpt2->encode(text).size();
+    wall.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    cpu.push_back(cpu_seconds() - cpu0);
+    std::printf("cold encode %d: %zu tokens, wall %.3f s (%.1f MB/s), CPU %.3f s (%.1f MB per "
+                "CPU-second)\n",
+                r + 1, n, wall.back(), mb / wall.back(), cpu.back(), mb / cpu.back());
+  }
+  std::sort(wall.begin(), wall.end());
+  std::sort(cpu.begin(), cpu.end());
+  const double w = wall[wall.size() / 2], c = cpu[cpu.size() / 2];
+  std::printf("median of %d cold encodes of %.1f MB, %d thread(s): wall %.3f s (%.1f MB/s), "
+              "CPU %.3f s (%.1f MB per CPU-second)\n",
+              reps, mb, runtime::num_threads(), w, mb / w, c, mb / c);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const char* env = std::getenv("NANOLAB_DATA");
   const std::string data = env ? env : "";
+  if (argc >= 3 && std::string(argv[1]) == "--cold") {
+    const double want_mb = argc >= 4 ? std::atof(argv[3]) : 32.0;
+    return cold_encodes(data, read(argv[2]).substr(0, size_t(want_mb * 1e6)),
+                        argc >= 5 ? std::max(1, std::atoi(argv[4])) : 5);
+  }
   const std::string shakespeare = data + "/tinyshakespeare/input.txt";
   const std::string text = read(shakespeare);
   constexpr int reps = 5;
