@@ -1,9 +1,11 @@
-// The page of `nanolab serve` (docs/compare.md): the runs table and one uPlot chart per metric and
-// experiment, kept live by polling the server's JSON API once a second. A chart asks for its
-// curves only while it is on screen (or near), downsampled by the server to about one point per
-// pixel, and again only for the runs whose file changed (their `version`). Smoothing is
-// TensorBoard's debiased exponential moving average, drawn over the faint raw curve.
-// window.nanolab exposes the state to the browser tests (tests/integration/serve_browser_test.py).
+// The page of `nanolab serve` and `nanolab report` (docs/compare.md): the runs table and one uPlot
+// chart per metric and experiment, kept live by polling the server's JSON API once a second. A
+// chart asks for its curves only while it is on screen (or near), downsampled by the server to
+// about one point per pixel, and again only for the runs whose file changed (their `version`).
+// Smoothing is TensorBoard's debiased exponential moving average, drawn over the faint raw curve.
+// In the file that `nanolab report` writes, the API's answers are embedded (#nanolab-data): api()
+// answers from them, the page is drawn once and never polls; the rest is the same code.
+// window.nanolab exposes the state to the browser tests (tests/integration/page_browser_test.py).
 "use strict";
 
 const POLL_MS = 1000;
@@ -59,10 +61,57 @@ function colour(i) {
 }
 const rgb = (c, a = 1) => `rgba(${c[0]},${c[1]},${c[2]},${a})`;
 
-async function fetchJson(url) {
+// The answers of a page written by `nanolab report` (report_page.cpp): {about, runs, curves: {id:
+// {metric: {x, y}}} on the step axis, clocks: {id: {x: step, y: wall s}}, samples: {id}}; null on
+// a served page.
+const EMBEDDED = (() => {
+  const data = document.getElementById("nanolab-data");
+  return data ? JSON.parse(data.textContent) : null;
+})();
+
+if (EMBEDDED)
+  document.getElementById("origin").textContent =
+    `Written by nanolab report on ${EMBEDDED.about.written}: one file, no server, no network.`;
+
+// GET path?params from the server, or its answer from the embedded data.
+async function api(path, params) {
+  if (EMBEDDED) return embeddedAnswer(path, params);
+  const url = params ? `${path}?${params}` : path;
   const res = await fetch(url, { cache: "no-store" });
   if (!res.ok) throw new Error(`${url}: ${res.status} ${await res.text()}`);
   return res.json();
+}
+
+// x of an embedded curve (steps) on the chosen axis: tokens, or wall time read off the run's clock
+// by linear interpolation.
+function onAxis(run, steps, axis) {
+  if (axis === "tokens") return steps.map((s) => s * (run.tokens_per_step || 1));
+  if (axis !== "wall") return steps;
+  const clock = EMBEDDED.clocks[run.id];
+  if (!clock || clock.x.length === 0) return steps.map(() => null);
+  let k = 0;
+  return steps.map((s) => {
+    while (k + 1 < clock.x.length && clock.x[k + 1] <= s) k++;
+    if (k + 1 >= clock.x.length || s <= clock.x[k]) return clock.y[k];
+    const f = (s - clock.x[k]) / (clock.x[k + 1] - clock.x[k]);
+    return clock.y[k] + f * (clock.y[k + 1] - clock.y[k]);
+  });
+}
+
+function embeddedAnswer(path, params) {
+  if (path === "/api/runs") return EMBEDDED.runs;
+  const samples = /^\/api\/runs\/(\d+)\/samples$/.exec(path);
+  if (samples) return EMBEDDED.samples[samples[1]] || [];
+  if (path === "/api/metrics") {
+    const metric = params.get("metric"), axis = params.get("x");
+    return params.get("ids").split(",").map((id) => {
+      const run = EMBEDDED.runs[Number(id)];
+      const curve = EMBEDDED.curves[id][metric] || { x: [], y: [] };
+      return { id: run.id, version: run.version, x: axis,
+               metrics: { [metric]: { x: onAxis(run, curve.x, axis), y: curve.y } } };
+    });
+  }
+  throw new Error(`${path}: not in this report`);
 }
 
 // TensorBoard's smoothing: an exponential moving average divided by (1 - weight^n), so that the
@@ -256,6 +305,24 @@ function renderDiff() {
       el("tr", {}, el("td", {}, k), ...values.map((v) => el("td", {}, String(v))))))));
 }
 
+// The compare table of `nanolab report` (its --metric, --sort, --where, --group-seeds and
+// --baseline: the seed groups' mean ± std, n, ci95, p and g), as the report wrote it. A served page
+// has none: `nanolab compare` prints it.
+function renderCompare() {
+  const table = EMBEDDED?.about.compare;
+  const section = document.getElementById("compare-section");
+  if (!table) return;
+  section.hidden = false;
+  document.getElementById("compare-what").textContent =
+    (EMBEDDED.about.group_seeds ? "One row per seed group: " : "One row per run: ") +
+    `the best ${EMBEDDED.about.metric} and the summary, as \`nanolab compare\` prints them.`;
+  const status = table.columns.indexOf("status");
+  document.getElementById("compare").replaceChildren(el("table", {},
+    el("thead", {}, el("tr", {}, ...table.columns.map((c) => el("th", {}, c)))),
+    el("tbody", {}, ...table.rows.map((row) => el("tr", status >= 0 ? { class: `status-${row[status]}` } : {},
+      ...row.map((v, k) => el("td", k === status ? { class: "status" } : {}, v)))))));
+}
+
 // The text each shown run generated, folded: one <details> per run, read when it is opened.
 function renderSamples() {
   const box = document.getElementById("samples");
@@ -270,7 +337,7 @@ function renderSamples() {
                        text);
     const load = async () => {
       try {
-        const samples = await fetchJson(`/api/runs/${r.id}/samples`);
+        const samples = await api(`/api/runs/${r.id}/samples`);
         text.textContent = samples.length
           ? samples.map(([step, s]) => `step ${step}:\n${s}`).join("\n\n") : "(no sample)";
       } catch (err) {
@@ -368,7 +435,7 @@ class Chart {
     });
     // A chart of many runs is drawn first from a coarse answer (COARSE_POINTS a curve, quick to
     // send and draw), then again at full resolution.
-    const coarse = runs.length > COARSE_ABOVE && runs.every((r) => !this.data.has(r.id));
+    const coarse = !EMBEDDED && runs.length > COARSE_ABOVE && runs.every((r) => !this.data.has(r.id));
     if (stale.length && this.onScreen && !this.pending) {
       this.pending = true;
       const width = Math.max(320, Math.round(this.area.clientWidth || 560));
@@ -377,7 +444,7 @@ class Chart {
       const query = new URLSearchParams({ ids: stale.map((r) => r.id).join(","), metric: this.metric,
                                           x: state.x, points, lo: 0, hi });
       try {
-        for (const answer of await fetchJson(`/api/metrics?${query}`)) {
+        for (const answer of await api("/api/metrics", query)) {
           const m = answer.metrics[this.metric] || { x: [], y: [] };
           this.data.set(answer.id, { version: answer.version, key: coarse ? `${key}|coarse` : key,
                                      x: m.x, y: m.y });
@@ -662,7 +729,7 @@ function renderLazy() {
 
 function showError(err) {
   const status = document.getElementById("status");
-  status.textContent = `cannot reach nanolab serve: ${err.message}`;
+  status.textContent = EMBEDDED ? err.message : `cannot reach nanolab serve: ${err.message}`;
   status.className = "error";
 }
 
@@ -671,18 +738,20 @@ function renderStatus() {
   const status = document.getElementById("status");
   status.className = "";
   status.textContent = `${all} runs` + (shown < all ? ` (${shown} shown)` : "") +
-    ` · updated ${state.updated}`;
+    ` · ${state.updated}`;
 }
 
 async function poll() {
   try {
-    const runs = await fetchJson("/api/runs");
+    const runs = await api("/api/runs");
     state.runs = new Map(runs.map((r) => [r.id, r]));
     shownCache = null;
     labelRuns(runs);
     state.polls++;
-    state.updated = new Date().toLocaleTimeString();
+    state.updated = EMBEDDED ? `written ${EMBEDDED.about.written} by nanolab report`
+                             : `updated ${new Date().toLocaleTimeString()}`;
     renderStatus();
+    if (state.polls === 1) renderCompare();
     renderTable();
     renderGroupChoices();
     renderDiff();
@@ -691,7 +760,7 @@ async function poll() {
   } catch (err) {
     showError(err);
   }
-  setTimeout(poll, POLL_MS);
+  if (!EMBEDDED) setTimeout(poll, POLL_MS);
 }
 
 function redrawAll() {
