@@ -393,12 +393,18 @@ function metricOrder(a, b) {
   return a.localeCompare(b);
 }
 
+// Which charts are on screen, and how wide each is: read from the observers' entries, never from
+// the element (reading clientWidth while the page changes makes the browser lay out the whole page
+// again, a second each time with a thousand runs in the table and the legends).
 const observer = new IntersectionObserver((entries) => {
   for (const e of entries) {
     const chart = e.target.chart;
     chart.onScreen = e.isIntersecting;
     if (chart.onScreen) chart.update();
   }
+});
+const sizer = new ResizeObserver((entries) => {
+  for (const e of entries) e.target.chart.resize(e.contentRect.width);
 });
 
 class Chart {
@@ -416,8 +422,10 @@ class Chart {
     this.el = el("div", { class: "chart", "data-metric": metric, "data-experiment": experiment },
                  el("h3", {}, metric), this.area, this.cursor, this.legend);
     this.el.chart = this;
+    this.width = 0;  // the chart's, from `sizer`
     parent.append(this.el);
     observer.observe(this.el);
+    sizer.observe(this.el);
   }
 
   runs() {
@@ -438,7 +446,7 @@ class Chart {
     const coarse = !EMBEDDED && runs.length > COARSE_ABOVE && runs.every((r) => !this.data.has(r.id));
     if (stale.length && this.onScreen && !this.pending) {
       this.pending = true;
-      const width = Math.max(320, Math.round(this.area.clientWidth || 560));
+      const width = Math.max(320, Math.round(this.width || 560));
       const points = coarse ? COARSE_POINTS
         : Math.max(16, Math.min(width, Math.floor(POINT_BUDGET / Math.max(1, runs.length))));
       const query = new URLSearchParams({ ids: stale.map((r) => r.id).join(","), metric: this.metric,
@@ -455,7 +463,12 @@ class Chart {
         this.pending = false;
       }
       this.draw(runs);
-      if (coarse) return this.update();
+      // The full resolution once every chart on screen is drawn: its answers, large and slow to
+      // read, would otherwise hold up the first drawing of the others.
+      if (coarse) {
+        await chartsOnScreenDrawn();
+        return this.update();
+      }
     }
     this.draw(runs);
   }
@@ -556,7 +569,7 @@ class Chart {
         bands.push({ series: [l.hiSeries, l.loSeries], fill: rgb(c, 0.12) });
       }
     }
-    const width = Math.max(320, Math.round(this.area.clientWidth || 560));
+    const width = Math.max(320, Math.round(this.width || 560));
     return {
       width, height: 260, series, bands, legend: { show: false },
       scales: { x: { time: false }, y: { distr: state.logY ? 3 : 1 } },
@@ -610,12 +623,15 @@ class Chart {
     });
   }
 
-  resize() {
-    if (this.plot) this.plot.setSize({ width: Math.max(320, this.area.clientWidth), height: 260 });
+  resize(width) {
+    if (Math.round(width) === Math.round(this.width)) return;
+    this.width = width;
+    if (this.plot) this.plot.setSize({ width: Math.max(320, Math.round(width)), height: 260 });
   }
 
   remove() {
     observer.unobserve(this.el);
+    sizer.unobserve(this.el);
     this.plot?.destroy();
     this.el.remove();
   }
@@ -695,7 +711,8 @@ function renderScatter() {
   const logX = numeric && xs[0] > 0 && xs[xs.length - 1] / xs[0] >= 100;
   scatter.points = points;
   scatter.plot = new uPlot({
-    width: Math.max(320, Math.min(900, area.clientWidth || 600)), height: 260, legend: { show: false },
+    width: Math.max(320, Math.min(900, sectionWidth.get("scatter-section") || 600)), height: 260,
+    legend: { show: false },
     scales: { x: { time: false, distr: logX ? 3 : 1 } },
     axes: [{ label: xKey, values: (u, ticks) => ticks.map((t) => (numeric ? fmt(t) : categories[t] ?? "")) },
            { label: yKey, size: 60 }],
@@ -712,9 +729,10 @@ function renderScatter() {
 // The scatter and the samples are made only while their section is on screen: with a thousand
 // runs each costs more than a poll's interval.
 const lazy = { "scatter-section": renderScatter, "samples-section": renderSamples };
-const onScreen = new Set();
+const onScreen = new Set(), sectionWidth = new Map();
 const lazyObserver = new IntersectionObserver((entries) => {
   for (const e of entries) {
+    sectionWidth.set(e.target.id, e.boundingClientRect.width);
     if (e.isIntersecting) onScreen.add(e.target.id);
     else onScreen.delete(e.target.id);
   }
@@ -751,16 +769,31 @@ async function poll() {
     state.updated = EMBEDDED ? `written ${EMBEDDED.about.written} by nanolab report`
                              : `updated ${new Date().toLocaleTimeString()}`;
     renderStatus();
-    if (state.polls === 1) renderCompare();
+    syncCharts();
+    // The first time, the charts on screen are drawn before the rest of the page is made.
+    if (state.polls === 1) {
+      await chartsOnScreenDrawn();
+      renderCompare();
+    }
     renderTable();
     renderGroupChoices();
     renderDiff();
     renderLazy();
-    syncCharts();
   } catch (err) {
     showError(err);
   }
   if (!EMBEDDED) setTimeout(poll, POLL_MS);
+}
+
+// Resolves once every chart on screen has drawn a line for each of its runs (or after 5 s).
+async function chartsOnScreenDrawn() {
+  const end = performance.now() + 5000;
+  if (state.charts.size === 0) return;
+  do {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const shown = [...state.charts.values()].filter((c) => c.onScreen);
+    if (shown.length && shown.every((c) => c.lines_.length === c.runs().length)) return;
+  } while (performance.now() < end);
 }
 
 function redrawAll() {
@@ -794,7 +827,6 @@ document.getElementById("filter").addEventListener("input", (e) => {
   renderTable();
   syncCharts();
 });
-window.addEventListener("resize", () => { for (const c of state.charts.values()) c.resize(); });
 
 window.nanolab = {
   state,
