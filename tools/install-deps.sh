@@ -22,8 +22,8 @@ build_packages=(
   python3-pandas                   # tools/runs_to_pandas.py and its test
   python3-scipy                    # the reference of compare's statistics (t quantile, Welch's test)
 )
-# The Browser.* tests render `nanolab report` pages in headless Chromium and drive the page of
-# `nanolab serve` with Selenium (chromium-driver); they are skipped, with a message, without them.
+# The browser.* tests drive the page of `nanolab serve` and the file of `nanolab report` in
+# headless Chromium with Selenium (chromium-driver); they are skipped, with a message, without them.
 # (The page's charting library, uPlot, is npm's: the build installs it, cmake/NanolabPage.cmake.)
 browser_packages=(chromium chromium-driver python3-selenium)
 # The ASan+UBSan build and the libFuzzer targets (cmake/NanolabSanitize.cmake) are compiled with

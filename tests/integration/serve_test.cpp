@@ -3,7 +3,7 @@
 // (no client library normalises a `..` away). Traversal attempts get 4xx and never the file; the
 // default address is loopback; damaged and changing run files do not stop it; fifty clients
 // polling while a run is written all get answers, and a new row shows within 2 s; Ctrl-C stops
-// it with exit 130. The page in a real browser: tests/integration/serve_browser_test.py.
+// it with exit 130. The page in a real browser: tests/integration/page_browser_test.py.
 #include <gtest/gtest.h>
 
 #include <arpa/inet.h>

@@ -1,5 +1,6 @@
 // Comparing runs: finding run logs, the table of what differs between them, its text formats, and
-// the SVG plot of a metric. Used by `nanolab compare` and `nanolab report` (docs/compare.md).
+// the SVG plot of a metric (compare --plot); the page of `nanolab report`. Used by `nanolab compare`
+// and `nanolab report` (docs/compare.md).
 //
 // Everything here works on RunLogs from read_run (run_store.hpp): it never reads HDF5 itself and
 // never writes a run. The configuration is compared as flat dotted keys ("optimizer.lr") whose
@@ -216,10 +217,12 @@ NANOLAB_VISIBLE std::string plot_svg(const std::vector<Series>& series, const Pl
 
 NANOLAB_VISIBLE std::string html_escape(const std::string& text);
 
-// One self-contained HTML page (inline CSS and SVG; no script, no network, no other file): the
-// compare table, the curves of train loss, val loss and (where any run has it) val accuracy, the
-// configuration keys that differ, and each run's samples. Every text from a run is escaped.
-NANOLAB_VISIBLE std::string report_html(const std::vector<Run>& runs,
+// One self-contained HTML page, the dashboard of `nanolab serve` (docs/compare.md) with its script,
+// style and charting library inlined and the runs embedded as JSON (curves downsampled to about a
+// pixel each), which opens offline with no server: the charts of every metric, the runs table,
+// scatter, configuration diff and samples, and the compare table of `options` (its seed-group
+// statistics with group_seeds). Every text from a run is escaped.
+NANOLAB_VISIBLE std::string report_page(const std::vector<Run>& runs,
                                         const CompareOptions& options);
 // Writes `text` to `file` (StorageError naming it on failure).
 NANOLAB_VISIBLE void write_text(const std::filesystem::path& file, const std::string& text);

@@ -1,7 +1,7 @@
 // The compare table (report.hpp): finding runs, flattening their configuration, the keys that
 // differ, --where filters, seed groups with their statistics against a --baseline, the two-run
 // diff table, and the tables' text formats. The statistics themselves live in stats.cpp, plots in
-// plot.cpp, the report page in html.cpp.
+// plot.cpp, the report page in report_page.cpp.
 #include <toml++/toml.h>
 
 #include <algorithm>

@@ -9,7 +9,6 @@
 #include <map>
 
 #include "nanolab/interrupt.hpp"
-#include "runtime/json.hpp"
 
 namespace nanolab::report {
 namespace {
@@ -180,6 +179,66 @@ void RunIndex::refresh() {
   }
 }
 
+json::Json run_json(size_t id, const fs::path& file, const std::string& url, const Run* run,
+                    uint64_t version, const std::string& error) {
+  // Members are added in order (ordered_json), and never through a reference kept across an
+  // insertion: the object's members move when it grows.
+  json::Json o = json::Json::object();
+  o["id"] = id;
+  o["path"] = file.string();
+  o["file"] = url;
+  o["experiment"] = run ? run->log.experiment : "";
+  o["name"] = run ? run->log.run : file.parent_path().filename().string();
+  o["status"] = run ? run->log.status : "damaged";
+  if (!error.empty()) o["error"] = error;
+  o["version"] = version;
+  json::Json config = json::Json::object(), summary = json::Json::object(),
+             metrics = json::Json::array();
+  if (run) {
+    int64_t last_step = -1;
+    if (!run->log.train.empty()) last_step = run->log.train.back().step;
+    if (!run->log.val.empty()) last_step = std::max(last_step, run->log.val.back().step);
+    o["last_step"] = last_step;
+    const auto max_iters = run->config.find("train.max_iters");
+    o["max_iters"] = max_iters == run->config.end()
+                         ? json::Json(nullptr)
+                         : number(std::strtod(max_iters->second.c_str(), nullptr));
+    o["tokens_per_step"] = x_values(*run, {{1, 0.0}}, XAxis::tokens).front();
+    o["wall_s"] = run->log.train.empty() ? json::Json(nullptr)
+                                         : number(run->log.train.back().elapsed_s);
+    for (const auto& [key, value] : run->config) config[key] = value;
+    for (const auto& [key, value] : run->log.summary) summary[key] = number(value);
+    for (const auto& [name, series] : run->log.metrics) metrics.push_back(name);
+  }
+  o["config"] = std::move(config);
+  o["summary"] = std::move(summary);
+  o["metrics"] = std::move(metrics);
+  return o;
+}
+
+std::string curve_json(const Run& run, const std::string& name, const MetricSeries& series,
+                       const MetricsQuery& q) {
+  // The column's points (NaN rows are not in it) after `since`, on the chosen axis.
+  const auto from = std::upper_bound(series.steps.begin(), series.steps.end(), q.since);
+  std::vector<Point> points;
+  points.reserve(size_t(series.steps.end() - from));
+  for (auto it = from; it != series.steps.end(); ++it)
+    points.push_back({*it, series.values[size_t(it - series.steps.begin())]});
+  Curve curve{x_values(run, points, q.x), {}};
+  curve.y.reserve(points.size());
+  for (const Point& p : points) curve.y.push_back(p.value);
+  const bool own_range = std::isnan(q.lo) || std::isnan(q.hi);
+  const Curve shown =
+      downsample(curve, own_range ? (curve.x.empty() ? 0 : curve.x.front()) : q.lo,
+                 own_range ? (curve.x.empty() ? 0 : curve.x.back()) : q.hi, q.points);
+  std::string text = json::dump(json::Json(name)) + ":{\"x\":";
+  append_array(text, shown.x, false);
+  text += ",\"y\":";
+  append_array(text, shown.y, true);
+  text += '}';
+  return text;
+}
+
 std::string RunIndex::runs_json() const {
   std::vector<std::shared_ptr<const Entry>> entries;
   {
@@ -189,40 +248,7 @@ std::string RunIndex::runs_json() const {
   json::Json all = json::Json::array();
   for (size_t id = 0; id < entries.size(); ++id) {
     const Entry& e = *entries[id];
-    // Members are added in order (ordered_json), and never through a reference kept across an
-    // insertion: the object's members move when it grows.
-    json::Json o = json::Json::object();
-    o["id"] = id;
-    o["path"] = e.file.string();
-    o["file"] = e.url;
-    o["experiment"] = e.run ? e.run->log.experiment : "";
-    o["name"] = e.run ? e.run->log.run : e.file.parent_path().filename().string();
-    o["status"] = e.run ? e.run->log.status : "damaged";
-    if (!e.error.empty()) o["error"] = e.error;
-    o["version"] = e.version;
-    json::Json config = json::Json::object(), summary = json::Json::object(),
-               metrics = json::Json::array();
-    if (e.run) {
-      const Run& run = *e.run;
-      int64_t last_step = -1;
-      if (!run.log.train.empty()) last_step = run.log.train.back().step;
-      if (!run.log.val.empty()) last_step = std::max(last_step, run.log.val.back().step);
-      o["last_step"] = last_step;
-      const auto max_iters = run.config.find("train.max_iters");
-      o["max_iters"] = max_iters == run.config.end()
-                           ? json::Json(nullptr)
-                           : number(std::strtod(max_iters->second.c_str(), nullptr));
-      o["tokens_per_step"] = x_values(run, {{1, 0.0}}, XAxis::tokens).front();
-      o["wall_s"] = run.log.train.empty() ? json::Json(nullptr)
-                                          : number(run.log.train.back().elapsed_s);
-      for (const auto& [key, value] : run.config) config[key] = value;
-      for (const auto& [key, value] : run.log.summary) summary[key] = number(value);
-      for (const auto& [name, series] : run.log.metrics) metrics.push_back(name);
-    }
-    o["config"] = std::move(config);
-    o["summary"] = std::move(summary);
-    o["metrics"] = std::move(metrics);
-    all.push_back(std::move(o));
+    all.push_back(run_json(id, e.file, e.url, e.run.get(), e.version, e.error));
   }
   return json::dump(all);
 }
@@ -255,24 +281,7 @@ std::optional<std::string> RunIndex::metrics_json(size_t id, const MetricsQuery&
           continue;
         }
       }
-      // The column's points (NaN rows are not in it) after `since`, on the chosen axis.
-      const auto from = std::upper_bound(series.steps.begin(), series.steps.end(), q.since);
-      std::vector<Point> points;
-      points.reserve(size_t(series.steps.end() - from));
-      for (auto it = from; it != series.steps.end(); ++it)
-        points.push_back({*it, series.values[size_t(it - series.steps.begin())]});
-      Curve curve{x_values(run, points, q.x), {}};
-      curve.y.reserve(points.size());
-      for (const Point& p : points) curve.y.push_back(p.value);
-      const bool own_range = std::isnan(q.lo) || std::isnan(q.hi);
-      const Curve shown =
-          downsample(curve, own_range ? (curve.x.empty() ? 0 : curve.x.front()) : q.lo,
-                     own_range ? (curve.x.empty() ? 0 : curve.x.back()) : q.hi, q.points);
-      std::string text = json::dump(json::Json(name)) + ":{\"x\":";
-      append_array(text, shown.x, false);
-      text += ",\"y\":";
-      append_array(text, shown.y, true);
-      text += '}';
+      std::string text = curve_json(run, name, series, q);
       out += text;
       std::lock_guard lock(e->cache_mutex);
       if (e->cache.size() >= 256) e->cache.clear();  // a bound, for clients that vary the query

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "nanolab/report.hpp"
+#include "runtime/json.hpp"
 
 namespace nanolab::report {
 
@@ -52,6 +53,16 @@ struct MetricsQuery {
   int64_t since = -1;  // only the points after this step
   std::vector<std::string> metrics;  // group/name; empty: every metric of the run
 };
+
+// One run's object of GET /api/runs (see RunIndex::runs_json); `run` null: a file never read
+// whole. `error`: why the last read failed, "" when it did not.
+json::Json run_json(size_t id, const std::filesystem::path& file, const std::string& url,
+                    const Run* run, uint64_t version, const std::string& error);
+// The member `"name":{"x":[...],"y":[...]}` of GET /api/runs/<id>/metrics: the run's column
+// `name` (its `series`) after query.since, on query.x, downsampled to query.points over [query.lo,
+// query.hi] (NaN: the curve's own range).
+std::string curve_json(const Run& run, const std::string& name, const MetricSeries& series,
+                       const MetricsQuery& query);
 
 class RunIndex {
  public:

@@ -1,7 +1,7 @@
 // Curves of a metric (report.hpp): per-run or per-seed-group series on a step, tokens or wall-time
-// axis, and their SVG. Every logged point is drawn: the plot never samples, so a spike at one step
-// stays visible. The SVG is plain text with no scripts or external references, so that a report
-// page can inline it.
+// axis, and their SVG (`nanolab compare --plot`). Every logged point is drawn: the plot never
+// samples, so a spike at one step stays visible. The SVG is plain text with no scripts or external
+// references.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>

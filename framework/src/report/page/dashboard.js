@@ -1,9 +1,11 @@
-// The page of `nanolab serve` (docs/compare.md): the runs table and one uPlot chart per metric and
-// experiment, kept live by polling the server's JSON API once a second. A chart asks for its
-// curves only while it is on screen (or near), downsampled by the server to about one point per
-// pixel, and again only for the runs whose file changed (their `version`). Smoothing is
-// TensorBoard's debiased exponential moving average, drawn over the faint raw curve.
-// window.nanolab exposes the state to the browser tests (tests/integration/serve_browser_test.py).
+// The page of `nanolab serve` and `nanolab report` (docs/compare.md): the runs table and one uPlot
+// chart per metric and experiment, kept live by polling the server's JSON API once a second. A
+// chart asks for its curves only while it is on screen (or near), downsampled by the server to
+// about one point per pixel, and again only for the runs whose file changed (their `version`).
+// Smoothing is TensorBoard's debiased exponential moving average, drawn over the faint raw curve.
+// In the file that `nanolab report` writes, the API's answers are embedded (#nanolab-data): api()
+// answers from them, the page is drawn once and never polls; the rest is the same code.
+// window.nanolab exposes the state to the browser tests (tests/integration/page_browser_test.py).
 "use strict";
 
 const POLL_MS = 1000;
@@ -59,10 +61,57 @@ function colour(i) {
 }
 const rgb = (c, a = 1) => `rgba(${c[0]},${c[1]},${c[2]},${a})`;
 
-async function fetchJson(url) {
+// The answers of a page written by `nanolab report` (report_page.cpp): {about, runs, curves: {id:
+// {metric: {x, y}}} on the step axis, clocks: {id: {x: step, y: wall s}}, samples: {id}}; null on
+// a served page.
+const EMBEDDED = (() => {
+  const data = document.getElementById("nanolab-data");
+  return data ? JSON.parse(data.textContent) : null;
+})();
+
+if (EMBEDDED)
+  document.getElementById("origin").textContent =
+    `Written by nanolab report on ${EMBEDDED.about.written}: one file, no server, no network.`;
+
+// GET path?params from the server, or its answer from the embedded data.
+async function api(path, params) {
+  if (EMBEDDED) return embeddedAnswer(path, params);
+  const url = params ? `${path}?${params}` : path;
   const res = await fetch(url, { cache: "no-store" });
   if (!res.ok) throw new Error(`${url}: ${res.status} ${await res.text()}`);
   return res.json();
+}
+
+// x of an embedded curve (steps) on the chosen axis: tokens, or wall time read off the run's clock
+// by linear interpolation.
+function onAxis(run, steps, axis) {
+  if (axis === "tokens") return steps.map((s) => s * (run.tokens_per_step || 1));
+  if (axis !== "wall") return steps;
+  const clock = EMBEDDED.clocks[run.id];
+  if (!clock || clock.x.length === 0) return steps.map(() => null);
+  let k = 0;
+  return steps.map((s) => {
+    while (k + 1 < clock.x.length && clock.x[k + 1] <= s) k++;
+    if (k + 1 >= clock.x.length || s <= clock.x[k]) return clock.y[k];
+    const f = (s - clock.x[k]) / (clock.x[k + 1] - clock.x[k]);
+    return clock.y[k] + f * (clock.y[k + 1] - clock.y[k]);
+  });
+}
+
+function embeddedAnswer(path, params) {
+  if (path === "/api/runs") return EMBEDDED.runs;
+  const samples = /^\/api\/runs\/(\d+)\/samples$/.exec(path);
+  if (samples) return EMBEDDED.samples[samples[1]] || [];
+  if (path === "/api/metrics") {
+    const metric = params.get("metric"), axis = params.get("x");
+    return params.get("ids").split(",").map((id) => {
+      const run = EMBEDDED.runs[Number(id)];
+      const curve = EMBEDDED.curves[id][metric] || { x: [], y: [] };
+      return { id: run.id, version: run.version, x: axis,
+               metrics: { [metric]: { x: onAxis(run, curve.x, axis), y: curve.y } } };
+    });
+  }
+  throw new Error(`${path}: not in this report`);
 }
 
 // TensorBoard's smoothing: an exponential moving average divided by (1 - weight^n), so that the
@@ -256,6 +305,24 @@ function renderDiff() {
       el("tr", {}, el("td", {}, k), ...values.map((v) => el("td", {}, String(v))))))));
 }
 
+// The compare table of `nanolab report` (its --metric, --sort, --where, --group-seeds and
+// --baseline: the seed groups' mean ± std, n, ci95, p and g), as the report wrote it. A served page
+// has none: `nanolab compare` prints it.
+function renderCompare() {
+  const table = EMBEDDED?.about.compare;
+  const section = document.getElementById("compare-section");
+  if (!table) return;
+  section.hidden = false;
+  document.getElementById("compare-what").textContent =
+    (EMBEDDED.about.group_seeds ? "One row per seed group: " : "One row per run: ") +
+    `the best ${EMBEDDED.about.metric} and the summary, as \`nanolab compare\` prints them.`;
+  const status = table.columns.indexOf("status");
+  document.getElementById("compare").replaceChildren(el("table", {},
+    el("thead", {}, el("tr", {}, ...table.columns.map((c) => el("th", {}, c)))),
+    el("tbody", {}, ...table.rows.map((row) => el("tr", status >= 0 ? { class: `status-${row[status]}` } : {},
+      ...row.map((v, k) => el("td", k === status ? { class: "status" } : {}, v)))))));
+}
+
 // The text each shown run generated, folded: one <details> per run, read when it is opened.
 function renderSamples() {
   const box = document.getElementById("samples");
@@ -270,7 +337,7 @@ function renderSamples() {
                        text);
     const load = async () => {
       try {
-        const samples = await fetchJson(`/api/runs/${r.id}/samples`);
+        const samples = await api(`/api/runs/${r.id}/samples`);
         text.textContent = samples.length
           ? samples.map(([step, s]) => `step ${step}:\n${s}`).join("\n\n") : "(no sample)";
       } catch (err) {
@@ -326,12 +393,18 @@ function metricOrder(a, b) {
   return a.localeCompare(b);
 }
 
+// Which charts are on screen, and how wide each is: read from the observers' entries, never from
+// the element (reading clientWidth while the page changes makes the browser lay out the whole page
+// again, a second each time with a thousand runs in the table and the legends).
 const observer = new IntersectionObserver((entries) => {
   for (const e of entries) {
     const chart = e.target.chart;
     chart.onScreen = e.isIntersecting;
     if (chart.onScreen) chart.update();
   }
+});
+const sizer = new ResizeObserver((entries) => {
+  for (const e of entries) e.target.chart.resize(e.contentRect.width);
 });
 
 class Chart {
@@ -349,8 +422,10 @@ class Chart {
     this.el = el("div", { class: "chart", "data-metric": metric, "data-experiment": experiment },
                  el("h3", {}, metric), this.area, this.cursor, this.legend);
     this.el.chart = this;
+    this.width = 0;  // the chart's, from `sizer`
     parent.append(this.el);
     observer.observe(this.el);
+    sizer.observe(this.el);
   }
 
   runs() {
@@ -368,16 +443,16 @@ class Chart {
     });
     // A chart of many runs is drawn first from a coarse answer (COARSE_POINTS a curve, quick to
     // send and draw), then again at full resolution.
-    const coarse = runs.length > COARSE_ABOVE && runs.every((r) => !this.data.has(r.id));
+    const coarse = !EMBEDDED && runs.length > COARSE_ABOVE && runs.every((r) => !this.data.has(r.id));
     if (stale.length && this.onScreen && !this.pending) {
       this.pending = true;
-      const width = Math.max(320, Math.round(this.area.clientWidth || 560));
+      const width = Math.max(320, Math.round(this.width || 560));
       const points = coarse ? COARSE_POINTS
         : Math.max(16, Math.min(width, Math.floor(POINT_BUDGET / Math.max(1, runs.length))));
       const query = new URLSearchParams({ ids: stale.map((r) => r.id).join(","), metric: this.metric,
                                           x: state.x, points, lo: 0, hi });
       try {
-        for (const answer of await fetchJson(`/api/metrics?${query}`)) {
+        for (const answer of await api("/api/metrics", query)) {
           const m = answer.metrics[this.metric] || { x: [], y: [] };
           this.data.set(answer.id, { version: answer.version, key: coarse ? `${key}|coarse` : key,
                                      x: m.x, y: m.y });
@@ -388,7 +463,12 @@ class Chart {
         this.pending = false;
       }
       this.draw(runs);
-      if (coarse) return this.update();
+      // The full resolution once every chart on screen is drawn: its answers, large and slow to
+      // read, would otherwise hold up the first drawing of the others.
+      if (coarse) {
+        await chartsOnScreenDrawn();
+        return this.update();
+      }
     }
     this.draw(runs);
   }
@@ -489,7 +569,7 @@ class Chart {
         bands.push({ series: [l.hiSeries, l.loSeries], fill: rgb(c, 0.12) });
       }
     }
-    const width = Math.max(320, Math.round(this.area.clientWidth || 560));
+    const width = Math.max(320, Math.round(this.width || 560));
     return {
       width, height: 260, series, bands, legend: { show: false },
       scales: { x: { time: false }, y: { distr: state.logY ? 3 : 1 } },
@@ -543,12 +623,15 @@ class Chart {
     });
   }
 
-  resize() {
-    if (this.plot) this.plot.setSize({ width: Math.max(320, this.area.clientWidth), height: 260 });
+  resize(width) {
+    if (Math.round(width) === Math.round(this.width)) return;
+    this.width = width;
+    if (this.plot) this.plot.setSize({ width: Math.max(320, Math.round(width)), height: 260 });
   }
 
   remove() {
     observer.unobserve(this.el);
+    sizer.unobserve(this.el);
     this.plot?.destroy();
     this.el.remove();
   }
@@ -628,7 +711,8 @@ function renderScatter() {
   const logX = numeric && xs[0] > 0 && xs[xs.length - 1] / xs[0] >= 100;
   scatter.points = points;
   scatter.plot = new uPlot({
-    width: Math.max(320, Math.min(900, area.clientWidth || 600)), height: 260, legend: { show: false },
+    width: Math.max(320, Math.min(900, sectionWidth.get("scatter-section") || 600)), height: 260,
+    legend: { show: false },
     scales: { x: { time: false, distr: logX ? 3 : 1 } },
     axes: [{ label: xKey, values: (u, ticks) => ticks.map((t) => (numeric ? fmt(t) : categories[t] ?? "")) },
            { label: yKey, size: 60 }],
@@ -645,9 +729,10 @@ function renderScatter() {
 // The scatter and the samples are made only while their section is on screen: with a thousand
 // runs each costs more than a poll's interval.
 const lazy = { "scatter-section": renderScatter, "samples-section": renderSamples };
-const onScreen = new Set();
+const onScreen = new Set(), sectionWidth = new Map();
 const lazyObserver = new IntersectionObserver((entries) => {
   for (const e of entries) {
+    sectionWidth.set(e.target.id, e.boundingClientRect.width);
     if (e.isIntersecting) onScreen.add(e.target.id);
     else onScreen.delete(e.target.id);
   }
@@ -662,7 +747,7 @@ function renderLazy() {
 
 function showError(err) {
   const status = document.getElementById("status");
-  status.textContent = `cannot reach nanolab serve: ${err.message}`;
+  status.textContent = EMBEDDED ? err.message : `cannot reach nanolab serve: ${err.message}`;
   status.className = "error";
 }
 
@@ -671,27 +756,44 @@ function renderStatus() {
   const status = document.getElementById("status");
   status.className = "";
   status.textContent = `${all} runs` + (shown < all ? ` (${shown} shown)` : "") +
-    ` · updated ${state.updated}`;
+    ` · ${state.updated}`;
 }
 
 async function poll() {
   try {
-    const runs = await fetchJson("/api/runs");
+    const runs = await api("/api/runs");
     state.runs = new Map(runs.map((r) => [r.id, r]));
     shownCache = null;
     labelRuns(runs);
     state.polls++;
-    state.updated = new Date().toLocaleTimeString();
+    state.updated = EMBEDDED ? `written ${EMBEDDED.about.written} by nanolab report`
+                             : `updated ${new Date().toLocaleTimeString()}`;
     renderStatus();
+    syncCharts();
+    // The first time, the charts on screen are drawn before the rest of the page is made.
+    if (state.polls === 1) {
+      await chartsOnScreenDrawn();
+      renderCompare();
+    }
     renderTable();
     renderGroupChoices();
     renderDiff();
     renderLazy();
-    syncCharts();
   } catch (err) {
     showError(err);
   }
-  setTimeout(poll, POLL_MS);
+  if (!EMBEDDED) setTimeout(poll, POLL_MS);
+}
+
+// Resolves once every chart on screen has drawn a line for each of its runs (or after 5 s).
+async function chartsOnScreenDrawn() {
+  const end = performance.now() + 5000;
+  if (state.charts.size === 0) return;
+  do {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const shown = [...state.charts.values()].filter((c) => c.onScreen);
+    if (shown.length && shown.every((c) => c.lines_.length === c.runs().length)) return;
+  } while (performance.now() < end);
 }
 
 function redrawAll() {
@@ -725,7 +827,6 @@ document.getElementById("filter").addEventListener("input", (e) => {
   renderTable();
   syncCharts();
 });
-window.addEventListener("resize", () => { for (const c of state.charts.values()) c.resize(); });
 
 window.nanolab = {
   state,
