@@ -1,5 +1,5 @@
-// Searches: the trials of an experiment's [search] (experiment.hpp's SearchPlan) trained one after
-// the other, each to the end (method random) or by asynchronous successive halving (method asha;
+// Searches: the trials of an experiment's [search] (experiment.hpp's SearchPlan) trained one job
+// at a time, or N at a time in worker processes (SearchOptions::jobs), each to the end (method random) or by asynchronous successive halving (method asha;
 // Li et al. 2018, "A System for Massively Parallel Hyperparameter Tuning", Algorithm 2), which
 // stops most trials at a rung and continues the good ones from their own checkpoints
 // (docs/experiments.md#search).
@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "nanolab/experiment.hpp"
+#include "nanolab/trainer.hpp"
 
 namespace nanolab::search {
 
@@ -58,6 +60,12 @@ struct SearchOptions {
   std::string command_line;
   bool progress = true;
   bool profile = false;
+  // Jobs at a time (`--jobs N`). 1: every job is trained in this process, one after the other.
+  // N > 1: up to N jobs at once, each run of a job trained by a worker process that
+  // `job_command(run, step)` starts (the program and its arguments: this same program, which
+  // calls train_job_run), with NANOLAB_THREADS = max(1, cores / N) unless the environment sets it.
+  int64_t jobs = 1;
+  std::function<std::vector<std::string>(const std::string& run, int64_t step)> job_command = {};
 };
 
 // Trains the search of `experiment` (which must have one) in <out>/<experiment>/, continuing
@@ -66,5 +74,12 @@ struct SearchOptions {
 // search finished (trials whose training failed, a learning rate that diverged, say, count as
 // the worst and are listed as failed), 130 when a signal stopped it, else the first failure's.
 int run_search(const Experiment& experiment, const SearchOptions& options);
+
+// Trains run `run` of the search up to `step` (its rung; max_iters: to the end): continues it from
+// its checkpoint when its folder holds one, else trains it from step 0. One run of one job, what
+// a worker process does; the search reads the result from the run's file. Throws ConfigError
+// when the experiment has no such run.
+TrainResult train_job_run(const Experiment& experiment, const std::string& run, int64_t step,
+                          const SearchOptions& options);
 
 }  // namespace nanolab::search

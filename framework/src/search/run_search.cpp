@@ -1,15 +1,21 @@
-// The search runner (nanolab/search.hpp): one job at a time, a job being one trial trained (all
-// its runs, one per run of the [sweep]) up to a rung. The next job is the trial left running by
-// a search that was stopped, else ASHA's next promotion, else a new trial; random has one rung,
-// max_iters, so it never promotes. A run stopped at a rung below max_iters ends "pruned" with a
-// checkpoint, and a promotion resumes it from there: no step is trained twice, and its schedule is
-// that of max_iters from the start. The state goes to search.json (atomically) before each job
-// and after it, and the experiment folder is claimed with a run.lock like a run, so that a second
-// search in the same folder gets exit 75.
+// The search runner (nanolab/search.hpp), a job being one trial trained (all its runs, one per run
+// of the [sweep]) up to a rung. The next job is a trial left running by a search that was stopped,
+// else ASHA's next promotion, else a new trial; random has one rung, max_iters, so it never
+// promotes. A run stopped at a rung below max_iters ends "pruned" with a checkpoint, and a
+// promotion resumes it from there: no step is trained twice, and its schedule is that of max_iters
+// from the start. The state goes to search.json (atomically) before each job and after it, and the
+// experiment folder is claimed with a run.lock like a run, so that a second search in the same
+// folder gets exit 75.
+//
+// One job at a time is trained in this process. With jobs > 1 this process only decides: whenever
+// fewer than `jobs` jobs run, the next job starts, each run of it trained by a worker process
+// (worker_processes.hpp) one after the other, and this process, the only writer of search.json,
+// reads the result from the run's file when the worker ends.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <thread>
 #include <tuple>
 
 #include "data/shard.hpp"
@@ -21,6 +27,7 @@
 #include "nanolab/trainer.hpp"
 #include "runtime/json.hpp"
 #include "store/run_lock.hpp"
+#include "worker_processes.hpp"
 
 namespace nanolab::search {
 namespace fs = std::filesystem;
@@ -61,14 +68,8 @@ class Runner {
     const store::RunLock lock = store::RunLock::claim(folder_);
     load();
     int first_failure = 0;
-    for (;;) {
-      const std::optional<size_t> t = next_job();
-      if (!t) break;
-      const int code = train_trial(*t);
-      if (code == 130) return 130;
-      if (code != 0 && first_failure == 0) first_failure = code;
-      say_progress();
-    }
+    const int stopped = options_.jobs > 1 ? run_workers(first_failure) : run_here(first_failure);
+    if (stopped) return stopped;
     summarize();
     const bool any_finished = std::any_of(state_.trials.begin(), state_.trials.end(),
                                           [](const Trial& t) { return t.status != "failed"; });
@@ -81,11 +82,98 @@ class Runner {
     return run.substr(0, run.find(','));
   }
 
-  // The trial to train now: one left running, else a promotion, else a new trial; none when the
-  // search is done. A decision is written down before its job starts.
+  // Every job in this process, one after the other. Returns 130 when a signal stopped the
+  // search, else 0, `first_failure` holding the exit status of the first trial that failed.
+  int run_here(int& first_failure) {
+    while (const std::optional<size_t> t = next_job()) {
+      const int code = train_trial(*t);
+      if (code == 130) return 130;
+      if (code != 0 && first_failure == 0) first_failure = code;
+      say_progress();
+    }
+    return 0;
+  }
+
+  // Up to options_.jobs jobs at a time in worker processes, one run of a job per worker. Returns
+  // as run_here does, or 75 when a worker found a run in use by another process.
+  int run_workers(int& first_failure) {
+    struct Job {
+      size_t run = 0;  // of the trial's runs, the one its worker trains
+      double sum = 0;  // the metric of the runs before it
+    };
+    std::map<size_t, Job> jobs;  // by trial
+    WorkerProcesses workers;
+    const std::string threads = std::getenv("NANOLAB_THREADS") ? std::string() :
+        "NANOLAB_THREADS=" + std::to_string(std::max<int64_t>(
+                                 1, int64_t(std::thread::hardware_concurrency()) / options_.jobs));
+    const auto start = [&](size_t t) {
+      const RunSpec& spec = exp_.runs[t * plan_.runs_per_trial + jobs[t].run];
+      const int64_t step = rungs_[state_.trials[t].rung];
+      say_start(spec, step);
+      std::vector<std::string> env;
+      if (!threads.empty()) env.push_back(threads);
+      workers.start(t, options_.job_command(spec.name, step), env, spec.name);
+    };
+    int stopped = 0;
+    for (;;) {
+      while (stopped == 0 && !interrupted() && int64_t(jobs.size()) < options_.jobs) {
+        const std::optional<size_t> t = next_job();
+        if (!t) break;
+        busy_.insert(*t);
+        start(*t);
+      }
+      if (jobs.empty()) return stopped;
+      const std::optional<WorkerProcesses::Ended> ended = workers.wait();
+      if (!ended) {  // a signal: every worker ends its run with a checkpoint
+        stopped = 130;
+        workers.stop();
+        continue;
+      }
+      const size_t t = ended->job;
+      Job& job = jobs[t];
+      const RunSpec& spec = exp_.runs[t * plan_.runs_per_trial + job.run];
+      int failure = ended->status;
+      const auto leave_running = [&] {  // the next `nanolab run` continues the trial
+        jobs.erase(t);
+        busy_.erase(t);
+      };
+      if (failure == 130 || failure == int(ExitCode::run_in_use)) {
+        // Stopped by a signal, or another process trains its run: nothing of the search can go on.
+        if (stopped == 0) workers.stop();
+        stopped = std::max(stopped, failure);
+        leave_running();
+        continue;
+      }
+      if (failure == 0) {
+        try {
+          job.sum += metric_at(folder_ / spec.name / "run.h5", rungs_[state_.trials[t].rung]);
+        } catch (const Error& e) {
+          std::fprintf(stderr, "nanolab run: error in run %s: %s\n", spec.name.c_str(), e.what());
+          failure = int(e.code());
+        }
+      } else {
+        std::fprintf(stderr, "nanolab run: error in run %s: its worker %s %d\n", spec.name.c_str(),
+                     failure > 128 ? "was killed by signal" : "exited with status",
+                     failure > 128 ? failure - 128 : failure);
+      }
+      if (failure == 0 && ++job.run < plan_.runs_per_trial) {
+        stopped ? leave_running() : start(t);
+        continue;
+      }
+      const double sum = job.sum;
+      jobs.erase(t);
+      busy_.erase(t);
+      record(t, sum, failure);
+      if (failure != 0 && first_failure == 0) first_failure = failure > 128 ? 1 : failure;
+      say_progress();
+    }
+  }
+
+  // The trial to train now: one left running (and not trained now), else a promotion, else a new
+  // trial; none when no job can start now. A decision is written down before its job starts.
   std::optional<size_t> next_job() {
     for (size_t t = 0; t < state_.trials.size(); ++t)
-      if (state_.trials[t].status == "running") return t;
+      if (state_.trials[t].status == "running" && !busy_.count(t)) return t;
     if (const auto p = next_promotion(ladder(), plan_.reduction_factor)) {
       Trial& trial = state_.trials[size_t(p->trial)];
       trial.status = "running";
@@ -126,24 +214,15 @@ class Runner {
   // Trains each run of trial `t` up to its rung and records the trial's result there (the mean
   // over its runs). Returns 0, 130 after a signal, or the exit code of a run that failed.
   int train_trial(size_t t) {
-    Trial& trial = state_.trials[t];
-    const int64_t step = rungs_[trial.rung];
+    const int64_t step = rungs_[state_.trials[t].rung];
     double sum = 0;
     int failure = 0;
     for (size_t c = 0; c < plan_.runs_per_trial && failure == 0; ++c) {
       const RunSpec& spec = exp_.runs[t * plan_.runs_per_trial + c];
-      const fs::path dir = folder_ / spec.name;
-      if (options_.progress)
-        std::fprintf(stderr, "== %s: %s to step %ld of %ld\n", exp_.name.c_str(),
-                     spec.name.c_str(), long(step), long(plan_.max_iters));
-      TrainOptions o{dir, options_.command_line, options_.progress, options_.profile};
-      o.stop_at = step < plan_.max_iters ? step : 0;
+      say_start(spec, step);
       try {
-        // A run begun by an earlier job (or by this one before a kill) continues from its
-        // checkpoint; a run without a checkpoint starts again from step 0.
-        const TrainResult r = fs::exists(dir / "run.h5") ? resume(o) : train(spec, o);
-        if (r.status == "interrupted") return 130;
-        sum += metric_at(dir / "run.h5", step);
+        if (train_job_run(exp_, spec.name, step, options_).status == "interrupted") return 130;
+        sum += metric_at(folder_ / spec.name / "run.h5", step);
       } catch (const Interrupted&) {
         throw;
       } catch (const RunInUse&) {
@@ -153,6 +232,20 @@ class Runner {
         failure = int(e.code());
       }
     }
+    record(t, sum, failure);
+    return failure;
+  }
+
+  void say_start(const RunSpec& spec, int64_t step) const {
+    if (options_.progress)
+      std::fprintf(stderr, "== %s: %s to step %ld of %ld\n", exp_.name.c_str(), spec.name.c_str(),
+                   long(step), long(plan_.max_iters));
+  }
+
+  // Trial `t`'s result at its rung: the mean of its runs' metrics (`sum`), or failed.
+  void record(size_t t, double sum, int failure) {
+    Trial& trial = state_.trials[t];
+    const int64_t step = rungs_[trial.rung];
     trial.results.resize(trial.rung + 1);
     trial.results[trial.rung] =
         failure ? std::numeric_limits<double>::quiet_NaN() : sum / double(plan_.runs_per_trial);
@@ -163,7 +256,6 @@ class Runner {
     std::snprintf(line, sizeof line, "%s: %s %.6g at step %ld", trial_name(t).c_str(),
                   plan_.metric.c_str(), trial.results[trial.rung], long(step));
     decide(failure ? trial_name(t) + ": failed at step " + std::to_string(step) : line);
-    return failure;
   }
 
   // The metric of the evaluation at `step` in a run file.
@@ -333,12 +425,27 @@ class Runner {
   const std::vector<int64_t> rungs_;
   std::string fingerprint_;
   State state_;
+  std::set<size_t> busy_;  // trials whose job runs in a worker now
 };
 
 }  // namespace
 
 int run_search(const Experiment& experiment, const SearchOptions& options) {
   return Runner(experiment, options).run();
+}
+
+TrainResult train_job_run(const Experiment& experiment, const std::string& run, int64_t step,
+                          const SearchOptions& options) {
+  const auto spec = std::find_if(experiment.runs.begin(), experiment.runs.end(),
+                                 [&](const RunSpec& r) { return r.name == run; });
+  if (spec == experiment.runs.end() || !experiment.search)
+    throw ConfigError("the search " + experiment.name + " has no run named '" + run + "'");
+  const fs::path dir = options.out / experiment.name / run;
+  TrainOptions o{dir, options.command_line, options.progress, options.profile};
+  o.stop_at = step < experiment.search->max_iters ? step : 0;
+  // A run begun by an earlier job (or by this one before a kill) continues from its checkpoint; a
+  // run without a checkpoint starts again from step 0.
+  return fs::exists(dir / "run.h5") ? resume(o) : train(*spec, o);
 }
 
 }  // namespace nanolab::search
