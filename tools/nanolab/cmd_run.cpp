@@ -5,7 +5,8 @@
 // status is that of the first failure. An experiment with a [search] of method random or asha
 // trains its trials instead (nanolab/search.hpp), continuing the search its folder holds, N jobs
 // at a time with --jobs N: each in a worker, this program started again with the same arguments
-// and the internal option `--search-job RUN@STEP`, which trains that one run to that step.
+// and the internal option `--search-job RUN@STEP`, which trains that one run to that step; under
+// mpirun, rank 0 decides and the other ranks train the jobs it sends them.
 // Under mpirun (docs/scaling.md) every run trains data-parallel on all the ranks, rank 0 speaking
 // for the job; with --distribute runs, rank r trains runs r, r + N, r + 2N... alone, and rank 0
 // prints the summary of all of them from their run files once every rank is done.
@@ -43,14 +44,9 @@ int64_t jobs_option(const Parsed& a) {
 
 // The internal --search-job RUN@STEP of a search's worker: trains that run alone to that step.
 int search_job(const Parsed& a, const Experiment& exp, const std::filesystem::path& out) {
-  const std::string job = a.get("--search-job");
-  const size_t at = job.rfind('@');
-  char* end = nullptr;
-  const long long step = at == std::string::npos ? 0 : std::strtoll(job.c_str() + at + 1, &end, 10);
-  if (step < 1 || *end != '\0')
-    throw ConfigError("--search-job " + to_string(OptionValue(job)) + ": expected RUN@STEP");
-  const TrainResult r = search::train_job_run(
-      exp, job.substr(0, at), step, {out, a.command_line(), !a.has("--quiet"), a.has("--profile")});
+  const TrainResult r =
+      search::train_job_run(exp, search::parse_job_run(a.get("--search-job")),
+                            {out, a.command_line(), !a.has("--quiet"), a.has("--profile")});
   return r.status == "interrupted" ? int(ExitCode::interrupted) : 0;
 }
 
@@ -86,10 +82,13 @@ int run(const Parsed& a) {
   const std::filesystem::path out = a.get("--out", "runs");
   if (a.has("--search-job")) return search_job(a, exp, out);
   if (exp.search) {
-    if (world.size > 1 || distribute)
-      throw ConfigError(file + ": a search trains its trials in one process; under mpirun, "
-                        "sharing trials between ranks is not supported yet\n    hint: run it "
-                        "without mpirun, with --jobs N to train N trials at a time");
+    if (distribute)
+      throw ConfigError("--distribute runs: " + file + " is a search, whose trials are shared "
+                        "between the ranks of mpirun without it\n    hint: leave --distribute out");
+    if (world.size > 1 && jobs > 1)
+      throw ConfigError("--jobs " + std::to_string(jobs) + ": under mpirun each rank trains one "
+                        "job of the search at a time\n    hint: leave --jobs out, or run without "
+                        "mpirun");
     search::SearchOptions options{out, a.command_line(), !a.has("--quiet"), a.has("--profile")};
     options.jobs = jobs;
     // A worker: this program with this command's arguments, --jobs left out.
@@ -100,7 +99,7 @@ int run(const Parsed& a) {
     if (a.has("--profile")) worker.push_back("--profile");
     options.job_command = [worker](const std::string& run, int64_t step) {
       std::vector<std::string> command = worker;
-      command.insert(command.end(), {"--search-job", run + "@" + std::to_string(step)});
+      command.insert(command.end(), {"--search-job", search::to_string({run, step})});
       return command;
     };
     return search::run_search(exp, options);

@@ -64,22 +64,35 @@ struct SearchOptions {
   // N > 1: up to N jobs at once, each run of a job trained by a worker process that
   // `job_command(run, step)` starts (the program and its arguments: this same program, which
   // calls train_job_run), with NANOLAB_THREADS = max(1, cores / N) unless the environment sets it.
+  // In an MPI job of several ranks (distributed.hpp), rank 0 decides and trains its jobs so, one
+  // at a time (jobs must be 1), and every other rank trains the jobs rank 0 sends it in its own
+  // process, one at a time.
   int64_t jobs = 1;
   std::function<std::vector<std::string>(const std::string& run, int64_t step)> job_command = {};
 };
+
+// One run of a job, as the worker's command line and rank 0's messages write it: "RUN@STEP".
+struct JobRun {
+  std::string run;
+  int64_t step = 0;
+};
+std::string to_string(const JobRun& job);
+// Throws ConfigError unless `text` is RUN@STEP with a step >= 1.
+JobRun parse_job_run(const std::string& text);
 
 // Trains the search of `experiment` (which must have one) in <out>/<experiment>/, continuing
 // from its search.json when one is there: runs that are done are not trained again, a run that
 // was stopped (kill -9, a signal) resumes from its checkpoint. Returns the exit status: 0 when the
 // search finished (trials whose training failed, a learning rate that diverged, say, count as
 // the worst and are listed as failed), 130 when a signal stopped it, else the first failure's.
+// On a rank other than 0 of an MPI job: trains the jobs rank 0 sends until it sends none.
 int run_search(const Experiment& experiment, const SearchOptions& options);
 
-// Trains run `run` of the search up to `step` (its rung; max_iters: to the end): continues it from
-// its checkpoint when its folder holds one, else trains it from step 0. One run of one job, what
-// a worker process does; the search reads the result from the run's file. Throws ConfigError
-// when the experiment has no such run.
-TrainResult train_job_run(const Experiment& experiment, const std::string& run, int64_t step,
+// Trains run `job.run` of the search alone up to `job.step` (its rung; max_iters: to the end):
+// continues it from its checkpoint when its folder holds one, else trains it from step 0. One run
+// of one job, what a worker does; the search reads the result from the run's file. Throws
+// ConfigError when the experiment has no such run.
+TrainResult train_job_run(const Experiment& experiment, const JobRun& job,
                           const SearchOptions& options);
 
 }  // namespace nanolab::search

@@ -7,10 +7,10 @@
 // experiment folder is claimed with a run.lock like a run, so that a second search in the same
 // folder gets exit 75.
 //
-// One job at a time is trained in this process. With jobs > 1 this process only decides: whenever
-// fewer than `jobs` jobs run, the next job starts, each run of it trained by a worker process
-// (worker_processes.hpp) one after the other, and this process, the only writer of search.json,
-// reads the result from the run's file when the worker ends.
+// One job at a time is trained in this process. With jobs > 1, or in an MPI job, this process (rank
+// 0) only decides: whenever a worker (workers.hpp: a process, or another rank) is free, the next
+// job starts, each run of it trained by a worker, and this process, the only writer of
+// search.json, reads the result from the run's file when the worker ends.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -19,6 +19,7 @@
 #include <tuple>
 
 #include "data/shard.hpp"
+#include "nanolab/distributed.hpp"
 #include "nanolab/errors.hpp"
 #include "nanolab/input_file.hpp"
 #include "nanolab/interrupt.hpp"
@@ -27,7 +28,7 @@
 #include "nanolab/trainer.hpp"
 #include "runtime/json.hpp"
 #include "store/run_lock.hpp"
-#include "worker_processes.hpp"
+#include "workers.hpp"
 
 namespace nanolab::search {
 namespace fs = std::filesystem;
@@ -68,7 +69,9 @@ class Runner {
     const store::RunLock lock = store::RunLock::claim(folder_);
     load();
     int first_failure = 0;
-    const int stopped = options_.jobs > 1 ? run_workers(first_failure) : run_here(first_failure);
+    const int stopped = options_.jobs > 1 || distributed::world().size > 1
+                            ? run_workers(first_failure)
+                            : run_here(first_failure);
     if (stopped) return stopped;
     summarize();
     const bool any_finished = std::any_of(state_.trials.begin(), state_.trials.end(),
@@ -94,36 +97,39 @@ class Runner {
     return 0;
   }
 
-  // Up to options_.jobs jobs at a time in worker processes, one run of a job per worker. Returns
-  // as run_here does, or 75 when a worker found a run in use by another process.
+  // As many jobs at a time as there are workers (workers.hpp): options_.jobs processes, and in an
+  // MPI job one process on this rank and every other rank. Returns as run_here does, or 75 when a
+  // worker found a run in use by another process.
   int run_workers(int& first_failure) {
     struct Job {
       size_t run = 0;  // of the trial's runs, the one its worker trains
       double sum = 0;  // the metric of the runs before it
     };
     std::map<size_t, Job> jobs;  // by trial
-    WorkerProcesses workers;
-    const std::string threads = std::getenv("NANOLAB_THREADS") ? std::string() :
-        "NANOLAB_THREADS=" + std::to_string(std::max<int64_t>(
-                                 1, int64_t(std::thread::hardware_concurrency()) / options_.jobs));
+    // A worker process gets its share of this machine's cores, and is no rank of an MPI job.
+    std::vector<std::string> env = distributed::launcher_variables();
+    if (!std::getenv("NANOLAB_THREADS"))
+      env.push_back("NANOLAB_THREADS=" +
+                    std::to_string(std::max<int64_t>(
+                        1, int64_t(std::thread::hardware_concurrency()) /
+                               (options_.jobs * distributed::world().local_size))));
+    Workers workers(size_t(options_.jobs), options_, env);
     const auto start = [&](size_t t) {
       const RunSpec& spec = exp_.runs[t * plan_.runs_per_trial + jobs[t].run];
       const int64_t step = rungs_[state_.trials[t].rung];
       say_start(spec, step);
-      std::vector<std::string> env;
-      if (!threads.empty()) env.push_back(threads);
-      workers.start(t, options_.job_command(spec.name, step), env, spec.name);
+      workers.start(t, JobRun{spec.name, step});
     };
     int stopped = 0;
     for (;;) {
-      while (stopped == 0 && !interrupted() && int64_t(jobs.size()) < options_.jobs) {
+      while (stopped == 0 && !interrupted() && jobs.size() < workers.size()) {
         const std::optional<size_t> t = next_job();
         if (!t) break;
         busy_.insert(*t);
         start(*t);
       }
       if (jobs.empty()) return stopped;
-      const std::optional<WorkerProcesses::Ended> ended = workers.wait();
+      const std::optional<Workers::Ended> ended = workers.wait();
       if (!ended) {  // a signal: every worker ends its run with a checkpoint
         stopped = 130;
         workers.stop();
@@ -221,7 +227,7 @@ class Runner {
       const RunSpec& spec = exp_.runs[t * plan_.runs_per_trial + c];
       say_start(spec, step);
       try {
-        if (train_job_run(exp_, spec.name, step, options_).status == "interrupted") return 130;
+        if (train_job_run(exp_, {spec.name, step}, options_).status == "interrupted") return 130;
         sum += metric_at(folder_ / spec.name / "run.h5", step);
       } catch (const Interrupted&) {
         throw;
@@ -431,21 +437,8 @@ class Runner {
 }  // namespace
 
 int run_search(const Experiment& experiment, const SearchOptions& options) {
+  if (distributed::world().rank != 0) return serve_jobs(experiment, options);
   return Runner(experiment, options).run();
-}
-
-TrainResult train_job_run(const Experiment& experiment, const std::string& run, int64_t step,
-                          const SearchOptions& options) {
-  const auto spec = std::find_if(experiment.runs.begin(), experiment.runs.end(),
-                                 [&](const RunSpec& r) { return r.name == run; });
-  if (spec == experiment.runs.end() || !experiment.search)
-    throw ConfigError("the search " + experiment.name + " has no run named '" + run + "'");
-  const fs::path dir = options.out / experiment.name / run;
-  TrainOptions o{dir, options.command_line, options.progress, options.profile};
-  o.stop_at = step < experiment.search->max_iters ? step : 0;
-  // A run begun by an earlier job (or by this one before a kill) continues from its checkpoint; a
-  // run without a checkpoint starts again from step 0.
-  return fs::exists(dir / "run.h5") ? resume(o) : train(*spec, o);
 }
 
 }  // namespace nanolab::search

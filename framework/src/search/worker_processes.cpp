@@ -11,7 +11,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 
@@ -32,13 +34,15 @@ WorkerProcesses::~WorkerProcesses() {
 
 void WorkerProcesses::start(size_t job, const std::vector<std::string>& argv,
                             const std::vector<std::string>& env, const std::string& tag) {
-  std::vector<std::string> environment = env;
+  std::vector<std::string> environment;
+  for (const std::string& mine : env)
+    if (mine.find('=') != std::string::npos) environment.push_back(mine);
   for (char** e = environ; *e; ++e) {
     const std::string entry = *e;
-    const std::string name = entry.substr(0, entry.find('=') + 1);
-    bool replaced = false;
-    for (const std::string& mine : env) replaced = replaced || mine.rfind(name, 0) == 0;
-    if (!replaced) environment.push_back(entry);
+    const std::string name = entry.substr(0, entry.find('='));
+    bool changed = false;
+    for (const std::string& mine : env) changed = changed || mine.substr(0, mine.find('=')) == name;
+    if (!changed) environment.push_back(entry);
   }
   std::vector<char*> args, envp;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
@@ -73,7 +77,8 @@ void WorkerProcesses::start(size_t job, const std::vector<std::string>& argv,
   workers_[job] = Worker{pid, fds[0], tag, {}};
 }
 
-std::optional<WorkerProcesses::Ended> WorkerProcesses::wait() {
+std::optional<WorkerProcesses::Ended> WorkerProcesses::wait(int timeout_ms) {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   for (;;) {
     std::vector<pollfd> polled;
     std::vector<Worker*> owners;
@@ -87,8 +92,14 @@ std::optional<WorkerProcesses::Ended> WorkerProcesses::wait() {
       owners.push_back(&w);
     }
     if (polled.empty() || (!stopping_ && interrupted())) return std::nullopt;
-    // A timeout, so that a signal that comes just before poll is seen within 200 ms.
-    const int n = poll(polled.data(), polled.size(), 200);
+    int wait_ms = 200;  // at most, so that a signal that comes just before poll is seen soon
+    if (timeout_ms >= 0) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          end - std::chrono::steady_clock::now());
+      if (left.count() < 0) return std::nullopt;
+      wait_ms = std::min(wait_ms, int(left.count()));
+    }
+    const int n = poll(polled.data(), polled.size(), wait_ms);
     if (n < 0 && errno != EINTR)
       throw StorageError(std::string("cannot read the workers' output: ") + std::strerror(errno));
     for (size_t i = 0; n > 0 && i < polled.size(); ++i) {

@@ -32,15 +32,16 @@ class WorkerProcesses {
   ~WorkerProcesses();
 
   // Starts argv[0] with arguments argv[1...] as the worker of `job` (one at a time per job), with
-  // the environment of this process plus `env` (NAME=VALUE). Its output lines are printed on
-  // stderr as "[tag] line". Throws StorageError if the process cannot be made.
+  // the environment of this process changed by `env`: NAME=VALUE sets NAME, NAME alone removes
+  // it. Its output lines are printed on stderr as "[tag] line". Throws StorageError if the
+  // process cannot be made.
   void start(size_t job, const std::vector<std::string>& argv, const std::vector<std::string>& env,
              const std::string& tag);
   size_t running() const { return workers_.size(); }
   // Forwards the workers' output until one of them ends, and returns it; none when no worker is
-  // running, or when a signal asked this process to stop (nanolab/interrupt.hpp) and stop() was
-  // not called yet.
-  std::optional<Ended> wait();
+  // running, when a signal asked this process to stop (nanolab/interrupt.hpp) and stop() was not
+  // called yet, or after `timeout_ms` (-1: no timeout).
+  std::optional<Ended> wait(int timeout_ms = -1);
   // SIGTERM to every worker still running: each ends its run with a checkpoint. wait() then
   // waits for them whatever the signals.
   void stop();
