@@ -9,8 +9,8 @@
 // (OMPI_COMM_WORLD_SIZE, PMIX_RANK), so a plain `nanolab run` never starts MPI's runtime.
 //
 // A rank that dies ends the job: mpirun then stops the others with SIGTERM. A rank that is waiting
-// in a collective or for a text when that signal arrives (nanolab/interrupt.hpp records it), or when the
-// operation cannot complete, throws DistributedError instead of waiting forever, so that the
+// in a collective or for a text when that signal arrives (nanolab/interrupt.hpp records it), or
+// when the operation cannot complete, throws DistributedError instead of waiting forever, so that the
 // trainer can record the run as failed before the job is gone.
 #pragma once
 

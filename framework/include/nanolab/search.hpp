@@ -1,13 +1,15 @@
 // Searches: the trials of an experiment's [search] (experiment.hpp's SearchPlan) trained one job
-// at a time, or N at a time in worker processes (SearchOptions::jobs), each to the end (method random) or by asynchronous successive halving (method asha;
-// Li et al. 2018, "A System for Massively Parallel Hyperparameter Tuning", Algorithm 2), which
-// stops most trials at a rung and continues the good ones from their own checkpoints
-// (docs/experiments.md#search).
+// at a time, or N at a time in worker processes or on the ranks of an MPI job
+// (SearchOptions::jobs), each to the end (method random) or by asynchronous successive halving
+// (method asha; Li et al. 2018, "A System for Massively Parallel Hyperparameter Tuning",
+// Algorithm 2), which stops most trials at a rung and continues the good ones from their own
+// checkpoints (docs/experiments.md#search).
 //
 // ASHA's rungs and its promotion rule are pure functions of what the search has seen, so a search
-// killed at any moment and started again makes the decisions of one that was never stopped: the
-// state (trials, their parameters, rung results, decisions) is written to search.json in the
-// experiment's folder, atomically, before and after every job.
+// killed at any moment and started again makes the decisions of one that was never stopped (one
+// job at a time; with several, they depend on which job ends first): the state (trials, their
+// parameters, rung results, decisions) is written to search.json in the experiment's folder,
+// atomically, before and after every job.
 #pragma once
 
 #include <cstdint>
@@ -65,8 +67,8 @@ struct SearchOptions {
   // `job_command(run, step)` starts (the program and its arguments: this same program, which
   // calls train_job_run), with NANOLAB_THREADS = max(1, cores / N) unless the environment sets it.
   // In an MPI job of several ranks (distributed.hpp), rank 0 decides and trains its jobs so, one
-  // at a time (jobs must be 1), and every other rank trains the jobs rank 0 sends it in its own
-  // process, one at a time.
+  // at a time (jobs must be 1; without a job_command it trains none itself), and every other rank
+  // trains the jobs rank 0 sends it in its own process, one at a time.
   int64_t jobs = 1;
   std::function<std::vector<std::string>(const std::string& run, int64_t step)> job_command = {};
 };

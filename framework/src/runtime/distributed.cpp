@@ -200,7 +200,8 @@ void barrier(const char* what) {
 void send(int to, const std::string& text, const char* what) {
   if (text.size() > text_limit)
     throw DistributedError(std::string(what) + ": a text of " + std::to_string(text.size()) +
-                           " bytes, more than the " + std::to_string(text_limit) + " a text may have");
+                           " bytes, more than the " + std::to_string(text_limit) +
+                           " a text may have");
 #ifdef NANOLAB_HAVE_MPI
   if (the_world.size == 1) no_other_rank(what);
   MPI_Request request;

@@ -1,7 +1,7 @@
 // A search's worker processes (worker_processes.hpp). The program, its arguments and environment
 // are made ready before fork, so that the child calls only async-signal-safe functions (dup2,
-// prctl, getppid, signal, execve) between fork and exec: this process may have other threads (TBB's,
-// OpenMP's) whose locks a forked copy would find held.
+// prctl, getppid, signal, execve) between fork and exec: this process may have other threads
+// (TBB's, OpenMP's) whose locks a forked copy would find held.
 #include "worker_processes.hpp"
 
 #include <fcntl.h>

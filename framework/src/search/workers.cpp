@@ -19,8 +19,11 @@
 namespace nanolab::search {
 
 Workers::Workers(size_t processes, const SearchOptions& options, std::vector<std::string> env)
-    : process_slots_(processes), options_(options), env_(std::move(env)) {
+    : process_slots_(options.job_command ? processes : 0), options_(options), env_(std::move(env)) {
   for (int r = 1; r < distributed::world().size; ++r) idle_ranks_.push_back(r);
+  if (size() == 0)
+    throw Error(ExitCode::internal, "a search of several jobs at a time was given no way to start "
+                                    "a worker process (SearchOptions::job_command)");
 }
 
 Workers::~Workers() {
@@ -98,7 +101,8 @@ std::string to_string(const JobRun& job) { return job.run + "@" + std::to_string
 JobRun parse_job_run(const std::string& text) {
   const size_t at = text.rfind('@');
   char* end = nullptr;
-  const long long step = at == std::string::npos ? 0 : std::strtoll(text.c_str() + at + 1, &end, 10);
+  const long long step =
+      at == std::string::npos ? 0 : std::strtoll(text.c_str() + at + 1, &end, 10);
   if (step < 1 || *end != '\0' || at == 0)
     throw ConfigError("a search's job '" + text + "': expected RUN@STEP, a step of 1 or more");
   return {text.substr(0, at), step};

@@ -23,7 +23,8 @@ class Workers {
   using Ended = WorkerProcesses::Ended;
 
   // `processes` worker processes, started with options.job_command and the environment changes
-  // `env` (worker_processes.hpp), and in an MPI job every rank but this one (rank 0).
+  // `env` (worker_processes.hpp), none without a job_command, and in an MPI job every rank but
+  // this one (rank 0). Throws Error (internal) when that makes no worker.
   Workers(size_t processes, const SearchOptions& options, std::vector<std::string> env);
   // Tells the other ranks that there is no more work (serve_jobs returns).
   ~Workers();
