@@ -46,6 +46,7 @@ std::vector<std::string> words_of(const std::string& s) {
 std::vector<std::string> declared_names(const CLI::App& app) {
   std::vector<std::string> names;
   for (const CLI::Option* o : app.get_options()) {
+    if (o->get_group().empty()) continue;  // internal (run's --search-job): not for users
     if (o->get_positional()) names.push_back(o->get_name());
     for (const std::string& s : o->get_snames()) names.push_back("-" + s);
     for (const std::string& l : o->get_lnames()) names.push_back("--" + l);

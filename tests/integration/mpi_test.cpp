@@ -1,14 +1,16 @@
 // The real program under `mpirun -np 2 --oversubscribe` (docs/scaling.md): data-parallel training
 // equals one process with the batch of both ranks, a rank that dies fails the run and `resume` on
 // the same world size finishes it (another world size is refused), and `--distribute runs`
-// shares a sweep's runs between the ranks with one summary from rank 0. Skipped, saying why, in a
-// build without MPI.
+// shares a sweep's runs between the ranks with one summary from rank 0, as a search shares its
+// trials. Skipped, saying why, in a build without MPI.
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <cmath>
 #include <fstream>
 #include <thread>
+
+#include <nlohmann/json.hpp>
 
 #include "nanolab/run_store.hpp"
 #include "support/program.hpp"
@@ -203,6 +205,38 @@ TEST_F(Mpi, DistributeRunsSharesTheSweepAndRankZeroSummarises) {
   }
   EXPECT_NE(o.err.find(failed, summary), std::string::npos) << o.err;
   EXPECT_EQ(read_run(out / "dp" / failed / "run.h5").status, "failed");
+}
+
+// A random search on two ranks: rank 0 decides and trains a job in a worker process while rank 1
+// trains another; each trial trains alone, to the result it has in one process (one thread in
+// both, so the same arithmetic).
+TEST_F(Mpi, ASearchSharesItsTrialsBetweenTheRanks) {
+  const fs::path exp = write_experiment(
+      "search.toml", experiment(8, 6) +
+                         "[search]\nmethod = \"random\"\ntrials = 4\n[search.space]\n"
+                         "\"optimizer.lr\" = { log_uniform = [1e-3, 1e-2] }\n");
+  std::map<std::string, std::string> one_thread = env();
+  one_thread["NANOLAB_THREADS"] = "1";
+  const auto search = [&](const std::string& folder, bool under_mpirun) {
+    const Outcome o = Program({"run", exp.string(), "--out", (dir.path() / folder).string()},
+                              dir.path(), one_thread, folder, -1,
+                              under_mpirun ? mpirun : std::vector<std::string>{})
+                          .wait();
+    EXPECT_TRUE(o.exited && o.status == 0) << o.err;
+    return nlohmann::json::parse(read_file(dir.path() / folder / "dp" / "search.json"));
+  };
+  const nlohmann::json shared = search("ranks", true), alone = search("alone", false);
+  ASSERT_EQ(alone["started"].size(), 4u);
+  EXPECT_EQ(shared["started"], alone["started"]);
+  // Two jobs at once: the second starts before the first ends.
+  EXPECT_EQ(shared["decisions"][0], "start trial-1");
+  EXPECT_EQ(shared["decisions"][1], "start trial-2");
+  for (const auto& trial : shared["started"]) {
+    const RunLog log = read_run(dir.path() / "ranks" / "dp" / trial["trial"] / "run.h5");
+    EXPECT_EQ(log.status, "completed");
+    EXPECT_EQ(log.meta.at("world_size"), "1");
+    ASSERT_EQ(log.train.size(), 6u);
+  }
 }
 
 }  // namespace

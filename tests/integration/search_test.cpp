@@ -5,9 +5,12 @@
 // then `nanolab run` again, ending with the decisions and results of the search that was never
 // stopped; a search of too few trials for its rungs still trains its best trial to max_iters, and
 // `nanolab resume` of its folder continues it; a trial whose training fails does not stop the
-// search.
+// search. With --jobs 2: the trials and results of --jobs 1, never more than two jobs at once;
+// SIGTERM and kill -9 of the search stop its workers, and `nanolab run` again completes every
+// trial with no step trained twice.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/types.h>
 
 #include <algorithm>
 #include <fstream>
@@ -57,8 +60,10 @@ struct SearchFixture {
   TempDir dir{"nanolab-search"};
   fs::path exp = dir.path() / "search.toml";
   SearchFixture() { std::ofstream(exp) << tiny_search; }
-  std::vector<std::string> args(const std::string& out) const {
-    return {"run", exp.string(), "--out", (dir.path() / out).string()};
+  std::vector<std::string> args(const std::string& out, const std::string& jobs = "") const {
+    std::vector<std::string> a = {"run", exp.string(), "--out", (dir.path() / out).string()};
+    if (!jobs.empty()) a.insert(a.end(), {"--jobs", jobs});
+    return a;
   }
   fs::path folder(const std::string& out) const { return dir.path() / out / "s"; }
   Json state(const std::string& out) const {
@@ -300,6 +305,140 @@ trials = 4
   }
   EXPECT_EQ(statuses, (std::set<std::string>{"completed", "failed"})) << "seed 5 draws both";
   EXPECT_NE(o.err.find("failed"), std::string::npos) << o.err;
+}
+
+// The most jobs at once, from the decisions: a job starts with "start" or "promote" and ends with
+// its result ("trial-N: ...").
+size_t most_jobs_at_once(const Json& decisions) {
+  size_t running = 0, most = 0;
+  for (const Json& d : decisions) {
+    const std::string text = d;
+    if (text.rfind("start ", 0) == 0 || text.rfind("promote ", 0) == 0)
+      most = std::max(most, ++running);
+    else
+      --running;
+  }
+  return most;
+}
+
+// Every trial's run trained each step once, from 1 to its rung: none twice, none skipped.
+void expect_every_step_once(const SearchFixture& f, const std::string& out) {
+  for (const Json& trial : f.state(out)["started"]) {
+    const std::string name = trial["trial"];
+    const RunLog log = read_run(f.folder(out) / name / "run.h5");
+    EXPECT_EQ(log.status, trial["status"]) << name;
+    ASSERT_EQ(log.train.size(), size_t(trial["step"].get<int64_t>())) << name;
+    for (size_t i = 0; i < log.train.size(); ++i)
+      EXPECT_EQ(log.train[i].step, int64_t(i) + 1) << name;
+  }
+}
+
+// Random search, so that the trials do not depend on which ends first: --jobs 2 trains the same
+// trials to the same results as --jobs 1 (one thread each, so the same arithmetic), two at a
+// time, their output tagged.
+TEST(SearchJobs, TwoAtATimeGiveTheTrialsAndResultsOfOneAtATime) {
+  SearchFixture f;
+  std::string text = tiny_search;
+  text.replace(text.find("method = \"asha\""), 15, "method = \"random\"");
+  text.replace(text.find("trials = 9"), 10, "trials = 4");
+  text.replace(text.find("max_iters = 27"), 14, "max_iters = 6");
+  text.erase(text.find("min_iters = 3"), text.find("[search.space]") - text.find("min_iters = 3"));
+  std::ofstream(f.exp) << text;
+  const std::map<std::string, std::string> one_thread = {{"NANOLAB_THREADS", "1"}};
+  const Outcome one = Program(f.args("one"), f.dir.path(), one_thread, "one").wait();
+  ASSERT_TRUE(one.exited && one.status == 0) << one.err;
+  const Outcome two = Program(f.args("two", "2"), f.dir.path(), one_thread, "two").wait();
+  ASSERT_TRUE(two.exited && two.status == 0) << two.err;
+  const Json a = f.state("one"), b = f.state("two");
+  ASSERT_EQ(a["started"].size(), 4u);
+  EXPECT_EQ(b["started"], a["started"]);
+  for (const Json& trial : b["started"]) EXPECT_EQ(trial["status"], "completed") << trial.dump();
+  EXPECT_EQ(most_jobs_at_once(a["decisions"]), 1u) << a["decisions"].dump();
+  EXPECT_EQ(most_jobs_at_once(b["decisions"]), 2u) << b["decisions"].dump();
+  EXPECT_EQ(b["decisions"][0], "start trial-1");
+  EXPECT_EQ(b["decisions"][1], "start trial-2");
+  // A worker's lines behind its run's name; the search's own lines as with one job.
+  EXPECT_NE(two.err.find("\n[trial-3] "), std::string::npos) << two.err;
+  EXPECT_NE(two.err.find("search s: 4/4 trials: 4 completed"), std::string::npos) << two.err;
+  expect_every_step_once(f, "two");
+}
+
+// The pids of the workers training now, from their runs' run.lock ("<pid> <host>").
+std::vector<pid_t> worker_pids(const SearchFixture& f, const std::string& out) {
+  std::vector<pid_t> pids;
+  for (const auto& entry : fs::directory_iterator(f.folder(out))) {
+    pid_t pid = 0;
+    if (std::ifstream(entry.path() / "run.lock") >> pid) pids.push_back(pid);
+  }
+  return pids;
+}
+
+bool gone(const std::vector<pid_t>& pids) {
+  return std::all_of(pids.begin(), pids.end(), [](pid_t p) { return kill(p, 0) != 0; });
+}
+
+// SIGTERM to the search while two jobs run: both workers stop (exit 130); kill -9 of the search
+// started again while two jobs run: its workers do not outlive it. Then `nanolab run` completes
+// every trial, each step trained once.
+TEST(SearchJobs, SigtermAndKill9StopTheWorkersAndRunAgainCompletesEveryTrial) {
+  SearchFixture f;
+  std::string text = tiny_search;  // fewer jobs: 6 trials, rungs at 3 and 9
+  text.replace(text.find("trials = 9"), 10, "trials = 6");
+  text.replace(text.find("max_iters = 27"), 14, "max_iters = 9");
+  std::ofstream(f.exp) << text;
+  // Two jobs run once each has written its lock and the second has begun.
+  const auto two_running = [&] {
+    try {
+      return fs::exists(f.folder("cut") / "search.json") && worker_pids(f, "cut").size() == 2;
+    } catch (const std::exception&) {
+      return false;  // a lock or a folder seen while it is made
+    }
+  };
+  {
+    Program p(f.args("cut", "2"), f.dir.path(), {}, "term");
+    ASSERT_TRUE(wait_until(two_running));
+    p.signal(SIGTERM);
+    const Outcome o = p.wait();
+    ASSERT_TRUE(o.exited && o.status == 130) << o.err;
+    EXPECT_TRUE(worker_pids(f, "cut").empty()) << "a worker left its run locked";
+  }
+  {
+    Program p(f.args("cut", "2"), f.dir.path(), {}, "kill");
+    ASSERT_TRUE(wait_until(two_running));
+    const std::vector<pid_t> workers = worker_pids(f, "cut");
+    p.signal(SIGKILL);
+    ASSERT_FALSE(p.wait().exited) << "the search ended before it was killed";
+    EXPECT_TRUE(wait_until([&] { return gone(workers); }, std::chrono::seconds(10)))
+        << "a worker outlived the search";
+  }
+  ASSERT_TRUE(wait_until([&] { return worker_pids(f, "cut").empty(); }, std::chrono::seconds(10)));
+  const Outcome again = Program(f.args("cut", "2"), f.dir.path(), {}, "again").wait();
+  ASSERT_TRUE(again.exited && again.status == 0) << again.err;
+  EXPECT_NE(again.err.find("continuing from"), std::string::npos) << again.err;
+  const Json state = f.state("cut");
+  ASSERT_EQ(state["started"].size(), 6u);
+  for (const Json& trial : state["started"])
+    EXPECT_TRUE(trial["status"] == "completed" || trial["status"] == "pruned") << trial.dump();
+  EXPECT_LE(most_jobs_at_once(state["decisions"]), 2u) << state["decisions"].dump();
+  expect_every_step_once(f, "cut");
+}
+
+// --jobs takes a whole number from 1, and only for a search: exit 2 before anything is made.
+TEST(SearchJobs, JobsBelowOneNotANumberOrWithoutASearchExit2) {
+  SearchFixture f;
+  for (const std::string jobs : {"0", "-1", "two", "1.5"}) {
+    const Outcome o = Program(f.args("out", jobs), f.dir.path(), {}, "bad").wait();
+    EXPECT_TRUE(o.exited && o.status == 2) << jobs << ": " << o.err;
+    EXPECT_NE(o.err.find("--jobs \"" + jobs + "\": expected a whole number"), std::string::npos)
+        << o.err;
+  }
+  std::string text = tiny_search;
+  text.erase(text.find("[search]"));
+  std::ofstream(f.exp) << text;
+  const Outcome o = Program(f.args("out", "2"), f.dir.path(), {}, "sweep").wait();
+  EXPECT_TRUE(o.exited && o.status == 2) << o.err;
+  EXPECT_NE(o.err.find("has no [search]"), std::string::npos) << o.err;
+  EXPECT_FALSE(fs::exists(f.dir.path() / "out"));
 }
 
 }  // namespace

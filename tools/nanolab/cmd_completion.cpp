@@ -62,6 +62,7 @@ std::string bash_script(const CLI::App& nanolab) {
         files = files || c.empty();
         continue;
       }
+      if (o->get_group().empty()) continue;  // internal, hidden from the help too
       for (const std::string& name : names(*o)) {
         options += (options.empty() ? "" : " ") + name;
         if (o->get_expected_max() == 0) continue;  // a flag

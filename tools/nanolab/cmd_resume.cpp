@@ -35,8 +35,7 @@ int resume_search(const Parsed& a, const fs::path& folder, const search::SearchO
                       folder.filename().string() + ")\n    hint: `nanolab run FILE --out DIR` " +
                       "continues a search from its file");
   config::require_memory(exp);
-  return search::run_search(exp, {folder.parent_path(), a.command_line(), !a.has("--quiet"),
-                                  a.has("--profile"), origin.overrides});
+  return train_search(a, exp, folder.parent_path(), origin.overrides, "");
 }
 
 int resume_run(const Parsed& a) {
@@ -44,6 +43,9 @@ int resume_run(const Parsed& a) {
   fs::path folder = fs::absolute(dir).lexically_normal();
   if (!folder.has_filename()) folder = folder.parent_path();  // a trailing '/'
   if (const auto origin = search::search_origin(folder)) return resume_search(a, folder, *origin);
+  if (a.has("--jobs"))
+    throw ConfigError("--jobs: " + dir + " is a run, not a search's folder\n    hint: --jobs N " +
+                      "trains N jobs of a search at a time");
   TrainOptions options{dir, a.command_line(), !a.has("--quiet"), a.has("--profile")};
   options.overrides = a.all("--set");
   const TrainResult r = resume(options);
@@ -62,6 +64,7 @@ void add_resume(CLI::App& nanolab, Commands& commands) {
                  "(<out>/<experiment>, holding search.json)");
   add_repeated(app, "--set", "train.max_iters=N",
                "extend the run, finished or not, to N steps; no other key can change");
+  add_value(app, "--jobs", "N", "a search: train N of its jobs at a time (as `run --jobs N`)");
   add_flag(app, "--quiet", "no progress on stderr");
   add_flag(app, "--profile", "time every step by op kind and print the table at the end");
   commands.push_back({app, resume_run});

@@ -1,14 +1,19 @@
 // `nanolab run EXP.toml [--set k=v]... [--out DIR] [--name RUN] [--quiet] [--profile]
-// [--distribute runs]`: validates the experiment (every run of its sweep) before anything is
-// created, then trains each run into <out>/<experiment>/<run>/. A run that fails is reported at
-// once and the others still run; the summary at the end lists every run, and the exit status is
-// that of the first failure. An experiment with a [search] of method random or asha trains its
-// trials instead (nanolab/search.hpp), continuing the search its folder holds.
+// [--distribute runs] [--jobs N]`: validates the experiment (every run of its sweep) before
+// anything is created, then trains each run into <out>/<experiment>/<run>/. A run that fails is
+// reported at once and the others still run; the summary at the end lists every run, and the exit
+// status is that of the first failure. An experiment with a [search] of method random or asha
+// trains its trials instead (nanolab/search.hpp), continuing the search its folder holds, N jobs
+// at a time with --jobs N: each in a worker, this program started again with the same arguments
+// and the internal option `--search-job RUN@STEP`, which trains that one run to that step; under
+// mpirun, rank 0 decides and the other ranks train the jobs it sends them.
 // Under mpirun (docs/scaling.md) every run trains data-parallel on all the ranks, rank 0 speaking
 // for the job; with --distribute runs, rank r trains runs r, r + N, r + 2N... alone, and rank 0
 // prints the summary of all of them from their run files once every rank is done.
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "commands.hpp"
@@ -24,8 +29,60 @@ namespace nanolab::cli {
 
 namespace {
 
+// --jobs N: a whole number >= 1.
+int64_t jobs_option(const Parsed& a) {
+  const std::string s = a.get("--jobs", "1");
+  char* end = nullptr;
+  errno = 0;
+  const long long n = std::strtoll(s.c_str(), &end, 10);
+  if (s.empty() || *end != '\0' || errno != 0 || n < 1)
+    throw ConfigError("--jobs " + to_string(OptionValue(s)) +
+                      ": expected a whole number of jobs at a time, 1 or more\n    hint: --jobs 2 "
+                      "trains two trials of a search at once, each on half of the cores");
+  return n;
+}
+
+// The internal --search-job RUN@STEP of a search's worker: trains that run alone to that step.
+int search_job(const Parsed& a, const Experiment& exp, const std::filesystem::path& out) {
+  const TrainResult r =
+      search::train_job_run(exp, search::parse_job_run(a.get("--search-job")),
+                            {out, a.command_line(), !a.has("--quiet"), a.has("--profile"),
+                             a.all("--set")});
+  return r.status == "interrupted" ? int(ExitCode::interrupted) : 0;
+}
+
+}  // namespace
+
+int train_search(const Parsed& a, const Experiment& exp, const std::filesystem::path& out,
+                 const std::vector<std::string>& overrides, const std::string& name) {
+  const int64_t jobs = jobs_option(a);
+  if (distributed::world().size > 1 && jobs > 1)
+    throw ConfigError("--jobs " + std::to_string(jobs) + ": under mpirun each rank trains one "
+                      "job of the search at a time\n    hint: leave --jobs out, or run without "
+                      "mpirun");
+  search::SearchOptions options{out, a.command_line(), !a.has("--quiet"), a.has("--profile"),
+                                overrides};
+  options.jobs = jobs;
+  // A worker: `nanolab run` of the experiment file with its --set, --jobs left out.
+  std::vector<std::string> worker = {"/proc/self/exe", "run", exp.file.string(), "--out",
+                                     out.string()};
+  for (const std::string& set : overrides) worker.insert(worker.end(), {"--set", set});
+  if (!name.empty()) worker.insert(worker.end(), {"--name", name});
+  if (a.has("--quiet")) worker.push_back("--quiet");
+  if (a.has("--profile")) worker.push_back("--profile");
+  options.job_command = [worker](const std::string& run, int64_t step) {
+    std::vector<std::string> command = worker;
+    command.insert(command.end(), {"--search-job", search::to_string({run, step})});
+    return command;
+  };
+  return search::run_search(exp, options);
+}
+
+namespace {
+
 int run(const Parsed& a) {
   const std::string file = a.get("EXP.toml");
+  const int64_t jobs = jobs_option(a);
   const bool distribute = a.has("--distribute");
   if (distribute && a.get("--distribute") != "runs")
     throw ConfigError("--distribute " + a.get("--distribute") +
@@ -53,14 +110,17 @@ int run(const Parsed& a) {
   // Every run must fit in memory before the first one starts (nanolab/memory.hpp).
   config::require_memory(exp);
   const std::filesystem::path out = a.get("--out", "runs");
+  if (a.has("--search-job")) return search_job(a, exp, out);
   if (exp.search) {
-    if (world.size > 1 || distribute)
-      throw ConfigError(file + ": a search trains its trials in one process; under mpirun, "
-                        "sharing trials between ranks is not supported yet\n    hint: run it "
-                        "without mpirun");
-    return search::run_search(
-        exp, {out, a.command_line(), !a.has("--quiet"), a.has("--profile"), a.all("--set")});
+    if (distribute)
+      throw ConfigError("--distribute runs: " + file + " is a search, whose trials are shared "
+                        "between the ranks of mpirun without it\n    hint: leave --distribute out");
+    return train_search(a, exp, out, a.all("--set"), a.get("--name"));
   }
+  if (jobs > 1)
+    throw ConfigError("--jobs " + std::to_string(jobs) + ": " + file +
+                      " has no [search]; --jobs trains a search's trials at a time\n    hint: "
+                      "under mpirun, --distribute runs shares a sweep's runs between the ranks");
 
   struct Outcome {
     std::string run, status, detail;
@@ -145,6 +205,11 @@ void add_run(CLI::App& nanolab, Commands& commands) {
   add_value(app, "--distribute", "runs",
             "under mpirun: each rank trains its share of the sweep's runs alone, instead of "
             "every run data-parallel");
+  add_value(app, "--jobs", "N",
+            "a [search]: train up to N trials at a time, each in its own process with "
+            "NANOLAB_THREADS = cores / N (default 1: one at a time, in this process)");
+  // A search's worker (--jobs N): trains one run of the search to a step. Not for users.
+  add_value(app, "--search-job", "RUN@STEP", "")->group("");
   commands.push_back({app, run});
 }
 

@@ -4,7 +4,12 @@
 // nanolab::Error that main() turns into one message and the error's exit status (docs/cli.md).
 #pragma once
 
+#include <filesystem>
+#include <string>
+#include <vector>
+
 #include "command_line.hpp"
+#include "nanolab/experiment.hpp"
 
 namespace nanolab::cli {
 
@@ -20,6 +25,12 @@ void add_diff(CLI::App& nanolab, Commands& commands);
 void add_report(CLI::App& nanolab, Commands& commands);
 void add_serve(CLI::App& nanolab, Commands& commands);
 void add_tokenizer(CLI::App& nanolab, Commands& commands);
+// Trains the search of `exp` (loaded with `overrides`, its one run named `name` unless "") into
+// <out>/<experiment>/ as `run` and `resume` do, with the --jobs, --quiet and --profile of `a`:
+// the worker processes of --jobs N run `nanolab run` of the same file (cmd_run.cpp).
+int train_search(const Parsed& a, const Experiment& exp, const std::filesystem::path& out,
+                 const std::vector<std::string>& overrides, const std::string& name);
+
 // `help [CMD...]` and `completion bash|zsh`, which read the parser itself.
 void add_help(CLI::App& nanolab, Commands& commands);
 void add_completion(CLI::App& nanolab, Commands& commands);

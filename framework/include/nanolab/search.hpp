@@ -1,17 +1,20 @@
-// Searches: the trials of an experiment's [search] (experiment.hpp's SearchPlan) trained one after
-// the other, each to the end (method random) or by asynchronous successive halving (method asha;
-// Li et al. 2018, "A System for Massively Parallel Hyperparameter Tuning", Algorithm 2), which
-// stops most trials at a rung and continues the good ones from their own checkpoints
-// (docs/experiments.md#search).
+// Searches: the trials of an experiment's [search] (experiment.hpp's SearchPlan) trained one job
+// at a time, or N at a time in worker processes or on the ranks of an MPI job
+// (SearchOptions::jobs), each to the end (method random) or by asynchronous successive halving
+// (method asha; Li et al. 2018, "A System for Massively Parallel Hyperparameter Tuning",
+// Algorithm 2), which stops most trials at a rung and continues the good ones from their own
+// checkpoints (docs/experiments.md#search).
 //
 // ASHA's rungs and its promotion rule are pure functions of what the search has seen, so a search
-// killed at any moment and started again makes the decisions of one that was never stopped: the
-// state (trials, their parameters, rung results, decisions) is written to search.json in the
-// experiment's folder, atomically, before and after every job.
+// killed at any moment and started again makes the decisions of one that was never stopped (one
+// job at a time; with several, they depend on which job ends first): the state (trials, their
+// parameters, rung results, decisions) is written to search.json in the experiment's folder,
+// atomically, before and after every job.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -20,6 +23,7 @@
 
 #include "nanolab/experiment.hpp"
 #include "nanolab/run_store.hpp"
+#include "nanolab/trainer.hpp"
 
 namespace nanolab::search {
 
@@ -78,6 +82,15 @@ struct SearchOptions {
   bool progress = true;
   bool profile = false;
   std::vector<std::string> overrides;  // the --set KEY=VALUE the experiment was loaded with
+  // Jobs at a time (`--jobs N`). 1: every job is trained in this process, one after the other.
+  // N > 1: up to N jobs at once, each run of a job trained by a worker process that
+  // `job_command(run, step)` starts (the program and its arguments: this same program, which
+  // calls train_job_run), with NANOLAB_THREADS = max(1, cores / N) unless the environment sets it.
+  // In an MPI job of several ranks (distributed.hpp), rank 0 decides and trains its jobs so, one
+  // at a time (jobs must be 1; without a job_command it trains none itself), and every other rank
+  // trains the jobs rank 0 sends it in its own process, one at a time.
+  int64_t jobs = 1;
+  std::function<std::vector<std::string>(const std::string& run, int64_t step)> job_command = {};
 };
 
 // What search.json records of the command that started a search: its experiment file (absolute)
@@ -90,11 +103,28 @@ struct SearchOrigin {
 // search.json. A search.json that is damaged or does not record its origin: StorageError.
 std::optional<SearchOrigin> search_origin(const std::filesystem::path& folder);
 
+// One run of a job, as the worker's command line and rank 0's messages write it: "RUN@STEP".
+struct JobRun {
+  std::string run;
+  int64_t step = 0;
+};
+std::string to_string(const JobRun& job);
+// Throws ConfigError unless `text` is RUN@STEP with a step >= 1.
+JobRun parse_job_run(const std::string& text);
+
 // Trains the search of `experiment` (which must have one) in <out>/<experiment>/, continuing
 // from its search.json when one is there: runs that are done are not trained again, a run that
 // was stopped (kill -9, a signal) resumes from its checkpoint. Returns the exit status: 0 when the
 // search finished (trials whose training failed, a learning rate that diverged, say, count as
 // the worst and are listed as failed), 130 when a signal stopped it, else the first failure's.
+// On a rank other than 0 of an MPI job: trains the jobs rank 0 sends until it sends none.
 int run_search(const Experiment& experiment, const SearchOptions& options);
+
+// Trains run `job.run` of the search alone up to `job.step` (its rung; max_iters: to the end):
+// continues it from its checkpoint when its folder holds one, else trains it from step 0. One run
+// of one job, what a worker does; the search reads the result from the run's file. Throws
+// ConfigError when the experiment has no such run.
+TrainResult train_job_run(const Experiment& experiment, const JobRun& job,
+                          const SearchOptions& options);
 
 }  // namespace nanolab::search

@@ -1,7 +1,8 @@
 // The MPI world of a job (distributed.hpp). With NANOLAB_HAVE_MPI (CMake found Open MPI) the
-// collectives are MPI's non-blocking ones, completed by polling MPI_Test so that a rank waiting
-// for a dead peer notices the SIGTERM that mpirun sends and gives up with a DistributedError
-// rather than blocking until SIGKILL. Without MPI every collective is the identity.
+// collectives and the texts are MPI's non-blocking operations, completed by polling MPI_Test so
+// that a rank waiting for a dead peer notices the SIGTERM that mpirun sends and gives up with a
+// DistributedError rather than blocking until SIGKILL. Without MPI every collective is the
+// identity.
 #include "nanolab/distributed.hpp"
 
 #include <time.h>
@@ -27,8 +28,14 @@ World the_world;
 bool started = false;  // MPI_Init was called by init()
 
 bool launched_by_mpirun() {
-  return std::getenv("OMPI_COMM_WORLD_SIZE") || std::getenv("PMIX_RANK") ||
-         std::getenv("PMI_RANK");
+  for (const std::string& name : launcher_variables())
+    if (std::getenv(name.c_str())) return true;
+  return false;
+}
+
+[[noreturn]] void no_other_rank(const char* what) {
+  throw DistributedError(std::string(what) + ": there is no other rank (this process is not part "
+                         "of an MPI job of several ranks)");
 }
 
 #ifdef NANOLAB_HAVE_MPI
@@ -39,15 +46,18 @@ std::string mpi_error_text(int rc) {
   return std::string(text, size_t(length));
 }
 
+// The tag of the texts of send and receive.
+constexpr int text_tag = 1;
+
 // Waits for `request`. A signal that asks this process to stop (mpirun's SIGTERM when another
 // rank died, or the user's) gives the other ranks half a second to arrive, then gives up.
-void wait(MPI_Request& request, const char* what) {
+void wait(MPI_Request& request, const char* what, MPI_Status* status = MPI_STATUS_IGNORE) {
   using clock = std::chrono::steady_clock;
   const auto start = clock::now();
   std::optional<clock::time_point> signalled;
   for (int polls = 0;; ++polls) {
     int done = 0;
-    const int rc = MPI_Test(&request, &done, MPI_STATUS_IGNORE);
+    const int rc = MPI_Test(&request, &done, status);
     if (rc != MPI_SUCCESS)
       throw DistributedError(std::string(what) + " failed on rank " +
                              std::to_string(the_world.rank) + ": " + mpi_error_text(rc) +
@@ -70,6 +80,15 @@ void wait(MPI_Request& request, const char* what) {
       nanosleep(&pause, nullptr);
     }
   }
+}
+
+// Waits for the operation that returned `rc` and `request`, unless it could not start.
+void complete(int rc, MPI_Request& request, const char* what,
+              MPI_Status* status = MPI_STATUS_IGNORE) {
+  if (rc != MPI_SUCCESS)
+    throw DistributedError(std::string(what) + " could not start on rank " +
+                           std::to_string(the_world.rank) + ": " + mpi_error_text(rc));
+  wait(request, what, status);
 }
 
 template <class T>
@@ -97,10 +116,7 @@ void allreduce(T* data, int64_t n, Reduce reduce, const char* what) {
     const int count = int(std::min(slice, n - at));
     const int rc = MPI_Iallreduce(MPI_IN_PLACE, data + at, count, mpi_type<T>(), op,
                                   MPI_COMM_WORLD, &request);
-    if (rc != MPI_SUCCESS)
-      throw DistributedError(std::string(what) + " could not start on rank " +
-                             std::to_string(the_world.rank) + ": " + mpi_error_text(rc));
-    wait(request, what);
+    complete(rc, request, what);
   }
 #else
   (void)data, (void)n, (void)reduce, (void)what;
@@ -144,6 +160,11 @@ void finalize() {
 
 const World& world() { return the_world; }
 
+const std::vector<std::string>& launcher_variables() {
+  static const std::vector<std::string> names = {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK"};
+  return names;
+}
+
 bool built_with_mpi() {
 #ifdef NANOLAB_HAVE_MPI
   return true;
@@ -170,12 +191,62 @@ void barrier(const char* what) {
   if (the_world.size == 1) return;
   MPI_Request request;
   const int rc = MPI_Ibarrier(MPI_COMM_WORLD, &request);
-  if (rc != MPI_SUCCESS)
-    throw DistributedError(std::string(what) + " could not start on rank " +
-                           std::to_string(the_world.rank) + ": " + mpi_error_text(rc));
-  wait(request, what);
+  complete(rc, request, what);
 #else
   (void)what;
+#endif
+}
+
+void send(int to, const std::string& text, const char* what) {
+  if (text.size() > text_limit)
+    throw DistributedError(std::string(what) + ": a text of " + std::to_string(text.size()) +
+                           " bytes, more than the " + std::to_string(text_limit) +
+                           " a text may have");
+#ifdef NANOLAB_HAVE_MPI
+  if (the_world.size == 1) no_other_rank(what);
+  MPI_Request request;
+  const int rc = MPI_Isend(text.data(), int(text.size()), MPI_CHAR, to, text_tag, MPI_COMM_WORLD,
+                           &request);
+  complete(rc, request, what);
+#else
+  (void)to;
+  no_other_rank(what);
+#endif
+}
+
+std::string receive(int from, const char* what) {
+#ifdef NANOLAB_HAVE_MPI
+  if (the_world.size == 1) no_other_rank(what);
+  std::string text(text_limit, '\0');
+  MPI_Request request;
+  const int rc = MPI_Irecv(text.data(), int(text.size()), MPI_CHAR, from, text_tag, MPI_COMM_WORLD,
+                           &request);
+  MPI_Status status;
+  complete(rc, request, what, &status);
+  int length = 0;
+  MPI_Get_count(&status, MPI_CHAR, &length);
+  text.resize(size_t(length));
+  return text;
+#else
+  (void)from;
+  no_other_rank(what);
+#endif
+}
+
+std::optional<std::pair<int, std::string>> poll_receive(const char* what) {
+#ifdef NANOLAB_HAVE_MPI
+  if (the_world.size == 1) return std::nullopt;
+  int arrived = 0;
+  MPI_Status status;
+  const int rc = MPI_Iprobe(MPI_ANY_SOURCE, text_tag, MPI_COMM_WORLD, &arrived, &status);
+  if (rc != MPI_SUCCESS)
+    throw DistributedError(std::string(what) + " failed on rank " +
+                           std::to_string(the_world.rank) + ": " + mpi_error_text(rc));
+  if (!arrived) return std::nullopt;
+  return std::pair(status.MPI_SOURCE, receive(status.MPI_SOURCE, what));
+#else
+  (void)what;
+  return std::nullopt;
 #endif
 }
 

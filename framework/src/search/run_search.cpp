@@ -1,19 +1,25 @@
-// The search runner (nanolab/search.hpp): one job at a time, a job being one trial trained (all
-// its runs, one per run of the [sweep]) up to a rung. The next job is the trial left running by
-// a search that was stopped, else ASHA's next promotion, else a new trial, else (every trial
-// started) final_promotion's, until a trial reaches max_iters; random has one rung, max_iters, so
-// it never promotes. A run stopped at a rung below max_iters ends "pruned" with a
-// checkpoint, and a promotion resumes it from there: no step is trained twice, and its schedule is
-// that of max_iters from the start. The state goes to search.json (atomically) before each job
-// and after it, and the experiment folder is claimed with a run.lock like a run, so that a second
-// search in the same folder gets exit 75.
+// The search runner (nanolab/search.hpp), a job being one trial trained (all its runs, one per run
+// of the [sweep]) up to a rung. The next job is a trial left running by a search that was stopped,
+// else ASHA's next promotion, else a new trial, else (every trial started) final_promotion's,
+// until a trial reaches max_iters; random has one rung, max_iters, so it never promotes. A run
+// stopped at a rung below max_iters ends "pruned" with a checkpoint, and a promotion resumes it
+// from there: no step is trained twice, and its schedule is that of max_iters from the start. The
+// state goes to search.json (atomically) before each job and after it, and the experiment folder
+// is claimed with a run.lock like a run, so that a second search in the same folder gets exit 75.
+//
+// One job at a time is trained in this process. With jobs > 1, or in an MPI job, this process (rank
+// 0) only decides: whenever a worker (workers.hpp: a process, or another rank) is free, the next
+// job starts, each run of it trained by a worker, and this process, the only writer of
+// search.json, reads the result from the run's file when the worker ends.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <thread>
 #include <tuple>
 
 #include "data/shard.hpp"
+#include "nanolab/distributed.hpp"
 #include "nanolab/errors.hpp"
 #include "nanolab/input_file.hpp"
 #include "nanolab/interrupt.hpp"
@@ -22,6 +28,7 @@
 #include "nanolab/trainer.hpp"
 #include "runtime/json.hpp"
 #include "store/run_lock.hpp"
+#include "workers.hpp"
 
 namespace nanolab::search {
 namespace fs = std::filesystem;
@@ -85,14 +92,10 @@ class Runner {
     const store::RunLock lock = store::RunLock::claim(folder_);
     load();
     int first_failure = 0;
-    for (;;) {
-      const std::optional<size_t> t = next_job();
-      if (!t) break;
-      const int code = train_trial(*t);
-      if (code == 130) return 130;
-      if (code != 0 && first_failure == 0) first_failure = code;
-      say_progress();
-    }
+    const int stopped = options_.jobs > 1 || distributed::world().size > 1
+                            ? run_workers(first_failure)
+                            : run_here(first_failure);
+    if (stopped) return stopped;
     summarize();
     const bool any_finished = std::any_of(state_.trials.begin(), state_.trials.end(),
                                           [](const Trial& t) { return t.status != "failed"; });
@@ -105,12 +108,97 @@ class Runner {
     return run.substr(0, run.find(','));
   }
 
-  // The trial to train now: one left running, else a promotion, else a new trial, else (every
-  // trial started) the end rule of a finite search; none when the search is done. A decision is
-  // written down before its job starts.
+  // Every job in this process, one after the other. Returns 130 when a signal stopped the
+  // search, else 0, `first_failure` holding the exit status of the first trial that failed.
+  int run_here(int& first_failure) {
+    while (const std::optional<size_t> t = next_job()) {
+      const int code = train_trial(*t);
+      if (code == 130) return 130;
+      if (code != 0 && first_failure == 0) first_failure = code;
+      say_progress();
+    }
+    return 0;
+  }
+
+  // As many jobs at a time as there are workers (workers.hpp): options_.jobs processes, and in an
+  // MPI job one process on this rank and every other rank. Returns as run_here does, or 75 when a
+  // worker found a run in use by another process.
+  int run_workers(int& first_failure) {
+    struct Job {
+      size_t run = 0;  // of the trial's runs, the one its worker trains
+      double sum = 0;  // the metric of the runs before it
+    };
+    std::map<size_t, Job> jobs;  // by trial
+    // A worker process gets its share of this machine's cores, and is no rank of an MPI job.
+    std::vector<std::string> env = distributed::launcher_variables();
+    if (!std::getenv("NANOLAB_THREADS"))
+      env.push_back("NANOLAB_THREADS=" +
+                    std::to_string(std::max<int64_t>(
+                        1, int64_t(std::thread::hardware_concurrency()) /
+                               (options_.jobs * distributed::world().local_size))));
+    Workers workers(size_t(options_.jobs), options_, env);
+    const auto start = [&](size_t t) {
+      const RunSpec& spec = exp_.runs[t * plan_.runs_per_trial + jobs[t].run];
+      const int64_t step = rungs_[state_.trials[t].rung];
+      say_start(spec, step);
+      workers.start(t, JobRun{spec.name, step});
+    };
+    int stopped = 0;
+    for (;;) {
+      while (stopped == 0 && !interrupted() && jobs.size() < workers.size()) {
+        const std::optional<size_t> t = next_job();
+        if (!t) break;
+        busy_.insert(*t);
+        start(*t);
+      }
+      if (jobs.empty()) return stopped;
+      const std::optional<Workers::Ended> ended = workers.wait();
+      if (!ended) {  // a signal: every worker ends its run with a checkpoint
+        stopped = 130;
+        workers.stop();
+        continue;
+      }
+      const size_t t = ended->job;
+      Job& job = jobs[t];
+      const RunSpec& spec = exp_.runs[t * plan_.runs_per_trial + job.run];
+      int failure = ended->status;
+      const auto leave_running = [&] {  // the next `nanolab run` continues the trial
+        jobs.erase(t);
+        busy_.erase(t);
+      };
+      if (failure == 130 || failure == int(ExitCode::run_in_use)) {
+        // Stopped by a signal, or another process trains its run: nothing of the search can go on.
+        if (stopped == 0) workers.stop();
+        stopped = std::max(stopped, failure);
+        leave_running();
+        continue;
+      }
+      if (failure == 0) {
+        failure = add_result(spec, rungs_[state_.trials[t].rung], job.sum);
+      } else {
+        std::fprintf(stderr, "nanolab run: error in run %s: its worker %s %d\n", spec.name.c_str(),
+                     failure > 128 ? "was killed by signal" : "exited with status",
+                     failure > 128 ? failure - 128 : failure);
+      }
+      if (failure == 0 && ++job.run < plan_.runs_per_trial) {
+        stopped ? leave_running() : start(t);
+        continue;
+      }
+      const double sum = job.sum;
+      jobs.erase(t);
+      busy_.erase(t);
+      record(t, sum, failure);
+      if (failure != 0 && first_failure == 0) first_failure = failure > 128 ? 1 : failure;
+      say_progress();
+    }
+  }
+
+  // The trial to train now: one left running (and not trained now), else a promotion, else a new
+  // trial, else (every trial started) the end rule of a finite search; none when no job can start
+  // now. A decision is written down before its job starts.
   std::optional<size_t> next_job() {
     for (size_t t = 0; t < state_.trials.size(); ++t)
-      if (state_.trials[t].status == "running") return t;
+      if (state_.trials[t].status == "running" && !busy_.count(t)) return t;
     if (const auto p = next_promotion(ladder(), plan_.reduction_factor))
       return promote(*p, "promote ", "");
     if (int64_t(state_.trials.size()) < plan_.trials) {
@@ -118,7 +206,10 @@ class Runner {
       decide("start " + trial_name(state_.trials.size() - 1));
       return state_.trials.size() - 1;
     }
-    if (const auto p = final_promotion(ladder()))
+    // The end rule waits for every job in progress: a result still to come may promote.
+    const bool training = std::any_of(state_.trials.begin(), state_.trials.end(),
+                                      [](const Trial& t) { return t.status == "running"; });
+    if (const auto p = training ? std::nullopt : final_promotion(ladder()))
       return promote(*p, "continue ",
                      " (every trial has started, none has reached " +
                          std::to_string(plan_.max_iters) + ")");
@@ -159,23 +250,14 @@ class Runner {
   // Trains each run of trial `t` up to its rung and records the trial's result there (the mean
   // over its runs). Returns 0, 130 after a signal, or the exit code of a run that failed.
   int train_trial(size_t t) {
-    Trial& trial = state_.trials[t];
-    const int64_t step = rungs_[trial.rung];
+    const int64_t step = rungs_[state_.trials[t].rung];
     double sum = 0;
     int failure = 0;
     for (size_t c = 0; c < plan_.runs_per_trial && failure == 0; ++c) {
       const RunSpec& spec = exp_.runs[t * plan_.runs_per_trial + c];
-      const fs::path dir = folder_ / spec.name;
-      if (options_.progress)
-        std::fprintf(stderr, "== %s: %s to step %ld of %ld\n", exp_.name.c_str(),
-                     spec.name.c_str(), long(step), long(plan_.max_iters));
-      TrainOptions o{dir, options_.command_line, options_.progress, options_.profile};
-      o.stop_at = step < plan_.max_iters ? step : 0;
+      say_start(spec, step);
       try {
-        // A run begun by an earlier job (or by this one before a kill) continues from its
-        // checkpoint; a run without a checkpoint starts again from step 0.
-        const TrainResult r = fs::exists(dir / "run.h5") ? resume(o) : train(spec, o);
-        if (r.status == "interrupted") return 130;
+        if (train_job_run(exp_, {spec.name, step}, options_).status == "interrupted") return 130;
       } catch (const Interrupted&) {
         throw;
       } catch (const RunInUse&) {
@@ -184,9 +266,37 @@ class Runner {
         std::fprintf(stderr, "nanolab run: error in run %s: %s\n", spec.name.c_str(), e.what());
         failure = int(e.code());
       }
-      // A metric no run has stops the search (exit 2), not only this trial.
-      if (failure == 0) sum += metric_at(read_run(dir / "run.h5"), plan_.metric, step);
+      if (failure == 0) failure = add_result(spec, step, sum);
     }
+    record(t, sum, failure);
+    return failure;
+  }
+
+  // Adds the metric of a run trained to `step` to `sum`. Returns 0, or the exit status of a run
+  // file that cannot give it; a metric the run does not have stops the search (ConfigError, exit
+  // 2; workers still running are stopped on the way out).
+  int add_result(const RunSpec& spec, int64_t step, double& sum) const {
+    try {
+      sum += metric_at(read_run(folder_ / spec.name / "run.h5"), plan_.metric, step);
+      return 0;
+    } catch (const ConfigError&) {
+      throw;
+    } catch (const Error& e) {
+      std::fprintf(stderr, "nanolab run: error in run %s: %s\n", spec.name.c_str(), e.what());
+      return int(e.code());
+    }
+  }
+
+  void say_start(const RunSpec& spec, int64_t step) const {
+    if (options_.progress)
+      std::fprintf(stderr, "== %s: %s to step %ld of %ld\n", exp_.name.c_str(), spec.name.c_str(),
+                   long(step), long(plan_.max_iters));
+  }
+
+  // Trial `t`'s result at its rung: the mean of its runs' metrics (`sum`), or failed.
+  void record(size_t t, double sum, int failure) {
+    Trial& trial = state_.trials[t];
+    const int64_t step = rungs_[trial.rung];
     trial.results.resize(trial.rung + 1);
     trial.results[trial.rung] =
         failure ? std::numeric_limits<double>::quiet_NaN() : sum / double(plan_.runs_per_trial);
@@ -197,7 +307,6 @@ class Runner {
     std::snprintf(line, sizeof line, "%s: %s %.6g at step %ld", trial_name(t).c_str(),
                   plan_.metric.c_str(), trial.results[trial.rung], long(step));
     decide(failure ? trial_name(t) + ": failed at step " + std::to_string(step) : line);
-    return failure;
   }
 
   // Optimizer steps trained so far, over every run.
@@ -345,6 +454,7 @@ class Runner {
   const std::vector<int64_t> rungs_;
   std::string fingerprint_;
   State state_;
+  std::set<size_t> busy_;  // trials whose job runs in a worker now
 };
 
 }  // namespace
@@ -363,6 +473,7 @@ std::optional<SearchOrigin> search_origin(const fs::path& folder) {
 }
 
 int run_search(const Experiment& experiment, const SearchOptions& options) {
+  if (distributed::world().rank != 0) return serve_jobs(experiment, options);
   return Runner(experiment, options).run();
 }
 

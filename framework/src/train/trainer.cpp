@@ -459,7 +459,9 @@ class Loop {
   const clock_type::time_point session_start_ = clock_type::now();
   const double wall_before_ = n_.wall_s;
   int world_size_;
-  int64_t rank_ = distributed::world().rank;
+  // 0 for a run trained alone, on any rank (a distributed sweep's, a search's): its batches are
+  // those of one process.
+  int64_t rank_ = world_size_ > 1 ? distributed::world().rank : 0;
   Batch batch_;
   train_detail::GradientClipper clipper_;
   train_detail::MetricsRecorder recorder_;
