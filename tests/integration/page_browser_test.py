@@ -132,6 +132,9 @@ class PageChecks:
                   Math.abs(img[i + 2] - c[2]) < 12 && img[i + 3] > 200) n++;
             return n;""", metric, run_id)
 
+    def status(self):
+        return self.driver.find_element(By.ID, "status").text
+
     def table_rows(self):
         return len(self.driver.find_elements(By.CSS_SELECTOR, "#runs tbody tr"))
 
@@ -169,9 +172,14 @@ class PageChecks:
         wait_for(lambda: self.table_rows() == 1, 15, "one row for optimizer.lr<2e-3")
         row = self.driver.find_element(By.CSS_SELECTOR, "#runs tbody tr")
         self.assertEqual(int(row.get_attribute("data-run")), self.ids[LONG_NAME])
+        self.assertTrue(self.status().startswith("3 runs (1 shown) · "), self.status())
         self.js("const f = document.getElementById('filter'); f.value = '';"
                 "f.dispatchEvent(new Event('input'));")
         wait_for(lambda: self.table_rows() == 3, 15, "every row back")
+        # The header counts what the charts draw: every run again.
+        self.assertTrue(self.status().startswith("3 runs · "), self.status())
+        wait_for(lambda: self.js("return nanolab.chart('tiny', 'train/loss').lines_.length") == 3,
+                 15, "every line back")
 
     def test_5_every_legend_label_is_whole_and_unique(self):
         labels = self.js("""

@@ -1,4 +1,5 @@
-// The runs, their JSON and the downsampling behind `nanolab serve` (dashboard.hpp). The metric
+// The runs, their JSON and the downsampling behind `nanolab serve` (dashboard.hpp), row by row or
+// through a column's min/max pyramid, with the same buckets and the same points. The metric
 // rows are written as JSON by hand, with the shortest text that reads back as the same float:
 // they are most of every answer, and nlohmann-json would give each float32 17 digits.
 #include "report/dashboard.hpp"
@@ -38,6 +39,48 @@ void append_array(std::string& out, const std::vector<double>& values, bool as_f
 // A number for JSON: NaN and infinities are null.
 json::Json number(double v) { return std::isfinite(v) ? json::Json(v) : json::Json(nullptr); }
 
+// The buckets of downsample(): `buckets` of equal width over [lo, hi], each with the index of its
+// first minimum and first maximum, filled in the order of the rows.
+class Buckets {
+ public:
+  Buckets(double lo, double hi, size_t points)
+      : lo_(lo), count_(std::max<size_t>(points / 2, 1)), width_((hi - lo) / double(count_)),
+        at_(count_) {}
+
+  // The bucket of x (a point outside [lo, hi] falls into the first or last); monotonic in x.
+  size_t of(double x) const {
+    return size_t(std::clamp(std::floor((x - lo_) / width_), 0.0, double(count_ - 1)));
+  }
+  // Rows `min` and `max` (a minimum and a maximum of some rows after those already added) join
+  // bucket b; ties keep the earlier row.
+  template <class Values>
+  void add(size_t b, size_t min, size_t max, const Values& y) {
+    MinMaxPyramid::Block& k = at_[b];
+    if (k.min == MinMaxPyramid::kNone || y[min] < y[k.min]) k.min = uint32_t(min);
+    if (k.max == MinMaxPyramid::kNone || y[max] > y[k.max]) k.max = uint32_t(max);
+  }
+  // Each bucket's minimum and maximum in the order they came, at its first and third quarter.
+  template <class Values>
+  Curve curve(const Values& y) const {
+    Curve out;
+    for (size_t b = 0; b < count_; ++b) {
+      if (at_[b].min == MinMaxPyramid::kNone) continue;
+      const size_t first = std::min(at_[b].min, at_[b].max), second = std::max(at_[b].min, at_[b].max);
+      out.x.push_back(lo_ + (double(b) + 0.25) * width_);
+      out.y.push_back(double(y[first]));
+      out.x.push_back(lo_ + (double(b) + 0.75) * width_);
+      out.y.push_back(double(y[second]));
+    }
+    return out;
+  }
+
+ private:
+  double lo_;
+  size_t count_;
+  double width_;
+  std::vector<MinMaxPyramid::Block> at_;
+};
+
 }  // namespace
 
 Curve downsample(const Curve& curve, double lo, double hi, size_t points) {
@@ -56,28 +99,80 @@ Curve downsample(const Curve& curve, double lo, double hi, size_t points) {
       }
     return out;
   }
-  const size_t buckets = std::max<size_t>(points / 2, 1);
-  const double width = (hi - lo) / double(buckets);
-  struct Bucket {
-    size_t lo = SIZE_MAX, hi = SIZE_MAX;  // indices of the minimum and the maximum
-  };
-  std::vector<Bucket> at(buckets);
+  Buckets buckets(lo, hi, points);
+  for (size_t i = 0; i < n; ++i)
+    if (finite(i)) buckets.add(buckets.of(curve.x[i]), i, i, curve.y);
+  return buckets.curve(curve.y);
+}
+
+MinMaxPyramid min_max_pyramid(const MetricSeries& series) {
+  MinMaxPyramid p;
+  const std::vector<float>& y = series.values;
+  const size_t n = std::min(series.steps.size(), y.size());
   for (size_t i = 0; i < n; ++i) {
-    if (!finite(i)) continue;
-    const double b = std::floor((curve.x[i] - lo) / width);
-    Bucket& k = at[size_t(std::clamp(b, 0.0, double(buckets - 1)))];
-    if (k.lo == SIZE_MAX || curve.y[i] < curve.y[k.lo]) k.lo = i;
-    if (k.hi == SIZE_MAX || curve.y[i] > curve.y[k.hi]) k.hi = i;
+    p.finite += std::isfinite(y[i]);
+    if (i && series.steps[i] <= series.steps[i - 1]) p.sorted = false;
   }
-  for (size_t b = 0; b < buckets; ++b) {
-    if (at[b].lo == SIZE_MAX) continue;
-    const size_t first = std::min(at[b].lo, at[b].hi), second = std::max(at[b].lo, at[b].hi);
-    out.x.push_back(lo + (double(b) + 0.25) * width);
-    out.y.push_back(curve.y[first]);
-    out.x.push_back(lo + (double(b) + 0.75) * width);
-    out.y.push_back(curve.y[second]);
+  if (n >= MinMaxPyramid::kNone) p.sorted = false;  // the indices would not fit
+  if (!p.sorted) return p;
+  // Two blocks' extremes, the left one's on ties.
+  const auto join = [&y](MinMaxPyramid::Block a, const MinMaxPyramid::Block& b) {
+    if (b.min == MinMaxPyramid::kNone) return a;
+    if (a.min == MinMaxPyramid::kNone) return b;
+    if (y[b.min] < y[a.min]) a.min = b.min;
+    if (y[b.max] > y[a.max]) a.max = b.max;
+    return a;
+  };
+  std::vector<MinMaxPyramid::Block> level(n >> MinMaxPyramid::kFirstLevel);
+  for (size_t j = 0; j < level.size(); ++j)
+    for (size_t i = j << MinMaxPyramid::kFirstLevel; i < (j + 1) << MinMaxPyramid::kFirstLevel; ++i)
+      if (std::isfinite(y[i])) level[j] = join(level[j], {uint32_t(i), uint32_t(i)});
+  while (!level.empty()) {
+    std::vector<MinMaxPyramid::Block> up(level.size() / 2);
+    for (size_t j = 0; j < up.size(); ++j) up[j] = join(level[2 * j], level[2 * j + 1]);
+    p.levels.push_back(std::move(level));
+    level = std::move(up);
   }
-  return out;
+  return p;
+}
+
+Curve downsample_column(const MetricSeries& series, const MinMaxPyramid& pyramid, double scale,
+                        double lo, double hi, size_t points) {
+  const std::vector<float>& y = series.values;
+  const size_t n = std::min(series.steps.size(), y.size());
+  const auto x = [&](size_t i) { return double(series.steps[i]) * scale; };
+  if (!pyramid.sorted || !(scale >= 0) || !std::isfinite(scale) ||
+      pyramid.finite <= std::max<size_t>(points, 2) || !(hi > lo)) {
+    Curve all;
+    all.x.reserve(n);
+    all.y.reserve(n);
+    for (size_t i = 0; i < n; ++i) {
+      all.x.push_back(x(i));
+      all.y.push_back(y[i]);
+    }
+    return downsample(all, lo, hi, points);
+  }
+  // From each row, the largest aligned whole block that starts there and lies in one bucket (the
+  // steps increase, so its first and last rows tell), else the row alone.
+  Buckets buckets(lo, hi, points);
+  for (size_t i = 0; i < n;) {
+    const size_t b = buckets.of(x(i));
+    size_t level = 0, size = 1;
+    for (size_t k = 0; k < pyramid.levels.size(); ++k) {
+      const size_t s = size_t(1) << (MinMaxPyramid::kFirstLevel + k);
+      if (i % s || i / s >= pyramid.levels[k].size() || buckets.of(x(i + s - 1)) != b) break;
+      level = k;
+      size = s;
+    }
+    if (size == 1) {
+      if (std::isfinite(y[i])) buckets.add(b, i, i, y);
+    } else if (const MinMaxPyramid::Block& k = pyramid.levels[level][i / size];
+               k.min != MinMaxPyramid::kNone) {
+      buckets.add(b, k.min, k.max, y);
+    }
+    i += size;
+  }
+  return buckets.curve(y);
 }
 
 FileLookup file_inside(const fs::path& root, const std::string& relative) {
@@ -161,12 +256,17 @@ void RunIndex::refresh() {
       e->version = before ? before->version + 1 : 0;
       try {
         e->run = std::make_shared<const Run>(load_run(file));
+        for (const auto& [name, series] : e->run->log.metrics)
+          e->pyramids.emplace(name, min_max_pyramid(series));
       } catch (const Error& err) {
         const std::string what = err.what();
         // The store's messages name the file; one that does not is given its name here.
         e->error = what.find(file.string()) == std::string::npos ? file.string() + ": " + what
                                                                   : what;
-        if (before) e->run = before->run;
+        if (before) {
+          e->run = before->run;
+          e->pyramids = before->pyramids;
+        }
       }
       std::lock_guard lock(mutex_);
       if (before) {
@@ -217,20 +317,30 @@ json::Json run_json(size_t id, const fs::path& file, const std::string& url, con
 }
 
 std::string curve_json(const Run& run, const std::string& name, const MetricSeries& series,
-                       const MetricsQuery& q) {
-  // The column's points (NaN rows are not in it) after `since`, on the chosen axis.
-  const auto from = std::upper_bound(series.steps.begin(), series.steps.end(), q.since);
-  std::vector<Point> points;
-  points.reserve(size_t(series.steps.end() - from));
-  for (auto it = from; it != series.steps.end(); ++it)
-    points.push_back({*it, series.values[size_t(it - series.steps.begin())]});
-  Curve curve{x_values(run, points, q.x), {}};
-  curve.y.reserve(points.size());
-  for (const Point& p : points) curve.y.push_back(p.value);
+                       const MinMaxPyramid& pyramid, const MetricsQuery& q) {
   const bool own_range = std::isnan(q.lo) || std::isnan(q.hi);
-  const Curve shown =
-      downsample(curve, own_range ? (curve.x.empty() ? 0 : curve.x.front()) : q.lo,
-                 own_range ? (curve.x.empty() ? 0 : curve.x.back()) : q.hi, q.points);
+  const bool whole = series.steps.empty() || q.since < series.steps.front();
+  Curve shown;
+  if (whole && q.x != XAxis::wall) {
+    // Steps and tokens are the step times a factor: the pyramid answers.
+    const double scale = q.x == XAxis::step ? 1.0 : x_values(run, {{1, 0.0}}, q.x).front();
+    const bool none = series.steps.empty();
+    shown = downsample_column(
+        series, pyramid, scale, !own_range ? q.lo : none ? 0 : double(series.steps.front()) * scale,
+        !own_range ? q.hi : none ? 0 : double(series.steps.back()) * scale, q.points);
+  } else {
+    // The column's points (NaN rows are not in it) after `since`, on the chosen axis.
+    const auto from = std::upper_bound(series.steps.begin(), series.steps.end(), q.since);
+    std::vector<Point> points;
+    points.reserve(size_t(series.steps.end() - from));
+    for (auto it = from; it != series.steps.end(); ++it)
+      points.push_back({*it, series.values[size_t(it - series.steps.begin())]});
+    Curve curve{x_values(run, points, q.x), {}};
+    curve.y.reserve(points.size());
+    for (const Point& p : points) curve.y.push_back(p.value);
+    shown = downsample(curve, own_range ? (curve.x.empty() ? 0 : curve.x.front()) : q.lo,
+                       own_range ? (curve.x.empty() ? 0 : curve.x.back()) : q.hi, q.points);
+  }
   std::string text = json::dump(json::Json(name)) + ":{\"x\":";
   append_array(text, shown.x, false);
   text += ",\"y\":";
@@ -281,7 +391,7 @@ std::optional<std::string> RunIndex::metrics_json(size_t id, const MetricsQuery&
           continue;
         }
       }
-      std::string text = curve_json(run, name, series, q);
+      std::string text = curve_json(run, name, series, e->pyramids.at(name), q);
       out += text;
       std::lock_guard lock(e->cache_mutex);
       if (e->cache.size() >= 256) e->cache.clear();  // a bound, for clients that vary the query

@@ -114,7 +114,7 @@ std::string report_page(const std::vector<Run>& runs, const CompareOptions& opti
     curves += key + ":{";
     for (auto it = run.log.metrics.begin(); it != run.log.metrics.end(); ++it) {
       if (it != run.log.metrics.begin()) curves += ',';
-      curves += curve_json(run, it->first, it->second, q);
+      curves += curve_json(run, it->first, it->second, min_max_pyramid(it->second), q);
     }
     curves += '}';
 

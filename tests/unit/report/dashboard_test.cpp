@@ -1,7 +1,8 @@
 // The data behind `nanolab serve` (report/dashboard.hpp), without a socket: the per-pixel
-// downsampling keeps spikes and puts every long curve on one grid; file_inside refuses every way
-// out of a root (`..`, absolute paths, a symbolic link that leads out); RunIndex lists runs with
-// their fields, sees new rows and new runs on refresh, and lists a damaged file without failing.
+// downsampling keeps spikes and puts every long curve on one grid, and gives the same points through
+// a column's pyramid; file_inside refuses every way out of a root (`..`, absolute paths, a symbolic
+// link that leads out); RunIndex lists runs with their fields, sees new rows and new runs on
+// refresh (a long curve's too), and lists a damaged file without failing.
 // The real program over HTTP is tests/integration/serve_test.cpp.
 #include "report/dashboard.hpp"
 
@@ -66,6 +67,55 @@ TEST(Downsample, PutsPointsOutsideTheRangeIntoTheEdgeBuckets) {
   EXPECT_EQ(d.y.front(), 10.0);
   EXPECT_EQ(d.x.back(), 195.0);  // [180, 1000) in the last
   EXPECT_EQ(d.y.back(), ramp(1000).y.back());
+}
+
+// A column of `n` rows with gaps of 1 to 3 steps between them, repeated values (ties), and a few
+// NaN and infinite ones.
+MetricSeries column(size_t n, unsigned seed) {
+  MetricSeries c;
+  int64_t step = 1;
+  for (size_t i = 0; i < n; ++i) {
+    seed = seed * 1103515245u + 12345u;
+    step += 1 + (seed >> 16) % 3;
+    c.steps.push_back(step);
+    const unsigned r = (seed >> 8) % 1000;
+    c.values.push_back(r == 7 ? NAN : r == 8 ? INFINITY : r == 9 ? -INFINITY : float(r % 50));
+  }
+  return c;
+}
+
+TEST(Downsample, AColumnThroughItsPyramidGivesTheSamePointsAsEveryRow) {
+  for (const size_t n : {5, 16, 999, 1024, 10007}) {
+    const MetricSeries c = column(n, unsigned(n));
+    const MinMaxPyramid pyramid = min_max_pyramid(c);
+    ASSERT_TRUE(pyramid.sorted);
+    for (const double scale : {1.0, 32.0}) {
+      Curve all;
+      for (size_t i = 0; i < n; ++i) {
+        all.x.push_back(double(c.steps[i]) * scale);
+        all.y.push_back(c.values[i]);
+      }
+      const double end = all.x.back();
+      for (const auto& [lo, hi] : {std::pair{0.0, end}, {0.0, 4 * end}, {end / 3, end / 2}})
+        for (const size_t points : {2, 10, 32, 200, 1000}) {
+          const Curve expected = downsample(all, lo, hi, points);
+          const Curve got = downsample_column(c, pyramid, scale, lo, hi, points);
+          EXPECT_EQ(got.x, expected.x) << n << " rows, " << lo << ".." << hi << ", " << points;
+          EXPECT_EQ(got.y, expected.y) << n << " rows, " << lo << ".." << hi << ", " << points;
+        }
+    }
+  }
+  // Steps out of order: no pyramid, every row is read.
+  MetricSeries shuffled = column(100, 1);
+  std::swap(shuffled.steps[10], shuffled.steps[20]);
+  const MinMaxPyramid none = min_max_pyramid(shuffled);
+  EXPECT_FALSE(none.sorted);
+  Curve all;
+  for (size_t i = 0; i < 100; ++i) {
+    all.x.push_back(double(shuffled.steps[i]));
+    all.y.push_back(shuffled.values[i]);
+  }
+  EXPECT_EQ(downsample_column(shuffled, none, 1, 0, 300, 10).y, downsample(all, 0, 300, 10).y);
 }
 
 struct Roots {
@@ -165,6 +215,38 @@ TEST(RunIndex, SeesNewRowsAndNewRunsOnRefresh) {
   EXPECT_EQ(json::parse(*index.metrics_json(0, q))["metrics"]["train/loss"]["x"],
             json::parse("[160,192]"));
   EXPECT_FALSE(index.metrics_json(2, q).has_value());
+}
+
+TEST(RunIndex, ALongCurveOfARunBeingWrittenShowsItsNewRows) {
+  test::TempDir tmp;
+  auto live = test::start_fake_run(tmp.path(), "a", 300);
+  RunIndex index({tmp.path()});
+  index.refresh();
+  MetricsQuery q;  // as the page asks: a coarse curve over [0, 512]
+  q.points = 16;
+  q.lo = 0;
+  q.hi = 512;
+  q.metrics = {"train/loss"};
+  const auto loss_of = [&] {
+    const json::Json m = json::parse(*index.metrics_json(0, q))["metrics"]["train/loss"];
+    return std::pair{m["x"].get<std::vector<double>>(), m["y"].get<std::vector<double>>()};
+  };
+  const auto [x_before, y_before] = loss_of();
+  ASSERT_EQ(x_before.size(), 10u);  // 5 of the 8 buckets of 64 steps hold rows
+  EXPECT_EQ(float(*std::max_element(y_before.begin(), y_before.end())), 3.9f);
+  EXPECT_EQ(loss_of().second, y_before);  // the same answer, kept
+
+  for (int64_t s = 301; s <= 330; ++s) {
+    TrainRow row = test::fake_train_row(s);
+    if (s == 320) row.loss = 50.0f;
+    live->train(row);
+  }
+  live->flush();
+  index.refresh();
+  const auto [x_after, y_after] = loss_of();
+  ASSERT_EQ(x_after.size(), 12u);  // a sixth bucket, [320, 384)
+  EXPECT_EQ(y_after[10], 50.0);
+  EXPECT_EQ(float(y_after[11]), 4.0f - 330.0f / 10);
 }
 
 TEST(RunIndex, ListsADamagedFileAndKeepsTheLastRowsOfOneThatBreaks) {
