@@ -8,6 +8,8 @@
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
 
+#include "nanolab/runtime.hpp"
+
 namespace nanolab::kernels {
 
 // Elements below which a loop runs serially.
@@ -22,6 +24,7 @@ void parallel_for(int64_t n, int64_t cost_per_item, F&& f) {
     f(int64_t(0), n);
     return;
   }
+  runtime::init_threads();  // the thread policy (NANOLAB_THREADS) before TBB's first workers
   int64_t grain = std::max<int64_t>(1, serial_below / std::max<int64_t>(1, cost_per_item));
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, n, grain),
                     [&](const tbb::blocked_range<int64_t>& r) { f(r.begin(), r.end()); });
