@@ -352,9 +352,13 @@ TEST(Reliability, ATmpfsFilledAtTwentyRandomMomentsLeavesAFailedRunThatResumesTo
                  << "limit and injected-error tests hold the same promise";
   ASSERT_EQ(f.run("whole").status, 0);
   const RunLog whole = read_run(f.run_dir("whole") / "run.h5");
+  const auto whole_bytes = std::uintmax_t(fs::file_size(f.run_dir("whole") / "run.h5"));
   const std::string python = python_with_h5py();
+  // The moments are points of the run's progress, not of the clock, so that the disk fills while
+  // the run writes however fast the machine is: each when run.h5 has grown past a random
+  // fraction of the way from its size at the first checkpoint to 90% of the whole run's.
   std::mt19937 rng(23);
-  std::uniform_int_distribution<int> delay_ms(0, 800);
+  std::uniform_real_distribution<double> fraction(0.0, 1.0);
   int failed = 0, resumed = 0;
   for (int i = 0; i < 24 && failed < 20; ++i) {
     SCOPED_TRACE("moment " + std::to_string(i));
@@ -363,9 +367,16 @@ TEST(Reliability, ATmpfsFilledAtTwentyRandomMomentsLeavesAFailedRunThatResumesTo
     std::vector<std::string> args = f.run_args("cut");
     std::replace(args.begin(), args.end(), f.out.string(), out.string());
     Program p(args, f.dir.path(), Fixture::env(), "cut");
+    auto run_bytes = [&] {
+      std::error_code ec;
+      const auto n = fs::file_size(dir / "run.h5", ec);
+      return ec ? std::uintmax_t(0) : n;
+    };
     // After the first checkpoint, so that there is one to resume from.
     wait_until([&] { return fs::exists(dir / "checkpoint.h5") || !p.running(); });
-    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(rng)));
+    const double first = double(run_bytes()), last = 0.9 * double(whole_bytes);
+    const auto at = std::uintmax_t(first + fraction(rng) * std::max(0.0, last - first));
+    wait_until([&] { return run_bytes() >= at || !p.running(); }, std::chrono::seconds(60));
     fill(disk.dir / "filler");
     const Outcome o = p.wait();
     fs::remove(disk.dir / "filler");
