@@ -4,8 +4,10 @@ chromium-driver, as `nanolab serve` serves it (serve) and as the file `nanolab r
 (report). Two short runs are trained to completion and a third keeps training. On both pages
 (PageChecks) every run has a curve, a legend click removes a run's line from the canvas (its
 pixels are counted), the filter shrinks the runs table, and every legend label is whole and
-unique. The served page shows the live run's curve gaining points; the report, written once the
-live run is stopped, is opened from file:// with the browser's network off and loads nothing.
+unique. The served page shows the live run's curve gaining points, and a second seed of a run,
+trained while the page is open, joins its seed group in the compare table with the mean, std and
+95 % interval of the two; the report, written once the live run is stopped, is opened from
+file:// with the browser's network off and loads nothing.
 Screenshots for docs/compare.md go into OUT_DIR.
 
 usage: page_browser_test.py NANOLAB OUT_DIR serve|report
@@ -260,6 +262,54 @@ class ServePage(PageChecks, unittest.TestCase):
         self.driver.execute_script("document.getElementById('table-section').scrollIntoView()")
         self.driver.save_screenshot(os.path.join(OUT_DIR, "serve-table.png"))
         self.driver.execute_script("window.scrollTo(0, 0)")
+
+    def test_7_a_second_seed_joins_its_group_with_mean_std_and_ci95(self):
+        runs = os.path.join(self.tmp.name, "runs")
+        subprocess.run([NANOLAB, "run", os.path.join(self.tmp.name, "tiny.toml"), "--out", runs,
+                        "--name", "short-seed8", "--quiet", "--set", "optimizer.lr=3e-3",
+                        "--set", "experiment.seed=8"], check=True)
+        best = []
+        for name in ("short", "short-seed8"):
+            out = subprocess.run([NANOLAB, "compare", os.path.join(runs, "tiny", name),
+                                  "--format", "json"], check=True, capture_output=True).stdout
+            best.append(json.loads(out)[0]["best val/loss"])
+        mean = sum(best) / 2
+        std = abs(best[0] - best[1]) / 2 ** 0.5  # the sample std of two values
+        ci95 = 12.706204736174707 * std / 2 ** 0.5  # scipy.stats.t.ppf(0.975, 1) x std / sqrt(n)
+        self.assertGreater(std, 0, best)
+
+        def group_of_two():
+            table = self.js("""
+                const t = document.querySelector('#compare table');
+                if (!t) return null;
+                const cells = (tr) => [...tr.children].map((c) => c.textContent);
+                return {columns: cells(t.querySelector('thead tr')),
+                        rows: [...t.querySelectorAll('tbody tr')].map(cells)};""")
+            if not table or "n" not in table["columns"]:
+                return None
+            rows = [r for r in table["rows"] if r[table["columns"].index("n")] == "2"]
+            return dict(zip(table["columns"], rows[0])) if rows else None
+
+        def as_expected(row):  # mean to 6 significant digits, std and interval to 3
+            cell = row["best val/loss"].split(" ± ")
+            return (row["seeds"] == "7 8" and len(cell) == 2 and
+                    abs(float(cell[0]) - mean) <= 1e-5 * mean and
+                    abs(float(cell[1]) - std) <= 6e-3 * std and
+                    abs(float(row["best val/loss ci95"]) - ci95) <= 6e-3 * ci95)
+        # The page may have seen the new run while it trained, with fewer values: the table
+        # follows the run's rows and ends with both seeds' best.
+        last = {}
+
+        def final_row():
+            row = last["row"] = group_of_two()
+            return row if row and as_expected(row) else None
+        try:
+            wait_for(final_row, 30, f"the seed group of seeds 7 and 8 with best val/loss "
+                                    f"{mean} ± {std}, ci95 {ci95}")
+        except AssertionError as e:
+            raise AssertionError(f"{e}; the row last seen: {last.get('row')}") from None
+        self.driver.execute_script("window.scrollTo(0, 0)")
+        self.driver.save_screenshot(os.path.join(OUT_DIR, "serve-compare.png"))
 
 
 class ReportPage(PageChecks, unittest.TestCase):

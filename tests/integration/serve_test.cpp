@@ -140,6 +140,28 @@ TEST(Serve, ListsTheRunsAndServesThePageAndItsLibrary) {
   EXPECT_EQ(http(server.port, "/api/runs/7/metrics").status, 404);
   EXPECT_EQ(http(server.port, "/api/runs/0/metrics?points=x").status, 400);
   EXPECT_EQ(http(server.port, "/api/runs/0/metrics?x=epochs").status, 400);
+  EXPECT_EQ(http(server.port, "/api/metrics?ids=0,x&metric=val/loss").status, 400);
+  EXPECT_EQ(http(server.port, "/api/metrics?ids=0,9&metric=val/loss").status, 404);
+
+  // The compare table: seed groups (here one run each), or a row per run.
+  const Answer groups = http(server.port, "/api/compare");
+  ASSERT_EQ(groups.status, 200) << groups.body;
+  const Json g = Json::parse(groups.body);
+  EXPECT_EQ(g["columns"][0], "group");
+  ASSERT_EQ(g["rows"].size(), 2u);
+  EXPECT_EQ(g["rows"][1][0], "optimizer.lr=0.003");
+  const Json per_run = Json::parse(http(server.port, "/api/compare?group_seeds=0&ids=1").body);
+  EXPECT_EQ(per_run["columns"][0], "run");
+  ASSERT_EQ(per_run["rows"].size(), 1u);
+  EXPECT_EQ(per_run["rows"][0][0], "b");
+  EXPECT_EQ(per_run["rows"][0][1], "failed");
+  EXPECT_EQ(http(server.port, "/api/compare?ids=9").status, 404);
+  EXPECT_EQ(http(server.port, "/api/compare?ids=-1").status, 400);
+  EXPECT_EQ(http(server.port, "/api/compare?metric=loss").status, 400);
+  const Answer unknown = http(server.port, "/api/compare?metric=loss/none");
+  EXPECT_EQ(unknown.status, 400);
+  EXPECT_NE(unknown.body.find("metric 'loss/none': no run recorded it"), std::string::npos)
+      << unknown.body;
 
   const Answer page = http(server.port, "/");
   EXPECT_EQ(page.status, 200);

@@ -27,7 +27,7 @@ int compare(const Parsed& a) {
   const std::vector<report::Run> runs =
       report::filter_runs(read_runs("compare", a.positional()), o);
   if (runs.empty()) throw ConfigError("no run matches the --where filters");
-  report::Table table = report::compare_table(runs, o);
+  report::Table table = report::compare_table(report::refs(runs), o);
   // Seed groups for a reader: mean ± std in one cell (csv and json keep a column for each).
   if (format == report::Format::table || format == report::Format::markdown)
     table = report::spread_cells(table, o.metric);

@@ -54,9 +54,14 @@ struct LoadedRuns {
 };
 NANOLAB_VISIBLE LoadedRuns load_runs(const std::vector<std::filesystem::path>& paths);
 
+// Runs by address, as the functions below take them, so that a caller that holds its runs
+// elsewhere (the index of `nanolab serve`) compares them without copying their rows.
+using RunRefs = std::vector<const Run*>;
+NANOLAB_VISIBLE RunRefs refs(const std::vector<Run>& runs);
+
 // The configuration keys whose value is not the same in every run (a key missing from some runs
 // differs too).
-NANOLAB_VISIBLE std::vector<std::string> differing_keys(const std::vector<Run>& runs);
+NANOLAB_VISIBLE std::vector<std::string> differing_keys(const RunRefs& runs);
 
 // Runs that differ only in experiment.seed, in the order of their first run. The label names the
 // differing keys other than the seed that the run has ("optimizer.lr=0.001"), or the first run
@@ -65,7 +70,7 @@ struct SeedGroup {
   std::string label;
   std::vector<const Run*> runs;
 };
-NANOLAB_VISIBLE std::vector<SeedGroup> seed_groups(const std::vector<Run>& runs);
+NANOLAB_VISIBLE std::vector<SeedGroup> seed_groups(const RunRefs& runs);
 
 // One point series of a metric, by group/name: "val/loss", "val/accuracy", "val/train_loss",
 // "train/loss", "train/lr", "train/grad_norm", "train/tokens_per_s", or any column of /metrics a run
@@ -85,7 +90,7 @@ NANOLAB_VISIBLE std::vector<Point> metric_points(const RunLog& log, const Metric
 // The last recorded value of the metric in the run; NaN when it has none.
 NANOLAB_VISIBLE double last_value(const RunLog& log, const Metric& metric);
 // ConfigError naming the metric and the metrics the runs have, unless one of the runs has a value.
-NANOLAB_VISIBLE void require_metric(const std::vector<Run>& runs, const Metric& metric);
+NANOLAB_VISIBLE void require_metric(const RunRefs& runs, const Metric& metric);
 
 // One --where clause: a configuration key, `status`, or a metric (group/name: its last value)
 // compared with values. `=` passes a run whose value is one of `values` (OR), `!=` one whose value
@@ -133,7 +138,7 @@ NANOLAB_VISIBLE std::vector<Run> filter_runs(std::vector<Run> runs, const Compar
 // `<number> p` (Welch's t-test) and `<number> g` (Hedges' g, the group minus the baseline) for
 // the other groups. A baseline that names no key the runs have, no group or several, or a
 // group with fewer than two values of the metric is a ConfigError.
-NANOLAB_VISIBLE Table compare_table(const std::vector<Run>& runs, const CompareOptions& options);
+NANOLAB_VISIBLE Table compare_table(const RunRefs& runs, const CompareOptions& options);
 // A seed-group table of compare_table for reading (the table and markdown formats, the report
 // page): without the run names (seeds and n remain), each number's mean and std in one cell under
 // the number's name, "1.5 ± 0.707" (the mean alone when there is no std), and the ci95, p and g

@@ -84,10 +84,10 @@ bool same_value(const std::string& a, const std::string& b) {
 }
 
 // Every configuration key of the runs, in order.
-std::vector<std::string> config_keys(const std::vector<Run>& runs) {
+std::vector<std::string> config_keys(const RunRefs& runs) {
   std::set<std::string> all;
-  for (const Run& r : runs)
-    for (const auto& [k, v] : r.config) all.insert(k);
+  for (const Run* r : runs)
+    for (const auto& [k, v] : r->config) all.insert(k);
   return {all.begin(), all.end()};
 }
 
@@ -281,14 +281,21 @@ LoadedRuns load_runs(const std::vector<std::filesystem::path>& paths) {
   return loaded;
 }
 
-std::vector<std::string> differing_keys(const std::vector<Run>& runs) {
+RunRefs refs(const std::vector<Run>& runs) {
+  RunRefs out;
+  out.reserve(runs.size());
+  for (const Run& r : runs) out.push_back(&r);
+  return out;
+}
+
+std::vector<std::string> differing_keys(const RunRefs& runs) {
   std::vector<std::string> out;
   for (const auto& key : config_keys(runs)) {
     const std::string* first = nullptr;
     bool differs = false;
-    for (const Run& r : runs) {
-      auto it = r.config.find(key);
-      if (it == r.config.end()) {
+    for (const Run* r : runs) {
+      auto it = r->config.find(key);
+      if (it == r->config.end()) {
         differs = true;
         break;
       }
@@ -302,21 +309,21 @@ std::vector<std::string> differing_keys(const std::vector<Run>& runs) {
   return out;
 }
 
-std::vector<SeedGroup> seed_groups(const std::vector<Run>& runs) {
+std::vector<SeedGroup> seed_groups(const RunRefs& runs) {
   std::vector<std::string> keys = differing_keys(runs);
   std::erase(keys, std::string(seed_key));
   std::vector<SeedGroup> groups;
   std::map<std::string, size_t> index;
-  for (const Run& run : runs) {
+  for (const Run* run : runs) {
     std::string label;
     // Keys the run does not have are left out: a gqa run's n_kv_head says nothing of causal_mha.
     for (const auto& key : keys) {
-      auto it = run.config.find(key);
-      if (it != run.config.end()) label += (label.empty() ? "" : " ") + key + "=" + it->second;
+      auto it = run->config.find(key);
+      if (it != run->config.end()) label += (label.empty() ? "" : " ") + key + "=" + it->second;
     }
     auto [it, fresh] = index.emplace(label, groups.size());
-    if (fresh) groups.push_back({label.empty() ? run.log.run : label, {}});
-    groups[it->second].runs.push_back(&run);
+    if (fresh) groups.push_back({label.empty() ? run->log.run : label, {}});
+    groups[it->second].runs.push_back(run);
   }
   return groups;
 }
@@ -356,13 +363,13 @@ double last_value(const RunLog& log, const Metric& metric) {
   return NAN;
 }
 
-void require_metric(const std::vector<Run>& runs, const Metric& metric) {
-  for (const Run& r : runs)
-    if (!std::isnan(last_value(r.log, metric))) return;
+void require_metric(const RunRefs& runs, const Metric& metric) {
+  for (const Run* r : runs)
+    if (!std::isnan(last_value(r->log, metric))) return;
   if (builtin_metric(metric.name)) return;  // a known column that no run has logged yet
   std::set<std::string> all;
-  for (const Run& r : runs)
-    for (const auto& [name, series] : r.log.metrics) all.insert(name);
+  for (const Run* r : runs)
+    for (const auto& [name, series] : r->log.metrics) all.insert(name);
   std::string names;
   for (const auto& n : all) names += (names.empty() ? "" : ", ") + n;
   throw ConfigError("metric '" + metric.name + "': no run recorded it (the runs have: " + names +
@@ -449,17 +456,17 @@ std::string where_text(const Where& w) {
 
 // ConfigError unless some run has the clause's key: a config key, `status`, or a metric that a
 // run recorded or that every run logs.
-void require_key(const std::vector<Run>& runs, const Where& w) {
+void require_key(const RunRefs& runs, const Where& w) {
   if (w.key == "status") return;
   const bool metric = w.key.find('/') != std::string::npos;
   if (metric && builtin_metric(w.key)) return;
-  for (const Run& r : runs)
-    if (metric ? r.log.metrics.count(w.key) > 0 : r.config.count(w.key) > 0) return;
+  for (const Run* r : runs)
+    if (metric ? r->log.metrics.count(w.key) > 0 : r->config.count(w.key) > 0) return;
   std::vector<std::string> names = config_keys(runs);
   names.push_back("status");
   std::set<std::string> metrics(builtin_metrics().begin(), builtin_metrics().end());
-  for (const Run& r : runs)
-    for (const auto& [name, series] : r.log.metrics) metrics.insert(name);
+  for (const Run* r : runs)
+    for (const auto& [name, series] : r->log.metrics) metrics.insert(name);
   names.insert(names.end(), metrics.begin(), metrics.end());
   throw ConfigError("--where '" + where_text(w) + "': no run has the config key or metric '" +
                     w.key + "'" + nearest_hint(w.key, names));
@@ -497,7 +504,7 @@ bool passes(const Run& run, const Where& w) {
 }  // namespace
 
 std::vector<Run> filter_runs(std::vector<Run> runs, const CompareOptions& options) {
-  for (const Where& w : options.where) require_key(runs, w);
+  for (const Where& w : options.where) require_key(refs(runs), w);
   std::erase_if(runs, [&](const Run& run) {
     return !std::all_of(options.where.begin(), options.where.end(),
                         [&](const Where& w) { return passes(run, w); });
@@ -510,7 +517,7 @@ namespace {
 // The group that every --baseline clause names, after the checks that make its tests meaningful:
 // each key is one the runs have (not the seed, which varies within a group), exactly one group
 // matches, and every group has at least two values of the metric's best (values[g][best_column]).
-size_t baseline_group(const std::vector<Run>& runs, const std::vector<SeedGroup>& groups,
+size_t baseline_group(const RunRefs& runs, const std::vector<SeedGroup>& groups,
                       const std::vector<std::vector<std::vector<double>>>& values,
                       const CompareOptions& options) {
   std::string named;
@@ -557,7 +564,7 @@ size_t baseline_group(const std::vector<Run>& runs, const std::vector<SeedGroup>
 
 }  // namespace
 
-Table compare_table(const std::vector<Run>& runs, const CompareOptions& options) {
+Table compare_table(const RunRefs& runs, const CompareOptions& options) {
   std::vector<std::string> keys = options.all_keys ? config_keys(runs) : differing_keys(runs);
   Table t;
   require_metric(runs, options.metric);
@@ -582,13 +589,13 @@ Table compare_table(const std::vector<Run>& runs, const CompareOptions& options)
     t.columns.insert(t.columns.end(), keys.begin(), keys.end());
     t.first_number = t.columns.size();
     t.columns.insert(t.columns.end(), numbers.begin(), numbers.end());
-    for (const Run& r : runs) {
-      std::vector<std::string> row = {r.log.run, r.log.status};
+    for (const Run* r : runs) {
+      std::vector<std::string> row = {r->log.run, r->log.status};
       for (const auto& key : keys) {
-        auto it = r.config.find(key);
-        row.push_back(it == r.config.end() ? "" : it->second);
+        auto it = r->config.find(key);
+        row.push_back(it == r->config.end() ? "" : it->second);
       }
-      for (double v : numbers_with_sort(r.log)) row.push_back(number_text(v));
+      for (double v : numbers_with_sort(r->log)) row.push_back(number_text(v));
       t.rows.push_back(std::move(row));
     }
   } else {
@@ -725,7 +732,7 @@ Table diff_table(const Run& a, const Run& b, bool only_differ) {
     auto it = map.find(key);
     return it == map.end() ? "" : it->second;
   };
-  for (const auto& key : differing_keys({a, b}))
+  for (const auto& key : differing_keys({&a, &b}))
     add("config", key, value(a.config, key), value(b.config, key), true);
   auto plugins_of = [](const RunLog& log) {
     std::map<std::string, std::string> m;

@@ -279,6 +279,19 @@ void RunIndex::refresh() {
   }
 }
 
+int64_t last_step(const Run& run) {
+  int64_t last = -1;
+  if (!run.log.train.empty()) last = run.log.train.back().step;
+  if (!run.log.val.empty()) last = std::max(last, run.log.val.back().step);
+  return last;
+}
+
+json::Json table_json(const Table& table) {
+  json::Json rows = json::Json::array();
+  for (const auto& row : table.rows) rows.push_back(row);
+  return {{"columns", table.columns}, {"rows", std::move(rows)}};
+}
+
 json::Json run_json(size_t id, const fs::path& file, const std::string& url, const Run* run,
                     uint64_t version, const std::string& error) {
   // Members are added in order (ordered_json), and never through a reference kept across an
@@ -295,10 +308,7 @@ json::Json run_json(size_t id, const fs::path& file, const std::string& url, con
   json::Json config = json::Json::object(), summary = json::Json::object(),
              metrics = json::Json::array();
   if (run) {
-    int64_t last_step = -1;
-    if (!run->log.train.empty()) last_step = run->log.train.back().step;
-    if (!run->log.val.empty()) last_step = std::max(last_step, run->log.val.back().step);
-    o["last_step"] = last_step;
+    o["last_step"] = last_step(*run);
     const auto max_iters = run->config.find("train.max_iters");
     o["max_iters"] = max_iters == run->config.end()
                          ? json::Json(nullptr)
@@ -408,6 +418,40 @@ std::optional<std::string> RunIndex::samples_json(size_t id) const {
   if (e->run)
     for (const auto& [step, text] : e->run->log.samples) all.push_back({step, text});
   return json::dump(all);
+}
+
+std::optional<std::string> RunIndex::compare_json(const CompareOptions& options,
+                                                  const std::vector<size_t>& ids) const {
+  std::vector<std::shared_ptr<const Entry>> entries;
+  {
+    std::lock_guard lock(mutex_);
+    if (ids.empty()) {
+      entries = entries_;
+    } else {
+      for (size_t id : ids) {
+        if (id >= entries_.size()) return std::nullopt;
+        entries.push_back(entries_[id]);
+      }
+    }
+  }
+  std::string key = options.metric.name + (options.group_seeds ? "|seeds|" : "|runs|");
+  RunRefs runs;
+  for (const auto& e : entries) {
+    if (!e->run) continue;
+    runs.push_back(e->run.get());
+    key += e->file.string() + '@' + std::to_string(e->version) + ',';
+  }
+  {
+    std::lock_guard lock(compare_mutex_);
+    const auto hit = compare_cache_.find(key);
+    if (hit != compare_cache_.end()) return hit->second;
+  }
+  std::string text =
+      json::dump(table_json(spread_cells(compare_table(runs, options), options.metric)));
+  std::lock_guard lock(compare_mutex_);
+  if (compare_cache_.size() >= 16) compare_cache_.clear();  // a bound: versions move on
+  compare_cache_.emplace(std::move(key), text);
+  return text;
 }
 
 }  // namespace nanolab::report

@@ -77,6 +77,12 @@ struct MetricsQuery {
   std::vector<std::string> metrics;  // group/name; empty: every metric of the run
 };
 
+// The last step of a run's train or val rows; -1 when it has none.
+int64_t last_step(const Run& run);
+
+// A table as JSON: {"columns": [...], "rows": [[...], ...]}, every cell the table's text.
+json::Json table_json(const Table& table);
+
 // One run's object of GET /api/runs (see RunIndex::runs_json); `run` null: a file never read
 // whole. `error`: why the last read failed, "" when it did not.
 json::Json run_json(size_t id, const std::filesystem::path& file, const std::string& url,
@@ -106,6 +112,12 @@ class RunIndex {
   std::optional<std::string> metrics_json(size_t id, const MetricsQuery& query) const;
   // GET /api/runs/<id>/samples: [[step, text], ...]; nullopt for an unknown id.
   std::optional<std::string> samples_json(size_t id) const;
+  // GET /api/compare: table_json(spread_cells(compare_table(...))) of the runs `ids` (every run
+  // read when empty; a file never read whole is left out), the table that `nanolab report`
+  // embeds; nullopt when an id is unknown. A ConfigError says what is wrong with the options.
+  // Every client asks the same while no run changes: answers are kept by query and versions.
+  std::optional<std::string> compare_json(const CompareOptions& options,
+                                          const std::vector<size_t>& ids) const;
   size_t size() const;
 
   const std::vector<std::filesystem::path>& roots() const { return roots_; }
@@ -130,6 +142,8 @@ class RunIndex {
   std::vector<std::filesystem::path> roots_;  // canonical
   mutable std::mutex mutex_;                  // guards entries_ (the entries themselves are const)
   std::vector<std::shared_ptr<const Entry>> entries_;  // by id
+  mutable std::mutex compare_mutex_;                   // guards compare_cache_
+  mutable std::map<std::string, std::string> compare_cache_;
 };
 
 }  // namespace nanolab::report

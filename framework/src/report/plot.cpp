@@ -100,7 +100,7 @@ std::vector<Series> metric_series(const std::vector<Run>& runs, const Metric& me
     }
     return out;
   }
-  for (const SeedGroup& group : seed_groups(runs)) {
+  for (const SeedGroup& group : seed_groups(refs(runs))) {
     const auto& members = group.runs;
     // step -> values of the members that logged it; a step is drawn when all of them did, so
     // that a run still running does not bend the mean at its last steps.

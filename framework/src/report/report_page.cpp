@@ -69,19 +69,6 @@ std::string now_utc() {
   return buf;
 }
 
-int64_t last_step(const Run& run) {
-  int64_t last = 0;
-  if (!run.log.train.empty()) last = run.log.train.back().step;
-  if (!run.log.val.empty()) last = std::max(last, run.log.val.back().step);
-  return last;
-}
-
-json::Json table_json(const Table& table) {
-  json::Json rows = json::Json::array();
-  for (const auto& row : table.rows) rows.push_back(row);
-  return {{"columns", table.columns}, {"rows", std::move(rows)}};
-}
-
 }  // namespace
 
 std::string report_page(const std::vector<Run>& runs, const CompareOptions& options) {
@@ -128,7 +115,7 @@ std::string report_page(const std::vector<Run>& runs, const CompareOptions& opti
     if (id) clocks += ',';
     clocks += key + ":" + json::dump(c);
   }
-  const Table table = spread_cells(compare_table(runs, options), options.metric);
+  const Table table = spread_cells(compare_table(refs(runs), options), options.metric);
   json::Json about = {{"written", now_utc()},
                       {"compare", table_json(table)},
                       {"metric", options.metric.name},

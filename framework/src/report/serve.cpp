@@ -63,6 +63,24 @@ double query_number(const Request& req, const std::string& key, double fallback,
   return v;
 }
 
+// The query's ids=0,3,7 (empty when absent); ConfigError for one that is not a number.
+std::vector<size_t> run_ids(const Request& req) {
+  std::vector<size_t> out;
+  std::stringstream ids(req.get_param_value("ids"));
+  for (std::string id; std::getline(ids, id, ',');) {
+    char* end = nullptr;
+    const unsigned long n = std::strtoul(id.c_str(), &end, 10);
+    if (id.empty() || *end || id[0] == '-' || n > 999999999)
+      throw ConfigError("ids: '" + id + "' is not a run id (GET /api/runs lists them)");
+    out.push_back(n);
+  }
+  return out;
+}
+
+std::string unknown_id(size_t id) {
+  return "ids: no run " + std::to_string(id) + " (GET /api/runs lists them)";
+}
+
 report::MetricsQuery metrics_query(const Request& req) {
   report::MetricsQuery q;
   if (req.has_param("x")) q.x = report::parse_x_axis(req.get_param_value("x"));
@@ -163,15 +181,22 @@ void add_routes(httplib::Server& svr, RunIndex& index, bool loopback) {
   svr.Get("/api/metrics", [&index](const Request& req, Response& res) {
     const report::MetricsQuery q = metrics_query(req);
     std::string out = "[";
-    std::stringstream ids(req.get_param_value("ids"));
-    for (std::string id; std::getline(ids, id, ',');) {
-      char* end = nullptr;
-      const unsigned long n = std::strtoul(id.c_str(), &end, 10);
-      const auto text = id.empty() || *end ? std::nullopt : index.metrics_json(n, q);
-      if (!text) return fail(res, 404, "ids: no run '" + id + "' (GET /api/runs lists them)");
+    for (size_t id : run_ids(req)) {
+      const auto text = index.metrics_json(id, q);
+      if (!text) return fail(res, 404, unknown_id(id));
       out += (out.size() > 1 ? "," : "") + *text;
     }
     json_answer(res, out + "]");
+  });
+  // The compare table of `nanolab compare --group-seeds` (group_seeds=0: one row per run) of the
+  // runs `ids` (all when absent), for the metric (val/loss when absent).
+  svr.Get("/api/compare", [&index](const Request& req, Response& res) {
+    report::CompareOptions options;
+    if (req.has_param("metric")) options.metric = report::parse_metric(req.get_param_value("metric"));
+    options.group_seeds = query_number(req, "group_seeds", 1, 0, 1) != 0;
+    const auto text = index.compare_json(options, run_ids(req));
+    if (!text) return fail(res, 404, "ids: a run that GET /api/runs does not list");
+    json_answer(res, *text);
   });
   svr.Get(R"(/files/(\d{1,9})(/.*)?)", [&index](const Request& req, Response& res) {
     const size_t root = std::stoul(req.matches[1].str());

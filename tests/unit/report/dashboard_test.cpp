@@ -272,6 +272,54 @@ TEST(RunIndex, ListsADamagedFileAndKeepsTheLastRowsOfOneThatBreaks) {
   EXPECT_TRUE(runs[0].contains("error"));
 }
 
+TEST(RunIndex, ComparesTheSeedGroupsOfTheRunsAskedForAndSeesNewRows) {
+  test::TempDir tmp;
+  test::start_fake_run(tmp.path(), "a1", 10, "0.001", 1, 2.0f)->finish("completed", {});
+  auto live = test::start_fake_run(tmp.path(), "a2", 10, "0.001", 2, 3.0f);
+  test::start_fake_run(tmp.path(), "b1", 10, "0.003", 1, 1.5f)->finish("completed", {});
+  RunIndex index({tmp.path()});
+  index.refresh();
+  CompareOptions options;
+  options.group_seeds = true;
+  const auto column = [](const json::Json& table, const std::string& name) {
+    const auto& columns = table["columns"];
+    const auto it = std::find(columns.begin(), columns.end(), name);
+    EXPECT_NE(it, columns.end()) << name << " in " << columns.dump();
+    return size_t(it - columns.begin());
+  };
+  json::Json t = json::parse(*index.compare_json(options, {}));
+  ASSERT_EQ(t["rows"].size(), 2u);
+  const size_t group = column(t, "group"), n = column(t, "n"),
+               best = column(t, "best val/loss"), ci95 = column(t, "best val/loss ci95");
+  EXPECT_EQ(t["rows"][0][group], "optimizer.lr=0.001");
+  EXPECT_EQ(t["rows"][0][n], "2");
+  // mean 2.5, sample std 0.7071, ci95 t(0.975, 1) x std / sqrt(2) = 12.706 x 0.5 = 6.353
+  EXPECT_EQ(t["rows"][0][best], "2.5 ± 0.707");
+  EXPECT_EQ(t["rows"][0][ci95], "6.35");
+  EXPECT_EQ(t["rows"][1][group], "optimizer.lr=0.003");
+  EXPECT_EQ(t["rows"][1][n], "1");
+  EXPECT_EQ(t["rows"][1][best], "1.5");
+
+  // Only the runs asked for: one group, named after its first run.
+  t = json::parse(*index.compare_json(options, {2, 0}));
+  ASSERT_EQ(t["rows"].size(), 2u);
+  EXPECT_EQ(t["rows"][0][group], "optimizer.lr=0.003");
+  t = json::parse(*index.compare_json(options, {0, 1}));
+  ASSERT_EQ(t["rows"].size(), 1u);
+  EXPECT_EQ(t["rows"][0][column(t, "group")], "a1");
+  EXPECT_FALSE(index.compare_json(options, {0, 3}).has_value());
+
+  // A new best of a running run changes the answer, which is not kept past the file's version.
+  live->val({11, 1.0f, 3.6f, NAN});
+  live->flush();
+  index.refresh();
+  t = json::parse(*index.compare_json(options, {}));
+  EXPECT_EQ(t["rows"][0][best], "1.5 ± 0.707");
+
+  options.metric = parse_metric("loss/none");
+  EXPECT_THROW(index.compare_json(options, {}), ConfigError);
+}
+
 TEST(RunIndex, ARootThatDoesNotExistIsAConfigError) {
   test::TempDir tmp;
   EXPECT_THROW(RunIndex({tmp.path() / "nothing"}), ConfigError);

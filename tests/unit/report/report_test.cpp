@@ -48,7 +48,7 @@ TEST(SeedGroups, LabelsNameOnlyTheKeysARunHas) {
                         {"experiment.seed", "1"}}),
       run_with("mha2", {{"model.attention.plugin", "causal_mha"}, {"experiment.seed", "2"}}),
   };
-  const auto groups = seed_groups(runs);
+  const auto groups = seed_groups(refs(runs));
   ASSERT_EQ(groups.size(), 2u);
   EXPECT_EQ(groups[0].label, "model.attention.plugin=causal_mha");
   ASSERT_EQ(groups[0].runs.size(), 2u);
@@ -59,7 +59,7 @@ TEST(SeedGroups, LabelsNameOnlyTheKeysARunHas) {
 TEST(SeedGroups, OneGroupIsNamedAfterItsFirstRun) {
   const std::vector<report::Run> runs{run_with("first", {{"experiment.seed", "1"}}),
                               run_with("second", {{"experiment.seed", "2"}})};
-  const auto groups = seed_groups(runs);
+  const auto groups = seed_groups(refs(runs));
   ASSERT_EQ(groups.size(), 1u);
   EXPECT_EQ(groups[0].label, "first");
 }

@@ -27,6 +27,7 @@ const state = {
   selected: new Set(),  // run ids whose configurations are compared
   charts: new Map(),  // experiment + "\n" + metric -> Chart
   polls: 0,
+  drawn: false,  // the charts on screen at the first poll are drawn: the rest may be made
 };
 
 // ---- helpers ---------------------------------------------------------------------------------
@@ -305,22 +306,75 @@ function renderDiff() {
       el("tr", {}, el("td", {}, k), ...values.map((v) => el("td", {}, String(v))))))));
 }
 
-// The compare table of `nanolab report` (its --metric, --sort, --where, --group-seeds and
-// --baseline: the seed groups' mean ± std, n, ci95, p and g), as the report wrote it. A served page
-// has none: `nanolab compare` prints it.
-function renderCompare() {
-  const table = EMBEDDED?.about.compare;
-  const section = document.getElementById("compare-section");
-  if (!table) return;
-  section.hidden = false;
-  document.getElementById("compare-what").textContent =
-    (EMBEDDED.about.group_seeds ? "One row per seed group: " : "One row per run: ") +
-    `the best ${EMBEDDED.about.metric} and the summary, as \`nanolab compare\` prints them.`;
+// The compare table. In a report: the one `nanolab report` wrote (its --metric, --sort, --where,
+// --group-seeds and --baseline: the seed groups' mean ± std, n, ci95, p and g). On a served page:
+// the seed groups of the shown runs for the metric chosen (GET /api/compare, the table of
+// `nanolab compare --group-seeds`), asked again when a shown run changes.
+const compare = { signature: "", pending: false };
+async function renderCompare() {
+  let table, what;
+  if (EMBEDDED) {
+    if (compare.signature) return;
+    compare.signature = "embedded";
+    table = EMBEDDED.about.compare;
+    what = (EMBEDDED.about.group_seeds ? "One row per seed group: " : "One row per run: ") +
+      `the best ${EMBEDDED.about.metric} and the summary, as \`nanolab compare\` prints them.`;
+  } else {
+    const metric = renderCompareChoices();
+    const runs = shownRuns();
+    const signature = JSON.stringify([metric, runs.map((r) => [r.id, r.version])]);
+    if (signature === compare.signature || compare.pending) return;
+    compare.pending = true;
+    try {
+      if (runs.length === 0) {
+        table = { columns: [], rows: [] };
+      } else {
+        const query = new URLSearchParams({ metric });
+        if (runs.length < state.runs.size) query.set("ids", runs.map((r) => r.id).join(","));
+        table = await api("/api/compare", query);
+      }
+      compare.signature = signature;
+    } catch (err) {
+      showError(err);
+      return;
+    } finally {
+      compare.pending = false;
+    }
+    const n = table.columns.indexOf("n");
+    what = `One row per seed group (runs that differ only in experiment.seed) of the shown runs: ` +
+      `the best ${metric}, mean ± std over the group, its n and 95 % confidence interval, as ` +
+      `\`nanolab compare --group-seeds\` prints them.` +
+      (table.rows.length && table.rows.every((row) => row[n] === "1")
+        ? " Every group has one run: a std and an interval need several seeds." : "");
+  }
+  document.getElementById("compare-what").textContent = what;
+  // A seed group's label repeats its key columns (seeds .. n): then it is the row's title only.
+  const group = table.columns.indexOf("group");
+  const keyed = group >= 0 && table.columns.indexOf("n") - table.columns.indexOf("seeds") > 1;
+  const shown = table.columns.map((c, k) => k).filter((k) => !(keyed && k === group));
   const status = table.columns.indexOf("status");
   document.getElementById("compare").replaceChildren(el("table", {},
-    el("thead", {}, el("tr", {}, ...table.columns.map((c) => el("th", {}, c)))),
-    el("tbody", {}, ...table.rows.map((row) => el("tr", status >= 0 ? { class: `status-${row[status]}` } : {},
-      ...row.map((v, k) => el("td", k === status ? { class: "status" } : {}, v)))))));
+    el("thead", {}, el("tr", {}, ...shown.map((k) => el("th", {}, table.columns[k])))),
+    el("tbody", {}, ...table.rows.map((row) => el("tr", {
+      ...(status >= 0 ? { class: `status-${row[status]}` } : {}),
+      ...(keyed ? { title: row[group] } : {}) },
+      ...shown.map((k) => el("td", k === status ? { class: "status" } : {}, row[k])))))));
+}
+
+// The metric choices of the served compare table: every metric of the shown runs; returns the
+// chosen one (val/loss until another is chosen).
+function renderCompareChoices() {
+  const select = document.getElementById("compare-metric");
+  select.parentElement.hidden = false;
+  const metrics = [...new Set(shownRuns().flatMap((r) => r.metrics))].sort(metricOrder);
+  const chosen = select.value || "val/loss";
+  if (!metrics.includes(chosen)) metrics.unshift(chosen);
+  const have = [...select.options].map((o) => o.value);
+  if (JSON.stringify(metrics) !== JSON.stringify(have)) {
+    select.replaceChildren(...metrics.map((m) => el("option", { value: m }, m)));
+    select.value = chosen;
+  }
+  return chosen;
 }
 
 // The text each shown run generated, folded: one <details> per run, read when it is opened.
@@ -726,9 +780,11 @@ function renderScatter() {
   }, [xs, points.map((r) => r.summary[yKey])], area);
 }
 
-// The scatter and the samples are made only while their section is on screen: with a thousand
-// runs each costs more than a poll's interval.
-const lazy = { "scatter-section": renderScatter, "samples-section": renderSamples };
+// The compare table, the scatter and the samples are made only while their section is on screen
+// (with a thousand runs each costs more than a poll's interval), and only once the charts on
+// screen at the first poll are drawn.
+const lazy = { "compare-section": renderCompare, "scatter-section": renderScatter,
+               "samples-section": renderSamples };
 const onScreen = new Set(), sectionWidth = new Map();
 const lazyObserver = new IntersectionObserver((entries) => {
   for (const e of entries) {
@@ -740,6 +796,7 @@ const lazyObserver = new IntersectionObserver((entries) => {
 });
 for (const id of Object.keys(lazy)) lazyObserver.observe(document.getElementById(id));
 function renderLazy() {
+  if (!state.drawn) return;
   for (const [id, render] of Object.entries(lazy)) if (onScreen.has(id)) render();
 }
 
@@ -773,7 +830,7 @@ async function poll() {
     // The first time, the charts on screen are drawn before the rest of the page is made.
     if (state.polls === 1) {
       await chartsOnScreenDrawn();
-      renderCompare();
+      state.drawn = true;
     }
     renderTable();
     renderGroupChoices();
@@ -817,6 +874,7 @@ document.getElementById("group-by").addEventListener("change", (e) => {
   state.groupBy = e.target.value;
   redrawAll();
 });
+document.getElementById("compare-metric").addEventListener("change", renderCompare);
 for (const id of ["scatter-x", "scatter-y"])
   document.getElementById(id).addEventListener("change", renderScatter);
 document.getElementById("filter").addEventListener("input", (e) => {
