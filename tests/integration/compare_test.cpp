@@ -506,6 +506,22 @@ nlohmann::json embedded_data(const std::string& page) {
   return nlohmann::json::parse(page.substr(from + open.size(), to - from - open.size()));
 }
 
+TEST(Report, PlacesALongRunOnWallTimeThroughItsOwnRows) {
+  TempDir tmp;
+  write_run(tmp.path(), {"long", 1, "3e-3", std::vector<float>(301, 2.0f)});  // steps 0..3000
+  const fs::path html = tmp.path() / "report.html";
+  const Outcome o = run_program({"report", tmp.path().string(), "-o", html.string()}, tmp.path());
+  ASSERT_EQ(o.status, 0) << o.err;
+  const nlohmann::json clock = embedded_data(read_file(html))["clocks"]["0"];
+  // As many knots as a curve's points, each a row as written (0.5 s a step), first and last too.
+  ASSERT_EQ(clock["x"].size(), 1000u);
+  ASSERT_EQ(clock["y"].size(), 1000u);
+  for (size_t i = 0; i < 1000; ++i)
+    ASSERT_EQ(clock["y"][i].get<double>(), clock["x"][i].get<double>() * 0.5) << "knot " << i;
+  EXPECT_EQ(clock["x"][0], 0.0);
+  EXPECT_EQ(clock["x"][999], 3000.0);
+}
+
 TEST(Report, IsTheDashboardInOneFileWithEveryRunEmbeddedAndEscaped) {
   TempDir tmp;
   write_run(tmp.path(),
@@ -541,7 +557,10 @@ TEST(Report, IsTheDashboardInOneFileWithEveryRunEmbeddedAndEscaped) {
   EXPECT_EQ(data["curves"]["1"]["val/loss"]["y"], nlohmann::json::parse("[3, 2.5, 2.2]"));
   ASSERT_EQ(data["curves"]["1"]["train/loss"]["y"].size(), 21u);
   EXPECT_EQ(data["curves"]["1"]["train/loss"]["y"][20], 4.8);
-  // Wall time: 0.5 s a step, up to step 20.
+  // Wall time: 0.5 s a step, up to step 20; every row of a short run is a knot.
+  ASSERT_EQ(data["clocks"]["1"]["x"].size(), 21u);
+  EXPECT_EQ(data["clocks"]["1"]["x"][7], 7.0);
+  EXPECT_EQ(data["clocks"]["1"]["y"][7], 3.5);
   EXPECT_EQ(data["clocks"]["1"]["y"].back(), 10.0);
   // The compare table as `nanolab compare` makes it.
   const nlohmann::json& table = data["about"]["compare"];

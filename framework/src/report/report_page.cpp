@@ -21,8 +21,6 @@ namespace {
 // Points of a curve: about one per pixel of a wide chart; fewer when an experiment has many runs,
 // as the page itself asks (dashboard.js: POINT_BUDGET), so that the file stays light.
 constexpr size_t kReportPoints = 1000, kPointBudget = 200000, kMinPoints = 16;
-// Knots of each run's step -> wall time curve, from which the page places a curve on wall time.
-constexpr size_t kClockPoints = 64;
 
 std::string_view page_file(std::string_view name) {
   for (const PageFile& f : page_files)
@@ -69,6 +67,22 @@ std::string now_utc() {
   return buf;
 }
 
+// The knots from which the page places a curve on wall time (dashboard.js: onAxis, which
+// interpolates linearly between them): `points` train rows as they are, (step, elapsed s), evenly
+// spaced among the rows, the first and the last included; as many as a curve's points, so that
+// wall time is as exact as the curves drawn on it (elapsed time only grows: between two kept rows
+// it is within their values).
+Curve clock_knots(const std::vector<TrainRow>& rows, size_t points) {
+  Curve knots;
+  const size_t n = rows.size(), k = std::min(n, std::max<size_t>(points, 2));
+  for (size_t i = 0; i < k; ++i) {
+    const TrainRow& row = rows[k == 1 ? 0 : i * (n - 1) / (k - 1)];
+    knots.x.push_back(double(row.step));
+    knots.y.push_back(row.elapsed_s);
+  }
+  return knots;
+}
+
 }  // namespace
 
 std::string report_page(const std::vector<Run>& runs, const CompareOptions& options) {
@@ -105,12 +119,7 @@ std::string report_page(const std::vector<Run>& runs, const CompareOptions& opti
     }
     curves += '}';
 
-    Curve clock;
-    for (const TrainRow& row : run.log.train) {
-      clock.x.push_back(double(row.step));
-      clock.y.push_back(row.elapsed_s);
-    }
-    const Curve knots = downsample(clock, 0, q.hi, kClockPoints);
+    const Curve knots = clock_knots(run.log.train, q.points);
     json::Json c = {{"x", knots.x}, {"y", knots.y}};
     if (id) clocks += ',';
     clocks += key + ":" + json::dump(c);
