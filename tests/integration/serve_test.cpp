@@ -157,6 +157,7 @@ TEST(Serve, ListsTheRunsAndServesThePageAndItsLibrary) {
   EXPECT_EQ(per_run["rows"][0][1], "failed");
   EXPECT_EQ(http(server.port, "/api/compare?ids=9").status, 404);
   EXPECT_EQ(http(server.port, "/api/compare?ids=-1").status, 400);
+  EXPECT_EQ(http(server.port, "/api/compare?group_seeds=0.5").status, 400);
   EXPECT_EQ(http(server.port, "/api/compare?metric=loss").status, 400);
   const Answer unknown = http(server.port, "/api/compare?metric=loss/none");
   EXPECT_EQ(unknown.status, 400);

@@ -77,10 +77,6 @@ std::vector<size_t> run_ids(const Request& req) {
   return out;
 }
 
-std::string unknown_id(size_t id) {
-  return "ids: no run " + std::to_string(id) + " (GET /api/runs lists them)";
-}
-
 report::MetricsQuery metrics_query(const Request& req) {
   report::MetricsQuery q;
   if (req.has_param("x")) q.x = report::parse_x_axis(req.get_param_value("x"));
@@ -183,7 +179,8 @@ void add_routes(httplib::Server& svr, RunIndex& index, bool loopback) {
     std::string out = "[";
     for (size_t id : run_ids(req)) {
       const auto text = index.metrics_json(id, q);
-      if (!text) return fail(res, 404, unknown_id(id));
+      if (!text)
+        return fail(res, 404, "ids: no run " + std::to_string(id) + " (GET /api/runs lists them)");
       out += (out.size() > 1 ? "," : "") + *text;
     }
     json_answer(res, out + "]");
@@ -192,8 +189,14 @@ void add_routes(httplib::Server& svr, RunIndex& index, bool loopback) {
   // runs `ids` (all when absent), for the metric (val/loss when absent).
   svr.Get("/api/compare", [&index](const Request& req, Response& res) {
     report::CompareOptions options;
-    if (req.has_param("metric")) options.metric = report::parse_metric(req.get_param_value("metric"));
-    options.group_seeds = query_number(req, "group_seeds", 1, 0, 1) != 0;
+    if (req.has_param("metric"))
+      options.metric = report::parse_metric(req.get_param_value("metric"));
+    const std::string seeds =
+        req.has_param("group_seeds") ? req.get_param_value("group_seeds") : "1";
+    if (seeds != "0" && seeds != "1")
+      throw ConfigError("group_seeds=" + seeds +
+                        ": expected 1 (a row per seed group) or 0 (a row per run)");
+    options.group_seeds = seeds == "1";
     const auto text = index.compare_json(options, run_ids(req));
     if (!text) return fail(res, 404, "ids: a run that GET /api/runs does not list");
     json_answer(res, *text);
