@@ -33,6 +33,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "nanolab/errors.hpp"
@@ -54,6 +55,13 @@ struct ValRow {
   float train_loss;  // loss on eval_iters train batches at the same step
   float accuracy;    // NaN where the task has none (the column always exists)
 };
+// The column of an evaluation row that a val/ metric names: val/loss, val/train_loss or
+// val/accuracy (any other name reads the accuracy).
+inline float val_column(const ValRow& row, std::string_view metric) {
+  return metric == "val/loss"         ? row.loss
+         : metric == "val/train_loss" ? row.train_loss
+                                      : row.accuracy;
+}
 
 // A value recorded through Metrics (nanolab/metrics.hpp) in a logged step: a float32 column
 // /metrics/<group>/<name> of run.h5. Group "train" adds columns to the train rows.

@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <charconv>
-#include <cctype>
 #include <cmath>
 #include <optional>
 #include <cstdio>
@@ -16,6 +15,7 @@
 #include "nanolab/did_you_mean.hpp"
 #include "nanolab/experiment.hpp"
 #include "nanolab/interrupt.hpp"
+#include "nanolab/metrics.hpp"
 #include "nanolab/report.hpp"
 #include "runtime/json.hpp"
 
@@ -329,13 +329,10 @@ std::vector<SeedGroup> seed_groups(const RunRefs& runs) {
 }
 
 Metric parse_metric(const std::string& name) {
+  // The group and the name of a column each follow the rule of recorded metrics' names.
   const size_t slash = name.find('/');
-  const auto name_char = [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
-  };
-  if (slash == std::string::npos || slash == 0 || slash + 1 == name.size() ||
-      !std::all_of(name.begin(), name.begin() + long(slash), name_char) ||
-      !std::all_of(name.begin() + long(slash) + 1, name.end(), name_char))
+  if (slash == std::string::npos || !metric_name_problem(name.substr(0, slash)).empty() ||
+      !metric_name_problem(name.substr(slash + 1)).empty())
     throw ConfigError("--metric '" + name +
                       "': expected group/name, as val/loss, train/grad_norm or loss/z_loss "
                       "(the columns of /metrics in run.h5, docs/run-format.md)");
@@ -385,10 +382,7 @@ std::vector<Point> metric_points(const RunLog& log, const Metric& metric) {
     for (size_t i = 0; i < it->second.steps.size(); ++i)
       out.push_back({it->second.steps[i], it->second.values[i]});
   } else if (m.rfind("val/", 0) == 0) {
-    for (const ValRow& r : log.val)
-      out.push_back({r.step, m == "val/loss"       ? r.loss
-                             : m == "val/accuracy" ? r.accuracy
-                                                   : r.train_loss});
+    for (const ValRow& r : log.val) out.push_back({r.step, val_column(r, m)});
   } else {
     for (const TrainRow& r : log.train)
       out.push_back({r.step, m == "train/loss"        ? r.loss

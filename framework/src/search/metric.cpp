@@ -11,10 +11,7 @@ double metric_at(const RunLog& log, const std::string& metric, int64_t step) {
   const std::string run = log.experiment + "/" + log.run;
   if (metric.rfind("val/", 0) == 0) {
     for (const ValRow& row : log.val)
-      if (row.step == step)
-        return metric == "val/loss"         ? row.loss
-               : metric == "val/train_loss" ? row.train_loss
-                                            : row.accuracy;
+      if (row.step == step) return val_column(row, metric);
     throw StorageError(run + ": no evaluation at step " + std::to_string(step) +
                        ", the rung the search reads " + metric + " at");
   }

@@ -1,6 +1,6 @@
 // The pieces of compare that need no run file: flatten_config (a run's stored TOML as the dotted
 // keys and value texts that compare, diff and report show and match --where against) and the
-// labels of seed groups.
+// labels of seed groups, and the names --metric takes.
 #include <gtest/gtest.h>
 
 #include "nanolab/report.hpp"
@@ -124,6 +124,30 @@ TEST(Where, ABadClauseOrUnknownKeyIsAConfigErrorWithTheNearestNames) {
       << message("val/los<2");
   // Nothing near: the nearest names all the same.
   EXPECT_NE(message("zzz=1").find("(the nearest: "), std::string::npos) << message("zzz=1");
+}
+
+// --metric takes GROUP/NAME where each part follows the rule of a recorded metric's name
+// (nanolab/metrics.hpp): the names a run file can hold, and only those.
+TEST(ParseMetric, TakesTheNamesARunFileCanHold) {
+  EXPECT_EQ(parse_metric("val/loss").name, "val/loss");
+  EXPECT_FALSE(parse_metric("val/loss").higher_is_better);
+  EXPECT_TRUE(parse_metric("val/accuracy").higher_is_better);
+  EXPECT_TRUE(parse_metric("train/tokens_per_s").higher_is_better);
+  EXPECT_EQ(parse_metric("loss/z-loss.v2").name, "loss/z-loss.v2");
+  EXPECT_EQ(parse_metric("loss/" + std::string(64, 'a')).name, "loss/" + std::string(64, 'a'));
+  const std::vector<std::string> bad_names = {
+      "loss", "/loss", "val/", "val/lo ss", "val/loss/x", "train/step", "lo$s/z",
+      "loss/" + std::string(65, 'a')};
+  for (const std::string& bad : bad_names) {
+    try {
+      parse_metric(bad);
+      ADD_FAILURE() << bad << " was taken";
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find("--metric '" + bad + "': expected group/name"),
+                std::string::npos)
+          << e.what();
+    }
+  }
 }
 
 }  // namespace
