@@ -17,7 +17,7 @@ namespace fs = std::filesystem;
 TEST(ShippedExperiments, EveryOnePassesCheckWithItsStatedRuns) {
   const std::map<std::string, int> sweeps = {
       {"attention_sweep", 21}, {"optimizer_lr_search", 21}, {"optimizer_sweep", 15},
-      {"lr_search_asha", 8}};
+      {"lr_search_asha", 3}};
   TempDir dir;
   int files = 0;
   for (const auto& entry : fs::directory_iterator(fs::path(NANOLAB_TEST_SOURCE_DIR) / "experiments")) {

@@ -160,10 +160,10 @@ TEST(Asha, MakesThePapersDecisionsOnSyntheticMetricTables) {
 }
 
 TEST(Asha, AFiniteSearchGoesOnUntilATrialReachesMaxIters) {
-  // lr_search_asha's shape: 8 trials, eta 4, rungs 50, 200, 800, 2000. At rung 0 trial t scores
-  // 1 + t / 10, but trial 2 0.7 and trial 5 0.5: 2 is the best of the first four and goes on to
-  // 200, 5 once six are in. Two results at 200 promote none at eta 4, so once all 8 have started
-  // the end rule takes the better one at 200 (trial 2) to 800, and then to 2000.
+  // 8 trials, eta 4, rungs 50, 200, 800, 2000 (lr_search_asha's first design). At rung 0 trial t
+  // scores 1 + t / 10, but trial 2 0.7 and trial 5 0.5: 2 is the best of the first four and goes
+  // on to 200, 5 once six are in. Two results at 200 promote none at eta 4, so once all 8 have
+  // started the end rule takes the better one at 200 (trial 2) to 800, and then to 2000.
   std::vector<std::vector<double>> loss(8, std::vector<double>(4, 1.0));
   for (size_t t = 0; t < 8; ++t) loss[t][0] = 1 + double(t) / 10;
   loss[5] = {0.5, 0.4, 0.3, 0.2};
@@ -219,8 +219,8 @@ TEST(SearchSteps, AshaUsesAtMostTheStepsOfItsWorstCaseAndRandomTheGrids) {
   // is promoted: 9 trials x 1 step, 7 x (3 - 1), 5 x (9 - 3): 53 steps a run, 2 runs a trial.
   EXPECT_EQ(search::most_steps(plan), 2 * (9 + 7 * 2 + 5 * 6));
   EXPECT_EQ(search::grid_steps(plan), 2 * 9 * 9);
-  // lr_search_asha's shape: 8 trials at 50 steps, 5 promoted to 200 (trials 3 to 7), 2 to 800
-  // (6, 7), and by the end rule 7 to 2000.
+  // 8 trials at 50 steps (lr_search_asha's first design), 5 promoted to 200 (trials 3 to 7), 2 to
+  // 800 (6, 7), and by the end rule 7 to 2000.
   SearchPlan small = plan;
   small.trials = 8;
   small.min_iters = 50;
