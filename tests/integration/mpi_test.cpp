@@ -2,7 +2,8 @@
 // equals one process with the batch of both ranks, a rank that dies fails the run and `resume` on
 // the same world size finishes it (another world size is refused), and `--distribute runs`
 // shares a sweep's runs between the ranks with one summary from rank 0, as a search shares its
-// trials. Skipped, saying why, in a build without MPI.
+// trials; SIGTERM to mpirun stops a search's running trials with checkpoints, and the search run
+// again finishes them. Skipped, saying why, in a build without MPI.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -237,6 +238,75 @@ TEST_F(Mpi, ASearchSharesItsTrialsBetweenTheRanks) {
     EXPECT_EQ(log.meta.at("world_size"), "1");
     ASSERT_EQ(log.train.size(), 6u);
   }
+}
+
+// SIGTERM to mpirun while both ranks train a trial: each trial stops with a checkpoint
+// (`interrupted`), search.json keeps them `running`, and the same command again resumes them and
+// finishes the search, every step of every trial logged once and the trials as an uncut search's.
+TEST_F(Mpi, SigtermStopsASearchOnBothRanksAndRunAgainFinishesIt) {
+  std::string toml = experiment(8, 3000);
+  toml.replace(toml.find("checkpoint_interval = 20"), 24, "checkpoint_interval = 50");
+  toml.replace(toml.find("log_interval = 1"), 16, "log_interval = 10");
+  const fs::path exp = write_experiment(
+      "search.toml", toml + "[search]\nmethod = \"random\"\ntrials = 4\n[search.space]\n"
+                            "\"optimizer.lr\" = { log_uniform = [1e-3, 1e-2] }\n");
+  std::map<std::string, std::string> one_thread = env();
+  one_thread["NANOLAB_THREADS"] = "1";
+  const std::vector<std::string> args = {"run", exp.string(), "--out", out.string()};
+  const fs::path folder = out / "dp";
+  // Two trials running, each past its first checkpoint (step 50 of 3000).
+  const auto trials_running = [&] {
+    try {
+      const nlohmann::json state = nlohmann::json::parse(read_file(folder / "search.json"));
+      size_t ready = 0;
+      for (const auto& trial : state["started"])
+        if (trial["status"] == "running" &&
+            fs::exists(folder / trial["trial"].get<std::string>() / "checkpoint.h5"))
+          ++ready;
+      return ready == 2;
+    } catch (const std::exception&) {
+      return false;  // search.json not written yet, or read while it is replaced
+    }
+  };
+  {
+    Program job(args, dir.path(), one_thread, "cut", -1, mpirun);
+    ASSERT_TRUE(wait_until(trials_running, std::chrono::seconds(120)))
+        << "two trials never ran at once";
+    job.signal(SIGTERM);
+    const Outcome cut = job.wait();
+    EXPECT_FALSE(cut.exited && cut.status == 0) << cut.err;
+  }
+  const nlohmann::json stopped = nlohmann::json::parse(read_file(folder / "search.json"));
+  size_t interrupted = 0;
+  for (const auto& trial : stopped["started"]) {
+    const RunLog log = read_run(folder / trial["trial"].get<std::string>() / "run.h5");
+    if (trial["status"] == "running") {
+      EXPECT_EQ(log.status, "interrupted") << trial.dump();
+      EXPECT_LT(log.train.back().step, 3000) << trial.dump();
+      ++interrupted;
+    } else {
+      EXPECT_EQ(trial["status"], "completed") << trial.dump();
+    }
+  }
+  EXPECT_EQ(interrupted, 2u) << stopped.dump();
+
+  const Outcome again =
+      Program(args, dir.path(), one_thread, "again", -1, mpirun).wait();
+  ASSERT_TRUE(again.exited && again.status == 0) << again.err;
+  EXPECT_NE((again.out + again.err).find("resuming"), std::string::npos) << again.err;
+  const nlohmann::json state = nlohmann::json::parse(read_file(folder / "search.json"));
+  ASSERT_EQ(state["started"].size(), 4u);
+  for (const auto& trial : state["started"]) {
+    EXPECT_EQ(trial["status"], "completed") << trial.dump();
+    const RunLog log = read_run(folder / trial["trial"].get<std::string>() / "run.h5");
+    EXPECT_EQ(log.status, "completed");
+    ASSERT_EQ(log.train.size(), 301u) << trial["trial"];  // steps 1, 10, 20, ... 3000, each once
+    for (size_t i = 0; i < log.train.size(); ++i)
+      EXPECT_EQ(log.train[i].step, i == 0 ? 1 : int64_t(10 * i)) << trial["trial"];
+  }
+  // The trials started before the cut kept their values.
+  for (size_t t = 0; t < stopped["started"].size(); ++t)
+    EXPECT_EQ(state["started"][t]["parameters"], stopped["started"][t]["parameters"]);
 }
 
 }  // namespace
