@@ -242,7 +242,8 @@ TEST_F(Mpi, ASearchSharesItsTrialsBetweenTheRanks) {
 
 // SIGTERM to mpirun while both ranks train a trial: each trial stops with a checkpoint
 // (`interrupted`), search.json keeps them `running`, and the same command again resumes them and
-// finishes the search, every step of every trial logged once and the trials as an uncut search's.
+// finishes the search, every step of every trial logged once and the trials started before the
+// cut keeping their drawn values.
 TEST_F(Mpi, SigtermStopsASearchOnBothRanksAndRunAgainFinishesIt) {
   std::string toml = experiment(8, 3000);
   toml.replace(toml.find("checkpoint_interval = 20"), 24, "checkpoint_interval = 50");
@@ -290,8 +291,7 @@ TEST_F(Mpi, SigtermStopsASearchOnBothRanksAndRunAgainFinishesIt) {
   }
   EXPECT_EQ(interrupted, 2u) << stopped.dump();
 
-  const Outcome again =
-      Program(args, dir.path(), one_thread, "again", -1, mpirun).wait();
+  const Outcome again = Program(args, dir.path(), one_thread, "again", -1, mpirun).wait();
   ASSERT_TRUE(again.exited && again.status == 0) << again.err;
   EXPECT_NE((again.out + again.err).find("resuming"), std::string::npos) << again.err;
   const nlohmann::json state = nlohmann::json::parse(read_file(folder / "search.json"));
